@@ -1,0 +1,290 @@
+//! Signed custody commands.
+//!
+//! A user signs the *exact JSON text* of a [`CommandBody`]; the envelope [`SignedCommand`] carries
+//! that text unchanged, so no canonicalisation is needed to verify it: the signature covers
+//! `domain::COMMAND_SIGNATURE || body`. The body names the cluster (genesis hash) so that a
+//! command signed for one network is worthless on another, and carries an idempotency key so that
+//! a retried or replayed command is applied at most once.
+
+use crate::types::{OrgId, Role, UserId, UserKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES};
+use ed25519_dalek::{Signature, VerifyingKey};
+use mpc_protocol::domain;
+use mpc_protocol::limits::MAX_COMMAND_BODY_BYTES;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Most roles one member can hold (there are five).
+const MAX_ROLES: usize = 5;
+
+/// The envelope a user sends: body text, signer key and signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedCommand {
+    /// The JSON text of a [`CommandBody`], exactly as signed.
+    pub body: String,
+    /// The signer's Ed25519 public key (hex).
+    pub signer: UserKey,
+    /// Ed25519 signature (hex, 64 bytes) over `COMMAND_SIGNATURE || body`.
+    pub signature: String,
+}
+
+/// What the user asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandBody {
+    /// Hex genesis hash of the network this command is meant for.
+    pub cluster: String,
+    /// Client-chosen key; the same signer and key are applied at most once.
+    pub idempotency_key: String,
+    /// The state change.
+    pub action: Action,
+}
+
+/// A state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Create an organisation; the signer (a genesis admin) becomes its first admin member.
+    OrgCreate {
+        /// New organisation id.
+        org_id: OrgId,
+        /// Display name.
+        name: String,
+        /// User id under which the signer is added as admin.
+        admin_user_id: UserId,
+    },
+    /// Add a member with roles to an organisation.
+    MemberAdd {
+        /// Organisation.
+        org_id: OrgId,
+        /// New member's user id.
+        user_id: UserId,
+        /// New member's Ed25519 public key.
+        public_key: UserKey,
+        /// Roles granted.
+        roles: Vec<Role>,
+    },
+    /// Remove a member from an organisation.
+    MemberRemove {
+        /// Organisation.
+        org_id: OrgId,
+        /// Member to remove.
+        user_id: UserId,
+    },
+}
+
+impl Action {
+    /// Short name of the action, as used in the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::OrgCreate { .. } => "org_create",
+            Action::MemberAdd { .. } => "member_add",
+            Action::MemberRemove { .. } => "member_remove",
+        }
+    }
+
+    /// The organisation the action concerns.
+    pub fn org_id(&self) -> &OrgId {
+        match self {
+            Action::OrgCreate { org_id, .. }
+            | Action::MemberAdd { org_id, .. }
+            | Action::MemberRemove { org_id, .. } => org_id,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.org_id().validate()?;
+        match self {
+            Action::OrgCreate {
+                name,
+                admin_user_id,
+                ..
+            } => {
+                validate_name(name)?;
+                admin_user_id.validate()
+            }
+            Action::MemberAdd { user_id, roles, .. } => {
+                user_id.validate()?;
+                if roles.is_empty() || roles.len() > MAX_ROLES {
+                    return Err("a member needs 1 to 5 roles".into());
+                }
+                let mut sorted = roles.clone();
+                sorted.sort();
+                sorted.dedup();
+                if sorted.len() != roles.len() {
+                    return Err("roles must not repeat".into());
+                }
+                Ok(())
+            }
+            Action::MemberRemove { user_id, .. } => user_id.validate(),
+        }
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(format!("name must be 1 to {MAX_NAME_BYTES} bytes"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("name must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// A command whose signature and syntax have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCommand {
+    /// Who signed it.
+    pub signer: UserKey,
+    /// The parsed body.
+    pub body: CommandBody,
+    /// `SHA-256(COMMAND_BODY_HASH || body text)`.
+    pub body_hash: [u8; 32],
+}
+
+/// The bytes an Ed25519 signature over `body` covers.
+pub fn signing_message(body: &str) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(domain::COMMAND_SIGNATURE.len() + body.len());
+    msg.extend_from_slice(domain::COMMAND_SIGNATURE);
+    msg.extend_from_slice(body.as_bytes());
+    msg
+}
+
+/// Hash of a command body text, used for idempotency and audit references.
+pub fn body_hash(body: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(domain::COMMAND_BODY_HASH);
+    h.update(body.as_bytes());
+    h.finalize().into()
+}
+
+impl SignedCommand {
+    /// Signs `body` with `key`. The body is serialised once; the envelope carries that text.
+    pub fn sign(body: &CommandBody, key: &ed25519_dalek::SigningKey) -> Result<Self, String> {
+        use ed25519_dalek::Signer;
+        let text = serde_json::to_string(body).map_err(|e| e.to_string())?;
+        let sig = key.sign(&signing_message(&text));
+        Ok(SignedCommand {
+            body: text,
+            signer: UserKey(key.verifying_key().to_bytes()),
+            signature: hex::encode(sig.to_bytes()),
+        })
+    }
+
+    /// Checks size, signature, body syntax and the cluster id. Pure: used by the node before
+    /// proposing and by `apply` again.
+    pub fn verify(&self, cluster_id: &str) -> Result<VerifiedCommand, String> {
+        if self.body.len() > MAX_COMMAND_BODY_BYTES {
+            return Err(format!(
+                "command body of {} bytes exceeds {MAX_COMMAND_BODY_BYTES}",
+                self.body.len()
+            ));
+        }
+        let sig_bytes: [u8; 64] = hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("signature must be 64 bytes of hex")?;
+        let key = VerifyingKey::from_bytes(&self.signer.0).map_err(|_| "invalid signer key")?;
+        key.verify_strict(&signing_message(&self.body), &Signature::from_bytes(&sig_bytes))
+            .map_err(|_| "signature does not verify for this signer and body")?;
+        let body: CommandBody = serde_json::from_str(&self.body)
+            .map_err(|e| format!("malformed command body: {e}"))?;
+        if body.cluster != cluster_id {
+            return Err("command was signed for another network (cluster id mismatch)".into());
+        }
+        if body.idempotency_key.is_empty() || body.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_BYTES
+        {
+            return Err(format!(
+                "idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+            ));
+        }
+        body.action.validate()?;
+        Ok(VerifiedCommand {
+            signer: self.signer,
+            body_hash: body_hash(&self.body),
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn body(idem: &str) -> CommandBody {
+        CommandBody {
+            cluster: "c1".into(),
+            idempotency_key: idem.into(),
+            action: Action::OrgCreate {
+                org_id: OrgId("acme".into()),
+                name: "Acme".into(),
+                admin_user_id: UserId("alice".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let cmd = SignedCommand::sign(&body("k1"), &key(1)).unwrap();
+        let v = cmd.verify("c1").unwrap();
+        assert_eq!(v.signer.0, key(1).verifying_key().to_bytes());
+        assert_eq!(v.body, body("k1"));
+    }
+
+    #[test]
+    fn verification_failures_table() {
+        let good = SignedCommand::sign(&body("k1"), &key(1)).unwrap();
+        let mut tampered_body = good.clone();
+        tampered_body.body = tampered_body.body.replace("Acme", "Evil");
+        let mut wrong_signer = good.clone();
+        wrong_signer.signer = UserKey(key(2).verifying_key().to_bytes());
+        let mut short_sig = good.clone();
+        short_sig.signature = "abcd".into();
+        let mut huge = good.clone();
+        huge.body = "x".repeat(MAX_COMMAND_BODY_BYTES + 1);
+        let bad_id = SignedCommand::sign(
+            &CommandBody {
+                action: Action::OrgCreate {
+                    org_id: OrgId("Bad Id".into()),
+                    name: "x".into(),
+                    admin_user_id: UserId("a".into()),
+                },
+                ..body("k")
+            },
+            &key(1),
+        )
+        .unwrap();
+        let empty_idem = SignedCommand::sign(&body(""), &key(1)).unwrap();
+        let cases: Vec<(&str, SignedCommand, &str, &str)> = vec![
+            ("tampered body", tampered_body, "c1", "does not verify"),
+            ("wrong signer", wrong_signer, "c1", "does not verify"),
+            ("short signature", short_sig, "c1", "64 bytes"),
+            ("oversized body", huge, "c1", "exceeds"),
+            ("other cluster", good, "c2", "another network"),
+            ("bad org id", bad_id, "c1", "org_id"),
+            ("empty idempotency key", empty_idem, "c1", "idempotency_key"),
+        ];
+        for (name, cmd, cluster, want) in cases {
+            let err = cmd.verify(cluster).unwrap_err();
+            assert!(err.contains(want), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let text = r#"{"cluster":"c1","idempotency_key":"k","action":{"type":"org_create","org_id":"a","name":"A","admin_user_id":"u","extra":1}}"#;
+        let k = key(1);
+        use ed25519_dalek::Signer;
+        let cmd = SignedCommand {
+            body: text.into(),
+            signer: UserKey(k.verifying_key().to_bytes()),
+            signature: hex::encode(k.sign(&signing_message(text)).to_bytes()),
+        };
+        assert!(cmd.verify("c1").unwrap_err().contains("malformed"));
+    }
+}

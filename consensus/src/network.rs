@@ -1,0 +1,172 @@
+//! openraft's network traits over a pluggable [`RaftTransport`].
+//!
+//! The node implements [`RaftTransport`] over libp2p request-response; the messages are the
+//! [`RaftRpc`] / [`RaftRpcReply`] enums below, CBOR-encoded and size-bounded by the transport.
+
+use crate::raft::{NodeId, PeerNode, TypeConfig};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::time::Duration;
+
+/// A Raft RPC sent to one peer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RaftRpc {
+    /// AppendEntries (also the heartbeat).
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// RequestVote.
+    Vote(VoteRequest<NodeId>),
+    /// One chunk of a snapshot.
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+}
+
+/// The peer's answer to a [`RaftRpc`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RaftRpcReply {
+    /// Answer to AppendEntries.
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// Answer to RequestVote.
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    /// Answer to InstallSnapshot.
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
+}
+
+/// Why a transport could not deliver an RPC or get its answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// The peer is not connected or could not be dialled.
+    #[error("peer unreachable: {0}")]
+    Unreachable(String),
+    /// The request was sent but failed (timeout, stream error, bad reply).
+    #[error("network error: {0}")]
+    Network(String),
+}
+
+/// Carries Raft RPCs to peers. Implemented by the node over libp2p, and in memory by tests.
+pub trait RaftTransport: Clone + Send + Sync + 'static {
+    /// Sends `rpc` to `target` and waits at most `timeout` for the reply.
+    fn send(
+        &self,
+        target: NodeId,
+        node: &PeerNode,
+        rpc: RaftRpc,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<RaftRpcReply, TransportError>> + Send;
+}
+
+/// openraft network factory over a transport.
+#[derive(Clone)]
+pub struct Network<T: RaftTransport> {
+    transport: T,
+}
+
+impl<T: RaftTransport> Network<T> {
+    /// Wraps a transport.
+    pub fn new(transport: T) -> Self {
+        Network { transport }
+    }
+}
+
+/// A connection to one peer, as openraft sees it.
+pub struct PeerClient<T: RaftTransport> {
+    transport: T,
+    target: NodeId,
+    node: PeerNode,
+}
+
+impl<T: RaftTransport> RaftNetworkFactory<TypeConfig> for Network<T> {
+    type Network = PeerClient<T>;
+
+    async fn new_client(&mut self, target: NodeId, node: &PeerNode) -> Self::Network {
+        PeerClient {
+            transport: self.transport.clone(),
+            target,
+            node: node.clone(),
+        }
+    }
+}
+
+type RpcResult<R, E> = Result<R, RPCError<NodeId, PeerNode, RaftError<NodeId, E>>>;
+
+impl<T: RaftTransport> PeerClient<T> {
+    async fn call<E: std::error::Error>(
+        &self,
+        rpc: RaftRpc,
+        option: &RPCOption,
+    ) -> RpcResult<RaftRpcReply, E> {
+        self.transport
+            .send(self.target, &self.node, rpc, option.hard_ttl())
+            .await
+            .map_err(|e| match &e {
+                TransportError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&e)),
+                TransportError::Network(_) => RPCError::Network(NetworkError::new(&e)),
+            })
+    }
+
+    fn unexpected<E: std::error::Error>() -> RPCError<NodeId, PeerNode, RaftError<NodeId, E>> {
+        let e = TransportError::Network("reply does not match the request".into());
+        RPCError::Network(NetworkError::new(&e))
+    }
+
+    fn remote<R, E: std::error::Error>(
+        &self,
+        r: Result<R, RaftError<NodeId, E>>,
+    ) -> RpcResult<R, E> {
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e)))
+    }
+}
+
+impl<T: RaftTransport> RaftNetwork<TypeConfig> for PeerClient<T> {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>, openraft::error::Infallible> {
+        match self.call(RaftRpc::AppendEntries(rpc), &option).await? {
+            RaftRpcReply::AppendEntries(r) => self.remote(r),
+            _ => Err(Self::unexpected()),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        match self.call(RaftRpc::InstallSnapshot(rpc), &option).await? {
+            RaftRpcReply::InstallSnapshot(r) => self.remote(r),
+            _ => Err(Self::unexpected()),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>, openraft::error::Infallible> {
+        match self.call(RaftRpc::Vote(rpc), &option).await? {
+            RaftRpcReply::Vote(r) => self.remote(r),
+            _ => Err(Self::unexpected()),
+        }
+    }
+}
+
+/// Answers an incoming [`RaftRpc`] with the local Raft node. Used by the node's transport.
+pub async fn serve_rpc(raft: &crate::raft::Raft, rpc: RaftRpc) -> RaftRpcReply {
+    match rpc {
+        RaftRpc::AppendEntries(r) => RaftRpcReply::AppendEntries(raft.append_entries(r).await),
+        RaftRpc::Vote(r) => RaftRpcReply::Vote(raft.vote(r).await),
+        RaftRpc::InstallSnapshot(r) => {
+            RaftRpcReply::InstallSnapshot(raft.install_snapshot(r).await)
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Table-driven tests of `CustodyState::apply`.
+
+use super::*;
+use crate::command::{CommandBody, SignedCommand};
+use ed25519_dalek::SigningKey;
+
+const CLUSTER: &str = "cluster-1";
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn pk(seed: u8) -> UserKey {
+    UserKey(key(seed).verifying_key().to_bytes())
+}
+
+fn fresh() -> CustodyState {
+    CustodyState::new(GenesisParams {
+        cluster_id: CLUSTER.into(),
+        admins: [pk(1)].into_iter().collect(),
+    })
+}
+
+fn cmd(signer: u8, idem: &str, action: Action) -> LogCommand {
+    let body = CommandBody {
+        cluster: CLUSTER.into(),
+        idempotency_key: idem.into(),
+        action,
+    };
+    LogCommand {
+        proposed_at_ms: 1_000,
+        command: SignedCommand::sign(&body, &key(signer)).unwrap(),
+    }
+}
+
+fn org_create(org: &str) -> Action {
+    Action::OrgCreate {
+        org_id: OrgId(org.into()),
+        name: format!("{org} inc"),
+        admin_user_id: UserId("root".into()),
+    }
+}
+
+fn member_add(org: &str, user: &str, seed: u8, roles: &[Role]) -> Action {
+    Action::MemberAdd {
+        org_id: OrgId(org.into()),
+        user_id: UserId(user.into()),
+        public_key: pk(seed),
+        roles: roles.to_vec(),
+    }
+}
+
+fn member_remove(org: &str, user: &str) -> Action {
+    Action::MemberRemove {
+        org_id: OrgId(org.into()),
+        user_id: UserId(user.into()),
+    }
+}
+
+/// Applies `steps` in order; each step states whether it should succeed, or which error text it
+/// should produce.
+fn run(steps: Vec<(u8, &str, Action, Result<(), &str>)>) -> CustodyState {
+    let mut s = fresh();
+    for (i, (signer, idem, action, want)) in steps.into_iter().enumerate() {
+        let out = s.apply(
+            EntryContext {
+                log_index: i as u64 + 1,
+            },
+            &cmd(signer, idem, action),
+        );
+        match want {
+            Ok(()) => assert!(out.error.is_none(), "step {i}: {:?}", out.error),
+            Err(text) => {
+                let err = out.error.unwrap_or_default();
+                assert!(err.contains(text), "step {i}: wanted '{text}', got '{err}'");
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn apply_table() {
+    use Role::*;
+    let cases: Vec<(&str, Vec<(u8, &str, Action, Result<(), &str>)>)> = vec![
+        ("genesis admin creates org", vec![(1, "a", org_create("acme"), Ok(()))]),
+        (
+            "non-genesis key cannot create org",
+            vec![(2, "a", org_create("acme"), Err("only a genesis admin"))],
+        ),
+        (
+            "duplicate org",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", org_create("acme"), Err("already exists")),
+            ],
+        ),
+        (
+            "admin adds member",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
+            ],
+        ),
+        (
+            "member add to unknown org",
+            vec![(1, "a", member_add("nope", "bob", 2, &[Approver]), Err("no organisation"))],
+        ),
+        (
+            "non-admin member cannot add",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
+                (2, "c", member_add("acme", "eve", 3, &[Admin]), Err("not an admin")),
+            ],
+        ),
+        (
+            "org admin (not genesis) can add",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_add("acme", "carol", 3, &[Admin]), Ok(())),
+                (3, "c", member_add("acme", "dave", 4, &[Auditor]), Ok(())),
+            ],
+        ),
+        (
+            "duplicate user id",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
+                (1, "c", member_add("acme", "bob", 3, &[Approver]), Err("already exists")),
+            ],
+        ),
+        (
+            "duplicate key",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
+                (1, "c", member_add("acme", "bob2", 2, &[Approver]), Err("already belongs")),
+            ],
+        ),
+        (
+            "last admin cannot be removed",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_remove("acme", "root"), Err("last admin")),
+            ],
+        ),
+        (
+            "removed admin loses power",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "b", member_add("acme", "carol", 3, &[Admin]), Ok(())),
+                (1, "c", member_remove("acme", "carol"), Ok(())),
+                (3, "d", member_add("acme", "dave", 4, &[Auditor]), Err("not an admin")),
+            ],
+        ),
+        (
+            "idempotency key reused for another body",
+            vec![
+                (1, "a", org_create("acme"), Ok(())),
+                (1, "a", org_create("other"), Err("already used")),
+            ],
+        ),
+    ];
+    for (name, steps) in cases {
+        let s = std::panic::catch_unwind(|| run(steps));
+        assert!(s.is_ok(), "case '{name}' failed");
+        let s = s.unwrap();
+        assert!(s.audit_verify().ok, "case '{name}': audit chain broken");
+    }
+}
+
+#[test]
+fn replay_returns_first_outcome_and_changes_nothing() {
+    let mut s = fresh();
+    let c = cmd(1, "k", org_create("acme"));
+    let first = s.apply(EntryContext { log_index: 1 }, &c);
+    assert!(first.error.is_none());
+    let _ = s.take_dirty();
+    let before = s.clone();
+    let again = s.apply(EntryContext { log_index: 2 }, &c);
+    assert!(again.replayed);
+    assert_eq!(again.result, first.result);
+    assert_eq!(again.audit_seq, first.audit_seq);
+    assert_eq!(again.log_index, 1);
+    assert_eq!(s.audit().len(), 1);
+    assert!(s.take_dirty().is_empty());
+    assert_eq!(s, before);
+}
+
+#[test]
+fn bad_signature_in_log_is_rejected_and_audited() {
+    let mut s = fresh();
+    let mut c = cmd(1, "k", org_create("acme"));
+    c.command.body = c.command.body.replace("acme", "evil");
+    let out = s.apply(EntryContext { log_index: 1 }, &c);
+    assert!(out.error.unwrap().contains("does not verify"));
+    assert!(s.orgs().next().is_none());
+    assert_eq!(s.audit()[0].action, "invalid");
+}
+
+#[test]
+fn apply_is_deterministic_and_time_is_monotonic() {
+    let steps = |s: &mut CustodyState| {
+        let mut c1 = cmd(1, "a", org_create("acme"));
+        c1.proposed_at_ms = 5_000;
+        let mut c2 = cmd(1, "b", member_add("acme", "bob", 2, &[Role::Approver]));
+        c2.proposed_at_ms = 4_000; // a new leader with a slower clock
+        s.apply(EntryContext { log_index: 1 }, &c1);
+        s.apply(EntryContext { log_index: 2 }, &c2)
+    };
+    let mut a = fresh();
+    let mut b = fresh();
+    let oa = steps(&mut a);
+    let ob = steps(&mut b);
+    assert_eq!(oa, ob);
+    assert_eq!(a, b);
+    assert_eq!(a.audit()[1].timestamp_ms, 5_000);
+}
+
+#[test]
+fn records_round_trip() {
+    let mut s = run(vec![
+        (1, "a", org_create("acme"), Ok(())),
+        (1, "b", member_add("acme", "bob", 2, &[Role::Approver]), Ok(())),
+        (1, "c", member_remove("acme", "bob"), Ok(())),
+    ]);
+    let keys = s.take_dirty();
+    let records: Vec<_> = keys
+        .iter()
+        .filter_map(|k| s.record(k).map(|v| (k.clone(), v)))
+        .collect();
+    let back = CustodyState::from_records(s.genesis().clone(), s.last_timestamp_ms(), records).unwrap();
+    assert_eq!(back, s);
+}

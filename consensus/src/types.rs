@@ -1,0 +1,190 @@
+//! Identifier newtypes and roles.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest identifier (organisation id, user id), in bytes.
+pub const MAX_ID_BYTES: usize = 64;
+/// Longest display name, in bytes.
+pub const MAX_NAME_BYTES: usize = 200;
+/// Longest idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
+/// Checks that `s` is a valid identifier: 1–64 bytes of `[a-z0-9_-]`, starting with a letter or
+/// digit.
+pub fn validate_id(kind: &str, s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > MAX_ID_BYTES {
+        return Err(format!("{kind} must be 1 to {MAX_ID_BYTES} characters"));
+    }
+    let ok_first = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let ok_rest = s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !ok_first || !ok_rest {
+        return Err(format!(
+            "{kind} may contain only a-z, 0-9, '-' and '_' and must start with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! id_newtype {
+    ($(#[$m:meta])* $name:ident, $kind:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// Validates the identifier syntax.
+            pub fn validate(&self) -> Result<(), String> {
+                validate_id($kind, &self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// Organisation identifier chosen by the admin who creates it.
+    OrgId,
+    "org_id"
+);
+id_newtype!(
+    /// User identifier, unique within an organisation.
+    UserId,
+    "user_id"
+);
+
+/// An Ed25519 user public key, hex-encoded (64 hex characters) on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserKey(pub [u8; 32]);
+
+impl UserKey {
+    /// Parses a hex-encoded key and checks that it is a valid Ed25519 point.
+    pub fn from_hex(s: &str) -> Result<Self, String> {
+        let bytes = hex::decode(s).map_err(|_| "public key must be hex".to_string())?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "public key must be 32 bytes (64 hex characters)".to_string())?;
+        ed25519_dalek::VerifyingKey::from_bytes(&arr)
+            .map_err(|_| "public key is not a valid Ed25519 key".to_string())?;
+        Ok(UserKey(arr))
+    }
+
+    /// The hex encoding.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl TryFrom<String> for UserKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        UserKey::from_hex(&s)
+    }
+}
+
+impl From<UserKey> for String {
+    fn from(k: UserKey) -> String {
+        k.to_hex()
+    }
+}
+
+impl fmt::Display for UserKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// What a member of an organisation may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages members, vaults, wallets, address books and policies.
+    Admin,
+    /// Runs nodes; may read cluster state.
+    Operator,
+    /// Submits signing requests.
+    Initiator,
+    /// Approves or rejects signing requests.
+    Approver,
+    /// Reads the audit log.
+    Auditor,
+}
+
+impl Role {
+    /// Every role, in a fixed order.
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Operator,
+        Role::Initiator,
+        Role::Approver,
+        Role::Auditor,
+    ];
+
+    /// Parses a role name (`admin`, `operator`, `initiator`, `approver`, `auditor`).
+    pub fn parse(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role '{s}' (admin, operator, initiator, approver, auditor)"))
+    }
+
+    /// The role's name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Initiator => "initiator",
+            Role::Approver => "approver",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_validation_table() {
+        let cases = [
+            ("acme", true),
+            ("a", true),
+            ("acme-corp_2", true),
+            ("", false),
+            ("-acme", false),
+            ("Acme", false),
+            ("acme corp", false),
+            ("ácme", false),
+        ];
+        for (s, ok) in cases {
+            assert_eq!(validate_id("org_id", s).is_ok(), ok, "{s:?}");
+        }
+        assert!(validate_id("org_id", &"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn user_key_rejects_bad_hex_and_length() {
+        assert!(UserKey::from_hex("zz").is_err());
+        assert!(UserKey::from_hex(&"00".repeat(31)).is_err());
+    }
+
+    #[test]
+    fn role_parse_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Ok(r));
+        }
+        assert!(Role::parse("root").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Domain-separation tags, in one place. Every hash or signature that mpc-node computes starts
+//! with one of these, so that a value signed or hashed for one purpose can never be taken for
+//! another.
+
+/// Prefix of the message a user signs for a custody command (followed by the body's JSON text).
+pub const COMMAND_SIGNATURE: &[u8] = b"mpc-node/v1/command-signature\n";
+/// Prefix of each audit-log entry hash.
+pub const AUDIT_ENTRY_HASH: &[u8] = b"mpc-node/v1/audit-entry\n";
+/// Prefix of the genesis-document hash.
+pub const GENESIS_HASH: &[u8] = b"mpc-node/v1/genesis\n";
+/// Prefix of the hash of a command body (idempotency and audit references).
+pub const COMMAND_BODY_HASH: &[u8] = b"mpc-node/v1/command-body\n";
+/// Associated-data prefix of an encrypted node-identity file.
+pub const IDENTITY_FILE_AD: &[u8] = b"mpc-node/v1/identity-file\n";
+/// Associated-data prefix of an encrypted user-key file.
+pub const USER_KEY_FILE_AD: &[u8] = b"mpc-node/v1/user-key-file\n";
+
+/// Gossipsub topic carrying signed node-status heartbeats.
+pub const TOPIC_NODE_STATUS: &str = "mpc-node/v1/node-status";
+/// Request-response protocol name carrying Raft RPCs and forwarded client requests.
+pub const PROTOCOL_RAFT: &str = "/mpc-node/raft/1";
+/// libp2p identify protocol version string.
+pub const IDENTIFY_PROTOCOL: &str = "/mpc-node/id/1";
