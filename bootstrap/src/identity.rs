@@ -1,0 +1,221 @@
+//! Node identity: a libp2p Ed25519 key (the peer id) and an X25519 static key for Noise peer
+//! channels, sealed in `identity.json` under the operator's passphrase. The public
+//! [`IdentityCard`] is the file's authenticated public part and is also written to `card.json`.
+
+use crate::error::BootstrapError;
+use crate::sealed::{self, KdfParams};
+use mpc_protocol::domain;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Name of the sealed identity file inside a data directory.
+pub const IDENTITY_FILE: &str = "identity.json";
+/// Name of the public card file inside a data directory.
+pub const CARD_FILE: &str = "card.json";
+
+/// The public identity of a node, shared with the other operators to build the genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityCard {
+    /// Raft node id (≥ 1), unique in the network.
+    pub node_id: u64,
+    /// libp2p peer id (base58), derived from the node's Ed25519 key.
+    pub peer_id: String,
+    /// X25519 static public key for Noise peer channels (hex).
+    pub noise_public_key: String,
+    /// libp2p listen multiaddress, e.g. `/ip4/127.0.0.1/tcp/7001`.
+    pub p2p_addr: String,
+    /// JSON-RPC listen address, e.g. `127.0.0.1:8001`.
+    pub rpc_addr: String,
+}
+
+impl IdentityCard {
+    /// Checks the card's fields (syntax only).
+    pub fn validate(&self) -> Result<(), BootstrapError> {
+        let bad = |r: String| BootstrapError::invalid("identity card", r);
+        if self.node_id == 0 {
+            return Err(bad("node_id must be at least 1".into()));
+        }
+        self.peer_id
+            .parse::<libp2p_identity::PeerId>()
+            .map_err(|e| bad(format!("peer_id: {e}")))?;
+        let noise = hex::decode(&self.noise_public_key).map_err(|_| bad("noise_public_key is not hex".into()))?;
+        if noise.len() != 32 {
+            return Err(bad("noise_public_key must be 32 bytes".into()));
+        }
+        if !self.p2p_addr.starts_with('/') || self.p2p_addr.len() > 256 {
+            return Err(bad(format!("p2p_addr '{}' is not a multiaddress", self.p2p_addr)));
+        }
+        if self.rpc_addr.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad(format!("rpc_addr '{}' is not host:port", self.rpc_addr)));
+        }
+        Ok(())
+    }
+}
+
+/// The node's secrets, decrypted. `Debug` never shows them; they are zeroized on drop.
+pub struct NodeIdentity {
+    /// The public card.
+    pub card: IdentityCard,
+    libp2p_secret: Zeroizing<[u8; 32]>,
+    noise_secret: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for NodeIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeIdentity")
+            .field("card", &self.card)
+            .field("secrets", &"<redacted>")
+            .finish()
+    }
+}
+
+fn libp2p_keypair_from(secret: &[u8; 32]) -> Result<libp2p_identity::Keypair, BootstrapError> {
+    let mut copy = *secret;
+    // `ed25519_from_bytes` zeroizes the buffer it is given.
+    libp2p_identity::Keypair::ed25519_from_bytes(&mut copy)
+        .map_err(|e| BootstrapError::invalid("identity", e.to_string()))
+}
+
+fn noise_public(secret: &[u8; 32]) -> [u8; 32] {
+    let s = x25519_dalek::StaticSecret::from(*secret);
+    x25519_dalek::PublicKey::from(&s).to_bytes()
+}
+
+impl NodeIdentity {
+    /// Generates a new identity and writes `identity.json` and `card.json` into `data_dir`.
+    /// Refuses to overwrite an existing identity.
+    pub fn create(
+        data_dir: &Path,
+        node_id: u64,
+        p2p_addr: &str,
+        rpc_addr: &str,
+        passphrase: &[u8],
+        kdf: KdfParams,
+    ) -> Result<Self, BootstrapError> {
+        let path = data_dir.join(IDENTITY_FILE);
+        if path.exists() {
+            return Err(BootstrapError::AlreadyExists(path));
+        }
+        let mut rng = rand::rngs::OsRng;
+        let mut libp2p_secret = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(libp2p_secret.as_mut());
+        let mut noise_secret = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(noise_secret.as_mut());
+        let keypair = libp2p_keypair_from(&libp2p_secret)?;
+        let card = IdentityCard {
+            node_id,
+            peer_id: keypair.public().to_peer_id().to_string(),
+            noise_public_key: hex::encode(noise_public(&noise_secret)),
+            p2p_addr: p2p_addr.to_string(),
+            rpc_addr: rpc_addr.to_string(),
+        };
+        card.validate()?;
+        let mut plain = Zeroizing::new(Vec::with_capacity(64));
+        plain.extend_from_slice(libp2p_secret.as_ref());
+        plain.extend_from_slice(noise_secret.as_ref());
+        let public = serde_json::to_value(&card).map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, &plain)?;
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| BootstrapError::invalid("identity", e.to_string()))?;
+        sealed::write_atomic(&path, &json, false)?;
+        let card_json = serde_json::to_vec_pretty(&card).map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        sealed::write_atomic(&data_dir.join(CARD_FILE), &card_json, true)?;
+        Ok(NodeIdentity {
+            card,
+            libp2p_secret,
+            noise_secret,
+        })
+    }
+
+    /// Opens `identity.json` in `data_dir`. A wrong passphrase or a modified file is an error.
+    pub fn load(data_dir: &Path, passphrase: &[u8]) -> Result<Self, BootstrapError> {
+        let path = data_dir.join(IDENTITY_FILE);
+        let file = sealed::read_file(&path)?;
+        let plain = sealed::open(domain::IDENTITY_FILE_AD, passphrase, &file, &path)?;
+        let card: IdentityCard = serde_json::from_value(file.public.clone())
+            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        if plain.len() != 64 {
+            return Err(BootstrapError::invalid("identity", "secret has the wrong length"));
+        }
+        let mut libp2p_secret = Zeroizing::new([0u8; 32]);
+        libp2p_secret.copy_from_slice(&plain[..32]);
+        let mut noise_secret = Zeroizing::new([0u8; 32]);
+        noise_secret.copy_from_slice(&plain[32..]);
+        let id = NodeIdentity {
+            card,
+            libp2p_secret,
+            noise_secret,
+        };
+        // The card is authenticated, but check it matches the secrets all the same.
+        if id.libp2p_keypair()?.public().to_peer_id().to_string() != id.card.peer_id
+            || hex::encode(noise_public(&id.noise_secret)) != id.card.noise_public_key
+        {
+            return Err(BootstrapError::invalid("identity", "public card does not match the keys"));
+        }
+        Ok(id)
+    }
+
+    /// The libp2p keypair (fresh copy).
+    pub fn libp2p_keypair(&self) -> Result<libp2p_identity::Keypair, BootstrapError> {
+        libp2p_keypair_from(&self.libp2p_secret)
+    }
+
+    /// The X25519 static secret for Noise peer channels.
+    pub fn noise_secret(&self) -> &Zeroizing<[u8; 32]> {
+        &self.noise_secret
+    }
+
+    /// Path of the identity file in `data_dir`.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(IDENTITY_FILE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sealed::{MIN_ITERATIONS, MIN_MEMORY_KIB};
+
+    pub(crate) fn fast() -> KdfParams {
+        KdfParams {
+            memory_kib: MIN_MEMORY_KIB,
+            iterations: MIN_ITERATIONS,
+            ..KdfParams::default()
+        }
+    }
+
+    #[test]
+    fn create_load_and_refuse_wrong_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = NodeIdentity::create(dir.path(), 1, "/ip4/127.0.0.1/tcp/7001", "127.0.0.1:8001", b"pw", fast()).unwrap();
+        let before = std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap();
+        let again = NodeIdentity::load(dir.path(), b"pw").unwrap();
+        assert_eq!(again.card, id.card);
+        assert_eq!(again.noise_secret().as_ref(), id.noise_secret().as_ref());
+        assert!(matches!(NodeIdentity::load(dir.path(), b"wrong"), Err(BootstrapError::WrongPassphrase(_))));
+        // Nothing changed on disk.
+        assert_eq!(std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap(), before);
+        // Debug is redacted.
+        let dbg = format!("{again:?}");
+        assert!(dbg.contains("redacted"));
+        assert!(!dbg.contains(&hex::encode(again.noise_secret().as_ref())));
+        // No overwrite.
+        assert!(matches!(
+            NodeIdentity::create(dir.path(), 1, "/ip4/127.0.0.1/tcp/7001", "127.0.0.1:8001", b"pw", fast()),
+            Err(BootstrapError::AlreadyExists(_))
+        ));
+    }
+
+    #[test]
+    fn edited_card_fails_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        NodeIdentity::create(dir.path(), 1, "/ip4/127.0.0.1/tcp/7001", "127.0.0.1:8001", b"pw", fast()).unwrap();
+        let path = dir.path().join(IDENTITY_FILE);
+        let text = std::fs::read_to_string(&path).unwrap().replace("tcp/7001", "tcp/7002");
+        std::fs::write(&path, text).unwrap();
+        assert!(matches!(NodeIdentity::load(dir.path(), b"pw"), Err(BootstrapError::WrongPassphrase(_))));
+    }
+}
