@@ -1,0 +1,28 @@
+//! # mpc-node
+//!
+//! The daemon each custodian runs. It wires the pure parts (`mpc-consensus`, `mpc-protocol`) to
+//! the outside world:
+//! - [`p2p`]: libp2p (TCP + Noise + Yamux, identify, connection limits, allow-list of genesis
+//!   peers, gossipsub heartbeats, request-response for Raft and forwarded requests);
+//! - [`transport`]: openraft's network over that request-response protocol;
+//! - [`cluster`]: submitting signed commands (forwarded to the leader when needed), read
+//!   barriers for linearizable reads, serving peers' requests;
+//! - [`rpc`]: the JSON-RPC 2.0 server (HTTP + WebSocket on one port);
+//! - [`node`]: start-up (identity, genesis pinning, stores, Raft, tasks) and shutdown;
+//! - [`heartbeat`]: signed status heartbeats and their validation.
+//!
+//! Invariants: only genesis peers may connect; every peer message is size-bounded before it is
+//! decoded; a write is acknowledged only once committed (sled flushed on a quorum); the node
+//! refuses to start on a wrong passphrase or a genesis other than the one it pinned.
+//!
+//! Caveats: membership is fixed by the genesis (no joins yet); reads are not authenticated; the
+//! threshold-signing engine is not wired in yet.
+
+pub mod cli;
+pub mod clock;
+pub mod cluster;
+pub mod heartbeat;
+pub mod node;
+pub mod p2p;
+pub mod rpc;
+pub mod transport;

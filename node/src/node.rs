@@ -1,0 +1,203 @@
+//! Start-up and shutdown of a node.
+//!
+//! Order matters: the identity is unsealed first (a wrong passphrase stops here, nothing
+//! written), then the genesis is loaded and checked against the identity, then its hash is
+//! pinned, and only then are the stores opened and the network started.
+
+use crate::cluster::ClusterHandle;
+use crate::heartbeat::{Heartbeat, PeerStatusTable};
+use crate::p2p::{build_swarm, P2pEventLoop, PeerInfo};
+use crate::transport::Libp2pTransport;
+use anyhow::Context;
+use libp2p::{Multiaddr, PeerId};
+use mpc_bootstrap::genesis::{pin_genesis, Genesis};
+use mpc_bootstrap::identity::NodeIdentity;
+use mpc_consensus::network::Network;
+use mpc_consensus::raft::{PeerNode, Raft};
+use mpc_consensus::state::GenesisParams;
+use mpc_consensus::types::UserKey;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+/// How often a node publishes its status heartbeat.
+const STATUS_INTERVAL: Duration = Duration::from_millis(1000);
+/// Most inbound peer requests queued before new ones are dropped.
+const INBOUND_QUEUE: usize = 1024;
+
+/// What `start` needs.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// genesis.json.
+    pub genesis_path: PathBuf,
+    /// Raft heartbeat interval, ms.
+    pub heartbeat_ms: u64,
+    /// Raft election timeout lower bound, ms.
+    pub election_timeout_ms: u64,
+}
+
+fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Config> {
+    let cfg = openraft::Config {
+        cluster_name: network.to_string(),
+        heartbeat_interval: opts.heartbeat_ms,
+        election_timeout_min: opts.election_timeout_ms,
+        election_timeout_max: opts.election_timeout_ms * 8 / 5,
+        max_payload_entries: 256,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        ..Default::default()
+    };
+    Ok(cfg.validate()?)
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Result<()> {
+    let identity = NodeIdentity::load(&opts.data_dir, passphrase.as_bytes())?;
+    drop(passphrase);
+    let genesis = Genesis::load(&opts.genesis_path)
+        .with_context(|| format!("loading {}", opts.genesis_path.display()))?;
+    let node_id = identity.card.node_id;
+    let me = genesis
+        .node(node_id)
+        .ok_or_else(|| anyhow::anyhow!("node {node_id} is not in this genesis"))?;
+    if me != &identity.card {
+        anyhow::bail!("the genesis entry for node {node_id} does not match this node's identity card");
+    }
+    let cluster_id = genesis.hash();
+    pin_genesis(&opts.data_dir, &cluster_id)?;
+    tracing::info!(node_id, network = %genesis.network, %cluster_id, "starting");
+
+    let admins: BTreeSet<UserKey> = genesis
+        .admins
+        .iter()
+        .map(|a| UserKey::from_hex(&a.public_key).map_err(|e| anyhow::anyhow!(e)))
+        .collect::<anyhow::Result<_>>()?;
+    let (log_store, sm_store) = mpc_consensus::store::open(
+        &opts.data_dir.join("db"),
+        GenesisParams {
+            cluster_id: cluster_id.clone(),
+            admins,
+        },
+    )
+    .await
+    .context("opening the node database")?;
+
+    let mut peers = BTreeMap::new();
+    let mut peers_by_node = BTreeMap::new();
+    let mut members = BTreeMap::new();
+    for card in &genesis.nodes {
+        let peer: PeerId = card.peer_id.parse()?;
+        let addr: Multiaddr = card
+            .p2p_addr
+            .parse()
+            .with_context(|| format!("p2p address of node {}", card.node_id))?;
+        peers.insert(peer, PeerInfo { node_id: card.node_id, addr });
+        peers_by_node.insert(card.node_id, peer);
+        members.insert(
+            card.node_id,
+            PeerNode {
+                peer_id: card.peer_id.clone(),
+                p2p_addr: card.p2p_addr.clone(),
+            },
+        );
+    }
+
+    let statuses = PeerStatusTable::default();
+    let swarm = build_swarm(identity.libp2p_keypair()?, &peers)?;
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let listen: Multiaddr = me.p2p_addr.parse()?;
+    let (event_loop, p2p) = P2pEventLoop::new(swarm, listen, peers, statuses.clone(), inbound_tx)?;
+    let p2p_task = tokio::spawn(event_loop.run());
+
+    let config = Arc::new(raft_config(&opts, &genesis.network)?);
+    let raft = Raft::new(
+        node_id,
+        config,
+        Network::new(Libp2pTransport::new(p2p.clone())),
+        log_store,
+        sm_store.clone(),
+    )
+    .await?;
+    if !raft.is_initialized().await? {
+        // Every node initialises with the same genesis membership; openraft accepts that.
+        if let Err(e) = raft.initialize(members).await {
+            tracing::debug!("initialize: {e}");
+        }
+    }
+
+    let cluster = ClusterHandle::new(
+        node_id,
+        raft.clone(),
+        sm_store,
+        p2p.clone(),
+        genesis.clone(),
+        peers_by_node,
+        statuses,
+    );
+    let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx));
+    let status_task = tokio::spawn(publish_status(cluster.clone()));
+    let rpc_addr = me.rpc_addr.parse()?;
+    let (rpc, bound) = crate::rpc::start(rpc_addr, cluster.clone())
+        .await
+        .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
+    tracing::info!(node_id, rpc = %bound, "JSON-RPC listening");
+    drop(identity);
+
+    wait_for_signal().await;
+    tracing::info!(node_id, "shutting down");
+    let _ = rpc.stop();
+    status_task.abort();
+    inbound_task.abort();
+    if let Err(e) = raft.shutdown().await {
+        tracing::warn!("raft shutdown: {e}");
+    }
+    p2p_task.abort();
+    Ok(())
+}
+
+async fn publish_status(cluster: ClusterHandle) {
+    let mut tick = tokio::time::interval(STATUS_INTERVAL);
+    loop {
+        tick.tick().await;
+        let m = cluster.raft().metrics().borrow().clone();
+        let hb = Heartbeat {
+            node_id: cluster.node_id(),
+            role: format!("{:?}", m.state).to_lowercase(),
+            term: m.current_term,
+            applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            leader: m.current_leader,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            sent_at_ms: crate::clock::now_ms(),
+        };
+        if let Ok(bytes) = mpc_protocol::encode(&hb) {
+            cluster.p2p().publish_status(bytes).await;
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

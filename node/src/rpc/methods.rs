@@ -1,0 +1,296 @@
+//! JSON-RPC method implementations.
+
+use super::errors::RpcError;
+use crate::cluster::ClusterHandle;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::RpcModule;
+use mpc_consensus::command::{CommandBody, SignedCommand};
+use mpc_consensus::state::CommandOutcome;
+use mpc_consensus::types::OrgId;
+use openraft::ServerState;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Most audit entries returned by one `audit_list` call.
+const MAX_AUDIT_PAGE: u64 = 1000;
+
+type RpcResult = Result<Value, ErrorObjectOwned>;
+
+fn parse<T: DeserializeOwned + Default>(params: &Params<'_>) -> Result<T, RpcError> {
+    match params.as_str() {
+        None => Ok(T::default()),
+        Some(raw) => serde_json::from_str(raw)
+            .map_err(|e| RpcError::InvalidParams(format!("invalid params: {e}"))),
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadParams {
+    #[serde(default)]
+    linearizable: bool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgParams {
+    #[serde(default)]
+    org_id: String,
+    #[serde(default)]
+    linearizable: bool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditListParams {
+    #[serde(default)]
+    offset: u64,
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default)]
+    linearizable: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteParams {
+    command: SignedCommand,
+}
+
+fn role_name(s: ServerState) -> &'static str {
+    match s {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> RpcResult {
+    serde_json::to_value(v).map_err(|e| RpcError::Internal(e.to_string()).into())
+}
+
+/// Builds the module with every method.
+pub fn module(cluster: ClusterHandle) -> anyhow::Result<RpcModule<ClusterHandle>> {
+    let mut m = RpcModule::new(cluster);
+    m.register_async_method("node_status", |p, c, _| async move { node_status(&p, &c) })?;
+    m.register_async_method("cluster_status", |p, c, _| async move { cluster_status(&p, &c) })?;
+    for (method, action) in [
+        ("org_create", "org_create"),
+        ("member_add", "member_add"),
+        ("member_remove", "member_remove"),
+    ] {
+        m.register_async_method(method, move |p, c, _| async move {
+            write(&p, &c, action).await
+        })?;
+    }
+    m.register_async_method("org_get", |p, c, _| async move { org_get(&p, &c).await })?;
+    m.register_async_method("org_list", |p, c, _| async move { org_list(&p, &c).await })?;
+    m.register_async_method("member_list", |p, c, _| async move { member_list(&p, &c).await })?;
+    m.register_async_method("audit_list", |p, c, _| async move { audit_list(&p, &c).await })?;
+    m.register_async_method("audit_verify", |p, c, _| async move { audit_verify(&p, &c).await })?;
+    Ok(m)
+}
+
+fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let _: NoParams = parse(p)?;
+    let metrics = c.raft().metrics().borrow().clone();
+    let card = c.genesis().node(c.node_id());
+    let connected: Vec<Value> = c
+        .p2p()
+        .connected_peers()
+        .into_iter()
+        .map(|peer| {
+            let node_id = c
+                .genesis()
+                .nodes
+                .iter()
+                .find(|n| n.peer_id == peer.to_string())
+                .map(|n| n.node_id);
+            json!({ "node_id": node_id, "peer_id": peer.to_string() })
+        })
+        .collect();
+    Ok(json!({
+        "node_id": c.node_id(),
+        "peer_id": c.p2p().local_peer_id().to_string(),
+        "network": c.genesis().network,
+        "cluster_id": c.cluster_id(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "role": role_name(metrics.state),
+        "term": metrics.current_term,
+        "leader": metrics.current_leader,
+        "applied_index": metrics.last_applied.map(|l| l.index),
+        "last_log_index": metrics.last_log_index,
+        "connected_peers": connected,
+        "sealed": false,
+        "p2p_addr": card.map(|n| n.p2p_addr.clone()),
+        "rpc_addr": card.map(|n| n.rpc_addr.clone()),
+    }))
+}
+
+fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let _: NoParams = parse(p)?;
+    let metrics = c.raft().metrics().borrow().clone();
+    let statuses = c.statuses().snapshot();
+    let connected = c.p2p().connected_peers();
+    let now = crate::clock::now_ms();
+    let members: Vec<Value> = c
+        .genesis()
+        .nodes
+        .iter()
+        .map(|n| {
+            let is_self = n.node_id == c.node_id();
+            let hb = statuses.get(&n.node_id).map(|(hb, at)| {
+                json!({
+                    "received_at_ms": at,
+                    "age_ms": now.saturating_sub(*at),
+                    "role": hb.role,
+                    "term": hb.term,
+                    "applied_index": hb.applied_index,
+                    "leader": hb.leader,
+                    "version": hb.version,
+                })
+            });
+            json!({
+                "node_id": n.node_id,
+                "peer_id": n.peer_id,
+                "p2p_addr": n.p2p_addr,
+                "rpc_addr": n.rpc_addr,
+                "self": is_self,
+                "connected": is_self || connected.iter().any(|p| p.to_string() == n.peer_id),
+                "last_heartbeat": hb,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "network": c.genesis().network,
+        "cluster_id": c.cluster_id(),
+        "threshold": c.genesis().threshold,
+        "leader": metrics.current_leader,
+        "term": metrics.current_term,
+        "members": members,
+    }))
+}
+
+fn outcome_to_result(outcome: CommandOutcome) -> RpcResult {
+    if let Some(reason) = outcome.error {
+        return Err(RpcError::Rejected {
+            reason,
+            audit_seq: outcome.audit_seq,
+            log_index: outcome.log_index,
+        }
+        .into());
+    }
+    Ok(json!({
+        "result": outcome.result,
+        "audit_seq": outcome.audit_seq,
+        "log_index": outcome.log_index,
+        "replayed": outcome.replayed,
+    }))
+}
+
+async fn write(p: &Params<'_>, c: &ClusterHandle, expected_action: &str) -> RpcResult {
+    let Some(raw) = p.as_str() else {
+        return Err(RpcError::InvalidParams("params must be {\"command\": {...}}".into()).into());
+    };
+    let params: WriteParams = serde_json::from_str(raw)
+        .map_err(|e| RpcError::InvalidParams(format!("invalid params: {e}")))?;
+    // Cheap syntax check of the action kind before the full verification in `submit`.
+    let body: CommandBody = serde_json::from_str(&params.command.body)
+        .map_err(|e| RpcError::InvalidCommand(format!("malformed command body: {e}")))?;
+    if body.action.kind() != expected_action {
+        return Err(RpcError::InvalidCommand(format!(
+            "this method takes a {expected_action} command, not {}",
+            body.action.kind()
+        ))
+        .into());
+    }
+    let outcome = c.submit(params.command).await.map_err(RpcError::from)?;
+    outcome_to_result(outcome)
+}
+
+async fn barrier(c: &ClusterHandle, linearizable: bool) -> Result<(), ErrorObjectOwned> {
+    if linearizable {
+        c.read_barrier().await.map_err(RpcError::from)?;
+    }
+    Ok(())
+}
+
+fn org_id(raw: String) -> Result<OrgId, ErrorObjectOwned> {
+    let id = OrgId(raw);
+    id.validate()
+        .map_err(|e| ErrorObjectOwned::from(RpcError::InvalidParams(e)))?;
+    Ok(id)
+}
+
+async fn org_get(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let params: OrgParams = parse(p)?;
+    let id = org_id(params.org_id)?;
+    barrier(c, params.linearizable).await?;
+    match c.read_state(|s| s.org(&id).cloned()).map_err(RpcError::from)? {
+        Some(org) => to_value(&org),
+        None => Err(RpcError::NotFound(format!("no organisation '{id}'")).into()),
+    }
+}
+
+async fn org_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let params: ReadParams = parse(p)?;
+    barrier(c, params.linearizable).await?;
+    let orgs = c
+        .read_state(|s| s.orgs().cloned().collect::<Vec<_>>())
+        .map_err(RpcError::from)?;
+    to_value(&json!({ "orgs": orgs }))
+}
+
+async fn member_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let params: OrgParams = parse(p)?;
+    let id = org_id(params.org_id)?;
+    barrier(c, params.linearizable).await?;
+    let members = c
+        .read_state(|s| {
+            s.org(&id)
+                .map(|_| s.org_members(&id).cloned().collect::<Vec<_>>())
+        })
+        .map_err(RpcError::from)?;
+    match members {
+        Some(m) => to_value(&json!({ "org_id": id, "members": m })),
+        None => Err(RpcError::NotFound(format!("no organisation '{id}'")).into()),
+    }
+}
+
+async fn audit_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let params: AuditListParams = parse(p)?;
+    let limit = params.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_AUDIT_PAGE {
+        return Err(RpcError::InvalidParams(format!("limit must be 1 to {MAX_AUDIT_PAGE}")).into());
+    }
+    barrier(c, params.linearizable).await?;
+    let (total, entries) = c
+        .read_state(|s| {
+            let all = s.audit();
+            let start = usize::try_from(params.offset).unwrap_or(usize::MAX).min(all.len());
+            let end = start.saturating_add(limit as usize).min(all.len());
+            (all.len() as u64, all[start..end].to_vec())
+        })
+        .map_err(RpcError::from)?;
+    let next = params.offset.saturating_add(entries.len() as u64);
+    to_value(&json!({
+        "total": total,
+        "offset": params.offset,
+        "entries": entries,
+        "next_offset": if next < total { Some(next) } else { None },
+    }))
+}
+
+async fn audit_verify(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+    let params: ReadParams = parse(p)?;
+    barrier(c, params.linearizable).await?;
+    let report = c.read_state(|s| s.audit_verify()).map_err(RpcError::from)?;
+    to_value(&report)
+}

@@ -1,0 +1,28 @@
+//! The JSON-RPC 2.0 server (HTTP and WebSocket on one port, jsonrpsee).
+//!
+//! Methods are listed in `docs/api.md`. Request bodies are limited to
+//! `MAX_RPC_REQUEST_BYTES`; errors use the stable codes of [`errors`].
+
+pub mod errors;
+mod methods;
+
+use crate::cluster::ClusterHandle;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use mpc_protocol::limits::{MAX_RPC_REQUEST_BYTES, MAX_RPC_RESPONSE_BYTES};
+use std::net::SocketAddr;
+
+/// Most concurrent JSON-RPC connections.
+const MAX_CONNECTIONS: u32 = 256;
+
+/// Starts the server on `addr`; it runs until the handle is stopped.
+pub async fn start(addr: SocketAddr, cluster: ClusterHandle) -> anyhow::Result<(ServerHandle, SocketAddr)> {
+    let config = ServerConfig::builder()
+        .max_request_body_size(MAX_RPC_REQUEST_BYTES)
+        .max_response_body_size(MAX_RPC_RESPONSE_BYTES)
+        .max_connections(MAX_CONNECTIONS)
+        .build();
+    let server = Server::builder().set_config(config).build(addr).await?;
+    let local = server.local_addr()?;
+    let module = methods::module(cluster)?;
+    Ok((server.start(module), local))
+}
