@@ -1,1 +1,8 @@
-//! wip
+//! # mpc-cli
+//!
+//! The thin client behind the `mpc` command: a blocking JSON-RPC client ([`client`]) and helpers to
+//! build and sign custody commands with a local user key ([`sign`]). Used by the `mpc` binary and
+//! by the end-to-end tests.
+
+pub mod client;
+pub mod sign;

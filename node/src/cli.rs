@@ -90,10 +90,10 @@ pub enum Command {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
         /// Raft heartbeat interval, ms.
-        #[arg(long, default_value_t = 150)]
+        #[arg(long, default_value_t = 100)]
         heartbeat_ms: u64,
         /// Raft election timeout lower bound, ms (upper bound is 1.6×).
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 400)]
         election_timeout_ms: u64,
         /// Log as JSON lines instead of text.
         #[arg(long)]

@@ -1,1 +1,313 @@
-//! wip
+//! # mpc-testnet
+//!
+//! An end-to-end harness that runs real `mpc-node` processes on 127.0.0.1: it initialises N
+//! nodes with the real `mpc-node init` / `mpc-node genesis` commands, starts them, waits for a
+//! leader, and lets tests kill (SIGKILL), stop (SIGTERM) and restart them. Every process it
+//! starts is stopped by PID when the [`Cluster`] is dropped.
+//!
+//! Binaries are taken from `MPC_NODE_BIN` if set, else from the target directory next to the
+//! running test (`target/<profile>/mpc-node`); build them first (`cargo build --bins`).
+//!
+//! Test key-derivation parameters are the floor (19 MiB, 2 iterations) so start-up is quick;
+//! they are still accepted by release nodes because they are not below the floor.
+
+use anyhow::{bail, Context};
+use ed25519_dalek::SigningKey;
+use mpc_bootstrap::sealed::{KdfParams, MIN_ITERATIONS, MIN_MEMORY_KIB};
+use mpc_bootstrap::userkey::UserKeyFile;
+use mpc_cli::client::RpcClient;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Clusters in one test binary run one at a time, so that timing assertions (failover) are not
+/// disturbed by another cluster competing for the machine's two cores.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Passphrase of every test node and key (test only).
+pub const TEST_PASSPHRASE: &str = "insecure-test-passphrase";
+
+/// Path of a workspace binary.
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    if name == "mpc-node" {
+        if let Ok(p) = std::env::var("MPC_NODE_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot locate the target directory")?;
+    let p = dir.join(name);
+    if !p.exists() {
+        bail!("{} not found: run `cargo build --bins` first", p.display());
+    }
+    Ok(p)
+}
+
+/// Fast KDF parameters (exactly the floor).
+pub fn test_kdf() -> KdfParams {
+    KdfParams {
+        memory_kib: MIN_MEMORY_KIB,
+        iterations: MIN_ITERATIONS,
+        ..KdfParams::default()
+    }
+}
+
+/// One node: its files, ports and (when running) its process.
+pub struct NodeProc {
+    /// Node id.
+    pub node_id: u64,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// JSON-RPC URL.
+    pub rpc_url: String,
+    /// Log file.
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProc {
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// PID of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+/// A running test network.
+pub struct Cluster {
+    /// Working directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    /// The nodes, index `i` is node `i + 1`.
+    pub nodes: Vec<NodeProc>,
+    /// Genesis file.
+    pub genesis: PathBuf,
+    /// Genesis hash.
+    pub cluster_id: String,
+    /// The genesis admin's signing key.
+    pub admin: SigningKey,
+    node_bin: PathBuf,
+    _turn: MutexGuard<'static, ()>,
+}
+
+fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Writes the test passphrase to `dir/pass` and returns its path.
+fn passphrase_file(dir: &Path) -> anyhow::Result<PathBuf> {
+    let p = dir.join("pass");
+    std::fs::write(&p, TEST_PASSPHRASE)?;
+    Ok(p)
+}
+
+/// Initialises a node with the real `mpc-node init`.
+pub fn init_node(node_bin: &Path, data_dir: &Path, node_id: u64, p2p_port: u16, rpc_port: u16, pass: &Path) -> anyhow::Result<()> {
+    run_ok(
+        Command::new(node_bin)
+            .arg("init")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--node-id", &node_id.to_string()])
+            .args(["--p2p-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
+            .args(["--rpc-addr", &format!("127.0.0.1:{rpc_port}")])
+            .arg("--passphrase-file")
+            .arg(pass)
+            .args(["--kdf-memory-kib", &MIN_MEMORY_KIB.to_string()])
+            .args(["--kdf-iterations", &MIN_ITERATIONS.to_string()]),
+    )?;
+    Ok(())
+}
+
+/// Builds a genesis with the real `mpc-node genesis`; returns its hash.
+pub fn make_genesis(node_bin: &Path, cards: &[PathBuf], threshold: u32, admin_file: &Path, out: &Path) -> anyhow::Result<String> {
+    let mut cmd = Command::new(node_bin);
+    cmd.arg("genesis");
+    for c in cards {
+        cmd.arg("--card").arg(c);
+    }
+    cmd.args(["--threshold", &threshold.to_string()])
+        .arg("--admin-key-file")
+        .arg(admin_file)
+        .arg("--out")
+        .arg(out);
+    Ok(run_ok(&mut cmd)?.trim().to_string())
+}
+
+impl Cluster {
+    /// Initialises and starts `n` nodes: node `i` uses p2p port `port_base + i` and RPC port
+    /// `port_base + 50 + i`. Returns once a leader is elected.
+    pub fn start(n: u64, port_base: u16) -> anyhow::Result<Cluster> {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let node_bin = binary("mpc-node")?;
+        let dir = tempfile::tempdir()?;
+        let pass = passphrase_file(dir.path())?;
+        let admin_file = dir.path().join("admin.key");
+        let admin = UserKeyFile::create(&admin_file, "admin", TEST_PASSPHRASE.as_bytes(), test_kdf())?;
+        let mut nodes = Vec::new();
+        let mut cards = Vec::new();
+        for i in 1..=n {
+            let data_dir = dir.path().join(format!("node{i}"));
+            let p2p = port_base + i as u16;
+            let rpc = port_base + 50 + i as u16;
+            init_node(&node_bin, &data_dir, i, p2p, rpc, &pass)?;
+            cards.push(data_dir.join("card.json"));
+            nodes.push(NodeProc {
+                node_id: i,
+                log: dir.path().join(format!("node{i}.log")),
+                data_dir,
+                rpc_url: format!("http://127.0.0.1:{rpc}"),
+                child: None,
+            });
+        }
+        let genesis = dir.path().join("genesis.json");
+        let threshold = (n / 2 + 1).max(2) as u32;
+        let cluster_id = make_genesis(&node_bin, &cards, threshold, &admin_file, &genesis)?;
+        let mut c = Cluster {
+            dir,
+            nodes,
+            genesis,
+            cluster_id,
+            admin: admin.signing_key,
+            node_bin,
+            _turn: turn,
+        };
+        for i in 1..=n {
+            c.start_node(i)?;
+        }
+        c.wait_for_leader(None, Duration::from_secs(30))?;
+        Ok(c)
+    }
+
+    /// The node with id `id`.
+    pub fn node(&mut self, id: u64) -> &mut NodeProc {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    /// Starts (or restarts) node `id`; its log is appended to.
+    pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
+        let bin = self.node_bin.clone();
+        let genesis = self.genesis.clone();
+        let pass = self.dir.path().join("pass");
+        let node = self.node(id);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log)?;
+        let child = Command::new(bin)
+            .arg("start")
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("--genesis")
+            .arg(&genesis)
+            .arg("--passphrase-file")
+            .arg(&pass)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        node.child = Some(child);
+        let url = node.rpc_url.clone();
+        wait_until(Duration::from_secs(20), || {
+            RpcClient::new(&url, Duration::from_secs(1)).call("node_status", json!({})).is_ok()
+        })
+        .with_context(|| format!("node {id} did not answer JSON-RPC"))
+    }
+
+    /// SIGKILLs node `id` (no chance to flush anything).
+    pub fn kill_node(&mut self, id: u64) {
+        if let Some(mut c) = self.node(id).child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERMs node `id` and waits for it to exit (SIGKILL after 10 s).
+    pub fn stop_node(&mut self, id: u64) {
+        if let Some(mut c) = self.node(id).child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A JSON-RPC client for node `id`.
+    pub fn client(&self, id: u64) -> RpcClient {
+        RpcClient::new(&self.nodes[(id - 1) as usize].rpc_url, Duration::from_secs(15))
+    }
+
+    /// `node_status` of node `id`.
+    pub fn status(&self, id: u64) -> anyhow::Result<Value> {
+        Ok(self.client(id).call("node_status", json!({}))?)
+    }
+
+    /// Waits until a running node other than `exclude` reports itself leader; returns its id.
+    pub fn wait_for_leader(&mut self, exclude: Option<u64>, timeout: Duration) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let ids: Vec<u64> = self.nodes.iter().map(|n| n.node_id).collect();
+            for id in ids {
+                if Some(id) == exclude || !self.node(id).is_running() {
+                    continue;
+                }
+                let client = RpcClient::new(&self.nodes[(id - 1) as usize].rpc_url, Duration::from_millis(500));
+                if let Ok(s) = client.call("node_status", json!({})) {
+                    if s["role"] == "leader" {
+                        return Ok(id);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("no leader within {timeout:?}")
+    }
+
+    /// The log of node `id`.
+    pub fn log_of(&self, id: u64) -> String {
+        std::fs::read_to_string(&self.nodes[(id - 1) as usize].log).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let ids: Vec<u64> = self.nodes.iter().map(|n| n.node_id).collect();
+        for id in ids {
+            self.kill_node(id);
+        }
+    }
+}
+
+/// Polls `f` every 50 ms until it is true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("condition not met within {timeout:?}")
+}

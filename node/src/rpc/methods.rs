@@ -146,7 +146,23 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         .iter()
         .map(|n| {
             let is_self = n.node_id == c.node_id();
-            let hb = statuses.get(&n.node_id).map(|(hb, at)| {
+            // A node does not receive its own gossip: report itself from local metrics.
+            let own;
+            let entry = if is_self {
+                own = (crate::heartbeat::Heartbeat {
+                    node_id: n.node_id,
+                    role: role_name(metrics.state).to_string(),
+                    term: metrics.current_term,
+                    applied_index: metrics.last_applied.map(|l| l.index).unwrap_or(0),
+                    leader: metrics.current_leader,
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    sent_at_ms: now,
+                }, now);
+                Some(&own)
+            } else {
+                statuses.get(&n.node_id)
+            };
+            let hb = entry.map(|(hb, at)| {
                 json!({
                     "received_at_ms": at,
                     "age_ms": now.saturating_sub(*at),

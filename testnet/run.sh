@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Starts a local N-node mpc-node network (default 3) on 127.0.0.1, in the background.
+#
+#   testnet/run.sh [N]        build (release), initialise, write genesis, start, wait for a leader
+#   testnet/stop.sh           stop exactly the processes this script started
+#
+# Everything lives under testnet/.run/ (git-ignored). Passphrases are generated into
+# testnet/.run/secrets/ for convenience: a local test network only, never production.
+# Environment: MPC_PROFILE=release|debug (default release), MPC_P2P_BASE (default 9100),
+# MPC_RPC_BASE (default 8100): node i listens on BASE+i.
+set -euo pipefail
+
+N=${1:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUN="$ROOT/testnet/.run"
+PROFILE=${MPC_PROFILE:-release}
+P2P_BASE=${MPC_P2P_BASE:-9100}
+RPC_BASE=${MPC_RPC_BASE:-8100}
+
+if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$N" -lt 2 ] || [ "$N" -gt 16 ]; then
+  echo "usage: testnet/run.sh [N]   (2 <= N <= 16)" >&2
+  exit 2
+fi
+
+if [ -f "$RUN/pids" ]; then
+  while read -r pid; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      echo "A testnet is already running (PIDs in $RUN/pids). Stop it first: testnet/stop.sh" >&2
+      exit 1
+    fi
+  done < "$RUN/pids"
+fi
+
+cd "$ROOT"
+echo "==> building mpc-node and mpc ($PROFILE)"
+if [ "$PROFILE" = release ]; then
+  cargo build --release -p mpc-node -p mpc-cli
+else
+  cargo build -p mpc-node -p mpc-cli
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN="$TARGET_DIR/$PROFILE"
+
+rm -rf "$RUN"
+mkdir -p "$RUN/secrets"
+chmod 700 "$RUN/secrets"
+umask 077
+
+THRESHOLD=$(( N / 2 + 1 ))
+[ "$THRESHOLD" -lt 2 ] && THRESHOLD=2
+
+head -c 32 /dev/urandom | base64 > "$RUN/secrets/admin.pass"
+MPC_KEY_PASSPHRASE_FILE="$RUN/secrets/admin.pass"
+"$BIN/mpc" --passphrase-file "$MPC_KEY_PASSPHRASE_FILE" key create --out "$RUN/admin.key" --name admin >/dev/null
+
+CARDS=()
+for i in $(seq 1 "$N"); do
+  head -c 32 /dev/urandom | base64 > "$RUN/secrets/node$i.pass"
+  "$BIN/mpc-node" init --data-dir "$RUN/node$i" --node-id "$i" \
+    --p2p-addr "/ip4/127.0.0.1/tcp/$((P2P_BASE + i))" --rpc-addr "127.0.0.1:$((RPC_BASE + i))" \
+    --passphrase-file "$RUN/secrets/node$i.pass" >/dev/null 2>&1
+  CARDS+=(--card "$RUN/node$i/card.json")
+done
+HASH=$("$BIN/mpc-node" genesis "${CARDS[@]}" --threshold "$THRESHOLD" \
+  --admin-key-file "$RUN/admin.key" --network local-testnet --out "$RUN/genesis.json" 2>/dev/null)
+
+: > "$RUN/pids"
+for i in $(seq 1 "$N"); do
+  "$BIN/mpc-node" start --data-dir "$RUN/node$i" --genesis "$RUN/genesis.json" \
+    --passphrase-file "$RUN/secrets/node$i.pass" > "$RUN/node$i.log" 2>&1 &
+  echo $! >> "$RUN/pids"
+done
+
+echo "==> waiting for a leader"
+LEADER=""
+for _ in $(seq 1 150); do
+  for i in $(seq 1 "$N"); do
+    OUT=$("$BIN/mpc" --rpc "http://127.0.0.1:$((RPC_BASE + i))" --json status 2>/dev/null || true)
+    L=$(printf '%s' "$OUT" | grep -o '"leader":[0-9]*' | cut -d: -f2 || true)
+    if [ -n "$L" ]; then LEADER=$L; break 2; fi
+  done
+  sleep 0.2
+done
+if [ -z "$LEADER" ]; then
+  echo "no leader after 30 s; see $RUN/node*.log" >&2
+  "$ROOT/testnet/stop.sh" || true
+  exit 1
+fi
+
+echo
+echo "mpc-node testnet is up: $N nodes, threshold $THRESHOLD, leader node $LEADER"
+echo "genesis hash : $HASH"
+for i in $(seq 1 "$N"); do
+  echo "node $i      : http://127.0.0.1:$((RPC_BASE + i))   log $RUN/node$i.log"
+done
+echo "admin key    : $RUN/admin.key (passphrase in $RUN/secrets/admin.pass)"
+echo "try          : $BIN/mpc --rpc http://127.0.0.1:$((RPC_BASE + 1)) cluster"
+echo "stop with    : testnet/stop.sh"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Stops the processes started by testnet/run.sh, by the PIDs it recorded (never by name).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PIDS="$ROOT/testnet/.run/pids"
+if [ ! -f "$PIDS" ]; then
+  echo "no testnet running (no $PIDS)"
+  exit 0
+fi
+mapfile -t pids < "$PIDS"
+for pid in "${pids[@]}"; do
+  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+done
+for _ in $(seq 1 50); do
+  alive=0
+  for pid in "${pids[@]}"; do
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1
+  done
+  [ "$alive" = 0 ] && break
+  sleep 0.2
+done
+for pid in "${pids[@]}"; do
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    echo "PID $pid did not stop on SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+done
+rm -f "$PIDS"
+echo "testnet stopped (${#pids[@]} processes)"
