@@ -88,7 +88,10 @@ impl Genesis {
             return Err(bad(format!("threshold t = {} is below 2", self.threshold)));
         }
         if self.threshold as usize > n {
-            return Err(bad(format!("threshold t = {} exceeds the {n} nodes", self.threshold)));
+            return Err(bad(format!(
+                "threshold t = {} exceeds the {n} nodes",
+                self.threshold
+            )));
         }
         let mut seen = BTreeSet::new();
         for c in &self.nodes {
@@ -154,7 +157,8 @@ impl Genesis {
 
     /// Writes the genesis as pretty JSON.
     pub fn save(&self, path: &Path, overwrite: bool) -> Result<(), BootstrapError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| BootstrapError::invalid("genesis", e.to_string()))?;
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| BootstrapError::invalid("genesis", e.to_string()))?;
         write_atomic(path, &json, overwrite)
     }
 }
@@ -209,17 +213,50 @@ mod tests {
         dup_peer[1].peer_id = dup_peer[0].peer_id.clone();
         let mut dup_noise = cards.clone();
         dup_noise[2].noise_public_key = dup_noise[0].noise_public_key.clone();
-        let cases: Vec<(&str, u32, Vec<IdentityCard>, Vec<GenesisAdmin>, &str)> = vec![
+        type Case = (
+            &'static str,
+            u32,
+            Vec<IdentityCard>,
+            Vec<GenesisAdmin>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             ("t < 2", 1, cards.clone(), vec![admin()], "below 2"),
             ("t > n", 4, cards.clone(), vec![admin()], "exceeds"),
-            ("duplicate id", 2, dup_id, vec![admin()], "duplicate node id"),
-            ("duplicate peer", 2, dup_peer, vec![admin()], "duplicate peer id"),
-            ("duplicate noise", 2, dup_noise, vec![admin()], "duplicate noise key"),
+            (
+                "duplicate id",
+                2,
+                dup_id,
+                vec![admin()],
+                "duplicate node id",
+            ),
+            (
+                "duplicate peer",
+                2,
+                dup_peer,
+                vec![admin()],
+                "duplicate peer id",
+            ),
+            (
+                "duplicate noise",
+                2,
+                dup_noise,
+                vec![admin()],
+                "duplicate noise key",
+            ),
             ("no admin", 2, cards.clone(), vec![], "admins"),
-            ("duplicate admin", 2, cards.clone(), vec![admin(), admin()], "duplicate admin"),
+            (
+                "duplicate admin",
+                2,
+                cards.clone(),
+                vec![admin(), admin()],
+                "duplicate admin",
+            ),
         ];
         for (name, t, cards, admins, want) in cases {
-            let err = Genesis::build("net", t, cards, admins).unwrap_err().to_string();
+            let err = Genesis::build("net", t, cards, admins)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{name}: {err}");
         }
     }

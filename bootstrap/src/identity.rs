@@ -42,15 +42,22 @@ impl IdentityCard {
         self.peer_id
             .parse::<libp2p_identity::PeerId>()
             .map_err(|e| bad(format!("peer_id: {e}")))?;
-        let noise = hex::decode(&self.noise_public_key).map_err(|_| bad("noise_public_key is not hex".into()))?;
+        let noise = hex::decode(&self.noise_public_key)
+            .map_err(|_| bad("noise_public_key is not hex".into()))?;
         if noise.len() != 32 {
             return Err(bad("noise_public_key must be 32 bytes".into()));
         }
         if !self.p2p_addr.starts_with('/') || self.p2p_addr.len() > 256 {
-            return Err(bad(format!("p2p_addr '{}' is not a multiaddress", self.p2p_addr)));
+            return Err(bad(format!(
+                "p2p_addr '{}' is not a multiaddress",
+                self.p2p_addr
+            )));
         }
         if self.rpc_addr.parse::<std::net::SocketAddr>().is_err() {
-            return Err(bad(format!("rpc_addr '{}' is not host:port", self.rpc_addr)));
+            return Err(bad(format!(
+                "rpc_addr '{}' is not host:port",
+                self.rpc_addr
+            )));
         }
         Ok(())
     }
@@ -117,11 +124,14 @@ impl NodeIdentity {
         let mut plain = Zeroizing::new(Vec::with_capacity(64));
         plain.extend_from_slice(libp2p_secret.as_ref());
         plain.extend_from_slice(noise_secret.as_ref());
-        let public = serde_json::to_value(&card).map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        let public = serde_json::to_value(&card)
+            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
         let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, &plain)?;
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| BootstrapError::invalid("identity", e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&file)
+            .map_err(|e| BootstrapError::invalid("identity", e.to_string()))?;
         sealed::write_atomic(&path, &json, false)?;
-        let card_json = serde_json::to_vec_pretty(&card).map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        let card_json = serde_json::to_vec_pretty(&card)
+            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
         sealed::write_atomic(&data_dir.join(CARD_FILE), &card_json, true)?;
         Ok(NodeIdentity {
             card,
@@ -138,7 +148,10 @@ impl NodeIdentity {
         let card: IdentityCard = serde_json::from_value(file.public.clone())
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
         if plain.len() != 64 {
-            return Err(BootstrapError::invalid("identity", "secret has the wrong length"));
+            return Err(BootstrapError::invalid(
+                "identity",
+                "secret has the wrong length",
+            ));
         }
         let mut libp2p_secret = Zeroizing::new([0u8; 32]);
         libp2p_secret.copy_from_slice(&plain[..32]);
@@ -153,7 +166,10 @@ impl NodeIdentity {
         if id.libp2p_keypair()?.public().to_peer_id().to_string() != id.card.peer_id
             || hex::encode(noise_public(&id.noise_secret)) != id.card.noise_public_key
         {
-            return Err(BootstrapError::invalid("identity", "public card does not match the keys"));
+            return Err(BootstrapError::invalid(
+                "identity",
+                "public card does not match the keys",
+            ));
         }
         Ok(id)
     }
@@ -190,21 +206,42 @@ mod tests {
     #[test]
     fn create_load_and_refuse_wrong_passphrase() {
         let dir = tempfile::tempdir().unwrap();
-        let id = NodeIdentity::create(dir.path(), 1, "/ip4/127.0.0.1/tcp/7001", "127.0.0.1:8001", b"pw", fast()).unwrap();
+        let id = NodeIdentity::create(
+            dir.path(),
+            1,
+            "/ip4/127.0.0.1/tcp/7001",
+            "127.0.0.1:8001",
+            b"pw",
+            fast(),
+        )
+        .unwrap();
         let before = std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap();
         let again = NodeIdentity::load(dir.path(), b"pw").unwrap();
         assert_eq!(again.card, id.card);
         assert_eq!(again.noise_secret().as_ref(), id.noise_secret().as_ref());
-        assert!(matches!(NodeIdentity::load(dir.path(), b"wrong"), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            NodeIdentity::load(dir.path(), b"wrong"),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
         // Nothing changed on disk.
-        assert_eq!(std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap(), before);
+        assert_eq!(
+            std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap(),
+            before
+        );
         // Debug is redacted.
         let dbg = format!("{again:?}");
         assert!(dbg.contains("redacted"));
         assert!(!dbg.contains(&hex::encode(again.noise_secret().as_ref())));
         // No overwrite.
         assert!(matches!(
-            NodeIdentity::create(dir.path(), 1, "/ip4/127.0.0.1/tcp/7001", "127.0.0.1:8001", b"pw", fast()),
+            NodeIdentity::create(
+                dir.path(),
+                1,
+                "/ip4/127.0.0.1/tcp/7001",
+                "127.0.0.1:8001",
+                b"pw",
+                fast()
+            ),
             Err(BootstrapError::AlreadyExists(_))
         ));
     }
@@ -212,10 +249,23 @@ mod tests {
     #[test]
     fn edited_card_fails_to_open() {
         let dir = tempfile::tempdir().unwrap();
-        NodeIdentity::create(dir.path(), 1, "/ip4/127.0.0.1/tcp/7001", "127.0.0.1:8001", b"pw", fast()).unwrap();
+        NodeIdentity::create(
+            dir.path(),
+            1,
+            "/ip4/127.0.0.1/tcp/7001",
+            "127.0.0.1:8001",
+            b"pw",
+            fast(),
+        )
+        .unwrap();
         let path = dir.path().join(IDENTITY_FILE);
-        let text = std::fs::read_to_string(&path).unwrap().replace("tcp/7001", "tcp/7002");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("tcp/7001", "tcp/7002");
         std::fs::write(&path, text).unwrap();
-        assert!(matches!(NodeIdentity::load(dir.path(), b"pw"), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            NodeIdentity::load(dir.path(), b"pw"),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
     }
 }

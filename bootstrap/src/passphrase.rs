@@ -37,7 +37,9 @@ pub fn obtain(
                 .map_err(|e| BootstrapError::NoPassphrase(e.to_string()))?,
         );
         if *first != *second {
-            return Err(BootstrapError::NoPassphrase("the two passphrases differ".into()));
+            return Err(BootstrapError::NoPassphrase(
+                "the two passphrases differ".into(),
+            ));
         }
     }
     non_empty(first)
@@ -45,7 +47,9 @@ pub fn obtain(
 
 fn non_empty(p: Zeroizing<String>) -> Result<Zeroizing<String>, BootstrapError> {
     if p.is_empty() {
-        return Err(BootstrapError::NoPassphrase("the passphrase is empty".into()));
+        return Err(BootstrapError::NoPassphrase(
+            "the passphrase is empty".into(),
+        ));
     }
     Ok(p)
 }

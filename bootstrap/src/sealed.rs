@@ -61,7 +61,10 @@ impl Default for KdfParams {
 impl KdfParams {
     /// Refuses parameters below the floor.
     pub fn check_floor(&self) -> Result<(), BootstrapError> {
-        if self.memory_kib < MIN_MEMORY_KIB || self.iterations < MIN_ITERATIONS || self.parallelism < 1 {
+        if self.memory_kib < MIN_MEMORY_KIB
+            || self.iterations < MIN_ITERATIONS
+            || self.parallelism < 1
+        {
             return Err(BootstrapError::WeakParameters(format!(
                 "memory {} KiB (min {MIN_MEMORY_KIB}), iterations {} (min {MIN_ITERATIONS}), parallelism {} (min 1)",
                 self.memory_kib, self.iterations, self.parallelism
@@ -108,7 +111,10 @@ fn associated_data(purpose: &[u8], file: &SealedFile) -> Result<Vec<u8>, Bootstr
         kdf: &file.kdf,
         public: &file.public,
     };
-    ad.extend(serde_json::to_vec(&fields).map_err(|e| BootstrapError::invalid("sealed file", e.to_string()))?);
+    ad.extend(
+        serde_json::to_vec(&fields)
+            .map_err(|e| BootstrapError::invalid("sealed file", e.to_string()))?,
+    );
     Ok(ad)
 }
 
@@ -136,7 +142,9 @@ pub fn seal(
     secret: &[u8],
 ) -> Result<SealedFile, BootstrapError> {
     if passphrase.is_empty() {
-        return Err(BootstrapError::NoPassphrase("the passphrase is empty".into()));
+        return Err(BootstrapError::NoPassphrase(
+            "the passphrase is empty".into(),
+        ));
     }
     let mut rng = rand::rngs::OsRng;
     let mut salt = [0u8; 16];
@@ -155,7 +163,13 @@ pub fn seal(
     let ad = associated_data(purpose, &file)?;
     let cipher = XChaCha20Poly1305::new(key.as_ref().into());
     let ct = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: secret, aad: &ad })
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: secret,
+                aad: &ad,
+            },
+        )
         .map_err(|_| BootstrapError::invalid("sealed file", "encryption failed"))?;
     file.ciphertext = hex::encode(ct);
     Ok(file)
@@ -175,7 +189,8 @@ pub fn open(
             format!("unsupported version {}", file.version),
         ));
     }
-    let salt = hex::decode(&file.salt).map_err(|_| BootstrapError::invalid("sealed file", "salt is not hex"))?;
+    let salt = hex::decode(&file.salt)
+        .map_err(|_| BootstrapError::invalid("sealed file", "salt is not hex"))?;
     let nonce: [u8; 24] = hex::decode(&file.nonce)
         .ok()
         .and_then(|n| n.try_into().ok())
@@ -203,7 +218,11 @@ pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<String, BootstrapErro
     if meta.len() > max_bytes {
         return Err(BootstrapError::invalid(
             "file",
-            format!("{} is {} bytes, more than {max_bytes}", path.display(), meta.len()),
+            format!(
+                "{} is {} bytes, more than {max_bytes}",
+                path.display(),
+                meta.len()
+            ),
         ));
     }
     std::fs::read_to_string(path).map_err(|e| BootstrapError::io(path, e))
@@ -215,7 +234,10 @@ pub fn write_atomic(path: &Path, contents: &[u8], overwrite: bool) -> Result<(),
     if !overwrite && path.exists() {
         return Err(BootstrapError::AlreadyExists(path.to_path_buf()));
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| BootstrapError::io(dir, e))?;
     let tmp = path.with_extension("tmp");
     {
@@ -227,7 +249,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], overwrite: bool) -> Result<(),
             opts.mode(0o600);
         }
         let mut f = opts.open(&tmp).map_err(|e| BootstrapError::io(&tmp, e))?;
-        f.write_all(contents).map_err(|e| BootstrapError::io(&tmp, e))?;
+        f.write_all(contents)
+            .map_err(|e| BootstrapError::io(&tmp, e))?;
         f.sync_all().map_err(|e| BootstrapError::io(&tmp, e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| BootstrapError::io(path, e))?;
@@ -253,28 +276,57 @@ mod tests {
 
     #[test]
     fn seal_open_round_trip() {
-        let f = seal(PURPOSE, b"pw", fast(), serde_json::json!({"id": 1}), b"secret").unwrap();
+        let f = seal(
+            PURPOSE,
+            b"pw",
+            fast(),
+            serde_json::json!({"id": 1}),
+            b"secret",
+        )
+        .unwrap();
         let out = open(PURPOSE, b"pw", &f, Path::new("x")).unwrap();
         assert_eq!(&out[..], b"secret");
     }
 
     #[test]
     fn wrong_passphrase_tamper_and_purpose_fail() {
-        let f = seal(PURPOSE, b"pw", fast(), serde_json::json!({"id": 1}), b"secret").unwrap();
+        let f = seal(
+            PURPOSE,
+            b"pw",
+            fast(),
+            serde_json::json!({"id": 1}),
+            b"secret",
+        )
+        .unwrap();
         let p = Path::new("x");
-        assert!(matches!(open(PURPOSE, b"nope", &f, p), Err(BootstrapError::WrongPassphrase(_))));
-        assert!(matches!(open(b"other\n", b"pw", &f, p), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            open(PURPOSE, b"nope", &f, p),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
+        assert!(matches!(
+            open(b"other\n", b"pw", &f, p),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
         let mut t = f.clone();
         t.public = serde_json::json!({"id": 2});
-        assert!(matches!(open(PURPOSE, b"pw", &t, p), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            open(PURPOSE, b"pw", &t, p),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
         let mut t = f.clone();
         let mut ct = hex::decode(&t.ciphertext).unwrap();
         ct[0] ^= 1;
         t.ciphertext = hex::encode(ct);
-        assert!(matches!(open(PURPOSE, b"pw", &t, p), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            open(PURPOSE, b"pw", &t, p),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
         let mut t = f;
         t.kdf.iterations += 1;
-        assert!(matches!(open(PURPOSE, b"pw", &t, p), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            open(PURPOSE, b"pw", &t, p),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
     }
 
     #[test]
@@ -289,6 +341,9 @@ mod tests {
         ));
         let mut f = seal(PURPOSE, b"pw", fast(), serde_json::Value::Null, b"s").unwrap();
         f.kdf.iterations = 1;
-        assert!(matches!(open(PURPOSE, b"pw", &f, Path::new("x")), Err(BootstrapError::WeakParameters(_))));
+        assert!(matches!(
+            open(PURPOSE, b"pw", &f, Path::new("x")),
+            Err(BootstrapError::WeakParameters(_))
+        ));
     }
 }

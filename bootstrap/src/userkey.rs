@@ -37,17 +37,33 @@ impl fmt::Debug for UserKeyFile {
 
 impl UserKeyFile {
     /// Generates a key and seals it at `path` (never overwriting).
-    pub fn create(path: &Path, name: &str, passphrase: &[u8], kdf: KdfParams) -> Result<Self, BootstrapError> {
+    pub fn create(
+        path: &Path,
+        name: &str,
+        passphrase: &[u8],
+        kdf: KdfParams,
+    ) -> Result<Self, BootstrapError> {
         let signing_key = SigningKey::generate(&mut rand::rngs::OsRng);
         let public = UserKeyPublic {
             name: name.to_string(),
             public_key: hex::encode(signing_key.verifying_key().to_bytes()),
         };
-        let pub_json = serde_json::to_value(&public).map_err(|e| BootstrapError::invalid("user key", e.to_string()))?;
-        let file = sealed::seal(domain::USER_KEY_FILE_AD, passphrase, kdf, pub_json, signing_key.as_bytes())?;
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| BootstrapError::invalid("user key", e.to_string()))?;
+        let pub_json = serde_json::to_value(&public)
+            .map_err(|e| BootstrapError::invalid("user key", e.to_string()))?;
+        let file = sealed::seal(
+            domain::USER_KEY_FILE_AD,
+            passphrase,
+            kdf,
+            pub_json,
+            signing_key.as_bytes(),
+        )?;
+        let json = serde_json::to_vec_pretty(&file)
+            .map_err(|e| BootstrapError::invalid("user key", e.to_string()))?;
         sealed::write_atomic(path, &json, false)?;
-        Ok(UserKeyFile { public, signing_key })
+        Ok(UserKeyFile {
+            public,
+            signing_key,
+        })
     }
 
     /// Opens a sealed user key file.
@@ -62,15 +78,22 @@ impl UserKeyFile {
             .map_err(|_| BootstrapError::invalid("user key", "secret has the wrong length"))?;
         let signing_key = SigningKey::from_bytes(&seed);
         if hex::encode(signing_key.verifying_key().to_bytes()) != public.public_key {
-            return Err(BootstrapError::invalid("user key", "public key does not match the secret"));
+            return Err(BootstrapError::invalid(
+                "user key",
+                "public key does not match the secret",
+            ));
         }
-        Ok(UserKeyFile { public, signing_key })
+        Ok(UserKeyFile {
+            public,
+            signing_key,
+        })
     }
 
     /// Reads only the public part (no passphrase needed).
     pub fn read_public(path: &Path) -> Result<UserKeyPublic, BootstrapError> {
         let file = sealed::read_file(path)?;
-        serde_json::from_value(file.public).map_err(|e| BootstrapError::invalid("user key", e.to_string()))
+        serde_json::from_value(file.public)
+            .map_err(|e| BootstrapError::invalid("user key", e.to_string()))
     }
 }
 
@@ -83,12 +106,19 @@ mod tests {
     fn create_and_load() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("alice.key");
-        let kdf = KdfParams { memory_kib: MIN_MEMORY_KIB, iterations: MIN_ITERATIONS, ..KdfParams::default() };
+        let kdf = KdfParams {
+            memory_kib: MIN_MEMORY_KIB,
+            iterations: MIN_ITERATIONS,
+            ..KdfParams::default()
+        };
         let k = UserKeyFile::create(&p, "alice", b"pw", kdf).unwrap();
         let back = UserKeyFile::load(&p, b"pw").unwrap();
         assert_eq!(back.public, k.public);
         assert_eq!(UserKeyFile::read_public(&p).unwrap(), k.public);
-        assert!(matches!(UserKeyFile::load(&p, b"x"), Err(BootstrapError::WrongPassphrase(_))));
+        assert!(matches!(
+            UserKeyFile::load(&p, b"x"),
+            Err(BootstrapError::WrongPassphrase(_))
+        ));
         assert!(!format!("{back:?}").contains(&hex::encode(back.signing_key.as_bytes())));
     }
 }

@@ -18,7 +18,12 @@ use std::time::Duration;
 #[command(name = "mpc", version, about)]
 struct Args {
     /// JSON-RPC URL of any node.
-    #[arg(long, env = "MPC_RPC", default_value = "http://127.0.0.1:8001", global = true)]
+    #[arg(
+        long,
+        env = "MPC_RPC",
+        default_value = "http://127.0.0.1:8001",
+        global = true
+    )]
     rpc: String,
     /// Print raw JSON (for scripts).
     #[arg(long, global = true)]
@@ -206,11 +211,19 @@ fn cluster_id(args: &Args, client: &RpcClient) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("node_status has no cluster_id"))
 }
 
-fn submit(args: &Args, client: &RpcClient, method: &str, key: &Path, idem: &Option<String>, action: Action) -> anyhow::Result<Value> {
+fn submit(
+    args: &Args,
+    client: &RpcClient,
+    method: &str,
+    key: &Path,
+    idem: &Option<String>,
+    action: Action,
+) -> anyhow::Result<Value> {
     let key = load_key(args, key)?;
     let cluster = cluster_id(args, client)?;
     let idem = idem.clone().unwrap_or_else(random_idempotency_key);
-    let cmd = sign_action(&key.signing_key, &cluster, &idem, action).map_err(|e| anyhow::anyhow!(e))?;
+    let cmd =
+        sign_action(&key.signing_key, &cluster, &idem, action).map_err(|e| anyhow::anyhow!(e))?;
     Ok(client.call(method, json!({ "command": cmd }))?)
 }
 
@@ -230,7 +243,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Key(KeyCmd::Show { key }) => serde_json::to_value(UserKeyFile::read_public(key)?)?,
         Cmd::Status => client.call("node_status", json!({}))?,
         Cmd::Cluster => client.call("cluster_status", json!({}))?,
-        Cmd::Org(OrgCmd::Create { key, org, name, admin_user_id, idempotency_key }) => submit(
+        Cmd::Org(OrgCmd::Create {
+            key,
+            org,
+            name,
+            admin_user_id,
+            idempotency_key,
+        }) => submit(
             &args,
             &client,
             "org_create",
@@ -242,13 +261,22 @@ fn run(args: Args) -> anyhow::Result<()> {
                 admin_user_id: UserId(admin_user_id.clone()),
             },
         )?,
-        Cmd::Org(OrgCmd::Get { org, linearizable }) => {
-            client.call("org_get", json!({ "org_id": org, "linearizable": linearizable }))?
-        }
+        Cmd::Org(OrgCmd::Get { org, linearizable }) => client.call(
+            "org_get",
+            json!({ "org_id": org, "linearizable": linearizable }),
+        )?,
         Cmd::Org(OrgCmd::List { linearizable }) => {
             client.call("org_list", json!({ "linearizable": linearizable }))?
         }
-        Cmd::Member(MemberCmd::Add { key, org, user, public_key, user_key_file, roles, idempotency_key }) => {
+        Cmd::Member(MemberCmd::Add {
+            key,
+            org,
+            user,
+            public_key,
+            user_key_file,
+            roles,
+            idempotency_key,
+        }) => {
             let pk = match (public_key, user_key_file) {
                 (Some(h), _) => h.clone(),
                 (None, Some(f)) => UserKeyFile::read_public(f)?.public_key,
@@ -273,7 +301,12 @@ fn run(args: Args) -> anyhow::Result<()> {
                 },
             )?
         }
-        Cmd::Member(MemberCmd::Remove { key, org, user, idempotency_key }) => submit(
+        Cmd::Member(MemberCmd::Remove {
+            key,
+            org,
+            user,
+            idempotency_key,
+        }) => submit(
             &args,
             &client,
             "member_remove",
@@ -284,7 +317,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 user_id: UserId(user.clone()),
             },
         )?,
-        Cmd::Member(MemberCmd::List { org }) => client.call("member_list", json!({ "org_id": org }))?,
+        Cmd::Member(MemberCmd::List { org }) => {
+            client.call("member_list", json!({ "org_id": org }))?
+        }
         Cmd::Audit(AuditCmd::List { offset, limit }) => {
             client.call("audit_list", json!({ "offset": offset, "limit": limit }))?
         }
@@ -299,49 +334,129 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
-    let s = |v: &Value, k: &str| v.get(k).map(|x| match x {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }).unwrap_or_else(|| "-".into());
+    let s = |v: &Value, k: &str| {
+        v.get(k)
+            .map(|x| match x {
+                Value::String(s) => s.clone(),
+                Value::Null => "-".into(),
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| "-".into())
+    };
     match cmd {
         Cmd::Status => {
-            println!("node {} ({}) on network {}", s(v, "node_id"), s(v, "peer_id"), s(v, "network"));
-            println!("  role {}  term {}  leader {}  applied {}", s(v, "role"), s(v, "term"), s(v, "leader"), s(v, "applied_index"));
-            let peers = v.get("connected_peers").and_then(Value::as_array).map(|a| a.len()).unwrap_or(0);
+            println!(
+                "node {} ({}) on network {}",
+                s(v, "node_id"),
+                s(v, "peer_id"),
+                s(v, "network")
+            );
+            println!(
+                "  role {}  term {}  leader {}  applied {}",
+                s(v, "role"),
+                s(v, "term"),
+                s(v, "leader"),
+                s(v, "applied_index")
+            );
+            let peers = v
+                .get("connected_peers")
+                .and_then(Value::as_array)
+                .map(|a| a.len())
+                .unwrap_or(0);
             println!("  connected peers {peers}  sealed {}", s(v, "sealed"));
         }
         Cmd::Cluster => {
-            println!("network {}  leader {}  term {}  threshold {}", s(v, "network"), s(v, "leader"), s(v, "term"), s(v, "threshold"));
-            for m in v.get("members").and_then(Value::as_array).into_iter().flatten() {
+            println!(
+                "network {}  leader {}  term {}  threshold {}",
+                s(v, "network"),
+                s(v, "leader"),
+                s(v, "term"),
+                s(v, "threshold")
+            );
+            for m in v
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let hb = m.get("last_heartbeat").cloned().unwrap_or(Value::Null);
-                let hb_text = if hb.is_null() { "no heartbeat".to_string() } else {
-                    format!("{} term {} applied {} ({} ms ago)", s(&hb, "role"), s(&hb, "term"), s(&hb, "applied_index"), s(&hb, "age_ms"))
+                let hb_text = if hb.is_null() {
+                    "no heartbeat".to_string()
+                } else {
+                    format!(
+                        "{} term {} applied {} ({} ms ago)",
+                        s(&hb, "role"),
+                        s(&hb, "term"),
+                        s(&hb, "applied_index"),
+                        s(&hb, "age_ms")
+                    )
                 };
-                println!("  node {}  rpc {}  connected {}  {}", s(m, "node_id"), s(m, "rpc_addr"), s(m, "connected"), hb_text);
+                println!(
+                    "  node {}  rpc {}  connected {}  {}",
+                    s(m, "node_id"),
+                    s(m, "rpc_addr"),
+                    s(m, "connected"),
+                    hb_text
+                );
             }
         }
         Cmd::Org(OrgCmd::List { .. }) => {
-            for o in v.get("orgs").and_then(Value::as_array).into_iter().flatten() {
+            for o in v
+                .get("orgs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 println!("{}  {}", s(o, "org_id"), s(o, "name"));
             }
         }
         Cmd::Member(MemberCmd::List { .. }) => {
-            for m in v.get("members").and_then(Value::as_array).into_iter().flatten() {
-                println!("{}  {}  roles {}", s(m, "user_id"), s(m, "public_key"), s(m, "roles"));
+            for m in v
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "{}  {}  roles {}",
+                    s(m, "user_id"),
+                    s(m, "public_key"),
+                    s(m, "roles")
+                );
             }
         }
         Cmd::Audit(AuditCmd::List { .. }) => {
-            for e in v.get("entries").and_then(Value::as_array).into_iter().flatten() {
-                println!("#{} idx {} {} {} by {}… {}", s(e, "seq"), s(e, "log_index"), s(e, "timestamp_ms"), s(e, "action"), &s(e, "actor")[..8.min(s(e, "actor").len())], s(e, "outcome"));
+            for e in v
+                .get("entries")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "#{} idx {} {} {} by {}… {}",
+                    s(e, "seq"),
+                    s(e, "log_index"),
+                    s(e, "timestamp_ms"),
+                    s(e, "action"),
+                    &s(e, "actor")[..8.min(s(e, "actor").len())],
+                    s(e, "outcome")
+                );
             }
             println!("total {}", s(v, "total"));
         }
         Cmd::Audit(AuditCmd::Verify) => {
             if v.get("ok").and_then(Value::as_bool) == Some(true) {
-                println!("audit chain intact: {} entries, head {}", s(v, "entries"), s(v, "head_hash"));
+                println!(
+                    "audit chain intact: {} entries, head {}",
+                    s(v, "entries"),
+                    s(v, "head_hash")
+                );
             } else {
-                println!("audit chain BROKEN at entry {}: {}", s(v, "broken_at"), s(v, "reason"));
+                println!(
+                    "audit chain BROKEN at entry {}: {}",
+                    s(v, "broken_at"),
+                    s(v, "reason")
+                );
             }
         }
         _ => println!("{}", serde_json::to_string_pretty(v)?),

@@ -104,7 +104,10 @@ pub fn verify_chain(entries: &[AuditEntry]) -> ChainReport {
             head_hash: entries.last().map(|e| e.hash.clone()),
         };
         if e.seq != i {
-            return fail(format!("entry at position {i} has sequence number {}", e.seq));
+            return fail(format!(
+                "entry at position {i} has sequence number {}",
+                e.seq
+            ));
         }
         if e.prev_hash != prev {
             return fail("prev_hash does not match the previous entry's hash".into());

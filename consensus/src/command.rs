@@ -185,10 +185,13 @@ impl SignedCommand {
             .and_then(|b| b.try_into().ok())
             .ok_or("signature must be 64 bytes of hex")?;
         let key = VerifyingKey::from_bytes(&self.signer.0).map_err(|_| "invalid signer key")?;
-        key.verify_strict(&signing_message(&self.body), &Signature::from_bytes(&sig_bytes))
-            .map_err(|_| "signature does not verify for this signer and body")?;
-        let body: CommandBody = serde_json::from_str(&self.body)
-            .map_err(|e| format!("malformed command body: {e}"))?;
+        key.verify_strict(
+            &signing_message(&self.body),
+            &Signature::from_bytes(&sig_bytes),
+        )
+        .map_err(|_| "signature does not verify for this signer and body")?;
+        let body: CommandBody =
+            serde_json::from_str(&self.body).map_err(|e| format!("malformed command body: {e}"))?;
         if body.cluster != cluster_id {
             return Err("command was signed for another network (cluster id mismatch)".into());
         }

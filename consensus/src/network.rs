@@ -121,7 +121,13 @@ impl<T: RaftTransport> PeerClient<T> {
         &self,
         r: Result<R, RaftError<NodeId, E>>,
     ) -> RpcResult<R, E> {
-        r.map_err(|e| RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e)))
+        r.map_err(|e| {
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
+        })
     }
 }
 

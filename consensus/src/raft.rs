@@ -36,7 +36,11 @@ pub struct LogCommand {
 
 impl fmt::Display for LogCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "command by {} at {}", self.command.signer, self.proposed_at_ms)
+        write!(
+            f,
+            "command by {} at {}",
+            self.command.signer, self.proposed_at_ms
+        )
     }
 }
 

@@ -170,7 +170,8 @@ impl CustodyState {
             Ok(v) => v,
             Err(reason) => {
                 let hash = crate::command::body_hash(&cmd.body);
-                let seq = self.append_audit(ctx, now_ms, cmd.signer, None, "invalid", hash, &reason);
+                let seq =
+                    self.append_audit(ctx, now_ms, cmd.signer, None, "invalid", hash, &reason);
                 return CommandOutcome {
                     error: Some(reason),
                     audit_seq: Some(seq),
@@ -190,7 +191,15 @@ impl CustodyState {
             let reason = "idempotency key was already used for a different command".to_string();
             let action = verified.body.action.kind();
             let org = Some(verified.body.action.org_id().clone());
-            let seq = self.append_audit(ctx, now_ms, verified.signer, org, action, verified.body_hash, &reason);
+            let seq = self.append_audit(
+                ctx,
+                now_ms,
+                verified.signer,
+                org,
+                action,
+                verified.body_hash,
+                &reason,
+            );
             return CommandOutcome {
                 error: Some(reason),
                 audit_seq: Some(seq),
@@ -286,7 +295,10 @@ impl CustodyState {
                 roles,
             } => {
                 self.require_org_admin(org_id, &signer)?;
-                if self.members.contains_key(&(org_id.clone(), user_id.clone())) {
+                if self
+                    .members
+                    .contains_key(&(org_id.clone(), user_id.clone()))
+                {
                     return Err(format!("member '{user_id}' already exists in '{org_id}'"));
                 }
                 if let Some(m) = self.member_with_key(org_id, public_key) {
@@ -341,7 +353,8 @@ impl CustodyState {
     fn put_member(&mut self, m: Member) {
         self.dirty
             .insert(RecordKey::Member(m.org_id.clone(), m.user_id.clone()));
-        self.members.insert((m.org_id.clone(), m.user_id.clone()), m);
+        self.members
+            .insert((m.org_id.clone(), m.user_id.clone()), m);
     }
 
     #[allow(clippy::too_many_arguments)]

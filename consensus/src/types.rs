@@ -137,7 +137,9 @@ impl Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role '{s}' (admin, operator, initiator, approver, auditor)"))
+            .ok_or_else(|| {
+                format!("unknown role '{s}' (admin, operator, initiator, approver, auditor)")
+            })
     }
 
     /// The role's name.

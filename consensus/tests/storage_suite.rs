@@ -1,5 +1,7 @@
 //! openraft's own storage test suite, run against the sled log and state-machine stores.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use mpc_consensus::raft::{NodeId, TypeConfig};
 use mpc_consensus::state::GenesisParams;
 use mpc_consensus::store::{self, LogStore, StateMachineStore};

@@ -127,7 +127,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )?;
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("creating {}", data_dir.display()))?;
-            let id = NodeIdentity::create(&data_dir, node_id, &p2p_addr, &rpc_addr, pass.as_bytes(), kdf)?;
+            let id = NodeIdentity::create(
+                &data_dir,
+                node_id,
+                &p2p_addr,
+                &rpc_addr,
+                pass.as_bytes(),
+                kdf,
+            )?;
             println!("{}", serde_json::to_string_pretty(&id.card)?);
             eprintln!(
                 "identity sealed in {}; public card in {}",
@@ -160,9 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             let mut admin_list = Vec::new();
             for a in &admins {
-                let (name, key) = a
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("--admin takes NAME=PUBLIC_KEY_HEX, got '{a}'"))?;
+                let (name, key) = a.split_once('=').ok_or_else(|| {
+                    anyhow::anyhow!("--admin takes NAME=PUBLIC_KEY_HEX, got '{a}'")
+                })?;
                 admin_list.push(GenesisAdmin {
                     name: name.to_string(),
                     public_key: key.to_string(),
@@ -219,7 +226,9 @@ fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("MPC_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn,libp2p_gossipsub=warn,sled=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

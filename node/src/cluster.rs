@@ -50,7 +50,7 @@ impl From<ConsensusError> for ClusterError {
 }
 
 enum Attempt {
-    Done(CommandOutcome),
+    Done(Box<CommandOutcome>),
     NotLeader(Option<NodeId>),
 }
 
@@ -153,7 +153,7 @@ impl ClusterHandle {
         let mut last_problem = String::from("no leader elected");
         while Instant::now() < deadline {
             match self.write_local(cmd.clone()).await? {
-                Attempt::Done(outcome) => return Ok(outcome),
+                Attempt::Done(outcome) => return Ok(*outcome),
                 Attempt::NotLeader(Some(leader)) if leader != self.inner.node_id => {
                     match self.forward_write(leader, cmd.clone(), deadline).await {
                         Ok(Some(outcome)) => {
@@ -180,7 +180,7 @@ impl ClusterHandle {
             command,
         };
         match self.inner.raft.client_write(entry).await {
-            Ok(resp) => Ok(Attempt::Done(resp.data)),
+            Ok(resp) => Ok(Attempt::Done(Box::new(resp.data))),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                 Ok(Attempt::NotLeader(f.leader_id))
             }
@@ -195,9 +195,9 @@ impl ClusterHandle {
         cmd: SignedCommand,
         deadline: Instant,
     ) -> Result<Option<CommandOutcome>, ClusterError> {
-        let peer = self
-            .peer_of(leader)
-            .ok_or_else(|| ClusterError::Internal(format!("leader {leader} is not in the genesis")))?;
+        let peer = self.peer_of(leader).ok_or_else(|| {
+            ClusterError::Internal(format!("leader {leader} is not in the genesis"))
+        })?;
         let timeout = deadline.saturating_duration_since(Instant::now());
         let resp = self
             .inner
@@ -210,7 +210,9 @@ impl ClusterHandle {
             PeerResponse::Write(Err(ForwardError::NotLeader(_))) => Ok(None),
             PeerResponse::Write(Err(ForwardError::Invalid(e))) => Err(ClusterError::Invalid(e)),
             PeerResponse::Write(Err(ForwardError::Raft(e))) => Err(ClusterError::Unavailable(e)),
-            _ => Err(ClusterError::Unavailable("leader answered with the wrong message".into())),
+            _ => Err(ClusterError::Unavailable(
+                "leader answered with the wrong message".into(),
+            )),
         }
     }
 
@@ -231,12 +233,14 @@ impl ClusterHandle {
         while Instant::now() < deadline {
             let index = match self.inner.raft.get_read_log_id().await {
                 Ok((read_log_id, _)) => Some(read_log_id.map(|l| l.index).unwrap_or(0)),
-                Err(e @ RaftError::APIError(_)) => match e.forward_to_leader().and_then(|f| f.leader_id) {
-                    Some(leader) if leader != self.inner.node_id => {
-                        self.remote_read_index(leader, deadline).await
+                Err(e @ RaftError::APIError(_)) => {
+                    match e.forward_to_leader().and_then(|f| f.leader_id) {
+                        Some(leader) if leader != self.inner.node_id => {
+                            self.remote_read_index(leader, deadline).await
+                        }
+                        _ => None,
                     }
-                    _ => None,
-                },
+                }
                 Err(e) => return Err(ClusterError::Internal(e.to_string())),
             };
             if let Some(index) = index {
@@ -260,7 +264,12 @@ impl ClusterHandle {
     async fn remote_read_index(&self, leader: NodeId, deadline: Instant) -> Option<u64> {
         let peer = self.peer_of(leader)?;
         let timeout = deadline.saturating_duration_since(Instant::now());
-        match self.inner.p2p.request(peer, PeerRequest::ReadIndex, timeout).await {
+        match self
+            .inner
+            .p2p
+            .request(peer, PeerRequest::ReadIndex, timeout)
+            .await
+        {
             Ok(PeerResponse::ReadIndex(Ok(i))) => Some(i),
             _ => None,
         }
@@ -271,22 +280,25 @@ impl ClusterHandle {
         match req {
             PeerRequest::Raft(rpc) => PeerResponse::Raft(serve_rpc(&self.inner.raft, rpc).await),
             PeerRequest::Write(cmd) => PeerResponse::Write(self.serve_forwarded_write(cmd).await),
-            PeerRequest::ReadIndex => PeerResponse::ReadIndex(
-                match self.inner.raft.get_read_log_id().await {
+            PeerRequest::ReadIndex => {
+                PeerResponse::ReadIndex(match self.inner.raft.get_read_log_id().await {
                     Ok((id, _)) => Ok(id.map(|l| l.index).unwrap_or(0)),
                     Err(e) => Err(ForwardError::NotLeader(
                         e.forward_to_leader().and_then(|f| f.leader_id),
                     )),
-                },
-            ),
+                })
+            }
         }
     }
 
-    async fn serve_forwarded_write(&self, cmd: SignedCommand) -> Result<CommandOutcome, ForwardError> {
+    async fn serve_forwarded_write(
+        &self,
+        cmd: SignedCommand,
+    ) -> Result<CommandOutcome, ForwardError> {
         cmd.verify(&self.inner.cluster_id)
             .map_err(ForwardError::Invalid)?;
         match self.write_local(cmd).await {
-            Ok(Attempt::Done(o)) => Ok(o),
+            Ok(Attempt::Done(o)) => Ok(*o),
             Ok(Attempt::NotLeader(l)) => Err(ForwardError::NotLeader(l)),
             Err(e) => Err(ForwardError::Raft(e.to_string())),
         }

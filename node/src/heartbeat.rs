@@ -35,7 +35,8 @@ pub fn validate(data: &[u8], expected_node_id: Option<u64>) -> Result<Heartbeat,
     let Some(expected) = expected_node_id else {
         return Err("author is not a member of the genesis".into());
     };
-    let hb: Heartbeat = mpc_protocol::decode(data, MAX_GOSSIP_MESSAGE_BYTES).map_err(|e| e.to_string())?;
+    let hb: Heartbeat =
+        mpc_protocol::decode(data, MAX_GOSSIP_MESSAGE_BYTES).map_err(|e| e.to_string())?;
     if hb.node_id != expected {
         return Err(format!(
             "heartbeat claims node {} but is signed by node {expected}",
@@ -91,7 +92,9 @@ mod tests {
     fn validation_table() {
         let good = mpc_protocol::encode(&hb(2)).unwrap();
         assert!(validate(&good, Some(2)).is_ok());
-        assert!(validate(&good, Some(3)).unwrap_err().contains("claims node 2"));
+        assert!(validate(&good, Some(3))
+            .unwrap_err()
+            .contains("claims node 2"));
         assert!(validate(&good, None).unwrap_err().contains("not a member"));
         assert!(validate(&[0xff; 8], Some(2)).is_err());
         assert!(validate(&vec![0u8; MAX_GOSSIP_MESSAGE_BYTES + 1], Some(2)).is_err());

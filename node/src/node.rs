@@ -66,7 +66,9 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         .node(node_id)
         .ok_or_else(|| anyhow::anyhow!("node {node_id} is not in this genesis"))?;
     if me != &identity.card {
-        anyhow::bail!("the genesis entry for node {node_id} does not match this node's identity card");
+        anyhow::bail!(
+            "the genesis entry for node {node_id} does not match this node's identity card"
+        );
     }
     let cluster_id = genesis.hash();
     pin_genesis(&opts.data_dir, &cluster_id)?;
@@ -96,7 +98,13 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
             .p2p_addr
             .parse()
             .with_context(|| format!("p2p address of node {}", card.node_id))?;
-        peers.insert(peer, PeerInfo { node_id: card.node_id, addr });
+        peers.insert(
+            peer,
+            PeerInfo {
+                node_id: card.node_id,
+                addr,
+            },
+        );
         peers_by_node.insert(card.node_id, peer);
         members.insert(
             card.node_id,

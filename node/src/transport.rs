@@ -32,9 +32,15 @@ impl RaftTransport for Libp2pTransport {
             .peer_id
             .parse()
             .map_err(|e| TransportError::Unreachable(format!("bad peer id in membership: {e}")))?;
-        match self.handle.request(peer, PeerRequest::Raft(rpc), timeout).await? {
+        match self
+            .handle
+            .request(peer, PeerRequest::Raft(rpc), timeout)
+            .await?
+        {
             PeerResponse::Raft(reply) => Ok(reply),
-            _ => Err(TransportError::Network("peer answered with the wrong message".into())),
+            _ => Err(TransportError::Network(
+                "peer answered with the wrong message".into(),
+            )),
         }
     }
 }

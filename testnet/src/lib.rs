@@ -121,7 +121,14 @@ fn passphrase_file(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Initialises a node with the real `mpc-node init`.
-pub fn init_node(node_bin: &Path, data_dir: &Path, node_id: u64, p2p_port: u16, rpc_port: u16, pass: &Path) -> anyhow::Result<()> {
+pub fn init_node(
+    node_bin: &Path,
+    data_dir: &Path,
+    node_id: u64,
+    p2p_port: u16,
+    rpc_port: u16,
+    pass: &Path,
+) -> anyhow::Result<()> {
     run_ok(
         Command::new(node_bin)
             .arg("init")
@@ -139,7 +146,13 @@ pub fn init_node(node_bin: &Path, data_dir: &Path, node_id: u64, p2p_port: u16, 
 }
 
 /// Builds a genesis with the real `mpc-node genesis`; returns its hash.
-pub fn make_genesis(node_bin: &Path, cards: &[PathBuf], threshold: u32, admin_file: &Path, out: &Path) -> anyhow::Result<String> {
+pub fn make_genesis(
+    node_bin: &Path,
+    cards: &[PathBuf],
+    threshold: u32,
+    admin_file: &Path,
+    out: &Path,
+) -> anyhow::Result<String> {
     let mut cmd = Command::new(node_bin);
     cmd.arg("genesis");
     for c in cards {
@@ -162,7 +175,8 @@ impl Cluster {
         let dir = tempfile::tempdir()?;
         let pass = passphrase_file(dir.path())?;
         let admin_file = dir.path().join("admin.key");
-        let admin = UserKeyFile::create(&admin_file, "admin", TEST_PASSPHRASE.as_bytes(), test_kdf())?;
+        let admin =
+            UserKeyFile::create(&admin_file, "admin", TEST_PASSPHRASE.as_bytes(), test_kdf())?;
         let mut nodes = Vec::new();
         let mut cards = Vec::new();
         for i in 1..=n {
@@ -209,7 +223,10 @@ impl Cluster {
         let genesis = self.genesis.clone();
         let pass = self.dir.path().join("pass");
         let node = self.node(id);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log)?;
         let child = Command::new(bin)
             .arg("start")
             .arg("--data-dir")
@@ -225,7 +242,9 @@ impl Cluster {
         node.child = Some(child);
         let url = node.rpc_url.clone();
         wait_until(Duration::from_secs(20), || {
-            RpcClient::new(&url, Duration::from_secs(1)).call("node_status", json!({})).is_ok()
+            RpcClient::new(&url, Duration::from_secs(1))
+                .call("node_status", json!({}))
+                .is_ok()
         })
         .with_context(|| format!("node {id} did not answer JSON-RPC"))
     }
@@ -241,7 +260,9 @@ impl Cluster {
     /// SIGTERMs node `id` and waits for it to exit (SIGKILL after 10 s).
     pub fn stop_node(&mut self, id: u64) {
         if let Some(mut c) = self.node(id).child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -256,7 +277,10 @@ impl Cluster {
 
     /// A JSON-RPC client for node `id`.
     pub fn client(&self, id: u64) -> RpcClient {
-        RpcClient::new(&self.nodes[(id - 1) as usize].rpc_url, Duration::from_secs(15))
+        RpcClient::new(
+            &self.nodes[(id - 1) as usize].rpc_url,
+            Duration::from_secs(15),
+        )
     }
 
     /// `node_status` of node `id`.
@@ -265,7 +289,11 @@ impl Cluster {
     }
 
     /// Waits until a running node other than `exclude` reports itself leader; returns its id.
-    pub fn wait_for_leader(&mut self, exclude: Option<u64>, timeout: Duration) -> anyhow::Result<u64> {
+    pub fn wait_for_leader(
+        &mut self,
+        exclude: Option<u64>,
+        timeout: Duration,
+    ) -> anyhow::Result<u64> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             let ids: Vec<u64> = self.nodes.iter().map(|n| n.node_id).collect();
@@ -273,7 +301,10 @@ impl Cluster {
                 if Some(id) == exclude || !self.node(id).is_running() {
                     continue;
                 }
-                let client = RpcClient::new(&self.nodes[(id - 1) as usize].rpc_url, Duration::from_millis(500));
+                let client = RpcClient::new(
+                    &self.nodes[(id - 1) as usize].rpc_url,
+                    Duration::from_millis(500),
+                );
                 if let Ok(s) = client.call("node_status", json!({})) {
                     if s["role"] == "leader" {
                         return Ok(id);

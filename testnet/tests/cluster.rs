@@ -1,11 +1,13 @@
 //! End-to-end tests of the cluster foundation against real `mpc-node` processes on 127.0.0.1.
 //! Each test uses its own port range; clusters run one at a time (see `mpc_testnet`).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use mpc_cli::sign::sign_action;
 use mpc_consensus::command::{Action, SignedCommand};
 use mpc_consensus::types::{OrgId, Role, UserId, UserKey};
 use mpc_testnet::{init_node, make_genesis, wait_until, Cluster, TEST_PASSPHRASE};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -60,7 +62,9 @@ fn orgs_on(c: &Cluster, id: u64) -> Vec<String> {
 }
 
 fn audit_total(c: &Cluster, id: u64) -> u64 {
-    c.client(id).call("audit_list", json!({"limit": 1})).unwrap()["total"]
+    c.client(id)
+        .call("audit_list", json!({"limit": 1}))
+        .unwrap()["total"]
         .as_u64()
         .unwrap()
 }
@@ -75,7 +79,10 @@ fn org_created_through_a_follower_is_visible_on_all_nodes() {
     let (_, follower) = follower_of(&mut c);
     let out = c
         .client(follower)
-        .call("org_create", json!({ "command": org_create(&c, "acme", "k1") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "acme", "k1") }),
+        )
         .unwrap();
     assert_eq!(out["result"]["org"]["org_id"], "acme");
     assert_eq!(out["replayed"], false);
@@ -92,7 +99,13 @@ fn org_created_through_a_follower_is_visible_on_all_nodes() {
     // Time for a write to commit, measured through a follower (forwarded to the leader).
     let mut times = Vec::new();
     for i in 0..30 {
-        let cmd = member_add(&c, "acme", &format!("user{i}"), 10 + i as u8, &format!("m{i}"));
+        let cmd = member_add(
+            &c,
+            "acme",
+            &format!("user{i}"),
+            10 + i as u8,
+            &format!("m{i}"),
+        );
         let t = Instant::now();
         c.client(follower)
             .call("member_add", json!({ "command": cmd }))
@@ -124,7 +137,10 @@ fn org_created_through_a_follower_is_visible_on_all_nodes() {
 fn leader_kill_elects_a_new_leader_fast_and_the_old_one_rejoins() {
     let mut c = Cluster::start(3, 21100).unwrap();
     c.client(1)
-        .call("org_create", json!({ "command": org_create(&c, "before", "k1") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "before", "k1") }),
+        )
         .unwrap();
     // Let every node apply before the kill.
     for id in 1..=3 {
@@ -133,21 +149,32 @@ fn leader_kill_elects_a_new_leader_fast_and_the_old_one_rejoins() {
     let old = c.wait_for_leader(None, Duration::from_secs(5)).unwrap();
     let killed_at = Instant::now();
     c.kill_node(old);
-    let new = c.wait_for_leader(Some(old), Duration::from_secs(10)).unwrap();
+    let new = c
+        .wait_for_leader(Some(old), Duration::from_secs(10))
+        .unwrap();
     let failover = killed_at.elapsed();
     println!("failover after kill -9 of leader {old}: new leader {new} in {failover:?}");
     assert_ne!(new, old);
-    assert!(failover < Duration::from_secs(2), "failover took {failover:?}");
+    assert!(
+        failover < Duration::from_secs(2),
+        "failover took {failover:?}"
+    );
 
     // Writes continue, through any surviving node.
     let survivor = (1..=3).find(|i| *i != old && *i != new).unwrap();
     c.client(survivor)
-        .call("org_create", json!({ "command": org_create(&c, "during", "k2") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "during", "k2") }),
+        )
         .unwrap();
 
     // The old leader rejoins and catches up.
     c.start_node(old).unwrap();
-    wait_until(Duration::from_secs(10), || orgs_on(&c, old) == vec!["before", "during"]).unwrap();
+    wait_until(Duration::from_secs(10), || {
+        orgs_on(&c, old) == vec!["before", "during"]
+    })
+    .unwrap();
     let s = c.status(old).unwrap();
     assert_eq!(s["role"], "follower");
     assert_eq!(s["leader"], json!(new));
@@ -157,18 +184,30 @@ fn leader_kill_elects_a_new_leader_fast_and_the_old_one_rejoins() {
 fn restarting_every_node_keeps_every_committed_record() {
     let mut c = Cluster::start(3, 21200).unwrap();
     c.client(2)
-        .call("org_create", json!({ "command": org_create(&c, "acme", "k1") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "acme", "k1") }),
+        )
         .unwrap();
     c.client(3)
-        .call("org_create", json!({ "command": org_create(&c, "globex", "k2") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "globex", "k2") }),
+        )
         .unwrap();
     for i in 0..5u8 {
         c.client(1)
             .call("member_add", json!({ "command": member_add(&c, "acme", &format!("u{i}"), 40 + i, &format!("m{i}")) }))
             .unwrap();
     }
-    let before_members = c.client(1).call("member_list", json!({"org_id": "acme"})).unwrap();
-    let before_audit = c.client(1).call("audit_list", json!({"limit": 1000})).unwrap();
+    let before_members = c
+        .client(1)
+        .call("member_list", json!({"org_id": "acme"}))
+        .unwrap();
+    let before_audit = c
+        .client(1)
+        .call("audit_list", json!({"limit": 1000}))
+        .unwrap();
     assert_eq!(before_audit["total"], 7);
     for id in 1..=3 {
         wait_until(Duration::from_secs(5), || audit_total(&c, id) == 7).unwrap();
@@ -183,9 +222,15 @@ fn restarting_every_node_keeps_every_committed_record() {
     c.wait_for_leader(None, Duration::from_secs(20)).unwrap();
     for id in 1..=3 {
         assert_eq!(orgs_on(&c, id), vec!["acme", "globex"], "node {id}");
-        let members = c.client(id).call("member_list", json!({"org_id": "acme"})).unwrap();
+        let members = c
+            .client(id)
+            .call("member_list", json!({"org_id": "acme"}))
+            .unwrap();
         assert_eq!(members, before_members, "node {id}");
-        let audit = c.client(id).call("audit_list", json!({"limit": 1000})).unwrap();
+        let audit = c
+            .client(id)
+            .call("audit_list", json!({"limit": 1000}))
+            .unwrap();
         assert_eq!(audit["entries"], before_audit["entries"], "node {id}");
         let verify = c.client(id).call("audit_verify", json!({})).unwrap();
         assert_eq!(verify["ok"], true, "node {id}: {verify}");
@@ -193,22 +238,34 @@ fn restarting_every_node_keeps_every_committed_record() {
     }
     // And the cluster still takes writes.
     c.client(1)
-        .call("org_create", json!({ "command": org_create(&c, "initech", "k3") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "initech", "k3") }),
+        )
         .unwrap();
 }
 
 #[test]
 fn a_peer_outside_the_genesis_cannot_join() {
-    let mut c = Cluster::start(3, 21300).unwrap();
+    let c = Cluster::start(3, 21300).unwrap();
     // A rogue node: its own identity, and a genesis that lists the three real nodes and itself.
     let node_bin = mpc_testnet::binary("mpc-node").unwrap();
     let rogue_dir = c.dir.path().join("rogue");
     let pass = c.dir.path().join("pass");
     init_node(&node_bin, &rogue_dir, 4, 21304, 21354, &pass).unwrap();
-    let mut cards: Vec<_> = (1..=3).map(|i| c.dir.path().join(format!("node{i}/card.json"))).collect();
+    let mut cards: Vec<_> = (1..=3)
+        .map(|i| c.dir.path().join(format!("node{i}/card.json")))
+        .collect();
     cards.push(rogue_dir.join("card.json"));
     let rogue_genesis = c.dir.path().join("rogue-genesis.json");
-    make_genesis(&node_bin, &cards, 2, &c.dir.path().join("admin.key"), &rogue_genesis).unwrap();
+    make_genesis(
+        &node_bin,
+        &cards,
+        2,
+        &c.dir.path().join("admin.key"),
+        &rogue_genesis,
+    )
+    .unwrap();
     let log = std::fs::File::create(c.dir.path().join("rogue.log")).unwrap();
     let mut rogue = Command::new(&node_bin)
         .args(["start", "--data-dir"])
@@ -221,8 +278,12 @@ fn a_peer_outside_the_genesis_cannot_join() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let rogue_rpc = mpc_cli::client::RpcClient::new("http://127.0.0.1:21354", Duration::from_secs(2));
-    wait_until(Duration::from_secs(20), || rogue_rpc.call("node_status", json!({})).is_ok()).unwrap();
+    let rogue_rpc =
+        mpc_cli::client::RpcClient::new("http://127.0.0.1:21354", Duration::from_secs(2));
+    wait_until(Duration::from_secs(20), || {
+        rogue_rpc.call("node_status", json!({})).is_ok()
+    })
+    .unwrap();
     // Give it several redial rounds.
     std::thread::sleep(Duration::from_secs(4));
     let rogue_peer = rogue_rpc.call("node_status", json!({})).unwrap()["peer_id"].clone();
@@ -230,7 +291,10 @@ fn a_peer_outside_the_genesis_cannot_join() {
         let s = c.status(id).unwrap();
         let peers = s["connected_peers"].as_array().unwrap();
         assert_eq!(peers.len(), 2, "node {id}: {peers:?}");
-        assert!(peers.iter().all(|p| p["peer_id"] != rogue_peer), "node {id} let the rogue in");
+        assert!(
+            peers.iter().all(|p| p["peer_id"] != rogue_peer),
+            "node {id} let the rogue in"
+        );
     }
     let rs = rogue_rpc.call("node_status", json!({})).unwrap();
     assert_eq!(rs["connected_peers"].as_array().unwrap().len(), 0, "{rs}");
@@ -246,26 +310,38 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
     let c = Cluster::start(3, 21400).unwrap();
     let client = c.client(2);
     let first = client
-        .call("org_create", json!({ "command": org_create(&c, "acme", "k1") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "acme", "k1") }),
+        )
         .unwrap();
     let total = audit_total(&c, 2);
 
     // Bad signature: body changed after signing.
     let mut forged = org_create(&c, "evil", "k2");
     forged.body = forged.body.replace("evil", "evil2");
-    let e = client.call("org_create", json!({ "command": forged })).unwrap_err();
+    let e = client
+        .call("org_create", json!({ "command": forged }))
+        .unwrap_err();
     assert_eq!(e.code(), Some(1001), "{e}");
     assert!(e.to_string().contains("signature does not verify"), "{e}");
 
     // Signed by a key that is not an admin: committed, rejected, audited.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
-    let cmd = sign_action(&stranger, &c.cluster_id, "k3", Action::OrgCreate {
-        org_id: OrgId("evil".into()),
-        name: "Evil".into(),
-        admin_user_id: UserId("x".into()),
-    })
+    let cmd = sign_action(
+        &stranger,
+        &c.cluster_id,
+        "k3",
+        Action::OrgCreate {
+            org_id: OrgId("evil".into()),
+            name: "Evil".into(),
+            admin_user_id: UserId("x".into()),
+        },
+    )
     .unwrap();
-    let e = client.call("org_create", json!({ "command": cmd })).unwrap_err();
+    let e = client
+        .call("org_create", json!({ "command": cmd }))
+        .unwrap_err();
     assert_eq!(e.code(), Some(1002), "{e}");
     assert!(e.to_string().contains("only a genesis admin"), "{e}");
     let total = {
@@ -276,52 +352,84 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
 
     // Replay: the first result again, nothing applied twice.
     let again = client
-        .call("org_create", json!({ "command": org_create(&c, "acme", "k1") }))
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "acme", "k1") }),
+        )
         .unwrap();
     assert_eq!(again["replayed"], true);
     assert_eq!(again["result"], first["result"]);
     assert_eq!(again["log_index"], first["log_index"]);
     // Replayed through another node too.
-    let again3 = c.client(3).call("org_create", json!({ "command": org_create(&c, "acme", "k1") })).unwrap();
+    let again3 = c
+        .client(3)
+        .call(
+            "org_create",
+            json!({ "command": org_create(&c, "acme", "k1") }),
+        )
+        .unwrap();
     assert_eq!(again3["replayed"], true);
 
     // Signed for another network.
-    let other = sign_action(&c.admin, "ffff", "k4", Action::OrgCreate {
-        org_id: OrgId("other".into()),
-        name: "Other".into(),
-        admin_user_id: UserId("x".into()),
-    })
+    let other = sign_action(
+        &c.admin,
+        "ffff",
+        "k4",
+        Action::OrgCreate {
+            org_id: OrgId("other".into()),
+            name: "Other".into(),
+            admin_user_id: UserId("x".into()),
+        },
+    )
     .unwrap();
-    let e = client.call("org_create", json!({ "command": other })).unwrap_err();
+    let e = client
+        .call("org_create", json!({ "command": other }))
+        .unwrap_err();
     assert_eq!(e.code(), Some(1001));
     assert!(e.to_string().contains("another network"), "{e}");
 
     // Method and command disagree.
     let e = client
-        .call("member_add", json!({ "command": org_create(&c, "x", "k5") }))
+        .call(
+            "member_add",
+            json!({ "command": org_create(&c, "x", "k5") }),
+        )
         .unwrap_err();
     assert_eq!(e.code(), Some(1001));
 
     // Unknown method, malformed JSON, wrong params, oversized body.
     let e = client.call("org_destroy", json!({})).unwrap_err();
     assert_eq!(e.code(), Some(-32601), "{e}");
-    let e = client.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":").unwrap_err();
+    let e = client
+        .send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":")
+        .unwrap_err();
     assert_eq!(e.code(), Some(-32700), "{e}");
-    let e = client.call("org_create", json!({ "command": "nope" })).unwrap_err();
+    let e = client
+        .call("org_create", json!({ "command": "nope" }))
+        .unwrap_err();
     assert_eq!(e.code(), Some(-32602), "{e}");
-    let e = client.call("org_get", json!({ "org_id": "Not An Id" })).unwrap_err();
+    let e = client
+        .call("org_get", json!({ "org_id": "Not An Id" }))
+        .unwrap_err();
     assert_eq!(e.code(), Some(-32602), "{e}");
-    let e = client.call("audit_list", json!({ "limit": 100000 })).unwrap_err();
+    let e = client
+        .call("audit_list", json!({ "limit": 100000 }))
+        .unwrap_err();
     assert_eq!(e.code(), Some(-32602), "{e}");
     let huge = "x".repeat(300 * 1024);
-    let e = client.call("org_get", json!({ "org_id": huge })).unwrap_err();
+    let e = client
+        .call("org_get", json!({ "org_id": huge }))
+        .unwrap_err();
     assert!(e.code().is_some() || e.to_string().contains("413"), "{e}");
 
     // Nothing changed anywhere.
     for id in 1..=3 {
         wait_until(Duration::from_secs(5), || audit_total(&c, id) == total).unwrap();
         assert_eq!(orgs_on(&c, id), vec!["acme"]);
-        assert_eq!(c.client(id).call("audit_verify", json!({})).unwrap()["ok"], true);
+        assert_eq!(
+            c.client(id).call("audit_verify", json!({})).unwrap()["ok"],
+            true
+        );
     }
 }
 
@@ -351,12 +459,25 @@ fn a_node_refuses_a_wrong_passphrase_and_another_genesis() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wrong passphrase"), "{err}");
-    assert_eq!(snapshot(&data), before, "a failed start changed the data directory");
+    assert_eq!(
+        snapshot(&data),
+        before,
+        "a failed start changed the data directory"
+    );
 
     // Another genesis (same nodes, threshold 3): refused because node 3 pinned the first one.
-    let cards: Vec<_> = (1..=3).map(|i| c.dir.path().join(format!("node{i}/card.json"))).collect();
+    let cards: Vec<_> = (1..=3)
+        .map(|i| c.dir.path().join(format!("node{i}/card.json")))
+        .collect();
     let other = c.dir.path().join("other-genesis.json");
-    make_genesis(&node_bin, &cards, 3, &c.dir.path().join("admin.key"), &other).unwrap();
+    make_genesis(
+        &node_bin,
+        &cards,
+        3,
+        &c.dir.path().join("admin.key"),
+        &other,
+    )
+    .unwrap();
     let pass = c.dir.path().join("pass");
     let out = Command::new(&node_bin)
         .args(["start", "--data-dir"])
@@ -390,4 +511,3 @@ fn walk(p: &std::path::Path) -> Vec<(String, u64)> {
     }
     out
 }
-

@@ -59,7 +59,9 @@ fn member_remove(org: &str, user: &str) -> Action {
 
 /// Applies `steps` in order; each step states whether it should succeed, or which error text it
 /// should produce.
-fn run(steps: Vec<(u8, &str, Action, Result<(), &str>)>) -> CustodyState {
+type Step = (u8, &'static str, Action, Result<(), &'static str>);
+
+fn run(steps: Vec<Step>) -> CustodyState {
     let mut s = fresh();
     for (i, (signer, idem, action, want)) in steps.into_iter().enumerate() {
         let out = s.apply(
@@ -82,8 +84,11 @@ fn run(steps: Vec<(u8, &str, Action, Result<(), &str>)>) -> CustodyState {
 #[test]
 fn apply_table() {
     use Role::*;
-    let cases: Vec<(&str, Vec<(u8, &str, Action, Result<(), &str>)>)> = vec![
-        ("genesis admin creates org", vec![(1, "a", org_create("acme"), Ok(()))]),
+    let cases: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "genesis admin creates org",
+            vec![(1, "a", org_create("acme"), Ok(()))],
+        ),
         (
             "non-genesis key cannot create org",
             vec![(2, "a", org_create("acme"), Err("only a genesis admin"))],
@@ -104,14 +109,24 @@ fn apply_table() {
         ),
         (
             "member add to unknown org",
-            vec![(1, "a", member_add("nope", "bob", 2, &[Approver]), Err("no organisation"))],
+            vec![(
+                1,
+                "a",
+                member_add("nope", "bob", 2, &[Approver]),
+                Err("no organisation"),
+            )],
         ),
         (
             "non-admin member cannot add",
             vec![
                 (1, "a", org_create("acme"), Ok(())),
                 (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
-                (2, "c", member_add("acme", "eve", 3, &[Admin]), Err("not an admin")),
+                (
+                    2,
+                    "c",
+                    member_add("acme", "eve", 3, &[Admin]),
+                    Err("not an admin"),
+                ),
             ],
         ),
         (
@@ -127,7 +142,12 @@ fn apply_table() {
             vec![
                 (1, "a", org_create("acme"), Ok(())),
                 (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
-                (1, "c", member_add("acme", "bob", 3, &[Approver]), Err("already exists")),
+                (
+                    1,
+                    "c",
+                    member_add("acme", "bob", 3, &[Approver]),
+                    Err("already exists"),
+                ),
             ],
         ),
         (
@@ -135,7 +155,12 @@ fn apply_table() {
             vec![
                 (1, "a", org_create("acme"), Ok(())),
                 (1, "b", member_add("acme", "bob", 2, &[Approver]), Ok(())),
-                (1, "c", member_add("acme", "bob2", 2, &[Approver]), Err("already belongs")),
+                (
+                    1,
+                    "c",
+                    member_add("acme", "bob2", 2, &[Approver]),
+                    Err("already belongs"),
+                ),
             ],
         ),
         (
@@ -151,7 +176,12 @@ fn apply_table() {
                 (1, "a", org_create("acme"), Ok(())),
                 (1, "b", member_add("acme", "carol", 3, &[Admin]), Ok(())),
                 (1, "c", member_remove("acme", "carol"), Ok(())),
-                (3, "d", member_add("acme", "dave", 4, &[Auditor]), Err("not an admin")),
+                (
+                    3,
+                    "d",
+                    member_add("acme", "dave", 4, &[Auditor]),
+                    Err("not an admin"),
+                ),
             ],
         ),
         (
@@ -222,7 +252,12 @@ fn apply_is_deterministic_and_time_is_monotonic() {
 fn records_round_trip() {
     let mut s = run(vec![
         (1, "a", org_create("acme"), Ok(())),
-        (1, "b", member_add("acme", "bob", 2, &[Role::Approver]), Ok(())),
+        (
+            1,
+            "b",
+            member_add("acme", "bob", 2, &[Role::Approver]),
+            Ok(()),
+        ),
         (1, "c", member_remove("acme", "bob"), Ok(())),
     ]);
     let keys = s.take_dirty();
@@ -230,6 +265,7 @@ fn records_round_trip() {
         .iter()
         .filter_map(|k| s.record(k).map(|v| (k.clone(), v)))
         .collect();
-    let back = CustodyState::from_records(s.genesis().clone(), s.last_timestamp_ms(), records).unwrap();
+    let back =
+        CustodyState::from_records(s.genesis().clone(), s.last_timestamp_ms(), records).unwrap();
     assert_eq!(back, s);
 }

@@ -44,6 +44,13 @@ pub struct StoredSnapshot {
     pub data: Vec<u8>,
 }
 
+/// Outcomes of a batch, the records it changed, and the new applied position.
+type AppliedBatch = (
+    Vec<CommandOutcome>,
+    Vec<(RecordKey, Option<RecordValue>)>,
+    AppliedMeta,
+);
+
 struct Inner {
     state: CustodyState,
     applied: AppliedMeta,
@@ -102,8 +109,10 @@ impl StateMachineStore {
         let mut loaded = Vec::new();
         for item in records.iter() {
             let (k, v) = item.map_err(read_err)?;
-            let key: RecordKey = decode(&k, MAX_RECORD_BYTES).map_err(|e| corrupt("record key", e))?;
-            let value: RecordValue = decode(&v, MAX_RECORD_BYTES).map_err(|e| corrupt("record", e))?;
+            let key: RecordKey =
+                decode(&k, MAX_RECORD_BYTES).map_err(|e| corrupt("record key", e))?;
+            let value: RecordValue =
+                decode(&v, MAX_RECORD_BYTES).map_err(|e| corrupt("record", e))?;
             loaded.push((key, value));
         }
         let state = CustodyState::from_records(genesis, applied.last_timestamp_ms, loaded)
@@ -118,8 +127,10 @@ impl StateMachineStore {
 
     /// Runs `f` on the current custody state (read lock held for the duration).
     pub fn read<T>(&self, f: impl FnOnce(&CustodyState) -> T) -> Result<T, String> {
-        let guard: RwLockReadGuard<'_, Inner> =
-            self.inner.read().map_err(|_| "state lock poisoned".to_string())?;
+        let guard: RwLockReadGuard<'_, Inner> = self
+            .inner
+            .read()
+            .map_err(|_| "state lock poisoned".to_string())?;
         Ok(f(&guard.state))
     }
 
@@ -153,8 +164,7 @@ impl StateMachineStore {
     fn apply_batch(
         &self,
         entries: impl IntoIterator<Item = Entry<TypeConfig>>,
-    ) -> Result<(Vec<CommandOutcome>, Vec<(RecordKey, Option<RecordValue>)>, AppliedMeta), StorageError<NodeId>>
-    {
+    ) -> Result<AppliedBatch, StorageError<NodeId>> {
         let mut guard = self.inner.write().map_err(|_| poisoned())?;
         let inner = &mut *guard;
         let mut outcomes = Vec::new();
@@ -207,7 +217,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             (encode(&body).map_err(write_err)?, guard.applied.clone())
         };
         let snapshot_id = match applied.last_applied {
-            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.leader_id.node_id, id.index),
+            Some(id) => format!(
+                "{}-{}-{}",
+                id.leader_id.term, id.leader_id.node_id, id.index
+            ),
             None => "empty".to_string(),
         };
         let stored = StoredSnapshot {

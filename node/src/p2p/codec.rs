@@ -32,7 +32,10 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> 
     if bytes.len() > MAX_P2P_MESSAGE_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("frame of {} bytes exceeds {MAX_P2P_MESSAGE_BYTES}", bytes.len()),
+            format!(
+                "frame of {} bytes exceeds {MAX_P2P_MESSAGE_BYTES}",
+                bytes.len()
+            ),
         ));
     }
     io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;

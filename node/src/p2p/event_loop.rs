@@ -12,7 +12,7 @@ use libp2p::{
 };
 use mpc_consensus::network::TransportError;
 use mpc_protocol::domain;
-use mpc_protocol::limits::{MAX_GOSSIP_MESSAGE_BYTES, MAX_P2P_MESSAGE_BYTES};
+use mpc_protocol::limits::MAX_GOSSIP_MESSAGE_BYTES;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -57,7 +57,8 @@ pub fn build_swarm(
             yamux::Config::default,
         )?
         .with_behaviour(|key| {
-            let mut allow = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+            let mut allow =
+                allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
             for p in peers.keys() {
                 allow.allow_peer(*p);
             }
@@ -88,7 +89,10 @@ pub fn build_swarm(
             .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
             let rpc = request_response::Behaviour::with_codec(
                 PeerCodec,
-                [(StreamProtocol::new(domain::PROTOCOL_RAFT), ProtocolSupport::Full)],
+                [(
+                    StreamProtocol::new(domain::PROTOCOL_RAFT),
+                    ProtocolSupport::Full,
+                )],
                 request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(256),
@@ -103,8 +107,6 @@ pub fn build_swarm(
         })?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
         .build();
-    // Referenced so the limit constant is tied to the codec's.
-    debug_assert!(MAX_P2P_MESSAGE_BYTES > MAX_GOSSIP_MESSAGE_BYTES);
     Ok(swarm)
 }
 
@@ -151,7 +153,9 @@ impl P2pHandle {
         timeout: Duration,
     ) -> Result<PeerResponse, TransportError> {
         if !self.is_connected(&peer) {
-            return Err(TransportError::Unreachable(format!("{peer} is not connected")));
+            return Err(TransportError::Unreachable(format!(
+                "{peer} is not connected"
+            )));
         }
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -165,7 +169,9 @@ impl P2pHandle {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(TransportError::Network("request dropped".into())),
-            Err(_) => Err(TransportError::Network(format!("no answer within {timeout:?}"))),
+            Err(_) => Err(TransportError::Network(format!(
+                "no answer within {timeout:?}"
+            ))),
         }
     }
 
@@ -181,7 +187,10 @@ impl P2pHandle {
 
     /// Whether `peer` has an established connection.
     pub fn is_connected(&self, peer: &PeerId) -> bool {
-        self.connected.read().map(|c| c.contains(peer)).unwrap_or(false)
+        self.connected
+            .read()
+            .map(|c| c.contains(peer))
+            .unwrap_or(false)
     }
 
     /// Connected peers.
@@ -343,13 +352,11 @@ impl P2pEventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    tracing::info!(peer = %peer_id, "peer disconnected");
-                    self.set_connected(peer_id, false);
-                }
+                tracing::info!(peer = %peer_id, "peer disconnected");
+                self.set_connected(peer_id, false);
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
@@ -382,11 +389,11 @@ impl P2pEventLoop {
                         gossipsub::MessageAcceptance::Reject
                     }
                 };
-                let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                    &message_id,
-                    &propagation_source,
-                    acceptance,
-                );
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
             }
             _ => {}
         }

@@ -80,21 +80,33 @@ fn to_value<T: serde::Serialize>(v: &T) -> RpcResult {
 pub fn module(cluster: ClusterHandle) -> anyhow::Result<RpcModule<ClusterHandle>> {
     let mut m = RpcModule::new(cluster);
     m.register_async_method("node_status", |p, c, _| async move { node_status(&p, &c) })?;
-    m.register_async_method("cluster_status", |p, c, _| async move { cluster_status(&p, &c) })?;
+    m.register_async_method(
+        "cluster_status",
+        |p, c, _| async move { cluster_status(&p, &c) },
+    )?;
     for (method, action) in [
         ("org_create", "org_create"),
         ("member_add", "member_add"),
         ("member_remove", "member_remove"),
     ] {
-        m.register_async_method(method, move |p, c, _| async move {
-            write(&p, &c, action).await
-        })?;
+        m.register_async_method(
+            method,
+            move |p, c, _| async move { write(&p, &c, action).await },
+        )?;
     }
     m.register_async_method("org_get", |p, c, _| async move { org_get(&p, &c).await })?;
     m.register_async_method("org_list", |p, c, _| async move { org_list(&p, &c).await })?;
-    m.register_async_method("member_list", |p, c, _| async move { member_list(&p, &c).await })?;
-    m.register_async_method("audit_list", |p, c, _| async move { audit_list(&p, &c).await })?;
-    m.register_async_method("audit_verify", |p, c, _| async move { audit_verify(&p, &c).await })?;
+    m.register_async_method(
+        "member_list",
+        |p, c, _| async move { member_list(&p, &c).await },
+    )?;
+    m.register_async_method(
+        "audit_list",
+        |p, c, _| async move { audit_list(&p, &c).await },
+    )?;
+    m.register_async_method("audit_verify", |p, c, _| async move {
+        audit_verify(&p, &c).await
+    })?;
     Ok(m)
 }
 
@@ -149,15 +161,18 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
             // A node does not receive its own gossip: report itself from local metrics.
             let own;
             let entry = if is_self {
-                own = (crate::heartbeat::Heartbeat {
-                    node_id: n.node_id,
-                    role: role_name(metrics.state).to_string(),
-                    term: metrics.current_term,
-                    applied_index: metrics.last_applied.map(|l| l.index).unwrap_or(0),
-                    leader: metrics.current_leader,
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                    sent_at_ms: now,
-                }, now);
+                own = (
+                    crate::heartbeat::Heartbeat {
+                        node_id: n.node_id,
+                        role: role_name(metrics.state).to_string(),
+                        term: metrics.current_term,
+                        applied_index: metrics.last_applied.map(|l| l.index).unwrap_or(0),
+                        leader: metrics.current_leader,
+                        version: env!("CARGO_PKG_VERSION").to_string(),
+                        sent_at_ms: now,
+                    },
+                    now,
+                );
                 Some(&own)
             } else {
                 statuses.get(&n.node_id)
@@ -249,7 +264,10 @@ async fn org_get(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let params: OrgParams = parse(p)?;
     let id = org_id(params.org_id)?;
     barrier(c, params.linearizable).await?;
-    match c.read_state(|s| s.org(&id).cloned()).map_err(RpcError::from)? {
+    match c
+        .read_state(|s| s.org(&id).cloned())
+        .map_err(RpcError::from)?
+    {
         Some(org) => to_value(&org),
         None => Err(RpcError::NotFound(format!("no organisation '{id}'")).into()),
     }
@@ -290,7 +308,9 @@ async fn audit_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let (total, entries) = c
         .read_state(|s| {
             let all = s.audit();
-            let start = usize::try_from(params.offset).unwrap_or(usize::MAX).min(all.len());
+            let start = usize::try_from(params.offset)
+                .unwrap_or(usize::MAX)
+                .min(all.len());
             let end = start.saturating_add(limit as usize).min(all.len());
             (all.len() as u64, all[start..end].to_vec())
         })

@@ -15,7 +15,10 @@ use std::net::SocketAddr;
 const MAX_CONNECTIONS: u32 = 256;
 
 /// Starts the server on `addr`; it runs until the handle is stopped.
-pub async fn start(addr: SocketAddr, cluster: ClusterHandle) -> anyhow::Result<(ServerHandle, SocketAddr)> {
+pub async fn start(
+    addr: SocketAddr,
+    cluster: ClusterHandle,
+) -> anyhow::Result<(ServerHandle, SocketAddr)> {
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_RPC_REQUEST_BYTES)
         .max_response_body_size(MAX_RPC_RESPONSE_BYTES)
