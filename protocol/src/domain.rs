@@ -21,3 +21,9 @@ pub const TOPIC_NODE_STATUS: &str = "mpc-node/v1/node-status";
 pub const PROTOCOL_RAFT: &str = "/mpc-node/raft/1";
 /// libp2p identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/mpc-node/id/1";
+/// Prefix of the echo-broadcast hash of a FROST DKG's round-1 view.
+pub const FROST_DKG_ECHO: &[u8] = b"mpc-node/v1/frost-dkg-echo\n";
+/// Noise protocol pattern and prologue of peer channels.
+pub const NOISE_PATTERN: &str = "Noise_KK_25519_ChaChaPoly_BLAKE2s";
+/// Noise prologue binding a channel to mpc-node peer channels, version 1.
+pub const NOISE_PROLOGUE: &[u8] = b"mpc-node/v1/peer-channel";

@@ -19,6 +19,9 @@
 
 pub mod codec;
 pub mod domain;
+pub mod frost;
 pub mod limits;
+pub mod session;
+pub mod sim;
 
 pub use codec::{decode, encode, CodecError};

@@ -20,3 +20,6 @@ pub const MAX_COMMAND_BODY_BYTES: usize = 64 * 1024;
 
 /// Largest persisted record (log entry, state record) the stores will decode, in bytes.
 pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest threshold-session message (one envelope), in bytes.
+pub const MAX_SESSION_MESSAGE_BYTES: usize = 1024 * 1024;
