@@ -1,0 +1,304 @@
+//! Noise peer channels for threshold-round messages (snow, `Noise_KK_25519_ChaChaPoly_BLAKE2s`).
+//!
+//! Both static keys are pinned: each side knows the other's X25519 public key from the genesis /
+//! membership before the handshake starts (the KK pattern), so a peer holding any other key fails
+//! the handshake — the first handshake message already carries an authentication tag over
+//! `es` and `ss` — before any payload is accepted.
+//!
+//! Transport messages use snow's stateful nonces: every frame must arrive exactly once and in
+//! order, so a replayed, reordered or forged frame fails to decrypt. A message longer than one
+//! Noise message (65,535 bytes including the 16-byte tag) is split into chunks; each chunk's
+//! plaintext starts with a flag byte (1 = last chunk). Messages are limited to
+//! `MAX_SESSION_MESSAGE_BYTES` and frames to `NOISE_MAX_FRAME_BYTES`, both checked before work.
+
+use crate::domain;
+use crate::limits::MAX_SESSION_MESSAGE_BYTES;
+use zeroize::Zeroizing;
+
+/// Largest Noise message (protocol limit), bytes.
+pub const NOISE_MAX_FRAME_BYTES: usize = 65_535;
+/// AEAD tag length, bytes.
+const TAG_BYTES: usize = 16;
+/// Largest plaintext per frame (one flag byte + data).
+const MAX_CHUNK_DATA: usize = NOISE_MAX_FRAME_BYTES - TAG_BYTES - 1;
+
+/// Channel failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    /// The handshake failed: wrong or unknown key, or a corrupted handshake message.
+    #[error("noise handshake failed: {0}")]
+    Handshake(String),
+    /// A frame did not decrypt: forged, corrupted, replayed or out of order.
+    #[error("frame rejected: {0}")]
+    Frame(String),
+    /// A frame or message exceeds its limit.
+    #[error("{what} of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Frame or message.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+fn builder<'a>(
+    params: &'a snow::params::NoiseParams,
+    local_secret: &'a [u8; 32],
+    remote_public: &'a [u8; 32],
+) -> Result<snow::Builder<'a>, ChannelError> {
+    let e = |e: snow::Error| ChannelError::Handshake(e.to_string());
+    snow::Builder::new(params.clone())
+        .local_private_key(local_secret)
+        .map_err(e)?
+        .remote_public_key(remote_public)
+        .map_err(e)?
+        .prologue(domain::NOISE_PROLOGUE)
+        .map_err(e)
+}
+
+fn params() -> Result<snow::params::NoiseParams, ChannelError> {
+    domain::NOISE_PATTERN
+        .parse()
+        .map_err(|e: snow::Error| ChannelError::Handshake(e.to_string()))
+}
+
+/// The initiator's side of a handshake in progress.
+pub struct Initiator {
+    state: snow::HandshakeState,
+}
+
+impl Initiator {
+    /// Starts a handshake to the peer whose static public key is `remote_public`; returns the
+    /// first handshake message to send.
+    pub fn start(
+        local_secret: &Zeroizing<[u8; 32]>,
+        remote_public: &[u8; 32],
+    ) -> Result<(Initiator, Vec<u8>), ChannelError> {
+        let p = params()?;
+        let mut state = builder(&p, local_secret, remote_public)?
+            .build_initiator()
+            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+        let mut buf = vec![0u8; NOISE_MAX_FRAME_BYTES];
+        let n = state
+            .write_message(&[], &mut buf)
+            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+        buf.truncate(n);
+        Ok((Initiator { state }, buf))
+    }
+
+    /// Reads the responder's answer and switches to transport mode.
+    pub fn finish(mut self, reply: &[u8]) -> Result<PeerChannel, ChannelError> {
+        check_frame(reply)?;
+        let mut buf = vec![0u8; NOISE_MAX_FRAME_BYTES];
+        self.state
+            .read_message(reply, &mut buf)
+            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+        PeerChannel::from_handshake(self.state)
+    }
+}
+
+/// Answers a handshake from the peer whose static public key is `remote_public` (the only key
+/// accepted); returns the channel and the reply to send.
+pub fn respond(
+    local_secret: &Zeroizing<[u8; 32]>,
+    remote_public: &[u8; 32],
+    first: &[u8],
+) -> Result<(PeerChannel, Vec<u8>), ChannelError> {
+    check_frame(first)?;
+    let p = params()?;
+    let mut state = builder(&p, local_secret, remote_public)?
+        .build_responder()
+        .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+    let mut buf = vec![0u8; NOISE_MAX_FRAME_BYTES];
+    state
+        .read_message(first, &mut buf)
+        .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+    let n = state
+        .write_message(&[], &mut buf)
+        .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+    buf.truncate(n);
+    Ok((PeerChannel::from_handshake(state)?, buf))
+}
+
+fn check_frame(frame: &[u8]) -> Result<(), ChannelError> {
+    if frame.len() > NOISE_MAX_FRAME_BYTES {
+        return Err(ChannelError::TooLarge {
+            what: "frame",
+            len: frame.len(),
+            max: NOISE_MAX_FRAME_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// An established channel: encrypts messages into frames and decrypts frames into messages.
+pub struct PeerChannel {
+    transport: snow::TransportState,
+    partial: Zeroizing<Vec<u8>>,
+}
+
+impl PeerChannel {
+    fn from_handshake(state: snow::HandshakeState) -> Result<Self, ChannelError> {
+        let transport = state
+            .into_transport_mode()
+            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+        Ok(PeerChannel {
+            transport,
+            partial: Zeroizing::new(Vec::new()),
+        })
+    }
+
+    /// Encrypts one message into one or more frames, to be delivered in order.
+    pub fn seal(&mut self, message: &[u8]) -> Result<Vec<Vec<u8>>, ChannelError> {
+        if message.len() > MAX_SESSION_MESSAGE_BYTES {
+            return Err(ChannelError::TooLarge {
+                what: "message",
+                len: message.len(),
+                max: MAX_SESSION_MESSAGE_BYTES,
+            });
+        }
+        let chunks: Vec<&[u8]> = if message.is_empty() {
+            vec![&[][..]]
+        } else {
+            message.chunks(MAX_CHUNK_DATA).collect()
+        };
+        let last = chunks.len() - 1;
+        let mut frames = Vec::with_capacity(chunks.len());
+        let mut plain = Zeroizing::new(Vec::with_capacity(MAX_CHUNK_DATA + 1));
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            plain.clear();
+            plain.push(u8::from(i == last));
+            plain.extend_from_slice(chunk);
+            let mut frame = vec![0u8; plain.len() + TAG_BYTES];
+            let n = self
+                .transport
+                .write_message(&plain, &mut frame)
+                .map_err(|e| ChannelError::Frame(e.to_string()))?;
+            frame.truncate(n);
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+
+    /// Decrypts one frame. Returns the whole message when its last frame arrives.
+    pub fn open(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, ChannelError> {
+        check_frame(frame)?;
+        if frame.len() < TAG_BYTES + 1 {
+            return Err(ChannelError::Frame("frame too short".into()));
+        }
+        let mut plain = Zeroizing::new(vec![0u8; frame.len()]);
+        let n = self
+            .transport
+            .read_message(frame, &mut plain)
+            .map_err(|e| {
+                ChannelError::Frame(format!(
+                    "does not decrypt (forged, replayed or out of order): {e}"
+                ))
+            })?;
+        let (flag, data) = plain[..n]
+            .split_first()
+            .ok_or_else(|| ChannelError::Frame("empty frame".into()))?;
+        if self.partial.len() + data.len() > MAX_SESSION_MESSAGE_BYTES {
+            self.partial.clear();
+            return Err(ChannelError::TooLarge {
+                what: "message",
+                len: self.partial.len() + data.len(),
+                max: MAX_SESSION_MESSAGE_BYTES,
+            });
+        }
+        self.partial.extend_from_slice(data);
+        match flag {
+            1 => Ok(Some(std::mem::take(&mut *self.partial))),
+            0 => Ok(None),
+            _ => Err(ChannelError::Frame("bad chunk flag".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keypair(seed: u8) -> (Zeroizing<[u8; 32]>, [u8; 32]) {
+        let secret = [seed; 32];
+        let public = x25519_public(&secret);
+        (Zeroizing::new(secret), public)
+    }
+
+    fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
+        let s = x25519_dalek::StaticSecret::from(*secret);
+        x25519_dalek::PublicKey::from(&s).to_bytes()
+    }
+
+    fn pair() -> (PeerChannel, PeerChannel) {
+        let (a_sk, a_pk) = keypair(1);
+        let (b_sk, b_pk) = keypair(2);
+        let (init, m1) = Initiator::start(&a_sk, &b_pk).unwrap();
+        let (b, m2) = respond(&b_sk, &a_pk, &m1).unwrap();
+        (init.finish(&m2).unwrap(), b)
+    }
+
+    #[test]
+    fn round_trip_small_and_chunked() {
+        let (mut a, mut b) = pair();
+        for len in [0usize, 1, 1000, MAX_CHUNK_DATA, MAX_CHUNK_DATA + 1, 200_000] {
+            let msg: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let frames = a.seal(&msg).unwrap();
+            assert_eq!(frames.len(), len.div_ceil(MAX_CHUNK_DATA).max(1));
+            let mut got = None;
+            for f in &frames {
+                assert!(f.len() <= NOISE_MAX_FRAME_BYTES);
+                got = b.open(f).unwrap();
+            }
+            assert_eq!(got.unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn wrong_or_unknown_key_fails_the_handshake() {
+        let (a_sk, a_pk) = keypair(1);
+        let (b_sk, b_pk) = keypair(2);
+        let (_, c_pk) = keypair(3);
+        // The initiator expects c's key but talks to b.
+        let (_, m1) = Initiator::start(&a_sk, &c_pk).unwrap();
+        assert!(matches!(
+            respond(&b_sk, &a_pk, &m1),
+            Err(ChannelError::Handshake(_))
+        ));
+        // b expects c, but a connects.
+        let (_, m1) = Initiator::start(&a_sk, &b_pk).unwrap();
+        assert!(matches!(
+            respond(&b_sk, &c_pk, &m1),
+            Err(ChannelError::Handshake(_))
+        ));
+        // A corrupted answer fails the initiator.
+        let (init, m1) = Initiator::start(&a_sk, &b_pk).unwrap();
+        let (_, mut m2) = respond(&b_sk, &a_pk, &m1).unwrap();
+        m2[40] ^= 1;
+        assert!(matches!(init.finish(&m2), Err(ChannelError::Handshake(_))));
+    }
+
+    #[test]
+    fn replayed_forged_and_oversized_frames_are_rejected() {
+        let (mut a, mut b) = pair();
+        let f1 = a.seal(b"one").unwrap().remove(0);
+        let f2 = a.seal(b"two").unwrap().remove(0);
+        assert_eq!(b.open(&f1).unwrap().unwrap(), b"one");
+        assert!(
+            matches!(b.open(&f1), Err(ChannelError::Frame(_))),
+            "replay accepted"
+        );
+        let mut forged = f2.clone();
+        forged[0] ^= 1;
+        assert!(matches!(b.open(&forged), Err(ChannelError::Frame(_))));
+        let huge = vec![0u8; NOISE_MAX_FRAME_BYTES + 1];
+        assert!(matches!(b.open(&huge), Err(ChannelError::TooLarge { .. })));
+        let too_long = vec![0u8; MAX_SESSION_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            a.seal(&too_long),
+            Err(ChannelError::TooLarge { .. })
+        ));
+    }
+}
