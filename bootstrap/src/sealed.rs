@@ -118,7 +118,8 @@ fn associated_data(purpose: &[u8], file: &SealedFile) -> Result<Vec<u8>, Bootstr
     Ok(ad)
 }
 
-fn derive_key(
+/// Derives a 256-bit key from `passphrase` with Argon2id; refuses parameters below the floor.
+pub fn derive_key(
     passphrase: &[u8],
     salt: &[u8],
     kdf: &KdfParams,

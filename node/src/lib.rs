@@ -9,7 +9,8 @@
 //!   barriers for linearizable reads, serving peers' requests;
 //! - [`rpc`]: the JSON-RPC 2.0 server (HTTP + WebSocket on one port);
 //! - [`node`]: start-up (identity, genesis pinning, stores, Raft, tasks) and shutdown;
-//! - [`heartbeat`]: signed status heartbeats and their validation.
+//! - [`heartbeat`]: signed status heartbeats and their validation;
+//! - [`share_store`]: the encrypted share store (key shares, nonces, presignatures at rest).
 //!
 //! Invariants: only genesis peers may connect; every peer message is size-bounded before it is
 //! decoded; a write is acknowledged only once committed (sled flushed on a quorum); the node
@@ -25,4 +26,5 @@ pub mod heartbeat;
 pub mod node;
 pub mod p2p;
 pub mod rpc;
+pub mod share_store;
 pub mod transport;

@@ -1,0 +1,435 @@
+//! The encrypted share store: key shares, nonces and presignatures at rest, in sled.
+//!
+//! - A versioned header (tree `share_meta`, key `header`) holds the Argon2id parameters, the salt,
+//!   the node id and a check value (an AEAD encryption of a fixed text) that tells a wrong
+//!   passphrase from a tampered record. Parameters below the floor are refused.
+//! - Each record (tree `shares`) is XChaCha20-Poly1305 with a random 192-bit nonce; the
+//!   associated data binds node id, key id, record kind and record version, so a record moved
+//!   under another key id or kind, or from another node, fails to open.
+//! - Every write and delete is flushed before it returns, so "consumed" is durable before the
+//!   caller lets anything derived from the record leave the node.
+//! - Plaintexts are returned in `Zeroizing` buffers; the key is zeroized on drop; `Debug` shows
+//!   no secret.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use mpc_bootstrap::sealed::{derive_key, KdfParams};
+use mpc_bootstrap::BootstrapError;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+const HEADER_KEY: &[u8] = b"header";
+const STORE_VERSION: u32 = 1;
+const CHECK_PLAINTEXT: &[u8] = b"mpc-node share store check v1";
+const AD_PREFIX: &[u8] = b"mpc-node/v1/share-record\n";
+const CHECK_AD: &[u8] = b"mpc-node/v1/share-store-check\n";
+/// Largest record stored, bytes.
+pub const MAX_SHARE_RECORD_BYTES: usize = 4 * 1024 * 1024;
+
+/// What a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A key share (FROST key package, cggmp21 key share).
+    KeyShare,
+    /// Pre-generated FROST nonces.
+    Nonces,
+    /// An ECDSA presignature.
+    Presignature,
+    /// ECDSA auxiliary info (Paillier keys, ring-Pedersen parameters).
+    AuxInfo,
+}
+
+impl RecordKind {
+    fn tag(self) -> &'static str {
+        match self {
+            RecordKind::KeyShare => "key_share",
+            RecordKind::Nonces => "nonces",
+            RecordKind::Presignature => "presignature",
+            RecordKind::AuxInfo => "aux_info",
+        }
+    }
+}
+
+/// Share-store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ShareStoreError {
+    /// The passphrase does not open this store. Nothing was changed.
+    #[error("wrong passphrase for the share store; the node stays sealed")]
+    WrongPassphrase,
+    /// A record failed authentication: tampered with, or moved under another key id / kind.
+    #[error("share record '{0}' failed authentication (tampered or swapped)")]
+    Tampered(String),
+    /// The store belongs to another node.
+    #[error("share store belongs to node {found}, not {expected}")]
+    WrongNode {
+        /// Node id in the header.
+        found: u64,
+        /// Node id asked for.
+        expected: u64,
+    },
+    /// KDF parameters or passphrase problems.
+    #[error(transparent)]
+    Kdf(#[from] BootstrapError),
+    /// Record too large, malformed header, bad key id.
+    #[error("invalid share record: {0}")]
+    Invalid(String),
+    /// sled failed.
+    #[error("share store I/O: {0}")]
+    Io(#[from] sled::Error),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    version: u32,
+    node_id: u64,
+    kdf: KdfParams,
+    salt: [u8; 16],
+    check_nonce: [u8; 24],
+    check: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRecord {
+    version: u32,
+    nonce: [u8; 24],
+    ciphertext: Vec<u8>,
+}
+
+/// The unsealed store.
+pub struct ShareStore {
+    db: sled::Db,
+    records: sled::Tree,
+    node_id: u64,
+    cipher: XChaCha20Poly1305,
+    _key: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for ShareStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShareStore")
+            .field("node_id", &self.node_id)
+            .field("records", &self.records.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+fn record_key(key_id: &str, kind: RecordKind) -> Result<Vec<u8>, ShareStoreError> {
+    if key_id.is_empty() || key_id.len() > 128 || key_id.contains('\0') {
+        return Err(ShareStoreError::Invalid(
+            "key id must be 1 to 128 bytes without NUL".into(),
+        ));
+    }
+    Ok(format!("{}\0{}", kind.tag(), key_id).into_bytes())
+}
+
+fn associated_data(node_id: u64, key_id: &str, kind: RecordKind, version: u32) -> Vec<u8> {
+    let mut ad = AD_PREFIX.to_vec();
+    ad.extend_from_slice(&node_id.to_be_bytes());
+    ad.extend_from_slice(kind.tag().as_bytes());
+    ad.push(0);
+    ad.extend_from_slice(&version.to_be_bytes());
+    ad.extend_from_slice(key_id.as_bytes());
+    ad
+}
+
+impl ShareStore {
+    /// Opens (creating on first use) the store at `path` for `node_id`. A wrong passphrase
+    /// returns [`ShareStoreError::WrongPassphrase`] and writes nothing.
+    pub fn open(
+        path: &Path,
+        node_id: u64,
+        passphrase: &[u8],
+        kdf_for_new: KdfParams,
+    ) -> Result<Self, ShareStoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        let meta = db.open_tree("share_meta")?;
+        let records = db.open_tree("shares")?;
+        let (key, header) = match meta.get(HEADER_KEY)? {
+            Some(bytes) => {
+                let header: Header = mpc_protocol::decode(&bytes, 4096)
+                    .map_err(|e| ShareStoreError::Invalid(format!("header: {e}")))?;
+                if header.version != STORE_VERSION {
+                    return Err(ShareStoreError::Invalid(format!(
+                        "unsupported version {}",
+                        header.version
+                    )));
+                }
+                if header.node_id != node_id {
+                    return Err(ShareStoreError::WrongNode {
+                        found: header.node_id,
+                        expected: node_id,
+                    });
+                }
+                (derive_key(passphrase, &header.salt, &header.kdf)?, header)
+            }
+            None => {
+                let mut salt = [0u8; 16];
+                rand::rngs::OsRng.fill_bytes(&mut salt);
+                let key = derive_key(passphrase, &salt, &kdf_for_new)?;
+                let mut check_nonce = [0u8; 24];
+                rand::rngs::OsRng.fill_bytes(&mut check_nonce);
+                let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+                let check = cipher
+                    .encrypt(
+                        XNonce::from_slice(&check_nonce),
+                        Payload {
+                            msg: CHECK_PLAINTEXT,
+                            aad: CHECK_AD,
+                        },
+                    )
+                    .map_err(|_| ShareStoreError::Invalid("encrypting the check value".into()))?;
+                let header = Header {
+                    version: STORE_VERSION,
+                    node_id,
+                    kdf: kdf_for_new,
+                    salt,
+                    check_nonce,
+                    check,
+                };
+                let bytes = mpc_protocol::encode(&header)
+                    .map_err(|e| ShareStoreError::Invalid(e.to_string()))?;
+                meta.insert(HEADER_KEY, bytes)?;
+                db.flush()?;
+                (key, header)
+            }
+        };
+        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+        match cipher.decrypt(
+            XNonce::from_slice(&header.check_nonce),
+            Payload {
+                msg: &header.check,
+                aad: CHECK_AD,
+            },
+        ) {
+            Ok(p) if p == CHECK_PLAINTEXT => {}
+            _ => return Err(ShareStoreError::WrongPassphrase),
+        }
+        Ok(ShareStore {
+            db,
+            records,
+            node_id,
+            cipher,
+            _key: key,
+        })
+    }
+
+    /// Encrypts and stores a record, replacing any previous one; flushed before returning.
+    pub fn put(
+        &self,
+        key_id: &str,
+        kind: RecordKind,
+        plaintext: &[u8],
+    ) -> Result<(), ShareStoreError> {
+        if plaintext.len() > MAX_SHARE_RECORD_BYTES {
+            return Err(ShareStoreError::Invalid(format!(
+                "record of {} bytes is too large",
+                plaintext.len()
+            )));
+        }
+        let k = record_key(key_id, kind)?;
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ad = associated_data(self.node_id, key_id, kind, STORE_VERSION);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &ad,
+                },
+            )
+            .map_err(|_| ShareStoreError::Invalid("encryption failed".into()))?;
+        let rec = StoredRecord {
+            version: STORE_VERSION,
+            nonce,
+            ciphertext,
+        };
+        let bytes =
+            mpc_protocol::encode(&rec).map_err(|e| ShareStoreError::Invalid(e.to_string()))?;
+        self.records.insert(k, bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Decrypts a record. `Ok(None)` if absent; [`ShareStoreError::Tampered`] if it fails
+    /// authentication.
+    pub fn get(
+        &self,
+        key_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ShareStoreError> {
+        let k = record_key(key_id, kind)?;
+        let Some(bytes) = self.records.get(&k)? else {
+            return Ok(None);
+        };
+        let rec: StoredRecord = mpc_protocol::decode(&bytes, MAX_SHARE_RECORD_BYTES + 1024)
+            .map_err(|_| ShareStoreError::Tampered(key_id.to_string()))?;
+        let ad = associated_data(self.node_id, key_id, kind, rec.version);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(&rec.nonce),
+                Payload {
+                    msg: &rec.ciphertext,
+                    aad: &ad,
+                },
+            )
+            .map(|p| Some(Zeroizing::new(p)))
+            .map_err(|_| ShareStoreError::Tampered(key_id.to_string()))
+    }
+
+    /// Removes a record and flushes: once this returns, the record is gone even after a crash.
+    /// Returns the decrypted record so a single-use secret is consumed exactly once.
+    pub fn take(
+        &self,
+        key_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ShareStoreError> {
+        let value = self.get(key_id, kind)?;
+        if value.is_some() {
+            self.records.remove(record_key(key_id, kind)?)?;
+            self.db.flush()?;
+        }
+        Ok(value)
+    }
+
+    #[cfg(test)]
+    fn raw(&self) -> &sled::Tree {
+        &self.records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpc_bootstrap::sealed::{MIN_ITERATIONS, MIN_MEMORY_KIB};
+
+    fn fast() -> KdfParams {
+        KdfParams {
+            memory_kib: MIN_MEMORY_KIB,
+            iterations: MIN_ITERATIONS,
+            ..KdfParams::default()
+        }
+    }
+
+    #[test]
+    fn round_trip_and_durable_take() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+            s.put("vault-1/ed25519", RecordKind::KeyShare, b"secret share")
+                .unwrap();
+            s.put("vault-1/ed25519/n0", RecordKind::Nonces, b"nonce")
+                .unwrap();
+            assert_eq!(
+                &s.get("vault-1/ed25519", RecordKind::KeyShare)
+                    .unwrap()
+                    .unwrap()[..],
+                b"secret share"
+            );
+            assert_eq!(
+                &s.take("vault-1/ed25519/n0", RecordKind::Nonces)
+                    .unwrap()
+                    .unwrap()[..],
+                b"nonce"
+            );
+            assert!(!format!("{s:?}").contains("secret"));
+        }
+        // Reopened (as after a crash): the share is there, the consumed nonce is not.
+        let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+        assert!(s
+            .get("vault-1/ed25519", RecordKind::KeyShare)
+            .unwrap()
+            .is_some());
+        assert!(s
+            .take("vault-1/ed25519/n0", RecordKind::Nonces)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn wrong_passphrase_leaves_the_node_sealed_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        ShareStore::open(dir.path(), 1, b"pw", fast())
+            .unwrap()
+            .put("k", RecordKind::KeyShare, b"s")
+            .unwrap();
+        assert!(matches!(
+            ShareStore::open(dir.path(), 1, b"nope", fast()),
+            Err(ShareStoreError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            ShareStore::open(dir.path(), 2, b"pw", fast()),
+            Err(ShareStoreError::WrongNode { .. })
+        ));
+        let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+        assert_eq!(
+            &s.get("k", RecordKind::KeyShare).unwrap().unwrap()[..],
+            b"s"
+        );
+    }
+
+    #[test]
+    fn tampered_and_swapped_records_fail_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+        s.put("a", RecordKind::KeyShare, b"share of a").unwrap();
+        s.put("b", RecordKind::KeyShare, b"share of b").unwrap();
+        // Swap: put a's ciphertext under b.
+        let a_raw = s
+            .raw()
+            .get(record_key("a", RecordKind::KeyShare).unwrap())
+            .unwrap()
+            .unwrap();
+        s.raw()
+            .insert(
+                record_key("b", RecordKind::KeyShare).unwrap(),
+                a_raw.clone(),
+            )
+            .unwrap();
+        assert!(matches!(
+            s.get("b", RecordKind::KeyShare),
+            Err(ShareStoreError::Tampered(_))
+        ));
+        // Move under another kind.
+        s.raw()
+            .insert(
+                record_key("a", RecordKind::Presignature).unwrap(),
+                a_raw.clone(),
+            )
+            .unwrap();
+        assert!(matches!(
+            s.get("a", RecordKind::Presignature),
+            Err(ShareStoreError::Tampered(_))
+        ));
+        // Flip a ciphertext bit.
+        let mut t = a_raw.to_vec();
+        let n = t.len();
+        t[n - 1] ^= 1;
+        s.raw()
+            .insert(record_key("a", RecordKind::KeyShare).unwrap(), t)
+            .unwrap();
+        assert!(matches!(
+            s.get("a", RecordKind::KeyShare),
+            Err(ShareStoreError::Tampered(_))
+        ));
+    }
+
+    #[test]
+    fn parameters_below_the_floor_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let weak = KdfParams {
+            memory_kib: 8 * 1024,
+            ..fast()
+        };
+        assert!(matches!(
+            ShareStore::open(dir.path(), 1, b"pw", weak),
+            Err(ShareStoreError::Kdf(BootstrapError::WeakParameters(_)))
+        ));
+    }
+}
