@@ -14,11 +14,22 @@ use rand_core::SeedableRng;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-fn dkg<C: Ciphersuite>(n: u16, t: u16, rng: &mut ChaCha20Rng, tag: u8) -> BTreeMap<PartyIndex, DkgOutput<C>> {
+fn dkg<C: Ciphersuite>(
+    n: u16,
+    t: u16,
+    rng: &mut ChaCha20Rng,
+    tag: u8,
+) -> BTreeMap<PartyIndex, DkgOutput<C>> {
     let ps: Vec<PartyIndex> = (1..=n).map(PartyIndex).collect();
     let sessions = ps
         .iter()
-        .map(|p| (*p, FrostDkg::<C>::new(SessionId([tag; 32]), *p, &ps, t, DkgMode::Fresh).expect("session")))
+        .map(|p| {
+            (
+                *p,
+                FrostDkg::<C>::new(SessionId([tag; 32]), *p, &ps, t, DkgMode::Fresh)
+                    .expect("session"),
+            )
+        })
         .collect();
     sim::run(sessions, rng, sim::honest)
         .outputs
@@ -27,7 +38,12 @@ fn dkg<C: Ciphersuite>(n: u16, t: u16, rng: &mut ChaCha20Rng, tag: u8) -> BTreeM
         .collect()
 }
 
-fn sign_once<C: Ciphersuite>(keys: &BTreeMap<PartyIndex, DkgOutput<C>>, t: u16, rng: &mut ChaCha20Rng, tag: u8) {
+fn sign_once<C: Ciphersuite>(
+    keys: &BTreeMap<PartyIndex, DkgOutput<C>>,
+    t: u16,
+    rng: &mut ChaCha20Rng,
+    tag: u8,
+) {
     let signers: Vec<PartyIndex> = (1..=t).map(PartyIndex).collect();
     let mut commitments = BTreeMap::new();
     let mut nonces = BTreeMap::new();

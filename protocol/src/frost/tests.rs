@@ -538,3 +538,38 @@ fn refresh_keeps_the_group_key_and_changes_the_shares() {
         .unwrap();
     verify_bip340(&gk, &msg, &sig);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_into_a_session_are_rejected_not_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+            from in 1u16..=4,
+        ) {
+            let mut rng = ChaCha20Rng::seed_from_u64(1);
+            let ps = parties(3);
+            let mut dkg = FrostDkg::<Ed25519>::new(sid(1), PartyIndex(1), &ps, 2, DkgMode::Fresh).unwrap();
+            dkg.start(&mut rng).unwrap();
+            let r = dkg.handle(PartyIndex(from), &bytes, &mut rng);
+            let rejected = matches!(r, Err(SessionError::Rejected { .. }));
+            prop_assert!(rejected, "not rejected");
+        }
+
+        #[test]
+        fn envelope_round_trip(round in 1u16..=3, sender in 1u16..=5, tag in any::<u8>(), digest in any::<[u8; 32]>()) {
+            use crate::session::Envelope;
+            use super::super::dkg::DkgMessage;
+            let env = Envelope { session_id: sid(tag), round, sender: PartyIndex(sender), body: DkgMessage::<Ed25519>::Echo(digest) };
+            let bytes = env.encode().unwrap();
+            let back: Envelope<DkgMessage<Ed25519>> = Envelope::open(&bytes, PartyIndex(sender), &sid(tag), |r| r == round).unwrap();
+            prop_assert_eq!(back.round, round);
+            let same = matches!(back.body, DkgMessage::Echo(d) if d == digest);
+            prop_assert!(same, "body changed");
+        }
+    }
+}
