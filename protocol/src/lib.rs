@@ -20,6 +20,7 @@
 pub mod channel;
 pub mod codec;
 pub mod domain;
+pub mod ecdsa;
 pub mod frost;
 pub mod limits;
 pub mod session;

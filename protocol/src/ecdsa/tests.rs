@@ -1,0 +1,345 @@
+//! cggmp21 session tests on INSECURE fixture primes (tests/fixtures): aux info, keygen, presign,
+//! sign from presignature, full sign, HD paths, the RUSTSEC-2025-0127 rules, faults. Every
+//! signature is checked with k256's ECDSA verifier.
+
+use super::*;
+use crate::session::{PartyIndex, Session, SessionError, SessionId};
+use crate::sim::{self, Delivery};
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use rand_core::SeedableRng;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+const PRIMES: &str = include_str!("../../tests/fixtures/INSECURE-test-only-paillier-primes.json");
+
+fn fixture_primes(n: usize) -> Vec<Primes> {
+    let v: serde_json::Value = serde_json::from_str(PRIMES).unwrap();
+    v["parties"].as_array().unwrap()[..n]
+        .iter()
+        .map(|p| {
+            let int = |k: &str| {
+                cggmp21::rug::Integer::from_str_radix(p[k].as_str().unwrap(), 16).unwrap()
+            };
+            Primes::new(int("p"), int("q")).unwrap()
+        })
+        .collect()
+}
+
+fn parties(n: u16) -> Vec<PartyIndex> {
+    (1..=n).map(PartyIndex).collect()
+}
+
+fn rngs(n: usize, seed: u64) -> Vec<ChaCha20Rng> {
+    (0..n)
+        .map(|i| ChaCha20Rng::seed_from_u64(seed * 1000 + i as u64))
+        .collect()
+}
+
+struct Committee {
+    shares: BTreeMap<PartyIndex, EcdsaKeyShare>,
+}
+
+fn committee(n: u16, t: u16) -> Committee {
+    let ps = parties(n);
+    let sid_aux = SessionId([n as u8; 32]);
+    let mut rs = rngs(n as usize, 1);
+    let sessions: BTreeMap<_, _> = ps
+        .iter()
+        .zip(fixture_primes(n as usize))
+        .zip(rs.iter_mut())
+        .map(|((p, primes), r)| (*p, aux_info(&sid_aux, *p, &ps, primes, r).unwrap()))
+        .collect();
+    let aux = sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(0), sim::honest);
+    let sid_kg = SessionId([100 + n as u8; 32]);
+    let mut rs = rngs(n as usize, 2);
+    let sessions: BTreeMap<_, _> = ps
+        .iter()
+        .zip(rs.iter_mut())
+        .map(|(p, r)| (*p, keygen(&sid_kg, *p, &ps, t, r).unwrap()))
+        .collect();
+    let kg = sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(0), sim::honest);
+    let mut aux_out = aux.outputs;
+    let shares = kg
+        .outputs
+        .into_iter()
+        .map(|(p, inc)| {
+            let a = aux_out.remove(&p).unwrap().unwrap();
+            (p, complete(inc.unwrap(), a).unwrap())
+        })
+        .collect();
+    Committee { shares }
+}
+
+fn c_2_of_3() -> &'static Committee {
+    static C: OnceLock<Committee> = OnceLock::new();
+    C.get_or_init(|| committee(3, 2))
+}
+
+fn c_3_of_5() -> &'static Committee {
+    static C: OnceLock<Committee> = OnceLock::new();
+    C.get_or_init(|| committee(5, 3))
+}
+
+fn subsets(ps: &[PartyIndex], t: usize) -> Vec<Vec<PartyIndex>> {
+    if t == 0 {
+        return vec![vec![]];
+    }
+    if ps.len() < t {
+        return vec![];
+    }
+    let mut with: Vec<Vec<PartyIndex>> = subsets(&ps[1..], t - 1)
+        .into_iter()
+        .map(|mut v| {
+            v.insert(0, ps[0]);
+            v
+        })
+        .collect();
+    with.extend(subsets(&ps[1..], t));
+    with
+}
+
+fn keygen_indices(signers: &[PartyIndex]) -> Vec<u16> {
+    signers.iter().map(|p| p.0 - 1).collect()
+}
+
+fn k256_verify(
+    public: &cggmp21::generic_ec::Point<Secp256k1>,
+    digest: &MessageDigest,
+    sig: &cggmp21::Signature<Secp256k1>,
+) {
+    let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&public.to_bytes(true)).unwrap();
+    let mut raw = [0u8; 64];
+    sig.write_to_slice(&mut raw);
+    let s = k256::ecdsa::Signature::from_slice(&raw).unwrap();
+    vk.verify_prehash(&digest.bytes(), &s)
+        .expect("k256 rejects the threshold ECDSA signature");
+}
+
+fn presign_all(
+    c: &Committee,
+    signers: &[PartyIndex],
+    path: &[u32],
+    tag: u8,
+) -> BTreeMap<PartyIndex, Result<cggmp21::Presignature<Secp256k1>, SessionError>> {
+    let sid = SessionId([tag; 32]);
+    let idx = keygen_indices(signers);
+    let mut rs = rngs(signers.len(), 3 + tag as u64);
+    let sessions: BTreeMap<_, _> = signers
+        .iter()
+        .zip(rs.iter_mut())
+        .map(|(p, r)| {
+            (
+                *p,
+                presign(&sid, *p, signers, &idx, &c.shares[p], path, r).unwrap(),
+            )
+        })
+        .collect();
+    sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(0), sim::honest).outputs
+}
+
+fn sign_with_presignatures(c: &Committee, signers: &[PartyIndex], path: &[u32], tag: u8) {
+    let presigs = presign_all(c, signers, path, tag);
+    let digest = MessageDigest::sha256(format!("transfer #{tag}").as_bytes());
+    let partials: Vec<_> = presigs
+        .into_values()
+        .map(|p| {
+            BoundPresignature::new("key-1", path, p.unwrap())
+                .issue("key-1", path, &digest)
+                .unwrap()
+        })
+        .collect();
+    let public = child_public_key(&c.shares[&signers[0]], path).unwrap();
+    let sig = combine(&partials, &public, &digest).unwrap();
+    k256_verify(&public, &digest, &sig);
+}
+
+fn full_sign(c: &Committee, signers: &[PartyIndex], path: &[u32], tag: u8) {
+    let sid = SessionId([tag; 32]);
+    let idx = keygen_indices(signers);
+    let digest = MessageDigest::sha256(b"full signing");
+    let mut rs = rngs(signers.len(), 50 + tag as u64);
+    let sessions: BTreeMap<_, _> = signers
+        .iter()
+        .zip(rs.iter_mut())
+        .map(|(p, r)| {
+            (
+                *p,
+                sign(&sid, *p, signers, &idx, &c.shares[p], path, &digest, r).unwrap(),
+            )
+        })
+        .collect();
+    let out = sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(0), sim::honest).outputs;
+    let public = child_public_key(&c.shares[&signers[0]], path).unwrap();
+    for (_, sig) in out {
+        k256_verify(&public, &digest, &sig.unwrap().normalize_s());
+    }
+}
+
+#[test]
+fn every_party_derives_the_same_public_key() {
+    for c in [c_2_of_3(), c_3_of_5()] {
+        let mut keys: Vec<_> = c
+            .shares
+            .values()
+            .map(|s| s.shared_public_key.to_bytes(true).to_vec())
+            .collect();
+        keys.dedup();
+        assert_eq!(keys.len(), 1);
+    }
+}
+
+#[test]
+fn every_2_of_3_subset_signs_from_presignatures() {
+    for (i, s) in subsets(&parties(3), 2).iter().enumerate() {
+        sign_with_presignatures(c_2_of_3(), s, &[0, 7], 10 + i as u8);
+    }
+    sign_with_presignatures(c_2_of_3(), &[PartyIndex(1), PartyIndex(3)], &[], 20);
+}
+
+#[test]
+fn every_3_of_5_subset_signs_from_presignatures() {
+    for (i, s) in subsets(&parties(5), 3).iter().enumerate() {
+        sign_with_presignatures(c_3_of_5(), s, &[44, 0, 1], 30 + i as u8);
+    }
+}
+
+#[test]
+fn full_interactive_signing() {
+    full_sign(c_2_of_3(), &[PartyIndex(2), PartyIndex(3)], &[5], 60);
+    full_sign(
+        c_3_of_5(),
+        &[PartyIndex(1), PartyIndex(4), PartyIndex(5)],
+        &[],
+        61,
+    );
+}
+
+#[test]
+fn presignature_is_bound_to_its_key_and_path() {
+    let c = c_2_of_3();
+    let signers = [PartyIndex(1), PartyIndex(2)];
+    let mut presigs = presign_all(c, &signers, &[1], 70);
+    let digest = MessageDigest::sha256(b"m");
+    let p = presigs.remove(&PartyIndex(1)).unwrap().unwrap();
+    let err = BoundPresignature::new("key-1", &[1], p.clone())
+        .issue("key-1", &[2], &digest)
+        .unwrap_err();
+    assert!(matches!(err, EcdsaError::WrongBinding { .. }));
+    let err = BoundPresignature::new("key-1", &[1], p)
+        .issue("key-2", &[1], &digest)
+        .unwrap_err();
+    assert!(matches!(err, EcdsaError::WrongBinding { .. }));
+}
+
+#[test]
+fn partials_over_different_digests_do_not_combine() {
+    let c = c_2_of_3();
+    let signers = [PartyIndex(1), PartyIndex(3)];
+    let presigs = presign_all(c, &signers, &[], 71);
+    let d1 = MessageDigest::sha256(b"pay alice");
+    let d2 = MessageDigest::sha256(b"pay mallory");
+    let partials: Vec<_> = presigs
+        .into_iter()
+        .zip([d1, d2])
+        .map(|((_, p), d)| {
+            BoundPresignature::new("k", &[], p.unwrap())
+                .issue("k", &[], &d)
+                .unwrap()
+        })
+        .collect();
+    let public = child_public_key(&c.shares[&PartyIndex(1)], &[]).unwrap();
+    assert_eq!(
+        combine(&partials, &public, &d1).unwrap_err(),
+        EcdsaError::Combine
+    );
+}
+
+#[test]
+fn corrupted_presigning_message_aborts_cleanly() {
+    let c = c_2_of_3();
+    let signers = [PartyIndex(1), PartyIndex(2)];
+    let sid = SessionId([72; 32]);
+    let idx = keygen_indices(&signers);
+    let mut rs = rngs(2, 72);
+    let sessions: BTreeMap<_, _> = signers
+        .iter()
+        .zip(rs.iter_mut())
+        .map(|(p, r)| {
+            (
+                *p,
+                presign(&sid, *p, &signers, &idx, &c.shares[p], &[], r).unwrap(),
+            )
+        })
+        .collect();
+    let mut n = 0;
+    let res = sim::run(
+        sessions,
+        &mut ChaCha20Rng::seed_from_u64(0),
+        |from, _to, bytes| {
+            n += 1;
+            if from == PartyIndex(2) && n == 3 {
+                let len = bytes.len();
+                bytes[len / 2] ^= 0x40;
+            }
+            Delivery::Deliver
+        },
+    );
+    // The corrupted message is either rejected as malformed (then the run stalls) or fails a
+    // proof: either way no party ends with a presignature from it.
+    assert!(
+        res.outputs.values().any(|o| o.is_err()),
+        "a corrupted message went unnoticed"
+    );
+}
+
+#[test]
+fn replayed_and_cross_session_messages_are_rejected() {
+    let c = c_2_of_3();
+    let signers = [PartyIndex(1), PartyIndex(2)];
+    let idx = keygen_indices(&signers);
+    let (sid_a, sid_b) = (SessionId([73; 32]), SessionId([74; 32]));
+    let mut rs = rngs(3, 73);
+    let (r1, rest) = rs.split_at_mut(1);
+    let (r2, r3) = rest.split_at_mut(1);
+    let mut a1 = presign(
+        &sid_a,
+        PartyIndex(1),
+        &signers,
+        &idx,
+        &c.shares[&PartyIndex(1)],
+        &[],
+        &mut r1[0],
+    )
+    .unwrap();
+    let mut a2 = presign(
+        &sid_a,
+        PartyIndex(2),
+        &signers,
+        &idx,
+        &c.shares[&PartyIndex(2)],
+        &[],
+        &mut r2[0],
+    )
+    .unwrap();
+    let mut b2 = presign(
+        &sid_b,
+        PartyIndex(2),
+        &signers,
+        &idx,
+        &c.shares[&PartyIndex(2)],
+        &[],
+        &mut r3[0],
+    )
+    .unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    a1.start(&mut rng).unwrap();
+    let m2 = a2.start(&mut rng).unwrap().remove(0).bytes;
+    let other = b2.start(&mut rng).unwrap().remove(0).bytes;
+    assert!(a1.handle(PartyIndex(2), &m2, &mut rng).is_ok());
+    let e = a1.handle(PartyIndex(2), &m2, &mut rng).err().unwrap();
+    assert!(e.to_string().contains("replay"), "{e}");
+    let e = a1.handle(PartyIndex(2), &other, &mut rng).err().unwrap();
+    assert!(e.to_string().contains("another session"), "{e}");
+    let e = a1.handle(PartyIndex(3), &m2, &mut rng).err().unwrap();
+    assert!(matches!(e, SessionError::Rejected { .. }), "{e}");
+}
