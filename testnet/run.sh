@@ -32,6 +32,7 @@ if [ -f "$RUN/pids" ]; then
 fi
 
 cd "$ROOT"
+bash testnet/ensure-deps.sh
 echo "==> building mpc-node and mpc ($PROFILE)"
 if [ "$PROFILE" = release ]; then
   cargo build --release -p mpc-node -p mpc-cli

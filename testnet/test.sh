@@ -4,6 +4,7 @@
 # ("tests: N passed, N failed") summed over every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash testnet/ensure-deps.sh
 cargo build --locked --bins
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
