@@ -69,6 +69,20 @@ pub enum EcdsaError {
 
 /// The digest of a message to sign. It can only be computed here, from the preimage that the node
 /// parsed: there is no way to sign a bare hash handed over by a client (RUSTSEC-2025-0127).
+///
+/// A digest cannot be built from bytes outside this crate:
+///
+/// ```compile_fail
+/// let bare_hash = [7u8; 32];
+/// let d = mpc_protocol::ecdsa::MessageDigest(bare_hash);
+/// ```
+///
+/// Only from a preimage:
+///
+/// ```
+/// let d = mpc_protocol::ecdsa::MessageDigest::sha256(b"unsigned transaction bytes");
+/// assert_eq!(d.bytes().len(), 32);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MessageDigest([u8; 32]);
 
@@ -94,7 +108,21 @@ impl MessageDigest {
     }
 }
 
-/// A presignature bound to the key and HD path it was generated for. Using it consumes it.
+/// A presignature bound to the key and HD path it was generated for. Using it consumes it, and
+/// it cannot be copied, so it cannot be used twice:
+///
+/// ```compile_fail
+/// # fn twice(p: mpc_protocol::ecdsa::BoundPresignature, d: &mpc_protocol::ecdsa::MessageDigest) {
+/// let first = p.issue("key", &[], d);
+/// let second = p.issue("key", &[], d); // use after move: refused by the compiler
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # fn copy(p: &mpc_protocol::ecdsa::BoundPresignature) {
+/// let again: mpc_protocol::ecdsa::BoundPresignature = p.clone(); // not Clone
+/// # }
+/// ```
 pub struct BoundPresignature {
     key_id: String,
     path: Vec<u32>,
