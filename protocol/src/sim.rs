@@ -103,3 +103,22 @@ where
 pub fn honest(_: PartyIndex, _: PartyIndex, _: &mut Vec<u8>) -> Delivery {
     Delivery::Deliver
 }
+
+/// All `t`-element subsets of `parties`, in order (for tests that sign with every subset).
+pub fn subsets(parties: &[PartyIndex], t: usize) -> Vec<Vec<PartyIndex>> {
+    if t == 0 {
+        return vec![vec![]];
+    }
+    let Some((first, rest)) = parties.split_first() else {
+        return vec![];
+    };
+    let mut with: Vec<Vec<PartyIndex>> = subsets(rest, t - 1)
+        .into_iter()
+        .map(|mut v| {
+            v.insert(0, *first);
+            v
+        })
+        .collect();
+    with.extend(subsets(rest, t));
+    with
+}

@@ -284,6 +284,33 @@ fn hd_indices(path: &[u32]) -> Result<Vec<cggmp21::hd_wallet::NonHardenedIndex>,
         .collect()
 }
 
+/// The signing builder for `me` among `signers`, with the HD path set on it (before any
+/// presignature exists).
+fn signing_builder<'r>(
+    sid: &'r SessionId,
+    me: PartyIndex,
+    signers: &[PartyIndex],
+    keygen_indices: &'r [u16],
+    share: &'r EcdsaKeyShare,
+    path: &[u32],
+) -> Result<
+    (
+        cggmp21::signing::SigningBuilder<'r, Secp256k1, Level>,
+        Vec<PartyIndex>,
+    ),
+    SessionError,
+> {
+    let signers = sorted(signers);
+    let i = index_of(&signers, me)?;
+    let mut builder = cggmp21::signing(ExecutionId::new(&sid.0), i, keygen_indices, share);
+    if !path.is_empty() {
+        builder = builder
+            .set_derivation_path(hd_indices(path)?)
+            .map_err(|e| SessionError::Bug(format!("HD path: {e}")))?;
+    }
+    Ok((builder, signers))
+}
+
 /// Presignature generation among `signers` (exactly t parties; `keygen_index[k]` is the
 /// keygen-time 0-based index of the k-th signer), **for the HD path `path` fixed now**.
 pub fn presign<'r>(
@@ -300,14 +327,7 @@ pub fn presign<'r>(
     >,
     SessionError,
 > {
-    let signers = sorted(signers);
-    let i = index_of(&signers, me)?;
-    let mut builder = cggmp21::signing(ExecutionId::new(&sid.0), i, keygen_indices, share);
-    if !path.is_empty() {
-        builder = builder
-            .set_derivation_path(hd_indices(path)?)
-            .map_err(|e| SessionError::Bug(format!("HD path: {e}")))?;
-    }
+    let (builder, signers) = signing_builder(sid, me, signers, keygen_indices, share, path)?;
     let sm = builder.generate_presignature_sync(rng);
     Ok(MachineSession::new(sm, *sid, me, signers))
 }
@@ -329,14 +349,7 @@ pub fn sign<'r>(
     >,
     SessionError,
 > {
-    let signers = sorted(signers);
-    let i = index_of(&signers, me)?;
-    let mut builder = cggmp21::signing(ExecutionId::new(&sid.0), i, keygen_indices, share);
-    if !path.is_empty() {
-        builder = builder
-            .set_derivation_path(hd_indices(path)?)
-            .map_err(|e| SessionError::Bug(format!("HD path: {e}")))?;
-    }
+    let (builder, signers) = signing_builder(sid, me, signers, keygen_indices, share, path)?;
     let sm = builder.sign_sync(rng, digest.data_to_sign());
     Ok(MachineSession::new(sm, *sid, me, signers))
 }

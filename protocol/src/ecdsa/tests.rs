@@ -80,24 +80,6 @@ fn c_3_of_5() -> &'static Committee {
     C.get_or_init(|| committee(5, 3))
 }
 
-fn subsets(ps: &[PartyIndex], t: usize) -> Vec<Vec<PartyIndex>> {
-    if t == 0 {
-        return vec![vec![]];
-    }
-    if ps.len() < t {
-        return vec![];
-    }
-    let mut with: Vec<Vec<PartyIndex>> = subsets(&ps[1..], t - 1)
-        .into_iter()
-        .map(|mut v| {
-            v.insert(0, ps[0]);
-            v
-        })
-        .collect();
-    with.extend(subsets(&ps[1..], t));
-    with
-}
-
 fn keygen_indices(signers: &[PartyIndex]) -> Vec<u16> {
     signers.iter().map(|p| p.0 - 1).collect()
 }
@@ -190,7 +172,7 @@ fn every_party_derives_the_same_public_key() {
 
 #[test]
 fn every_2_of_3_subset_signs_from_presignatures() {
-    for (i, s) in subsets(&parties(3), 2).iter().enumerate() {
+    for (i, s) in sim::subsets(&parties(3), 2).iter().enumerate() {
         sign_with_presignatures(c_2_of_3(), s, &[0, 7], 10 + i as u8);
     }
     sign_with_presignatures(c_2_of_3(), &[PartyIndex(1), PartyIndex(3)], &[], 20);
@@ -198,7 +180,7 @@ fn every_2_of_3_subset_signs_from_presignatures() {
 
 #[test]
 fn every_3_of_5_subset_signs_from_presignatures() {
-    for (i, s) in subsets(&parties(5), 3).iter().enumerate() {
+    for (i, s) in sim::subsets(&parties(5), 3).iter().enumerate() {
         sign_with_presignatures(c_3_of_5(), s, &[44, 0, 1], 30 + i as u8);
     }
 }

@@ -75,25 +75,6 @@ fn dkg<C: Ciphersuite>(n: u16, t: u16, s: &mut Seeded) -> BTreeMap<PartyIndex, D
         .collect()
 }
 
-/// All t-subsets of `ps`.
-fn subsets(ps: &[PartyIndex], t: usize) -> Vec<Vec<PartyIndex>> {
-    if t == 0 {
-        return vec![vec![]];
-    }
-    if ps.len() < t {
-        return vec![];
-    }
-    let mut with: Vec<Vec<PartyIndex>> = subsets(&ps[1..], t - 1)
-        .into_iter()
-        .map(|mut v| {
-            v.insert(0, ps[0]);
-            v
-        })
-        .collect();
-    with.extend(subsets(&ps[1..], t));
-    with
-}
-
 fn sign<C: Ciphersuite>(
     keys: &BTreeMap<PartyIndex, DkgOutput<C>>,
     signers: &[PartyIndex],
@@ -153,7 +134,10 @@ fn every_subset_signs<C: Ciphersuite>(n: u16, t: u16, verify: impl Fn(&[u8], &[u
     let keys = dkg::<C>(n, t, &mut s);
     let gk = group_key(&keys);
     let msg = [0x5au8; 32];
-    for (i, subset) in subsets(&parties(n), t as usize).into_iter().enumerate() {
+    for (i, subset) in sim::subsets(&parties(n), t as usize)
+        .into_iter()
+        .enumerate()
+    {
         let res = sign(
             &keys,
             &subset,
