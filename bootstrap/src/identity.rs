@@ -193,15 +193,6 @@ impl NodeIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sealed::{MIN_ITERATIONS, MIN_MEMORY_KIB};
-
-    pub(crate) fn fast() -> KdfParams {
-        KdfParams {
-            memory_kib: MIN_MEMORY_KIB,
-            iterations: MIN_ITERATIONS,
-            ..KdfParams::default()
-        }
-    }
 
     #[test]
     fn create_load_and_refuse_wrong_passphrase() {
@@ -212,7 +203,7 @@ mod tests {
             "/ip4/127.0.0.1/tcp/7001",
             "127.0.0.1:8001",
             b"pw",
-            fast(),
+            KdfParams::floor(),
         )
         .unwrap();
         let before = std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap();
@@ -240,7 +231,7 @@ mod tests {
                 "/ip4/127.0.0.1/tcp/7001",
                 "127.0.0.1:8001",
                 b"pw",
-                fast()
+                KdfParams::floor()
             ),
             Err(BootstrapError::AlreadyExists(_))
         ));
@@ -255,7 +246,7 @@ mod tests {
             "/ip4/127.0.0.1/tcp/7001",
             "127.0.0.1:8001",
             b"pw",
-            fast(),
+            KdfParams::floor(),
         )
         .unwrap();
         let path = dir.path().join(IDENTITY_FILE);

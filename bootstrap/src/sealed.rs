@@ -59,6 +59,17 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
+    /// Exactly the floor (19 MiB, 2 iterations, 1 lane): the cheapest parameters still accepted.
+    /// For tests and local test networks, where start-up time matters more than brute-force cost.
+    pub const fn floor() -> Self {
+        KdfParams {
+            algorithm: KdfAlgorithm::Argon2id,
+            memory_kib: MIN_MEMORY_KIB,
+            iterations: MIN_ITERATIONS,
+            parallelism: 1,
+        }
+    }
+
     /// Refuses parameters below the floor.
     pub fn check_floor(&self) -> Result<(), BootstrapError> {
         if self.memory_kib < MIN_MEMORY_KIB
@@ -265,14 +276,6 @@ pub fn write_atomic(path: &Path, contents: &[u8], overwrite: bool) -> Result<(),
 mod tests {
     use super::*;
 
-    fn fast() -> KdfParams {
-        KdfParams {
-            memory_kib: MIN_MEMORY_KIB,
-            iterations: MIN_ITERATIONS,
-            ..KdfParams::default()
-        }
-    }
-
     const PURPOSE: &[u8] = b"test-purpose\n";
 
     #[test]
@@ -280,7 +283,7 @@ mod tests {
         let f = seal(
             PURPOSE,
             b"pw",
-            fast(),
+            KdfParams::floor(),
             serde_json::json!({"id": 1}),
             b"secret",
         )
@@ -294,7 +297,7 @@ mod tests {
         let f = seal(
             PURPOSE,
             b"pw",
-            fast(),
+            KdfParams::floor(),
             serde_json::json!({"id": 1}),
             b"secret",
         )
@@ -334,13 +337,20 @@ mod tests {
     fn parameters_below_floor_are_refused() {
         let weak = KdfParams {
             memory_kib: 1024,
-            ..fast()
+            ..KdfParams::floor()
         };
         assert!(matches!(
             seal(PURPOSE, b"pw", weak, serde_json::Value::Null, b"s"),
             Err(BootstrapError::WeakParameters(_))
         ));
-        let mut f = seal(PURPOSE, b"pw", fast(), serde_json::Value::Null, b"s").unwrap();
+        let mut f = seal(
+            PURPOSE,
+            b"pw",
+            KdfParams::floor(),
+            serde_json::Value::Null,
+            b"s",
+        )
+        .unwrap();
         f.kdf.iterations = 1;
         assert!(matches!(
             open(PURPOSE, b"pw", &f, Path::new("x")),

@@ -100,17 +100,12 @@ impl UserKeyFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sealed::{MIN_ITERATIONS, MIN_MEMORY_KIB};
 
     #[test]
     fn create_and_load() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("alice.key");
-        let kdf = KdfParams {
-            memory_kib: MIN_MEMORY_KIB,
-            iterations: MIN_ITERATIONS,
-            ..KdfParams::default()
-        };
+        let kdf = KdfParams::floor();
         let k = UserKeyFile::create(&p, "alice", b"pw", kdf).unwrap();
         let back = UserKeyFile::load(&p, b"pw").unwrap();
         assert_eq!(back.public, k.public);

@@ -307,21 +307,12 @@ impl ShareStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mpc_bootstrap::sealed::{MIN_ITERATIONS, MIN_MEMORY_KIB};
-
-    fn fast() -> KdfParams {
-        KdfParams {
-            memory_kib: MIN_MEMORY_KIB,
-            iterations: MIN_ITERATIONS,
-            ..KdfParams::default()
-        }
-    }
 
     #[test]
     fn round_trip_and_durable_take() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+            let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
             s.put("vault-1/ed25519", RecordKind::KeyShare, b"secret share")
                 .unwrap();
             s.put("vault-1/ed25519/n0", RecordKind::Nonces, b"nonce")
@@ -341,7 +332,7 @@ mod tests {
             assert!(!format!("{s:?}").contains("secret"));
         }
         // Reopened (as after a crash): the share is there, the consumed nonce is not.
-        let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+        let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
         assert!(s
             .get("vault-1/ed25519", RecordKind::KeyShare)
             .unwrap()
@@ -355,19 +346,19 @@ mod tests {
     #[test]
     fn wrong_passphrase_leaves_the_node_sealed_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        ShareStore::open(dir.path(), 1, b"pw", fast())
+        ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor())
             .unwrap()
             .put("k", RecordKind::KeyShare, b"s")
             .unwrap();
         assert!(matches!(
-            ShareStore::open(dir.path(), 1, b"nope", fast()),
+            ShareStore::open(dir.path(), 1, b"nope", KdfParams::floor()),
             Err(ShareStoreError::WrongPassphrase)
         ));
         assert!(matches!(
-            ShareStore::open(dir.path(), 2, b"pw", fast()),
+            ShareStore::open(dir.path(), 2, b"pw", KdfParams::floor()),
             Err(ShareStoreError::WrongNode { .. })
         ));
-        let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+        let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
         assert_eq!(
             &s.get("k", RecordKind::KeyShare).unwrap().unwrap()[..],
             b"s"
@@ -377,7 +368,7 @@ mod tests {
     #[test]
     fn tampered_and_swapped_records_fail_to_open() {
         let dir = tempfile::tempdir().unwrap();
-        let s = ShareStore::open(dir.path(), 1, b"pw", fast()).unwrap();
+        let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
         s.put("a", RecordKind::KeyShare, b"share of a").unwrap();
         s.put("b", RecordKind::KeyShare, b"share of b").unwrap();
         // Swap: put a's ciphertext under b.
@@ -425,7 +416,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let weak = KdfParams {
             memory_kib: 8 * 1024,
-            ..fast()
+            ..KdfParams::floor()
         };
         assert!(matches!(
             ShareStore::open(dir.path(), 1, b"pw", weak),

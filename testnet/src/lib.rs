@@ -49,15 +49,6 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-/// Fast KDF parameters (exactly the floor).
-pub fn test_kdf() -> KdfParams {
-    KdfParams {
-        memory_kib: MIN_MEMORY_KIB,
-        iterations: MIN_ITERATIONS,
-        ..KdfParams::default()
-    }
-}
-
 /// One node: its files, ports and (when running) its process.
 pub struct NodeProc {
     /// Node id.
@@ -175,8 +166,12 @@ impl Cluster {
         let dir = tempfile::tempdir()?;
         let pass = passphrase_file(dir.path())?;
         let admin_file = dir.path().join("admin.key");
-        let admin =
-            UserKeyFile::create(&admin_file, "admin", TEST_PASSPHRASE.as_bytes(), test_kdf())?;
+        let admin = UserKeyFile::create(
+            &admin_file,
+            "admin",
+            TEST_PASSPHRASE.as_bytes(),
+            KdfParams::floor(),
+        )?;
         let mut nodes = Vec::new();
         let mut cards = Vec::new();
         for i in 1..=n {
