@@ -27,3 +27,11 @@ pub const FROST_DKG_ECHO: &[u8] = b"mpc-node/v1/frost-dkg-echo\n";
 pub const NOISE_PATTERN: &str = "Noise_KK_25519_ChaChaPoly_BLAKE2s";
 /// Noise prologue binding a channel to mpc-node peer channels, version 1.
 pub const NOISE_PROLOGUE: &[u8] = b"mpc-node/v1/peer-channel";
+/// Prefix of the hash that derives a FROST wallet's additive key tweak.
+pub const WALLET_TWEAK: &[u8] = b"mpc-node/v1/wallet-tweak\n";
+/// Prefix of a signing request's intent digest (what approvers sign).
+pub const INTENT_DIGEST: &[u8] = b"mpc-node/v1/intent-digest\n";
+/// Prefix of the signature a node puts on its reports (DKG results, signatures, failures).
+pub const NODE_REPORT: &[u8] = b"mpc-node/v1/node-report\n";
+/// Prefix of session-id derivations.
+pub const SESSION_ID: &[u8] = b"mpc-node/v1/session-id\n";

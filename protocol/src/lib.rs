@@ -17,6 +17,7 @@
 //! Caveats: the threshold-signature sessions (DKG, presign, sign, refresh) and chain formats that
 //! the architecture places here are not built yet.
 
+pub mod chain;
 pub mod channel;
 pub mod codec;
 pub mod domain;

@@ -98,6 +98,12 @@ impl MessageDigest {
         MessageDigest(Sha256::digest(preimage).into())
     }
 
+    /// A chain's own signing hash, computed by the chain parsers in this crate from the payload
+    /// they parsed (Ethereum keccak, BIP-143 sighash).
+    pub(crate) fn from_chain_hash(hash: [u8; 32]) -> Self {
+        MessageDigest(hash)
+    }
+
     /// The digest bytes.
     pub fn bytes(&self) -> [u8; 32] {
         self.0

@@ -1,0 +1,341 @@
+//! Chain formats: parse an unsigned transaction into an [`Intent`] and the messages to sign,
+//! derive wallet addresses from vault keys, verify signatures and assemble signed transactions.
+//!
+//! What policy checks and approvers see is what [`parse`] read from the exact payload bytes, never
+//! fields a client declares. Each parser re-encodes what it decoded and refuses a payload whose
+//! re-encoding differs, so the bytes that are signed are the bytes that were shown.
+//!
+//! - Ethereum ([`eth`]): EIP-1559 (type 2) and legacy EIP-155 transactions via alloy; plain ETH
+//!   transfers only (empty calldata), EIP-55 addresses.
+//! - Bitcoin ([`btc`]): rust-bitcoin; P2WPKH (BIP-143 sighash, ECDSA) and P2TR key path (BIP-341
+//!   sighash, FROST secp256k1-tr); the client supplies the spent outputs.
+//! - Solana ([`sol`]): legacy messages made only of System Program transfers from the wallet.
+
+pub mod btc;
+pub mod eth;
+pub mod keys;
+pub mod sol;
+
+use crate::ecdsa::MessageDigest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Largest unsigned payload accepted, bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most Bitcoin inputs per request (each is one signature).
+pub const MAX_BTC_INPUTS: usize = 16;
+
+/// A chain and address kind a wallet lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chain {
+    /// Ethereum (and EVM chains by chain id), ECDSA secp256k1.
+    Ethereum,
+    /// Bitcoin native SegWit v0 (bech32), ECDSA secp256k1.
+    BitcoinP2wpkh,
+    /// Bitcoin Taproot key path (bech32m), FROST secp256k1-tr.
+    BitcoinP2tr,
+    /// Solana, FROST ed25519.
+    Solana,
+}
+
+impl Chain {
+    /// The vault key a wallet on this chain uses.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Chain::Ethereum | Chain::BitcoinP2wpkh => KeyType::EcdsaSecp256k1,
+            Chain::BitcoinP2tr => KeyType::Secp256k1Tr,
+            Chain::Solana => KeyType::Ed25519,
+        }
+    }
+
+    /// The native asset symbol.
+    pub fn asset(self) -> &'static str {
+        match self {
+            Chain::Ethereum => "ETH",
+            Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => "BTC",
+            Chain::Solana => "SOL",
+        }
+    }
+
+    /// Stable short name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Chain::Ethereum => "ethereum",
+            Chain::BitcoinP2wpkh => "bitcoin_p2wpkh",
+            Chain::BitcoinP2tr => "bitcoin_p2tr",
+            Chain::Solana => "solana",
+        }
+    }
+}
+
+impl fmt::Display for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Main network or a test network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// Ethereum chain id 1, Bitcoin mainnet (bc1…), Solana mainnet-beta.
+    Mainnet,
+    /// Any Ethereum chain id other than 1, Bitcoin testnet/signet (tb1…), Solana devnet/testnet.
+    Testnet,
+}
+
+/// The three vault key types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyType {
+    /// Threshold ECDSA (cggmp21), HD (SLIP-10 non-hardened).
+    EcdsaSecp256k1,
+    /// FROST ed25519.
+    Ed25519,
+    /// FROST secp256k1 with BIP-340 / BIP-341 (the group key is the Taproot output key).
+    Secp256k1Tr,
+}
+
+impl KeyType {
+    /// All key types, in the order DKG runs them.
+    pub const ALL: [KeyType; 3] = [
+        KeyType::EcdsaSecp256k1,
+        KeyType::Ed25519,
+        KeyType::Secp256k1Tr,
+    ];
+
+    /// Stable short name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::EcdsaSecp256k1 => "ecdsa_secp256k1",
+            KeyType::Ed25519 => "ed25519",
+            KeyType::Secp256k1Tr => "secp256k1_tr",
+        }
+    }
+}
+
+/// An amount in the chain's smallest unit (wei, satoshi, lamport), serialised as a decimal string.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(pub u128);
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.len() > 39 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom("amount must be a decimal string"));
+        }
+        s.parse::<u128>()
+            .map(Amount)
+            .map_err(|_| serde::de::Error::custom("amount does not fit in 128 bits"))
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One movement of value to a destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// Destination address (chain's canonical text form).
+    pub to: String,
+    /// Amount in the smallest unit.
+    pub amount: Amount,
+}
+
+/// What a transaction does, as parsed from its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Chain.
+    pub chain: Chain,
+    /// Network.
+    pub network: Network,
+    /// The wallet address that pays.
+    pub from: String,
+    /// Asset symbol.
+    pub asset: String,
+    /// Value leaving the wallet to other addresses (change excluded).
+    pub transfers: Vec<Transfer>,
+    /// Sum of `transfers`.
+    pub amount: Amount,
+    /// Fee (Ethereum: the most the transaction can pay, gas limit × max fee per gas).
+    pub fee: Amount,
+    /// Chain-specific facts shown to approvers (nonce, chain id, gas, blockhash, change, …).
+    pub details: BTreeMap<String, String>,
+}
+
+/// One message a signing session signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToSign {
+    /// ECDSA over a digest computed here from the payload.
+    Ecdsa(MessageDigest),
+    /// BIP-340 Schnorr over a 32-byte BIP-341 sighash.
+    Schnorr([u8; 32]),
+    /// Ed25519 over the whole message.
+    Ed25519(Vec<u8>),
+}
+
+impl ToSign {
+    /// The bytes the signature scheme takes as its message.
+    pub fn message(&self) -> Vec<u8> {
+        match self {
+            ToSign::Ecdsa(d) => d.bytes().to_vec(),
+            ToSign::Schnorr(m) => m.to_vec(),
+            ToSign::Ed25519(m) => m.clone(),
+        }
+    }
+}
+
+/// Extra inputs some chains need beside the transaction bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadExtras {
+    /// Bitcoin: the outputs being spent, one per input, in input order.
+    #[serde(default)]
+    pub spent_outputs: Vec<SpentOutput>,
+}
+
+/// A Bitcoin output being spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpentOutput {
+    /// Value in satoshi.
+    pub amount: Amount,
+    /// scriptPubKey, hex.
+    pub script_pubkey: String,
+}
+
+/// The wallet a payload is parsed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletKey {
+    /// Chain.
+    pub chain: Chain,
+    /// Network.
+    pub network: Network,
+    /// The wallet's public key (ECDSA: 33-byte compressed; Taproot: 32-byte x-only output key;
+    /// ed25519: 32 bytes).
+    pub public_key: Vec<u8>,
+    /// The wallet's address.
+    pub address: String,
+}
+
+/// A parsed payload: its intent and what to sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// What the transaction does.
+    pub intent: Intent,
+    /// Messages to sign, in order (Bitcoin: one per input).
+    pub to_sign: Vec<ToSign>,
+}
+
+/// Why a payload or signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The payload is malformed or not supported.
+    #[error("invalid payload: {0}")]
+    Payload(String),
+    /// A key or address could not be derived.
+    #[error("invalid key: {0}")]
+    Key(String),
+    /// A signature does not verify or has the wrong form.
+    #[error("invalid signature: {0}")]
+    Signature(String),
+}
+
+pub(crate) fn payload_err(s: impl Into<String>) -> ChainError {
+    ChainError::Payload(s.into())
+}
+
+/// Parses `payload` for `wallet`.
+pub fn parse(
+    wallet: &WalletKey,
+    payload: &[u8],
+    extras: &PayloadExtras,
+) -> Result<Parsed, ChainError> {
+    if payload.is_empty() || payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(payload_err(format!(
+            "payload must be 1 to {MAX_PAYLOAD_BYTES} bytes"
+        )));
+    }
+    if wallet.chain != Chain::BitcoinP2wpkh
+        && wallet.chain != Chain::BitcoinP2tr
+        && !extras.spent_outputs.is_empty()
+    {
+        return Err(payload_err("spent_outputs are only for Bitcoin"));
+    }
+    match wallet.chain {
+        Chain::Ethereum => eth::parse(wallet, payload),
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => btc::parse(wallet, payload, extras),
+        Chain::Solana => sol::parse(wallet, payload),
+    }
+}
+
+/// Checks one signature (ECDSA: 64-byte `r || s`; Schnorr and ed25519: 64 bytes) over `msg`
+/// against the wallet key.
+pub fn verify(wallet: &WalletKey, msg: &ToSign, sig: &[u8]) -> Result<(), ChainError> {
+    let bad = |e: &dyn fmt::Display| ChainError::Signature(e.to_string());
+    match msg {
+        ToSign::Ecdsa(d) => {
+            use k256::ecdsa::signature::hazmat::PrehashVerifier;
+            let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&wallet.public_key)
+                .map_err(|e| bad(&e))?;
+            let s = k256::ecdsa::Signature::from_slice(sig).map_err(|e| bad(&e))?;
+            vk.verify_prehash(&d.bytes(), &s).map_err(|e| bad(&e))
+        }
+        ToSign::Schnorr(m) => {
+            let vk =
+                k256::schnorr::VerifyingKey::from_bytes(&wallet.public_key).map_err(|e| bad(&e))?;
+            let s = k256::schnorr::Signature::try_from(sig).map_err(|e| bad(&e))?;
+            vk.verify_raw(m, &s).map_err(|e| bad(&e))
+        }
+        ToSign::Ed25519(m) => {
+            let pk: [u8; 32] = wallet
+                .public_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| ChainError::Key("ed25519 key must be 32 bytes".into()))?;
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|e| bad(&e))?;
+            let s = ed25519_dalek::Signature::from_slice(sig).map_err(|e| bad(&e))?;
+            vk.verify_strict(m, &s).map_err(|e| bad(&e))
+        }
+    }
+}
+
+/// Builds the signed transaction from the parsed payload and one verified signature per message.
+/// Returns the chain's usual text form (Ethereum and Bitcoin: hex; Solana: base64).
+pub fn assemble(
+    wallet: &WalletKey,
+    payload: &[u8],
+    extras: &PayloadExtras,
+    signatures: &[Vec<u8>],
+) -> Result<String, ChainError> {
+    let parsed = parse(wallet, payload, extras)?;
+    if signatures.len() != parsed.to_sign.len() {
+        return Err(ChainError::Signature(format!(
+            "{} signatures for {} messages",
+            signatures.len(),
+            parsed.to_sign.len()
+        )));
+    }
+    for (m, s) in parsed.to_sign.iter().zip(signatures) {
+        verify(wallet, m, s)?;
+    }
+    match wallet.chain {
+        Chain::Ethereum => eth::assemble(wallet, payload, &parsed, &signatures[0]),
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => btc::assemble(wallet, payload, signatures),
+        Chain::Solana => Ok(sol::assemble(payload, &signatures[0])),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,396 @@
+//! Chain-format tests with single-party keys (the threshold part is tested elsewhere): parse,
+//! sign, assemble, then check the result with each ecosystem's own code.
+
+use super::*;
+use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
+use alloy_primitives::{Address, TxKind, U256};
+use k256::ecdsa::SigningKey;
+
+fn eth_wallet(sk: &SigningKey, network: Network) -> WalletKey {
+    let pk = sk.verifying_key().to_sec1_bytes().to_vec();
+    WalletKey {
+        chain: Chain::Ethereum,
+        network,
+        address: eth::address(&pk).unwrap(),
+        public_key: pk,
+    }
+}
+
+fn ecdsa_sign(sk: &SigningKey, m: &ToSign) -> Vec<u8> {
+    use k256::ecdsa::signature::hazmat::PrehashSigner;
+    let ToSign::Ecdsa(d) = m else {
+        panic!("not ecdsa")
+    };
+    let s: k256::ecdsa::Signature = sk.sign_prehash(&d.bytes()).unwrap();
+    s.normalize_s().unwrap_or(s).to_bytes().to_vec()
+}
+
+fn eip1559(chain_id: u64, input: &[u8]) -> Vec<u8> {
+    let tx = TxEip1559 {
+        chain_id,
+        nonce: 7,
+        gas_limit: 21_000,
+        max_fee_per_gas: 30_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x11)),
+        value: U256::from(1_000_000_000_000_000u64),
+        input: input.to_vec().into(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    tx.encode_for_signing(&mut out);
+    out
+}
+
+#[test]
+fn ethereum_eip1559_parse_sign_recover() {
+    let sk = SigningKey::from_slice(&[3u8; 32]).unwrap();
+    let w = eth_wallet(&sk, Network::Testnet);
+    let payload = eip1559(11_155_111, &[]);
+    let p = parse(&w, &payload, &PayloadExtras::default()).unwrap();
+    assert_eq!(p.intent.amount, Amount(1_000_000_000_000_000));
+    assert_eq!(
+        p.intent.transfers[0].to,
+        Address::repeat_byte(0x11).to_checksum(None)
+    );
+    assert_eq!(p.intent.fee, Amount(21_000 * 30_000_000_000));
+    let sig = ecdsa_sign(&sk, &p.to_sign[0]);
+    let raw = assemble(&w, &payload, &PayloadExtras::default(), &[sig]).unwrap();
+    let bytes = hex::decode(raw.trim_start_matches("0x")).unwrap();
+    let env = <alloy_consensus::TxEnvelope as alloy_eips_decode::Decodable2718>::decode_2718(
+        &mut bytes.as_slice(),
+    )
+    .unwrap();
+    let signer = env.as_eip1559().unwrap().recover_signer().unwrap();
+    assert_eq!(signer.to_checksum(None), w.address);
+}
+
+use alloy_consensus::private::alloy_eips as alloy_eips_decode;
+
+#[test]
+fn ethereum_legacy_eip155_round_trip() {
+    let sk = SigningKey::from_slice(&[4u8; 32]).unwrap();
+    let w = eth_wallet(&sk, Network::Mainnet);
+    let tx = TxLegacy {
+        chain_id: Some(1),
+        nonce: 1,
+        gas_price: 20_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(0x22)),
+        value: U256::from(5u64),
+        input: Default::default(),
+    };
+    let mut payload = Vec::new();
+    tx.encode_for_signing(&mut payload);
+    let p = parse(&w, &payload, &PayloadExtras::default()).unwrap();
+    let sig = ecdsa_sign(&sk, &p.to_sign[0]);
+    let raw = assemble(&w, &payload, &PayloadExtras::default(), &[sig]).unwrap();
+    let bytes = hex::decode(raw.trim_start_matches("0x")).unwrap();
+    let env = <alloy_consensus::TxEnvelope as alloy_eips_decode::Decodable2718>::decode_2718(
+        &mut bytes.as_slice(),
+    )
+    .unwrap();
+    assert_eq!(
+        env.as_legacy()
+            .unwrap()
+            .recover_signer()
+            .unwrap()
+            .to_checksum(None),
+        w.address
+    );
+}
+
+#[test]
+fn ethereum_refusals() {
+    let sk = SigningKey::from_slice(&[3u8; 32]).unwrap();
+    let test = eth_wallet(&sk, Network::Testnet);
+    let main = eth_wallet(&sk, Network::Mainnet);
+    let x = PayloadExtras::default();
+    let mut trailing = eip1559(5, &[]);
+    trailing.push(0);
+    let cases: Vec<(&str, &WalletKey, Vec<u8>, &str)> = vec![
+        ("calldata", &test, eip1559(5, &[1, 2]), "calldata"),
+        (
+            "mainnet id on test wallet",
+            &test,
+            eip1559(1, &[]),
+            "mainnet",
+        ),
+        (
+            "test id on main wallet",
+            &main,
+            eip1559(5, &[]),
+            "not Ethereum mainnet",
+        ),
+        ("trailing", &test, trailing, "trailing"),
+        ("garbage", &test, vec![0x02, 0xff, 0x00], "RLP"),
+        ("type 3", &test, vec![0x03, 0xc0], "not supported"),
+        ("empty", &test, vec![], "payload must be"),
+    ];
+    for (name, w, payload, want) in cases {
+        let e = parse(w, &payload, &x).unwrap_err().to_string();
+        assert!(e.contains(want), "{name}: {e}");
+    }
+    // A valid signature by another key is refused at assembly.
+    let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
+    let payload = eip1559(5, &[]);
+    let p = parse(&test, &payload, &x).unwrap();
+    let sig = ecdsa_sign(&other, &p.to_sign[0]);
+    assert!(assemble(&test, &payload, &x, &[sig]).is_err());
+}
+
+fn btc_tx(prev_vout: u32, outputs: Vec<bitcoin::TxOut>) -> bitcoin::Transaction {
+    bitcoin::Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: bitcoin::OutPoint {
+                txid: "0101010101010101010101010101010101010101010101010101010101010101"
+                    .parse()
+                    .unwrap(),
+                vout: prev_vout,
+            },
+            script_sig: bitcoin::ScriptBuf::new(),
+            sequence: bitcoin::Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: bitcoin::Witness::new(),
+        }],
+        output: outputs,
+    }
+}
+
+#[test]
+fn bitcoin_p2wpkh_and_p2tr_verify_with_rust_bitcoin() {
+    use bitcoin::secp256k1::{Keypair, Message, Secp256k1};
+    let secp = Secp256k1::new();
+    let sk = SigningKey::from_slice(&[5u8; 32]).unwrap();
+    let pk = sk.verifying_key().to_sec1_bytes().to_vec();
+    let wpkh = WalletKey {
+        chain: Chain::BitcoinP2wpkh,
+        network: Network::Testnet,
+        address: btc::p2wpkh_address(&pk, Network::Testnet).unwrap(),
+        public_key: pk,
+    };
+    let kp = Keypair::from_seckey_slice(&secp, &[6u8; 32]).unwrap();
+    let (x, _) = kp.x_only_public_key();
+    let tr = WalletKey {
+        chain: Chain::BitcoinP2tr,
+        network: Network::Testnet,
+        address: btc::p2tr_address(&x.serialize(), Network::Testnet).unwrap(),
+        public_key: x.serialize().to_vec(),
+    };
+    let dest: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
+        "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"
+            .parse()
+            .unwrap();
+    let dest = dest.assume_checked();
+    for w in [&wpkh, &tr] {
+        let own: bitcoin::Address<bitcoin::address::NetworkUnchecked> = w.address.parse().unwrap();
+        let own = own.assume_checked().script_pubkey();
+        let tx = btc_tx(
+            0,
+            vec![
+                bitcoin::TxOut {
+                    value: bitcoin::Amount::from_sat(60_000),
+                    script_pubkey: dest.script_pubkey(),
+                },
+                bitcoin::TxOut {
+                    value: bitcoin::Amount::from_sat(39_000),
+                    script_pubkey: own.clone(),
+                },
+            ],
+        );
+        let payload = bitcoin::consensus::serialize(&tx);
+        let extras = PayloadExtras {
+            spent_outputs: vec![SpentOutput {
+                amount: Amount(100_000),
+                script_pubkey: hex::encode(own.as_bytes()),
+            }],
+        };
+        let p = parse(w, &payload, &extras).unwrap();
+        assert_eq!(p.intent.amount, Amount(60_000));
+        assert_eq!(p.intent.fee, Amount(1_000));
+        assert_eq!(p.intent.transfers[0].to, dest.to_string());
+        let sig = match &p.to_sign[0] {
+            ToSign::Ecdsa(_) => ecdsa_sign(&sk, &p.to_sign[0]),
+            ToSign::Schnorr(m) => secp
+                .sign_schnorr_no_aux_rand(&Message::from_digest(*m), &kp)
+                .serialize()
+                .to_vec(),
+            ToSign::Ed25519(_) => unreachable!(),
+        };
+        let signed = assemble(w, &payload, &extras, &[sig]).unwrap();
+        let signed: bitcoin::Transaction =
+            bitcoin::consensus::deserialize(&hex::decode(signed).unwrap()).unwrap();
+        // rust-bitcoin's own check of the witness against the spent output.
+        let prev = bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(100_000),
+            script_pubkey: own.clone(),
+        };
+        // Check the witness against the spent output with rust-bitcoin's sighash code and the
+        // secp256k1 library (independent of the parser's own sighash computation above).
+        let wit = &signed.input[0].witness;
+        let mut cache = bitcoin::sighash::SighashCache::new(&signed);
+        if w.chain == Chain::BitcoinP2wpkh {
+            let s = bitcoin::ecdsa::Signature::from_slice(wit.nth(0).unwrap()).unwrap();
+            let pkey = bitcoin::PublicKey::from_slice(wit.nth(1).unwrap()).unwrap();
+            let h = cache
+                .p2wpkh_signature_hash(0, &own, prev.value, s.sighash_type)
+                .unwrap();
+            secp.verify_ecdsa(&Message::from(h), &s.signature, &pkey.inner)
+        } else {
+            let s = bitcoin::taproot::Signature::from_slice(wit.nth(0).unwrap()).unwrap();
+            let h = cache
+                .taproot_key_spend_signature_hash(
+                    0,
+                    &bitcoin::sighash::Prevouts::All(&[prev.clone()]),
+                    s.sighash_type,
+                )
+                .unwrap();
+            secp.verify_schnorr(&s.signature, &Message::from(h), &x)
+        }
+        .unwrap();
+    }
+}
+
+#[test]
+fn bitcoin_refuses_foreign_inputs_and_overspend() {
+    let sk = SigningKey::from_slice(&[5u8; 32]).unwrap();
+    let pk = sk.verifying_key().to_sec1_bytes().to_vec();
+    let w = WalletKey {
+        chain: Chain::BitcoinP2wpkh,
+        network: Network::Testnet,
+        address: btc::p2wpkh_address(&pk, Network::Testnet).unwrap(),
+        public_key: pk,
+    };
+    let own: bitcoin::Address<bitcoin::address::NetworkUnchecked> = w.address.parse().unwrap();
+    let own = own.assume_checked().script_pubkey();
+    let tx = btc_tx(
+        0,
+        vec![bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(200_000),
+            script_pubkey: own.clone(),
+        }],
+    );
+    let payload = bitcoin::consensus::serialize(&tx);
+    let over = PayloadExtras {
+        spent_outputs: vec![SpentOutput {
+            amount: Amount(100_000),
+            script_pubkey: hex::encode(own.as_bytes()),
+        }],
+    };
+    assert!(parse(&w, &payload, &over)
+        .unwrap_err()
+        .to_string()
+        .contains("exceed"));
+    let foreign = PayloadExtras {
+        spent_outputs: vec![SpentOutput {
+            amount: Amount(300_000),
+            script_pubkey: "0014".to_string() + &"00".repeat(20),
+        }],
+    };
+    assert!(parse(&w, &payload, &foreign)
+        .unwrap_err()
+        .to_string()
+        .contains("does not belong"));
+    assert!(parse(&w, &payload, &PayloadExtras::default())
+        .unwrap_err()
+        .to_string()
+        .contains("spent outputs"));
+}
+
+fn sol_message(payer: &[u8; 32], to: &[u8; 32], lamports: u64) -> Vec<u8> {
+    let mut m = vec![1, 0, 1, 3];
+    m.extend_from_slice(payer);
+    m.extend_from_slice(to);
+    m.extend_from_slice(&[0u8; 32]);
+    m.extend_from_slice(&[9u8; 32]); // blockhash
+    m.push(1);
+    m.push(2); // program index
+    m.extend_from_slice(&[2, 0, 1]);
+    m.push(12);
+    m.extend_from_slice(&2u32.to_le_bytes());
+    m.extend_from_slice(&lamports.to_le_bytes());
+    m
+}
+
+#[test]
+fn solana_transfer_verifies_with_dalek() {
+    use ed25519_dalek::Signer;
+    let sk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let pk = sk.verifying_key().to_bytes();
+    let w = WalletKey {
+        chain: Chain::Solana,
+        network: Network::Testnet,
+        address: sol::address(&pk).unwrap(),
+        public_key: pk.to_vec(),
+    };
+    let to = [8u8; 32];
+    let msg = sol_message(&pk, &to, 1_500_000);
+    let p = parse(&w, &msg, &PayloadExtras::default()).unwrap();
+    assert_eq!(p.intent.amount, Amount(1_500_000));
+    assert_eq!(p.intent.transfers[0].to, bs58::encode(to).into_string());
+    let sig = sk.sign(&msg).to_bytes().to_vec();
+    let b64 = assemble(&w, &msg, &PayloadExtras::default(), &[sig]).unwrap();
+    use base64::Engine;
+    let tx = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    assert_eq!(tx[0], 1);
+    let s = ed25519_dalek::Signature::from_slice(&tx[1..65]).unwrap();
+    sk.verifying_key().verify_strict(&tx[65..], &s).unwrap();
+    // Another fee payer, a non-transfer instruction and trailing bytes are refused.
+    let other = sol_message(&[1u8; 32], &to, 1);
+    assert!(parse(&w, &other, &PayloadExtras::default()).is_err());
+    let mut bad = msg.clone();
+    let n = bad.len();
+    bad[n - 12] = 3;
+    assert!(parse(&w, &bad, &PayloadExtras::default())
+        .unwrap_err()
+        .to_string()
+        .contains("not a System transfer"));
+    let mut trailing = msg;
+    trailing.push(0);
+    assert!(parse(&w, &trailing, &PayloadExtras::default()).is_err());
+}
+
+#[test]
+fn wallet_derivation_is_deterministic_and_distinct() {
+    let ecdsa = k256::SecretKey::from_slice(&[1u8; 32])
+        .unwrap()
+        .public_key();
+    let ed = ed25519_dalek::SigningKey::from_bytes(&[2u8; 32]).verifying_key();
+    let tr = k256::SecretKey::from_slice(&[3u8; 32])
+        .unwrap()
+        .public_key();
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    let keys = keys::VaultPublicKeys {
+        ecdsa_public_key: hex::encode(ecdsa.to_encoded_point(true).as_bytes()),
+        ecdsa_chain_code: hex::encode([4u8; 32]),
+        ed25519_public_key: hex::encode(ed.to_bytes()),
+        secp256k1_tr_public_key: hex::encode(tr.to_encoded_point(true).as_bytes()),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for chain in [
+        Chain::Ethereum,
+        Chain::BitcoinP2wpkh,
+        Chain::BitcoinP2tr,
+        Chain::Solana,
+    ] {
+        for net in [Network::Mainnet, Network::Testnet] {
+            for i in 0..2 {
+                let a = keys::wallet_key(&keys, chain, net, i).unwrap();
+                assert_eq!(a, keys::wallet_key(&keys, chain, net, i).unwrap());
+                // An EVM address is the same on every chain id (the transaction names the chain).
+                if !(chain == Chain::Ethereum && net == Network::Testnet) {
+                    assert!(seen.insert(a.address.clone()), "duplicate {}", a.address);
+                }
+            }
+        }
+    }
+    let eth = keys::wallet_key(&keys, Chain::Ethereum, Network::Mainnet, 0).unwrap();
+    assert!(eth.address.starts_with("0x") && eth.address.len() == 42);
+    let btc = keys::wallet_key(&keys, Chain::BitcoinP2wpkh, Network::Mainnet, 0).unwrap();
+    assert!(btc.address.starts_with("bc1q"));
+    let tr = keys::wallet_key(&keys, Chain::BitcoinP2tr, Network::Testnet, 0).unwrap();
+    assert!(tr.address.starts_with("tb1p"));
+}
