@@ -12,6 +12,7 @@
 
 pub mod dkg;
 pub mod nonces;
+pub mod online;
 pub mod sign;
 
 #[cfg(test)]

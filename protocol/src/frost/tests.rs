@@ -557,3 +557,88 @@ mod properties {
         }
     }
 }
+
+/// Two-round signing with wallet-tweaked packages: the signature verifies, with independent
+/// implementations, under the wallet key the chain module derives from the group key alone.
+#[test]
+fn online_signing_with_wallet_tweak_verifies_independently() {
+    use super::online::FrostSignOnline;
+    use crate::chain::{keys, Chain, KeyType, Network};
+    let mut s = Seeded::new();
+    // ed25519 (Solana wallets), checked with ed25519-dalek.
+    let keys_ed = dkg::<Ed25519>(3, 2, &mut s);
+    let gk = group_key(&keys_ed);
+    let t = keys::frost_tweak::<Ed25519>(KeyType::Ed25519, &gk, Chain::Solana, Network::Testnet, 3)
+        .unwrap();
+    let child = keys::frost_child_key::<Ed25519>(&gk, t).unwrap();
+    let signers = [PartyIndex(1), PartyIndex(3)];
+    let sessions = signers
+        .iter()
+        .map(|p| {
+            let (kp, pkp) = keys::frost_tweak_packages(
+                &keys_ed[p].key_package,
+                &keys_ed[p].public_key_package,
+                t,
+            );
+            (
+                *p,
+                FrostSignOnline::new(sid(9), *p, &signers, kp, pkp, b"solana message").unwrap(),
+            )
+        })
+        .collect();
+    let res = sim::run(sessions, &mut s.rng, sim::honest);
+    let sig = res.outputs[&PartyIndex(1)]
+        .as_ref()
+        .unwrap()
+        .serialize()
+        .unwrap();
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&child.clone().try_into().unwrap()).unwrap();
+    vk.verify_strict(
+        b"solana message",
+        &ed25519_dalek::Signature::from_slice(&sig).unwrap(),
+    )
+    .unwrap();
+    // secp256k1-tr (Taproot wallets), checked with k256's BIP-340 verifier against the x-only key.
+    let keys_tr = dkg::<Secp256k1Tr>(3, 2, &mut s);
+    let gk = group_key(&keys_tr);
+    let t = keys::frost_tweak::<Secp256k1Tr>(
+        KeyType::Secp256k1Tr,
+        &gk,
+        Chain::BitcoinP2tr,
+        Network::Mainnet,
+        0,
+    )
+    .unwrap();
+    let child = keys::frost_child_key::<Secp256k1Tr>(&gk, t).unwrap();
+    let signers = [PartyIndex(2), PartyIndex(3)];
+    let msg = [7u8; 32];
+    let sessions = signers
+        .iter()
+        .map(|p| {
+            let (kp, pkp) = keys::frost_tweak_packages(
+                &keys_tr[p].key_package,
+                &keys_tr[p].public_key_package,
+                t,
+            );
+            (
+                *p,
+                FrostSignOnline::new(sid(10), *p, &signers, kp, pkp, &msg).unwrap(),
+            )
+        })
+        .collect();
+    let res = sim::run(sessions, &mut s.rng, sim::honest);
+    let sig = res.outputs[&PartyIndex(3)]
+        .as_ref()
+        .unwrap()
+        .serialize()
+        .unwrap();
+    let x = &child[child.len() - 32..];
+    let vk = k256::schnorr::VerifyingKey::from_bytes(x).unwrap();
+    vk.verify_raw(
+        &msg,
+        &k256::schnorr::Signature::try_from(sig.as_slice()).unwrap(),
+    )
+    .unwrap();
+    // A signer outside the set cannot join: its messages are rejected.
+    assert!(res.rejected.is_empty());
+}
