@@ -6,8 +6,12 @@
 //! command signed for one network is worthless on another, and carries an idempotency key so that
 //! a retried or replayed command is applied at most once.
 
-use crate::types::{OrgId, Role, UserId, UserKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES};
+use crate::custody::PolicyRules;
+use crate::types::{
+    validate_id, OrgId, Role, UserId, UserKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES,
+};
 use ed25519_dalek::{Signature, VerifyingKey};
+use mpc_protocol::chain::{Chain, Network, PayloadExtras, MAX_PAYLOAD_BYTES};
 use mpc_protocol::domain;
 use mpc_protocol::limits::MAX_COMMAND_BODY_BYTES;
 use serde::{Deserialize, Serialize};
@@ -71,6 +75,103 @@ pub enum Action {
         /// Member to remove.
         user_id: UserId,
     },
+    /// Create a vault; every node then runs DKG for each key type.
+    VaultCreate {
+        /// Organisation.
+        org_id: OrgId,
+        /// New vault id (unique in the network).
+        vault_id: String,
+        /// Display name.
+        name: String,
+    },
+    /// Derive a wallet from an active vault.
+    WalletCreate {
+        /// Organisation.
+        org_id: OrgId,
+        /// Vault.
+        vault_id: String,
+        /// Chain.
+        chain: Chain,
+        /// Network.
+        network: Network,
+        /// Derivation index (below 2^31).
+        index: u32,
+    },
+    /// Whitelist an address.
+    AddressBookAdd {
+        /// Organisation.
+        org_id: OrgId,
+        /// Chain (Bitcoin kinds share one list).
+        chain: Chain,
+        /// Network.
+        network: Network,
+        /// Address.
+        address: String,
+        /// Label.
+        label: String,
+    },
+    /// Remove an address from the whitelist.
+    AddressBookRemove {
+        /// Organisation.
+        org_id: OrgId,
+        /// Chain.
+        chain: Chain,
+        /// Network.
+        network: Network,
+        /// Address.
+        address: String,
+    },
+    /// Set (replace) a vault's policy; the version increases.
+    PolicySet {
+        /// Organisation.
+        org_id: OrgId,
+        /// Vault.
+        vault_id: String,
+        /// The rules.
+        rules: PolicyRules,
+    },
+    /// Submit an unsigned transaction for signing.
+    RequestSubmit {
+        /// Organisation.
+        org_id: OrgId,
+        /// Wallet.
+        wallet_id: String,
+        /// Unsigned payload, hex.
+        payload: String,
+        /// Chain extras (Bitcoin spent outputs).
+        #[serde(default)]
+        extras: PayloadExtras,
+    },
+    /// Approve a request: the command, signed by the approver, is the approval signature over
+    /// the intent digest.
+    RequestApprove {
+        /// Organisation.
+        org_id: OrgId,
+        /// Request.
+        request_id: String,
+        /// The digest the approver saw.
+        intent_digest: String,
+    },
+    /// Reject a request.
+    RequestReject {
+        /// Organisation.
+        org_id: OrgId,
+        /// Request.
+        request_id: String,
+        /// The digest the approver saw.
+        intent_digest: String,
+        /// Why.
+        reason: String,
+    },
+    /// An organisation admin lets a request exceed a REQUIRE_ADMIN spending limit.
+    RequestAdminApprove {
+        /// Organisation.
+        org_id: OrgId,
+        /// Request.
+        request_id: String,
+        /// The digest the admin saw.
+        intent_digest: String,
+    },
 }
 
 impl Action {
@@ -80,6 +181,15 @@ impl Action {
             Action::OrgCreate { .. } => "org_create",
             Action::MemberAdd { .. } => "member_add",
             Action::MemberRemove { .. } => "member_remove",
+            Action::VaultCreate { .. } => "vault_create",
+            Action::WalletCreate { .. } => "wallet_create",
+            Action::AddressBookAdd { .. } => "addressbook_add",
+            Action::AddressBookRemove { .. } => "addressbook_remove",
+            Action::PolicySet { .. } => "policy_set",
+            Action::RequestSubmit { .. } => "request_submit",
+            Action::RequestApprove { .. } => "request_approve",
+            Action::RequestReject { .. } => "request_reject",
+            Action::RequestAdminApprove { .. } => "request_admin_approve",
         }
     }
 
@@ -88,7 +198,16 @@ impl Action {
         match self {
             Action::OrgCreate { org_id, .. }
             | Action::MemberAdd { org_id, .. }
-            | Action::MemberRemove { org_id, .. } => org_id,
+            | Action::MemberRemove { org_id, .. }
+            | Action::VaultCreate { org_id, .. }
+            | Action::WalletCreate { org_id, .. }
+            | Action::AddressBookAdd { org_id, .. }
+            | Action::AddressBookRemove { org_id, .. }
+            | Action::PolicySet { org_id, .. }
+            | Action::RequestSubmit { org_id, .. }
+            | Action::RequestApprove { org_id, .. }
+            | Action::RequestReject { org_id, .. }
+            | Action::RequestAdminApprove { org_id, .. } => org_id,
         }
     }
 
@@ -117,6 +236,70 @@ impl Action {
                 Ok(())
             }
             Action::MemberRemove { user_id, .. } => user_id.validate(),
+            Action::VaultCreate { vault_id, name, .. } => {
+                validate_id("vault_id", vault_id)?;
+                validate_name(name)
+            }
+            Action::WalletCreate {
+                vault_id, index, ..
+            } => {
+                validate_id("vault_id", vault_id)?;
+                if *index >= 1 << 31 {
+                    return Err("index must be below 2^31".into());
+                }
+                Ok(())
+            }
+            Action::AddressBookAdd { label, address, .. } => {
+                validate_name(label)?;
+                validate_short("address", address)
+            }
+            Action::AddressBookRemove { address, .. } => validate_short("address", address),
+            Action::PolicySet {
+                vault_id, rules, ..
+            } => {
+                validate_id("vault_id", vault_id)?;
+                rules.validate()
+            }
+            Action::RequestSubmit {
+                wallet_id,
+                payload,
+                extras,
+                ..
+            } => {
+                validate_short("wallet_id", wallet_id)?;
+                if payload.is_empty() || payload.len() > 2 * MAX_PAYLOAD_BYTES {
+                    return Err(format!(
+                        "payload must be 1 to {MAX_PAYLOAD_BYTES} bytes of hex"
+                    ));
+                }
+                if extras.spent_outputs.len() > mpc_protocol::chain::MAX_BTC_INPUTS {
+                    return Err("too many spent outputs".into());
+                }
+                Ok(())
+            }
+            Action::RequestApprove {
+                request_id,
+                intent_digest,
+                ..
+            }
+            | Action::RequestAdminApprove {
+                request_id,
+                intent_digest,
+                ..
+            } => {
+                validate_short("request_id", request_id)?;
+                validate_short("intent_digest", intent_digest)
+            }
+            Action::RequestReject {
+                request_id,
+                intent_digest,
+                reason,
+                ..
+            } => {
+                validate_short("request_id", request_id)?;
+                validate_short("intent_digest", intent_digest)?;
+                validate_name(reason)
+            }
         }
     }
 }
@@ -131,6 +314,13 @@ fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn validate_short(what: &str, s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 200 || s.chars().any(char::is_control) {
+        return Err(format!("{what} must be 1 to 200 printable characters"));
+    }
+    Ok(())
+}
+
 /// A command whose signature and syntax have been checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCommand {
@@ -140,6 +330,11 @@ pub struct VerifiedCommand {
     pub body: CommandBody,
     /// `SHA-256(COMMAND_BODY_HASH || body text)`.
     pub body_hash: [u8; 32],
+    /// The body text exactly as signed (kept when the command is itself evidence, e.g. an
+    /// approval).
+    pub body_text: String,
+    /// The signature (hex).
+    pub signature: String,
 }
 
 /// The bytes an Ed25519 signature over `body` covers.
@@ -206,6 +401,8 @@ impl SignedCommand {
             signer: self.signer,
             body_hash: body_hash(&self.body),
             body,
+            body_text: self.body.clone(),
+            signature: self.signature.clone(),
         })
     }
 }

@@ -29,6 +29,7 @@
 
 pub mod audit;
 pub mod command;
+pub mod custody;
 pub mod error;
 pub mod network;
 pub mod raft;

@@ -1,6 +1,7 @@
 //! openraft type configuration and the values carried in the replicated log.
 
 use crate::command::SignedCommand;
+use crate::custody::SignedReport;
 use crate::state::CommandOutcome;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,23 +25,33 @@ impl fmt::Display for PeerNode {
     }
 }
 
-/// A log entry's application payload: a signed command stamped by the leader that proposed it.
+/// What is proposed: a user's signed command or a node's signed report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proposal {
+    /// A user's signed command.
+    User(SignedCommand),
+    /// A node's signed report (DKG result, signature, failure).
+    Node(SignedReport),
+}
+
+/// A log entry's application payload, stamped by the leader that proposed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogCommand {
     /// Leader's wall clock at proposal (ms since the Unix epoch). `apply` uses this (made
     /// monotonic), never its own clock.
     pub proposed_at_ms: u64,
-    /// The user's signed command.
-    pub command: SignedCommand,
+    /// The proposal.
+    pub proposal: Proposal,
 }
 
 impl fmt::Display for LogCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "command by {} at {}",
-            self.command.signer, self.proposed_at_ms
-        )
+        match &self.proposal {
+            Proposal::User(c) => write!(f, "command by {} at {}", c.signer, self.proposed_at_ms),
+            Proposal::Node(r) => {
+                write!(f, "report by node {} at {}", r.node_id, self.proposed_at_ms)
+            }
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 
 use crate::audit::{genesis_prev_hash, verify_chain, AuditEntry, ChainReport};
 use crate::command::{Action, VerifiedCommand};
-use crate::raft::LogCommand;
+use crate::custody::{AddressBookEntry, NodeId, Policy, Request, Vault, Wallet};
+use crate::raft::{LogCommand, Proposal};
 use crate::types::{OrgId, Role, UserId, UserKey};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +68,33 @@ pub enum ActionResult {
         /// The member as it was.
         member: Member,
     },
+    /// A vault created or changed (DKG report).
+    Vault {
+        /// The vault now.
+        vault: Vault,
+    },
+    /// A wallet created.
+    WalletCreated {
+        /// The wallet.
+        wallet: Wallet,
+    },
+    /// An address-book entry added or removed.
+    AddressBook {
+        /// The entry.
+        entry: AddressBookEntry,
+        /// True when removed.
+        removed: bool,
+    },
+    /// A policy set.
+    PolicySet {
+        /// The policy in force.
+        policy: Policy,
+    },
+    /// A request created or changed.
+    Request {
+        /// The request now.
+        request: Box<Request>,
+    },
 }
 
 /// The result of applying one log entry.
@@ -95,6 +123,16 @@ pub enum RecordKey {
     Idempotency(UserKey, String),
     /// An audit entry.
     Audit(u64),
+    /// A vault.
+    Vault(String),
+    /// A wallet.
+    Wallet(String),
+    /// An address-book entry.
+    AddressBook(OrgId, String, String),
+    /// A vault's policy.
+    Policy(String),
+    /// A request.
+    Request(String),
 }
 
 /// A record's value, as persisted.
@@ -108,6 +146,16 @@ pub enum RecordValue {
     Idempotency(IdempotencyRecord),
     /// An audit entry.
     Audit(AuditEntry),
+    /// A vault.
+    Vault(Vault),
+    /// A wallet.
+    Wallet(Wallet),
+    /// An address-book entry.
+    AddressBook(AddressBookEntry),
+    /// A policy.
+    Policy(Policy),
+    /// A request.
+    Request(Box<Request>),
 }
 
 /// What was remembered about an applied command, for replays.
@@ -126,6 +174,10 @@ pub struct GenesisParams {
     pub cluster_id: String,
     /// Keys allowed to create organisations.
     pub admins: BTreeSet<UserKey>,
+    /// Every node's Ed25519 identity key (signs its reports).
+    pub nodes: BTreeMap<NodeId, UserKey>,
+    /// Signing threshold t.
+    pub threshold: u16,
 }
 
 /// The whole replicated custody state.
@@ -136,6 +188,11 @@ pub struct CustodyState {
     members: BTreeMap<(OrgId, UserId), Member>,
     idempotency: BTreeMap<(UserKey, String), IdempotencyRecord>,
     audit: Vec<AuditEntry>,
+    vaults: BTreeMap<String, Vault>,
+    wallets: BTreeMap<String, Wallet>,
+    address_book: BTreeMap<(OrgId, String, String), AddressBookEntry>,
+    policies: BTreeMap<String, Policy>,
+    requests: BTreeMap<String, Request>,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
@@ -150,6 +207,11 @@ impl CustodyState {
             members: BTreeMap::new(),
             idempotency: BTreeMap::new(),
             audit: Vec::new(),
+            vaults: BTreeMap::new(),
+            wallets: BTreeMap::new(),
+            address_book: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            requests: BTreeMap::new(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
         }
@@ -165,7 +227,10 @@ impl CustodyState {
         // Time only moves forward, whatever the proposing leader's clock said.
         let now_ms = entry.proposed_at_ms.max(self.last_timestamp_ms);
         self.last_timestamp_ms = now_ms;
-        let cmd = &entry.command;
+        let cmd = match &entry.proposal {
+            Proposal::User(cmd) => cmd,
+            Proposal::Node(report) => return self.apply_report(ctx, now_ms, report),
+        };
         let verified = match cmd.verify(&self.genesis.cluster_id) {
             Ok(v) => v,
             Err(reason) => {
@@ -207,7 +272,7 @@ impl CustodyState {
                 ..Default::default()
             };
         }
-        let result = self.execute(&verified, now_ms);
+        let result = self.execute(&verified, ctx, now_ms);
         let org = Some(verified.body.action.org_id().clone());
         let outcome_text = match &result {
             Ok(_) => "ok".to_string(),
@@ -256,7 +321,12 @@ impl CustodyState {
         self.org_members(org_id).find(|m| &m.public_key == key)
     }
 
-    fn execute(&mut self, cmd: &VerifiedCommand, now_ms: u64) -> Result<ActionResult, String> {
+    fn execute(
+        &mut self,
+        cmd: &VerifiedCommand,
+        ctx: EntryContext,
+        now_ms: u64,
+    ) -> Result<ActionResult, String> {
         let signer = cmd.signer;
         match &cmd.body.action {
             Action::OrgCreate {
@@ -337,6 +407,7 @@ impl CustodyState {
                     .insert(RecordKey::Member(org_id.clone(), user_id.clone()));
                 Ok(ActionResult::MemberRemoved { member })
             }
+            _ => self.execute_custody(cmd, ctx, now_ms),
         }
     }
 
@@ -358,7 +429,7 @@ impl CustodyState {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn append_audit(
+    pub(crate) fn append_audit(
         &mut self,
         ctx: EntryContext,
         now_ms: u64,
@@ -453,6 +524,19 @@ impl CustodyState {
                 .and_then(|i| self.audit.get(i))
                 .cloned()
                 .map(RecordValue::Audit),
+            RecordKey::Vault(id) => self.vaults.get(id).cloned().map(RecordValue::Vault),
+            RecordKey::Wallet(id) => self.wallets.get(id).cloned().map(RecordValue::Wallet),
+            RecordKey::AddressBook(o, c, a) => self
+                .address_book
+                .get(&(o.clone(), c.clone(), a.clone()))
+                .cloned()
+                .map(RecordValue::AddressBook),
+            RecordKey::Policy(id) => self.policies.get(id).cloned().map(RecordValue::Policy),
+            RecordKey::Request(id) => self
+                .requests
+                .get(id)
+                .cloned()
+                .map(|r| RecordValue::Request(Box::new(r))),
         }
     }
 
@@ -468,7 +552,23 @@ impl CustodyState {
             .keys()
             .map(|(k, i)| RecordKey::Idempotency(*k, i.clone()));
         let audit = self.audit.iter().map(|e| RecordKey::Audit(e.seq));
-        orgs.chain(members).chain(idem).chain(audit).collect()
+        let vaults = self.vaults.keys().map(|k| RecordKey::Vault(k.clone()));
+        let wallets = self.wallets.keys().map(|k| RecordKey::Wallet(k.clone()));
+        let book = self
+            .address_book
+            .keys()
+            .map(|(o, c, a)| RecordKey::AddressBook(o.clone(), c.clone(), a.clone()));
+        let policies = self.policies.keys().map(|k| RecordKey::Policy(k.clone()));
+        let requests = self.requests.keys().map(|k| RecordKey::Request(k.clone()));
+        orgs.chain(members)
+            .chain(idem)
+            .chain(audit)
+            .chain(vaults)
+            .chain(wallets)
+            .chain(book)
+            .chain(policies)
+            .chain(requests)
+            .collect()
     }
 
     /// Rebuilds a state from persisted records. Audit entries must be contiguous from 0.
@@ -496,6 +596,23 @@ impl CustodyState {
                 (RecordKey::Audit(seq), RecordValue::Audit(a)) if seq == a.seq => {
                     audit.insert(seq, a);
                 }
+                (RecordKey::Vault(id), RecordValue::Vault(v)) if id == v.vault_id => {
+                    s.vaults.insert(id, v);
+                }
+                (RecordKey::Wallet(id), RecordValue::Wallet(w)) if id == w.wallet_id => {
+                    s.wallets.insert(id, w);
+                }
+                (RecordKey::AddressBook(o, c, a), RecordValue::AddressBook(e))
+                    if o == e.org_id && a == e.address =>
+                {
+                    s.address_book.insert((o, c, a), e);
+                }
+                (RecordKey::Policy(id), RecordValue::Policy(p)) if id == p.vault_id => {
+                    s.policies.insert(id, p);
+                }
+                (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
+                    s.requests.insert(id, *r);
+                }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }
         }
@@ -513,6 +630,9 @@ impl CustodyState {
         self.last_timestamp_ms
     }
 }
+
+mod flows;
+pub use flows::SigningJob;
 
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
         let genesis = GenesisParams {
             cluster_id: "suite".into(),
             admins: Default::default(),
+            nodes: Default::default(),
+            threshold: 2,
         };
         let (log, sm) = store::open(&dir.path().join("db"), genesis).await?;
         Ok((dir, log, sm))

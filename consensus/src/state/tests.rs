@@ -14,10 +14,20 @@ fn pk(seed: u8) -> UserKey {
     UserKey(key(seed).verifying_key().to_bytes())
 }
 
+fn node_key(n: u64) -> SigningKey {
+    SigningKey::from_bytes(&[100 + n as u8; 32])
+}
+
+fn node_pk(n: u64) -> UserKey {
+    UserKey(node_key(n).verifying_key().to_bytes())
+}
+
 fn fresh() -> CustodyState {
     CustodyState::new(GenesisParams {
         cluster_id: CLUSTER.into(),
         admins: [pk(1)].into_iter().collect(),
+        nodes: (1..=3u64).map(|n| (n, node_pk(n))).collect(),
+        threshold: 2,
     })
 }
 
@@ -29,7 +39,7 @@ fn cmd(signer: u8, idem: &str, action: Action) -> LogCommand {
     };
     LogCommand {
         proposed_at_ms: 1_000,
-        command: SignedCommand::sign(&body, &key(signer)).unwrap(),
+        proposal: Proposal::User(SignedCommand::sign(&body, &key(signer)).unwrap()),
     }
 }
 
@@ -80,6 +90,8 @@ fn run(steps: Vec<Step>) -> CustodyState {
     }
     s
 }
+
+mod custody;
 
 #[test]
 fn apply_table() {
@@ -222,7 +234,9 @@ fn replay_returns_first_outcome_and_changes_nothing() {
 fn bad_signature_in_log_is_rejected_and_audited() {
     let mut s = fresh();
     let mut c = cmd(1, "k", org_create("acme"));
-    c.command.body = c.command.body.replace("acme", "evil");
+    if let Proposal::User(u) = &mut c.proposal {
+        u.body = u.body.replace("acme", "evil");
+    }
     let out = s.apply(EntryContext { log_index: 1 }, &c);
     assert!(out.error.unwrap().contains("does not verify"));
     assert!(s.orgs().next().is_none());

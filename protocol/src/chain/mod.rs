@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Largest unsigned payload accepted, bytes.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Most Bitcoin inputs per request (each is one signature).
 pub const MAX_BTC_INPUTS: usize = 16;
 
@@ -339,3 +339,43 @@ pub fn assemble(
 
 #[cfg(test)]
 mod tests;
+
+/// Checks an address for `chain` / `network` and returns its canonical text (EIP-55 for
+/// Ethereum, lower-case bech32 for Bitcoin, base58 for Solana). Both Bitcoin wallet kinds accept
+/// any standard Bitcoin address as a destination.
+pub fn normalize_address(chain: Chain, network: Network, s: &str) -> Result<String, ChainError> {
+    let bad = |r: &str| {
+        ChainError::Key(format!(
+            "address '{}': {r}",
+            s.chars().take(100).collect::<String>()
+        ))
+    };
+    if s.is_empty() || s.len() > 100 {
+        return Err(bad("must be 1 to 100 characters"));
+    }
+    match chain {
+        Chain::Ethereum => {
+            let a: alloy_primitives::Address =
+                s.parse().map_err(|_| bad("not an Ethereum address"))?;
+            Ok(a.to_checksum(None))
+        }
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => {
+            let a: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
+                s.parse().map_err(|_| bad("not a Bitcoin address"))?;
+            let net = match network {
+                Network::Mainnet => bitcoin::Network::Bitcoin,
+                Network::Testnet => bitcoin::Network::Testnet,
+            };
+            Ok(a.require_network(net)
+                .map_err(|_| bad("address is for another network"))?
+                .to_string())
+        }
+        Chain::Solana => {
+            let b = bs58::decode(s).into_vec().map_err(|_| bad("not base58"))?;
+            if b.len() != 32 {
+                return Err(bad("a Solana address is 32 bytes"));
+            }
+            Ok(bs58::encode(b).into_string())
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! Vault → wallet → policy → request → approvals → signing job, and the signer's own checks.
+
+use super::*;
+use crate::custody::{
+    LimitAction, PolicyRules, Report, ReportBody, RequestStatus, SignedReport, SpendLimit,
+    VaultStatus,
+};
+use mpc_protocol::chain::keys::VaultPublicKeys;
+use mpc_protocol::chain::{Amount, Chain, Network};
+
+struct H {
+    s: CustodyState,
+    idx: u64,
+}
+
+impl H {
+    fn user(&mut self, signer: u8, idem: &str, action: Action) -> CommandOutcome {
+        self.idx += 1;
+        let mut c = cmd(signer, idem, action);
+        c.proposed_at_ms = 1_000_000 + self.idx * 1000;
+        self.s.apply(
+            EntryContext {
+                log_index: self.idx,
+            },
+            &c,
+        )
+    }
+
+    fn ok(&mut self, signer: u8, idem: &str, action: Action) -> ActionResult {
+        let out = self.user(signer, idem, action);
+        assert!(out.error.is_none(), "{idem}: {:?}", out.error);
+        out.result.unwrap()
+    }
+
+    fn report(&mut self, node: u64, report: Report) -> CommandOutcome {
+        use ed25519_dalek::Signer;
+        self.idx += 1;
+        let body = serde_json::to_string(&ReportBody {
+            cluster: CLUSTER.into(),
+            report,
+        })
+        .unwrap();
+        let sig = node_key(node).sign(&crate::custody::report_message(&body));
+        let rep = SignedReport {
+            node_id: node,
+            body,
+            signature: hex::encode(sig.to_bytes()),
+        };
+        self.s.apply(
+            EntryContext {
+                log_index: self.idx,
+            },
+            &LogCommand {
+                proposed_at_ms: 1_000_000 + self.idx * 1000,
+                proposal: Proposal::Node(rep),
+            },
+        )
+    }
+
+    fn request(&self, id: &str) -> crate::custody::Request {
+        self.s.request(id).unwrap().clone()
+    }
+}
+
+fn keys(seed: u8) -> VaultPublicKeys {
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    let sec = |b: u8| k256::SecretKey::from_slice(&[b; 32]).unwrap().public_key();
+    VaultPublicKeys {
+        ecdsa_public_key: hex::encode(sec(seed).to_encoded_point(true).as_bytes()),
+        ecdsa_chain_code: hex::encode([seed; 32]),
+        ed25519_public_key: hex::encode(
+            SigningKey::from_bytes(&[seed; 32])
+                .verifying_key()
+                .to_bytes(),
+        ),
+        secp256k1_tr_public_key: hex::encode(sec(seed + 1).to_encoded_point(true).as_bytes()),
+    }
+}
+
+fn sol_transfer(payer: &[u8], to: &[u8; 32], lamports: u64) -> String {
+    let mut m = vec![1, 0, 1, 3];
+    m.extend_from_slice(payer);
+    m.extend_from_slice(to);
+    m.extend_from_slice(&[0u8; 32]);
+    m.extend_from_slice(&[9u8; 32]);
+    m.extend_from_slice(&[1, 2, 2, 0, 1, 12]);
+    m.extend_from_slice(&2u32.to_le_bytes());
+    m.extend_from_slice(&lamports.to_le_bytes());
+    hex::encode(m)
+}
+
+fn org() -> OrgId {
+    OrgId("acme".into())
+}
+
+/// An organisation with approvers a1..a3 (keys 11..13), initiator (20), an active vault and a
+/// Solana test wallet.
+fn setup(policy: PolicyRules) -> (H, String, Vec<u8>) {
+    use Role::*;
+    let mut h = H { s: fresh(), idx: 0 };
+    h.ok(1, "o", org_create("acme"));
+    for (u, k) in [("a1", 11), ("a2", 12), ("a3", 13)] {
+        h.ok(1, u, member_add("acme", u, k, &[Approver]));
+    }
+    h.ok(1, "i", member_add("acme", "ini", 20, &[Initiator]));
+    h.ok(
+        1,
+        "v",
+        Action::VaultCreate {
+            org_id: org(),
+            vault_id: "v1".into(),
+            name: "Vault".into(),
+        },
+    );
+    assert!(h
+        .user(1, "w0", wallet_action())
+        .error
+        .unwrap()
+        .contains("not active"));
+    for n in 1..=3 {
+        assert!(h
+            .report(
+                n,
+                Report::VaultKeys {
+                    vault_id: "v1".into(),
+                    keys: keys(5)
+                }
+            )
+            .error
+            .is_none());
+    }
+    assert_eq!(h.s.vault("v1").unwrap().status, VaultStatus::Active);
+    // A fourth, duplicate report changes nothing and writes no audit entry.
+    let before = h.s.audit().len();
+    assert!(h
+        .report(
+            1,
+            Report::VaultKeys {
+                vault_id: "v1".into(),
+                keys: keys(6)
+            }
+        )
+        .error
+        .is_some());
+    assert_eq!(h.s.audit().len(), before);
+    let ActionResult::WalletCreated { wallet } = h.ok(1, "w", wallet_action()) else {
+        panic!()
+    };
+    h.ok(
+        1,
+        "p",
+        Action::PolicySet {
+            org_id: org(),
+            vault_id: "v1".into(),
+            rules: policy,
+        },
+    );
+    let pk = hex::decode(&wallet.public_key).unwrap();
+    (h, wallet.wallet_id, pk)
+}
+
+fn wallet_action() -> Action {
+    Action::WalletCreate {
+        org_id: org(),
+        vault_id: "v1".into(),
+        chain: Chain::Solana,
+        network: Network::Testnet,
+        index: 0,
+    }
+}
+
+fn two_of_three() -> PolicyRules {
+    PolicyRules {
+        approvers: ["a1", "a2", "a3"]
+            .iter()
+            .map(|u| UserId(u.to_string()))
+            .collect(),
+        threshold: 2,
+        whitelist_required: false,
+        limits: vec![],
+        auto_approve: vec![],
+    }
+}
+
+fn submit(
+    h: &mut H,
+    wallet: &str,
+    pk: &[u8],
+    lamports: u64,
+    idem: &str,
+) -> crate::custody::Request {
+    let out = h.user(
+        20,
+        idem,
+        Action::RequestSubmit {
+            org_id: org(),
+            wallet_id: wallet.into(),
+            payload: sol_transfer(pk, &[8u8; 32], lamports),
+            extras: Default::default(),
+        },
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let Some(ActionResult::Request { request }) = out.result else {
+        panic!()
+    };
+    *request
+}
+
+fn approve(h: &mut H, who: u8, req: &crate::custody::Request, digest: &str) -> CommandOutcome {
+    h.user(
+        who,
+        &format!("ap-{who}-{}-{}", req.request_id, &digest[..8]),
+        Action::RequestApprove {
+            org_id: org(),
+            request_id: req.request_id.clone(),
+            intent_digest: digest.into(),
+        },
+    )
+}
+
+#[test]
+fn vault_reports_that_disagree_fail_the_vault() {
+    let (mut h, _, _) = setup(two_of_three());
+    h.ok(
+        1,
+        "v2",
+        Action::VaultCreate {
+            org_id: org(),
+            vault_id: "v2".into(),
+            name: "V2".into(),
+        },
+    );
+    h.report(
+        1,
+        Report::VaultKeys {
+            vault_id: "v2".into(),
+            keys: keys(5),
+        },
+    );
+    h.report(
+        2,
+        Report::VaultKeys {
+            vault_id: "v2".into(),
+            keys: keys(5),
+        },
+    );
+    h.report(
+        3,
+        Report::VaultKeys {
+            vault_id: "v2".into(),
+            keys: keys(7),
+        },
+    );
+    assert!(matches!(
+        h.s.vault("v2").unwrap().status,
+        VaultStatus::Failed { .. }
+    ));
+    // A report signed by the wrong node key is refused.
+    h.ok(
+        1,
+        "v3",
+        Action::VaultCreate {
+            org_id: org(),
+            vault_id: "v3".into(),
+            name: "V3".into(),
+        },
+    );
+    use ed25519_dalek::Signer;
+    let body = serde_json::to_string(&ReportBody {
+        cluster: CLUSTER.into(),
+        report: Report::VaultKeys {
+            vault_id: "v3".into(),
+            keys: keys(5),
+        },
+    })
+    .unwrap();
+    let sig = node_key(2).sign(&crate::custody::report_message(&body));
+    let forged = SignedReport {
+        node_id: 1,
+        body,
+        signature: hex::encode(sig.to_bytes()),
+    };
+    let out = h.s.apply(
+        EntryContext { log_index: 999 },
+        &LogCommand {
+            proposed_at_ms: 0,
+            proposal: Proposal::Node(forged),
+        },
+    );
+    assert!(out.error.unwrap().contains("does not verify"));
+    assert!(h.s.vault("v3").unwrap().reports.is_empty());
+}
+
+#[test]
+fn m_of_n_approvals_then_signing_job_and_signer_rechecks() {
+    let (mut h, wallet, pk) = setup(two_of_three());
+    let req = submit(&mut h, &wallet, &pk, 1_000_000, "r1");
+    assert_eq!(req.status, RequestStatus::Pending);
+    assert_eq!(req.intent.amount, Amount(1_000_000));
+    let digest = req.intent_digest.clone();
+    // Same idempotency key: same request, nothing new.
+    let again = h.user(
+        20,
+        "r1",
+        Action::RequestSubmit {
+            org_id: org(),
+            wallet_id: wallet.clone(),
+            payload: sol_transfer(&pk, &[8u8; 32], 1_000_000),
+            extras: Default::default(),
+        },
+    );
+    assert!(again.replayed);
+    assert!(h
+        .s
+        .signing_job(&req.request_id, 1)
+        .unwrap_err()
+        .contains("not signing"));
+    // Wrong digest, non-approver, M-1 approvals: not signing.
+    assert!(approve(&mut h, 11, &req, &"00".repeat(32))
+        .error
+        .unwrap()
+        .contains("digest"));
+    assert!(approve(&mut h, 20, &req, &digest)
+        .error
+        .unwrap()
+        .contains("not an approver"));
+    assert!(approve(&mut h, 11, &req, &digest).error.is_none());
+    assert!(approve(&mut h, 11, &req, &digest).replayed);
+    assert_eq!(h.request(&req.request_id).status, RequestStatus::Pending);
+    // The M-th approval fixes the signer set and session id.
+    assert!(approve(&mut h, 12, &req, &digest).error.is_none());
+    let r = h.request(&req.request_id);
+    assert_eq!(r.status, RequestStatus::Signing);
+    let attempt = r.attempts[0].clone();
+    assert_eq!(attempt.signers.len(), 2);
+    let me = attempt.signers[0];
+    let job = h.s.signing_job(&req.request_id, me).unwrap();
+    assert_eq!(
+        job.session_id.to_vec(),
+        hex::decode(&attempt.session_id).unwrap()
+    );
+    let outsider = (1..=3).find(|n| !attempt.signers.contains(n)).unwrap();
+    assert!(h
+        .s
+        .signing_job(&req.request_id, outsider)
+        .unwrap_err()
+        .contains("not in the signer set"));
+
+    // Invariant 2: a state that says "signing" without valid approvals makes no signing job.
+    let mut forged = h.s.clone();
+    let mut fr = r.clone();
+    fr.approvals.remove(&UserId("a2".into()));
+    forged.force_request_for_tests(fr);
+    assert!(forged
+        .signing_job(&req.request_id, me)
+        .unwrap_err()
+        .contains("valid approvals"));
+    // ... nor an approval over another digest copied in under another approver's name.
+    let mut forged = h.s.clone();
+    let mut fr = r.clone();
+    let a1 = fr.approvals[&UserId("a1".into())].clone();
+    fr.approvals.insert(UserId("a2".into()), a1);
+    forged.force_request_for_tests(fr);
+    assert!(forged
+        .signing_job(&req.request_id, me)
+        .unwrap_err()
+        .contains("valid approvals"));
+    // ... nor a tampered payload.
+    let mut forged = h.s.clone();
+    let mut fr = r.clone();
+    fr.payload = sol_transfer(&pk, &[8u8; 32], 9_999_999);
+    forged.force_request_for_tests(fr);
+    assert!(forged
+        .signing_job(&req.request_id, me)
+        .unwrap_err()
+        .contains("intent"));
+    // A removed approver's approval no longer counts.
+    let mut removed = h.s.clone();
+    let mut hh = H {
+        s: removed.clone(),
+        idx: h.idx,
+    };
+    hh.ok(1, "rm", member_remove("acme", "a2"));
+    removed = hh.s;
+    assert!(removed
+        .signing_job(&req.request_id, me)
+        .unwrap_err()
+        .contains("valid approvals"));
+
+    // A bogus signature report is refused; a failure report moves to another signer subset.
+    let bogus = h.report(
+        me,
+        Report::Signature {
+            request_id: req.request_id.clone(),
+            attempt: 1,
+            signatures: vec!["00".repeat(64)],
+        },
+    );
+    assert!(bogus.error.unwrap().contains("refused"));
+    let other = attempt.signers[1];
+    let out = h.report(
+        me,
+        Report::SignFailed {
+            request_id: req.request_id.clone(),
+            attempt: 1,
+            reason: "timeout".into(),
+            unresponsive: vec![other],
+        },
+    );
+    assert!(out.error.is_none());
+    let r = h.request(&req.request_id);
+    assert_eq!(r.attempts.len(), 2);
+    assert!(!r.attempts[1].signers.contains(&other), "{:?}", r.attempts);
+    assert_ne!(r.attempts[1].session_id, r.attempts[0].session_id);
+    // A report for the old attempt is stale.
+    assert!(h
+        .report(
+            me,
+            Report::SignFailed {
+                request_id: req.request_id.clone(),
+                attempt: 1,
+                reason: "x".into(),
+                unresponsive: vec![]
+            }
+        )
+        .error
+        .is_some());
+}
+
+#[test]
+fn whitelist_limits_and_auto_approve() {
+    let mut rules = two_of_three();
+    rules.whitelist_required = true;
+    rules.limits = vec![SpendLimit {
+        asset: "SOL".into(),
+        window_secs: 3600,
+        max_amount: Amount(3_000_000),
+        action: LimitAction::RequireAdmin,
+    }];
+    rules.auto_approve = vec![crate::custody::AutoApprove {
+        asset: "SOL".into(),
+        max_amount: Amount(1_000_000),
+    }];
+    let (mut h, wallet, pk) = setup(rules.clone());
+    // Not whitelisted: rejected at submission.
+    let r = submit(&mut h, &wallet, &pk, 1_000, "r0");
+    assert!(
+        matches!(r.status, RequestStatus::Rejected { .. }),
+        "{:?}",
+        r.status
+    );
+    let dest = bs58::encode([8u8; 32]).into_string();
+    h.ok(
+        1,
+        "ab",
+        Action::AddressBookAdd {
+            org_id: org(),
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            address: dest,
+            label: "cold".into(),
+        },
+    );
+    // Whitelisted and under the auto-approve amount: straight to signing.
+    let r1 = submit(&mut h, &wallet, &pk, 1_000_000, "r1");
+    assert_eq!(r1.status, RequestStatus::Signing);
+    assert!(r1.auto_approved);
+    // Above auto-approve: needs approvals; then beyond the 1 h window it waits for an admin.
+    let r2 = submit(&mut h, &wallet, &pk, 2_500_000, "r2");
+    assert_eq!(r2.status, RequestStatus::Pending);
+    approve(&mut h, 11, &r2, &r2.intent_digest);
+    approve(&mut h, 13, &r2, &r2.intent_digest);
+    let r2 = h.request(&r2.request_id);
+    assert!(
+        matches!(r2.status, RequestStatus::AwaitingAdmin { .. }),
+        "{:?}",
+        r2.status
+    );
+    let out = h.user(
+        1,
+        "adm",
+        Action::RequestAdminApprove {
+            org_id: org(),
+            request_id: r2.request_id.clone(),
+            intent_digest: r2.intent_digest.clone(),
+        },
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(h.request(&r2.request_id).status, RequestStatus::Signing);
+    let me = h.request(&r2.request_id).attempts[0].signers[0];
+    assert!(h.s.signing_job(&r2.request_id, me).is_ok());
+    // With a REJECT limit instead, the same spend is rejected.
+    rules.limits[0].action = LimitAction::Reject;
+    let (mut h, wallet, pk) = setup(rules);
+    h.ok(
+        1,
+        "ab",
+        Action::AddressBookAdd {
+            org_id: org(),
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            address: bs58::encode([8u8; 32]).into_string(),
+            label: "cold".into(),
+        },
+    );
+    submit(&mut h, &wallet, &pk, 1_000_000, "r1");
+    let r2 = submit(&mut h, &wallet, &pk, 2_500_000, "r2");
+    approve(&mut h, 11, &r2, &r2.intent_digest);
+    approve(&mut h, 12, &r2, &r2.intent_digest);
+    let r2 = h.request(&r2.request_id);
+    assert!(
+        matches!(&r2.status, RequestStatus::Rejected { reason } if reason.contains("spending limit")),
+        "{:?}",
+        r2.status
+    );
+    // The policy changing after approval stops the signer.
+    let r1 =
+        h.s.requests(None)
+            .find(|r| r.status == RequestStatus::Signing)
+            .unwrap()
+            .clone();
+    let me = r1.attempts[0].signers[0];
+    assert!(h.s.signing_job(&r1.request_id, me).is_ok());
+    h.ok(
+        1,
+        "p2",
+        Action::PolicySet {
+            org_id: org(),
+            vault_id: "v1".into(),
+            rules: two_of_three(),
+        },
+    );
+    assert!(h
+        .s
+        .signing_job(&r1.request_id, me)
+        .unwrap_err()
+        .contains("policy changed"));
+}
