@@ -173,7 +173,7 @@ pub fn seal(
     };
     let key = derive_key(passphrase, &salt, &kdf)?;
     let ad = associated_data(purpose, &file)?;
-    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key[..]));
     let ct = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
@@ -211,7 +211,7 @@ pub fn open(
         .map_err(|_| BootstrapError::invalid("sealed file", "ciphertext is not hex"))?;
     let key = derive_key(passphrase, &salt, &file.kdf)?;
     let ad = associated_data(purpose, file)?;
-    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key[..]));
     cipher
         .decrypt(XNonce::from_slice(&nonce), Payload { msg: &ct, aad: &ad })
         .map(Zeroizing::new)

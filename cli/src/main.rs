@@ -9,6 +9,7 @@ use mpc_cli::client::RpcClient;
 use mpc_cli::sign::{random_idempotency_key, sign_action};
 use mpc_consensus::command::Action;
 use mpc_consensus::types::{OrgId, Role, UserId, UserKey};
+use mpc_protocol::chain::{Chain, Network, SpentOutput};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,6 +57,361 @@ enum Cmd {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Vaults (keys made by DKG on every node).
+    #[command(subcommand)]
+    Vault(VaultCmd),
+    /// Wallets derived from vault keys.
+    #[command(subcommand)]
+    Wallet(WalletCmd),
+    /// The organisation's address book (whitelist).
+    #[command(subcommand)]
+    Addressbook(BookCmd),
+    /// Vault policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Signing requests: submit, inspect, approve, reject.
+    #[command(subcommand)]
+    Request(RequestCmd),
+    /// Build unsigned transactions (for testing and demos).
+    #[command(subcommand)]
+    Tx(TxCmd),
+}
+
+/// Arguments every signed write takes.
+#[derive(Debug, clap::Args)]
+struct Signer {
+    /// Signing key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// Organisation id.
+    #[arg(long)]
+    org: String,
+    /// Idempotency key (random when absent).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCmd {
+    /// Create a vault (org admins); every node then runs DKG.
+    Create {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Wait until the vault is active or failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a vault.
+    Get {
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+    },
+    /// List vaults.
+    List {
+        /// Only this organisation's.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WalletCmd {
+    /// Derive a wallet (org admins).
+    Create {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// ethereum, bitcoin_p2wpkh, bitcoin_p2tr or solana.
+        #[arg(long)]
+        chain: String,
+        /// mainnet or testnet.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Derivation index.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+    },
+    /// Show a wallet.
+    Get {
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+    },
+    /// List wallets.
+    List {
+        /// Only this vault's.
+        #[arg(long)]
+        vault: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BookCmd {
+    /// Whitelist an address (org admins).
+    Add {
+        #[command(flatten)]
+        signer: Signer,
+        /// Chain.
+        #[arg(long)]
+        chain: String,
+        /// Network.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Address.
+        #[arg(long)]
+        address: String,
+        /// Label.
+        #[arg(long)]
+        label: String,
+    },
+    /// Remove an address (org admins).
+    Remove {
+        #[command(flatten)]
+        signer: Signer,
+        /// Chain.
+        #[arg(long)]
+        chain: String,
+        /// Network.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Address.
+        #[arg(long)]
+        address: String,
+    },
+    /// List the address book.
+    List {
+        /// Organisation.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// Set a vault's policy from a JSON rules file (org admins).
+    Set {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// Rules file: {"approvers": [...], "threshold": M, "whitelist_required": bool,
+        /// "limits": [...], "auto_approve": [...]}.
+        #[arg(long)]
+        rules: PathBuf,
+    },
+    /// Show a vault's policy.
+    Get {
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestCmd {
+    /// Submit an unsigned transaction (initiators).
+    Submit {
+        #[command(flatten)]
+        signer: Signer,
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+        /// Unsigned payload, hex.
+        #[arg(long)]
+        payload: String,
+        /// Bitcoin: JSON file with the spent outputs [{"amount": "…", "script_pubkey": "…"}].
+        #[arg(long)]
+        spent_outputs: Option<PathBuf>,
+    },
+    /// Show a request (the parsed intent, approvals, status, signed transaction).
+    Get {
+        /// Request id.
+        #[arg(long)]
+        request: String,
+    },
+    /// List requests.
+    List {
+        /// Organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve: shows the parsed intent, then signs its digest.
+    Approve {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Reject a request.
+    Reject {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Reason.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let a request exceed a REQUIRE_ADMIN spending limit (org admins).
+    AdminApprove {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Wait until a request is signed, rejected or failed.
+    Wait {
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TxCmd {
+    /// An EIP-1559 ETH transfer (unsigned, hex).
+    Eth {
+        /// Chain id (1 mainnet, 11155111 Sepolia).
+        #[arg(long, default_value_t = 11_155_111)]
+        chain_id: u64,
+        /// Nonce.
+        #[arg(long, default_value_t = 0)]
+        nonce: u64,
+        /// Destination.
+        #[arg(long)]
+        to: String,
+        /// Value, wei.
+        #[arg(long)]
+        value_wei: u128,
+        /// Max fee per gas, wei.
+        #[arg(long, default_value_t = 30_000_000_000)]
+        max_fee_per_gas: u128,
+        /// Max priority fee per gas, wei.
+        #[arg(long, default_value_t = 1_000_000_000)]
+        max_priority_fee_per_gas: u128,
+    },
+    /// A Bitcoin spend of one UTXO with change (unsigned hex and the spent output).
+    Btc {
+        /// The wallet address (owner of the UTXO, receives change).
+        #[arg(long)]
+        from: String,
+        /// The UTXO, txid:vout.
+        #[arg(long)]
+        utxo: String,
+        /// Its value, sat.
+        #[arg(long)]
+        input_sats: u64,
+        /// Destination.
+        #[arg(long)]
+        to: String,
+        /// Amount, sat.
+        #[arg(long)]
+        amount_sats: u64,
+        /// Fee, sat.
+        #[arg(long, default_value_t = 500)]
+        fee_sats: u64,
+    },
+    /// A Solana System transfer message (unsigned hex).
+    Sol {
+        /// The wallet address (fee payer).
+        #[arg(long)]
+        from: String,
+        /// Destination.
+        #[arg(long)]
+        to: String,
+        /// Lamports.
+        #[arg(long)]
+        lamports: u64,
+        /// Recent blockhash (base58).
+        #[arg(long)]
+        blockhash: String,
+    },
+}
+
+fn chain_arg(s: &str) -> anyhow::Result<Chain> {
+    serde_json::from_value(json!(s)).map_err(|_| {
+        anyhow::anyhow!("unknown chain '{s}' (ethereum, bitcoin_p2wpkh, bitcoin_p2tr, solana)")
+    })
+}
+
+fn network_arg(s: &str) -> anyhow::Result<Network> {
+    serde_json::from_value(json!(s))
+        .map_err(|_| anyhow::anyhow!("unknown network '{s}' (mainnet, testnet)"))
+}
+
+fn signed(
+    args: &Args,
+    client: &RpcClient,
+    method: &str,
+    s: &Signer,
+    action: Action,
+) -> anyhow::Result<Value> {
+    submit(args, client, method, &s.key, &s.idempotency_key, action)
+}
+
+fn org_of(s: &Signer) -> OrgId {
+    OrgId(s.org.clone())
+}
+
+/// Fetches a request, prints its parsed intent and asks for confirmation.
+fn show_and_confirm(
+    client: &RpcClient,
+    request: &str,
+    yes: bool,
+    what: &str,
+) -> anyhow::Result<String> {
+    let r = client.call(
+        "request_get",
+        json!({ "request_id": request, "linearizable": true }),
+    )?;
+    let intent = r.get("intent").cloned().unwrap_or(Value::Null);
+    eprintln!(
+        "request {request} ({})",
+        r["status"]["state"].as_str().unwrap_or("?")
+    );
+    eprintln!("  parsed from the transaction bytes by the node:");
+    eprintln!("{}", serde_json::to_string_pretty(&intent)?);
+    eprintln!(
+        "  intent digest {}",
+        r["intent_digest"].as_str().unwrap_or("?")
+    );
+    if !yes {
+        eprint!("{what} this request? [y/N] ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            anyhow::bail!("not confirmed");
+        }
+    }
+    r.get("intent_digest")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("request has no intent digest"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,6 +680,280 @@ fn run(args: Args) -> anyhow::Result<()> {
             client.call("audit_list", json!({ "offset": offset, "limit": limit }))?
         }
         Cmd::Audit(AuditCmd::Verify) => client.call("audit_verify", json!({}))?,
+        Cmd::Vault(VaultCmd::Create {
+            signer,
+            vault,
+            name,
+            wait,
+        }) => {
+            let out = signed(
+                &args,
+                &client,
+                "vault_create",
+                signer,
+                Action::VaultCreate {
+                    org_id: org_of(signer),
+                    vault_id: vault.clone(),
+                    name: name.clone(),
+                },
+            )?;
+            if *wait {
+                let t0 = std::time::Instant::now();
+                loop {
+                    let v = client.call("vault_get", json!({ "vault_id": vault }))?;
+                    let st = v["status"]["state"].as_str().unwrap_or("").to_string();
+                    if st != "pending" {
+                        break v;
+                    }
+                    if t0.elapsed() > Duration::from_secs(180) {
+                        anyhow::bail!("vault still pending after 180 s");
+                    }
+                    eprintln!(
+                        "  DKG running on every node… ({} s)",
+                        t0.elapsed().as_secs()
+                    );
+                    std::thread::sleep(Duration::from_millis(1000));
+                }
+            } else {
+                out
+            }
+        }
+        Cmd::Vault(VaultCmd::Get { vault }) => {
+            client.call("vault_get", json!({ "vault_id": vault }))?
+        }
+        Cmd::Vault(VaultCmd::List { org }) => {
+            client.call("vault_list", json!({ "org_id": org }))?
+        }
+        Cmd::Wallet(WalletCmd::Create {
+            signer,
+            vault,
+            chain,
+            network,
+            index,
+        }) => signed(
+            &args,
+            &client,
+            "wallet_create",
+            signer,
+            Action::WalletCreate {
+                org_id: org_of(signer),
+                vault_id: vault.clone(),
+                chain: chain_arg(chain)?,
+                network: network_arg(network)?,
+                index: *index,
+            },
+        )?,
+        Cmd::Wallet(WalletCmd::Get { wallet }) => {
+            client.call("wallet_get", json!({ "wallet_id": wallet }))?
+        }
+        Cmd::Wallet(WalletCmd::List { vault }) => {
+            client.call("wallet_list", json!({ "vault_id": vault }))?
+        }
+        Cmd::Addressbook(BookCmd::Add {
+            signer,
+            chain,
+            network,
+            address,
+            label,
+        }) => signed(
+            &args,
+            &client,
+            "addressbook_add",
+            signer,
+            Action::AddressBookAdd {
+                org_id: org_of(signer),
+                chain: chain_arg(chain)?,
+                network: network_arg(network)?,
+                address: address.clone(),
+                label: label.clone(),
+            },
+        )?,
+        Cmd::Addressbook(BookCmd::Remove {
+            signer,
+            chain,
+            network,
+            address,
+        }) => signed(
+            &args,
+            &client,
+            "addressbook_remove",
+            signer,
+            Action::AddressBookRemove {
+                org_id: org_of(signer),
+                chain: chain_arg(chain)?,
+                network: network_arg(network)?,
+                address: address.clone(),
+            },
+        )?,
+        Cmd::Addressbook(BookCmd::List { org }) => {
+            client.call("addressbook_list", json!({ "org_id": org }))?
+        }
+        Cmd::Policy(PolicyCmd::Set {
+            signer,
+            vault,
+            rules,
+        }) => {
+            let text = std::fs::read_to_string(rules)
+                .with_context(|| format!("reading {}", rules.display()))?;
+            let rules = serde_json::from_str(&text).context("rules file")?;
+            signed(
+                &args,
+                &client,
+                "policy_set",
+                signer,
+                Action::PolicySet {
+                    org_id: org_of(signer),
+                    vault_id: vault.clone(),
+                    rules,
+                },
+            )?
+        }
+        Cmd::Policy(PolicyCmd::Get { vault }) => {
+            client.call("policy_get", json!({ "vault_id": vault }))?
+        }
+        Cmd::Request(RequestCmd::Submit {
+            signer,
+            wallet,
+            payload,
+            spent_outputs,
+        }) => {
+            let spent: Vec<SpentOutput> = match spent_outputs {
+                Some(f) => serde_json::from_str(&std::fs::read_to_string(f)?)
+                    .context("spent outputs file")?,
+                None => vec![],
+            };
+            signed(
+                &args,
+                &client,
+                "request_submit",
+                signer,
+                Action::RequestSubmit {
+                    org_id: org_of(signer),
+                    wallet_id: wallet.clone(),
+                    payload: payload.trim_start_matches("0x").to_string(),
+                    extras: mpc_protocol::chain::PayloadExtras {
+                        spent_outputs: spent,
+                    },
+                },
+            )?
+        }
+        Cmd::Request(RequestCmd::Get { request }) => {
+            client.call("request_get", json!({ "request_id": request }))?
+        }
+        Cmd::Request(RequestCmd::List { org, status }) => {
+            client.call("request_list", json!({ "org_id": org, "status": status }))?
+        }
+        Cmd::Request(RequestCmd::Approve {
+            signer,
+            request,
+            yes,
+        }) => {
+            let digest = show_and_confirm(&client, request, *yes, "Approve")?;
+            signed(
+                &args,
+                &client,
+                "request_approve",
+                signer,
+                Action::RequestApprove {
+                    org_id: org_of(signer),
+                    request_id: request.clone(),
+                    intent_digest: digest,
+                },
+            )?
+        }
+        Cmd::Request(RequestCmd::Reject {
+            signer,
+            request,
+            reason,
+        }) => {
+            let digest = show_and_confirm(&client, request, true, "Reject")?;
+            signed(
+                &args,
+                &client,
+                "request_reject",
+                signer,
+                Action::RequestReject {
+                    org_id: org_of(signer),
+                    request_id: request.clone(),
+                    intent_digest: digest,
+                    reason: reason.clone(),
+                },
+            )?
+        }
+        Cmd::Request(RequestCmd::AdminApprove {
+            signer,
+            request,
+            yes,
+        }) => {
+            let digest = show_and_confirm(&client, request, *yes, "Admin-approve")?;
+            signed(
+                &args,
+                &client,
+                "request_admin_approve",
+                signer,
+                Action::RequestAdminApprove {
+                    org_id: org_of(signer),
+                    request_id: request.clone(),
+                    intent_digest: digest,
+                },
+            )?
+        }
+        Cmd::Request(RequestCmd::Wait {
+            request,
+            timeout_secs,
+        }) => {
+            let t0 = std::time::Instant::now();
+            loop {
+                let r = client.call("request_get", json!({ "request_id": request }))?;
+                let st = r["status"]["state"].as_str().unwrap_or("").to_string();
+                if matches!(st.as_str(), "signed" | "rejected" | "failed") {
+                    break r;
+                }
+                if t0.elapsed() > Duration::from_secs(*timeout_secs) {
+                    anyhow::bail!("request {request} still {st} after {timeout_secs} s");
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Cmd::Tx(TxCmd::Eth {
+            chain_id,
+            nonce,
+            to,
+            value_wei,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+        }) => {
+            let b = mpc_cli::txbuild::eth_transfer(
+                *chain_id,
+                *nonce,
+                to,
+                *value_wei,
+                *max_fee_per_gas,
+                *max_priority_fee_per_gas,
+            )?;
+            json!({ "payload": hex::encode(b) })
+        }
+        Cmd::Tx(TxCmd::Btc {
+            from,
+            utxo,
+            input_sats,
+            to,
+            amount_sats,
+            fee_sats,
+        }) => {
+            let (b, spent) =
+                mpc_cli::txbuild::btc_spend(from, utxo, *input_sats, to, *amount_sats, *fee_sats)?;
+            json!({ "payload": hex::encode(b), "spent_outputs": [spent] })
+        }
+        Cmd::Tx(TxCmd::Sol {
+            from,
+            to,
+            lamports,
+            blockhash,
+        }) => {
+            let b = mpc_cli::txbuild::sol_transfer(from, to, *lamports, blockhash)?;
+            json!({ "payload": hex::encode(b) })
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string(&out)?);

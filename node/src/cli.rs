@@ -98,6 +98,10 @@ pub enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         log_json: bool,
+        /// INSECURE, tests and local testnets only: take this node's Paillier primes from the
+        /// published test fixture instead of generating them.
+        #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
+        insecure_test_primes: Option<PathBuf>,
     },
 }
 
@@ -200,6 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             heartbeat_ms,
             election_timeout_ms,
             log_json,
+            insecure_test_primes,
         } => {
             init_tracing(log_json);
             let pass = passphrase::obtain(
@@ -213,6 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 genesis_path: genesis,
                 heartbeat_ms,
                 election_timeout_ms,
+                insecure_test_primes,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -9,9 +9,10 @@ use crate::p2p::{Inbound, P2pHandle};
 use libp2p::PeerId;
 use mpc_bootstrap::genesis::Genesis;
 use mpc_consensus::command::SignedCommand;
+use mpc_consensus::custody::SignedReport;
 use mpc_consensus::error::ConsensusError;
 use mpc_consensus::network::serve_rpc;
-use mpc_consensus::raft::{LogCommand, NodeId, Raft};
+use mpc_consensus::raft::{LogCommand, NodeId, Proposal, Raft};
 use mpc_consensus::state::{CommandOutcome, CustodyState};
 use mpc_consensus::store::StateMachineStore;
 use openraft::error::{ClientWriteError, RaftError};
@@ -149,6 +150,19 @@ impl ClusterHandle {
                 });
             }
         }
+        self.propose(Proposal::User(cmd)).await
+    }
+
+    /// Has a node report committed (reports carry no idempotency key: duplicates are no-ops in
+    /// `apply`).
+    pub async fn submit_report(
+        &self,
+        report: SignedReport,
+    ) -> Result<CommandOutcome, ClusterError> {
+        self.propose(Proposal::Node(report)).await
+    }
+
+    async fn propose(&self, cmd: Proposal) -> Result<CommandOutcome, ClusterError> {
         let deadline = Instant::now() + WRITE_TIMEOUT;
         let mut last_problem = String::from("no leader elected");
         while Instant::now() < deadline {
@@ -174,10 +188,10 @@ impl ClusterHandle {
         )))
     }
 
-    async fn write_local(&self, command: SignedCommand) -> Result<Attempt, ClusterError> {
+    async fn write_local(&self, proposal: Proposal) -> Result<Attempt, ClusterError> {
         let entry = LogCommand {
             proposed_at_ms: now_ms(),
-            command,
+            proposal,
         };
         match self.inner.raft.client_write(entry).await {
             Ok(resp) => Ok(Attempt::Done(Box::new(resp.data))),
@@ -192,7 +206,7 @@ impl ClusterHandle {
     async fn forward_write(
         &self,
         leader: NodeId,
-        cmd: SignedCommand,
+        cmd: Proposal,
         deadline: Instant,
     ) -> Result<Option<CommandOutcome>, ClusterError> {
         let peer = self.peer_of(leader).ok_or_else(|| {
@@ -280,6 +294,9 @@ impl ClusterHandle {
         match req {
             PeerRequest::Raft(rpc) => PeerResponse::Raft(serve_rpc(&self.inner.raft, rpc).await),
             PeerRequest::Write(cmd) => PeerResponse::Write(self.serve_forwarded_write(cmd).await),
+            PeerRequest::Session(_) => {
+                PeerResponse::Session(Err("sessions are served by the session hub".into()))
+            }
             PeerRequest::ReadIndex => {
                 PeerResponse::ReadIndex(match self.inner.raft.get_read_log_id().await {
                     Ok((id, _)) => Ok(id.map(|l| l.index).unwrap_or(0)),
@@ -291,12 +308,21 @@ impl ClusterHandle {
         }
     }
 
-    async fn serve_forwarded_write(
-        &self,
-        cmd: SignedCommand,
-    ) -> Result<CommandOutcome, ForwardError> {
-        cmd.verify(&self.inner.cluster_id)
-            .map_err(ForwardError::Invalid)?;
+    async fn serve_forwarded_write(&self, cmd: Proposal) -> Result<CommandOutcome, ForwardError> {
+        match &cmd {
+            Proposal::User(c) => {
+                c.verify(&self.inner.cluster_id)
+                    .map_err(ForwardError::Invalid)?;
+            }
+            Proposal::Node(r) => {
+                let key = self
+                    .read_state(|s| s.genesis().nodes.get(&r.node_id).copied())
+                    .map_err(|e| ForwardError::Raft(e.to_string()))?
+                    .ok_or_else(|| ForwardError::Invalid("report from an unknown node".into()))?;
+                r.verify(&self.inner.cluster_id, &key.0)
+                    .map_err(ForwardError::Invalid)?;
+            }
+        }
         match self.write_local(cmd).await {
             Ok(Attempt::Done(o)) => Ok(*o),
             Ok(Attempt::NotLeader(l)) => Err(ForwardError::NotLeader(l)),
@@ -306,13 +332,23 @@ impl ClusterHandle {
 
     /// Serves inbound peer requests until the channel closes, at most
     /// `MAX_INBOUND_CONCURRENCY` at a time.
-    pub async fn run_inbound_server(self, mut inbound: mpsc::Receiver<Inbound>) {
+    pub async fn run_inbound_server(
+        self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        hub: crate::sessions::SessionHub,
+    ) {
         let permits = Arc::new(Semaphore::new(MAX_INBOUND_CONCURRENCY));
         while let Some(req) = inbound.recv().await {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
             let this = self.clone();
+            if let PeerRequest::Session(frame) = req.request {
+                let response = PeerResponse::Session(hub.handle_frame(req.node_id, frame));
+                this.inner.p2p.respond(req.channel, response).await;
+                drop(permit);
+                continue;
+            }
             tokio::spawn(async move {
                 let response = this.serve_inbound(req.request).await;
                 this.inner.p2p.respond(req.channel, response).await;

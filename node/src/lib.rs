@@ -16,8 +16,10 @@
 //! decoded; a write is acknowledged only once committed (sled flushed on a quorum); the node
 //! refuses to start on a wrong passphrase or a genesis other than the one it pinned.
 //!
-//! Caveats: membership is fixed by the genesis (no joins yet); reads are not authenticated; the
-//! threshold-signing engine is not wired in yet.
+//! - [`sessions`]: threshold-session messages over per-session Noise KK channels;
+//! - [`runner`]: runs aux info, vault DKG and signing when committed state asks for them.
+//!
+//! Caveats: membership is fixed by the genesis (no joins yet); reads are not authenticated.
 
 pub mod cli;
 pub mod clock;
@@ -26,5 +28,7 @@ pub mod heartbeat;
 pub mod node;
 pub mod p2p;
 pub mod rpc;
+pub mod runner;
+pub mod sessions;
 pub mod share_store;
 pub mod transport;

@@ -7,11 +7,15 @@
 use crate::cluster::ClusterHandle;
 use crate::heartbeat::{Heartbeat, PeerStatusTable};
 use crate::p2p::{build_swarm, P2pEventLoop, PeerInfo};
+use crate::runner::Runner;
+use crate::sessions::SessionHub;
+use crate::share_store::ShareStore;
 use crate::transport::Libp2pTransport;
 use anyhow::Context;
 use libp2p::{Multiaddr, PeerId};
 use mpc_bootstrap::genesis::{pin_genesis, Genesis};
 use mpc_bootstrap::identity::NodeIdentity;
+use mpc_bootstrap::sealed::KdfParams;
 use mpc_consensus::network::Network;
 use mpc_consensus::raft::{PeerNode, Raft};
 use mpc_consensus::state::GenesisParams;
@@ -39,6 +43,8 @@ pub struct NodeOptions {
     pub heartbeat_ms: u64,
     /// Raft election timeout lower bound, ms.
     pub election_timeout_ms: u64,
+    /// INSECURE test fixture of Paillier primes (tests and local testnets only).
+    pub insecure_test_primes: Option<PathBuf>,
 }
 
 fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Config> {
@@ -58,6 +64,15 @@ fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Co
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Result<()> {
     let identity = NodeIdentity::load(&opts.data_dir, passphrase.as_bytes())?;
+    let shares = Arc::new(
+        ShareStore::open(
+            &opts.data_dir.join("shares"),
+            identity.card.node_id,
+            passphrase.as_bytes(),
+            KdfParams::default(),
+        )
+        .context("opening the share store")?,
+    );
     drop(passphrase);
     let genesis = Genesis::load(&opts.genesis_path)
         .with_context(|| format!("loading {}", opts.genesis_path.display()))?;
@@ -79,11 +94,24 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         .iter()
         .map(|a| UserKey::from_hex(&a.public_key).map_err(|e| anyhow::anyhow!(e)))
         .collect::<anyhow::Result<_>>()?;
+    let mut node_keys = BTreeMap::new();
+    let mut noise_keys = BTreeMap::new();
+    for card in &genesis.nodes {
+        node_keys.insert(card.node_id, UserKey(ed25519_of_peer(&card.peer_id)?));
+        let nk: [u8; 32] = hex::decode(&card.noise_public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("noise key of node {} is not 32 bytes", card.node_id))?;
+        noise_keys.insert(card.node_id, nk);
+    }
+    let threshold = u16::try_from(genesis.threshold).context("threshold")?;
     let (log_store, sm_store) = mpc_consensus::store::open(
         &opts.data_dir.join("db"),
         GenesisParams {
             cluster_id: cluster_id.clone(),
             admins,
+            nodes: node_keys,
+            threshold,
         },
     )
     .await
@@ -144,13 +172,29 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         sm_store,
         p2p.clone(),
         genesis.clone(),
-        peers_by_node,
+        peers_by_node.clone(),
         statuses,
     );
-    let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx));
+    let cluster_peers = peers_by_node;
+    let hub = SessionHub::new(
+        node_id,
+        identity.noise_secret().clone(),
+        noise_keys,
+        cluster_peers,
+        p2p.clone(),
+    );
+    let runner = Runner::new(
+        cluster.clone(),
+        hub.clone(),
+        shares,
+        identity.libp2p_keypair()?,
+        opts.insecure_test_primes.clone(),
+    );
+    let runner_task = tokio::spawn(runner.clone().run());
+    let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx, hub));
     let status_task = tokio::spawn(publish_status(cluster.clone()));
     let rpc_addr = me.rpc_addr.parse()?;
-    let (rpc, bound) = crate::rpc::start(rpc_addr, cluster.clone())
+    let (rpc, bound) = crate::rpc::start(rpc_addr, cluster.clone(), runner.clone())
         .await
         .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
     tracing::info!(node_id, rpc = %bound, "JSON-RPC listening");
@@ -160,12 +204,25 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     tracing::info!(node_id, "shutting down");
     let _ = rpc.stop();
     status_task.abort();
+    runner_task.abort();
     inbound_task.abort();
     if let Err(e) = raft.shutdown().await {
         tracing::warn!("raft shutdown: {e}");
     }
     p2p_task.abort();
     Ok(())
+}
+
+/// The Ed25519 public key inside an Ed25519 libp2p peer id (identity multihash).
+fn ed25519_of_peer(peer_id: &str) -> anyhow::Result<[u8; 32]> {
+    let peer: PeerId = peer_id.parse()?;
+    let mh: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    let pk = libp2p_identity::PublicKey::try_decode_protobuf(mh.digest())
+        .map_err(|e| anyhow::anyhow!("peer id {peer_id} does not embed its key: {e}"))?;
+    let ed = pk
+        .try_into_ed25519()
+        .map_err(|_| anyhow::anyhow!("peer id {peer_id} is not an Ed25519 key"))?;
+    Ok(ed.to_bytes())
 }
 
 async fn publish_status(cluster: ClusterHandle) {

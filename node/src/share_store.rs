@@ -173,7 +173,7 @@ impl ShareStore {
                 let key = derive_key(passphrase, &salt, &kdf_for_new)?;
                 let mut check_nonce = [0u8; 24];
                 rand::rngs::OsRng.fill_bytes(&mut check_nonce);
-                let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+                let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key[..]));
                 let check = cipher
                     .encrypt(
                         XNonce::from_slice(&check_nonce),
@@ -198,7 +198,7 @@ impl ShareStore {
                 (key, header)
             }
         };
-        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key[..]));
         match cipher.decrypt(
             XNonce::from_slice(&header.check_nonce),
             Payload {

@@ -1,7 +1,7 @@
 //! Messages carried by the `/mpc-node/raft/1` request-response protocol.
 
-use mpc_consensus::command::SignedCommand;
 use mpc_consensus::network::{RaftRpc, RaftRpcReply};
+use mpc_consensus::raft::Proposal;
 use mpc_consensus::state::CommandOutcome;
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 pub enum PeerRequest {
     /// A Raft RPC.
     Raft(RaftRpc),
-    /// A client write forwarded to the node believed to be leader.
-    Write(SignedCommand),
+    /// A client command or node report forwarded to the node believed to be leader.
+    Write(Proposal),
+    /// A frame of a threshold session's Noise channel.
+    Session(SessionFrame),
     /// Ask the leader for a read index (linearizable reads on followers).
     ReadIndex,
 }
@@ -25,6 +27,26 @@ pub enum PeerResponse {
     Write(Result<CommandOutcome, ForwardError>),
     /// Answer to a read-index request: the log index the reader must have applied.
     ReadIndex(Result<u64, ForwardError>),
+    /// Answer to a session frame: the handshake reply for a `Hello`, nothing for data.
+    Session(Result<Option<Vec<u8>>, String>),
+}
+
+/// One frame on a session's point-to-point Noise channel (sender → receiver).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionFrame {
+    /// The session.
+    pub session_id: [u8; 32],
+    /// Handshake or data.
+    pub kind: FrameKind,
+}
+
+/// Frame kinds.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FrameKind {
+    /// First Noise KK handshake message; the answer carries the second.
+    Hello(Vec<u8>),
+    /// A transport frame (part of one session message).
+    Data(Vec<u8>),
 }
 
 /// Why a forwarded request was not served.

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 /// Most audit entries returned by one `audit_list` call.
 const MAX_AUDIT_PAGE: u64 = 1000;
 
-type RpcResult = Result<Value, ErrorObjectOwned>;
+pub(super) type RpcResult = Result<Value, ErrorObjectOwned>;
 
-fn parse<T: DeserializeOwned + Default>(params: &Params<'_>) -> Result<T, RpcError> {
+pub(super) fn parse<T: DeserializeOwned + Default>(params: &Params<'_>) -> Result<T, RpcError> {
     match params.as_str() {
         None => Ok(T::default()),
         Some(raw) => serde_json::from_str(raw)
@@ -72,7 +72,7 @@ fn role_name(s: ServerState) -> &'static str {
     }
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> RpcResult {
+pub(super) fn to_value<T: serde::Serialize>(v: &T) -> RpcResult {
     serde_json::to_value(v).map_err(|e| RpcError::Internal(e.to_string()).into())
 }
 
@@ -226,7 +226,7 @@ fn outcome_to_result(outcome: CommandOutcome) -> RpcResult {
     }))
 }
 
-async fn write(p: &Params<'_>, c: &ClusterHandle, expected_action: &str) -> RpcResult {
+pub(super) async fn write(p: &Params<'_>, c: &ClusterHandle, expected_action: &str) -> RpcResult {
     let Some(raw) = p.as_str() else {
         return Err(RpcError::InvalidParams("params must be {\"command\": {...}}".into()).into());
     };
@@ -246,7 +246,7 @@ async fn write(p: &Params<'_>, c: &ClusterHandle, expected_action: &str) -> RpcR
     outcome_to_result(outcome)
 }
 
-async fn barrier(c: &ClusterHandle, linearizable: bool) -> Result<(), ErrorObjectOwned> {
+pub(super) async fn barrier(c: &ClusterHandle, linearizable: bool) -> Result<(), ErrorObjectOwned> {
     if linearizable {
         c.read_barrier().await.map_err(RpcError::from)?;
     }

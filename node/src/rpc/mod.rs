@@ -3,6 +3,7 @@
 //! Methods are listed in `docs/api.md`. Request bodies are limited to
 //! `MAX_RPC_REQUEST_BYTES`; errors use the stable codes of [`errors`].
 
+mod custody;
 pub mod errors;
 mod methods;
 
@@ -18,6 +19,7 @@ const MAX_CONNECTIONS: u32 = 256;
 pub async fn start(
     addr: SocketAddr,
     cluster: ClusterHandle,
+    runner: crate::runner::Runner,
 ) -> anyhow::Result<(ServerHandle, SocketAddr)> {
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_RPC_REQUEST_BYTES)
@@ -26,6 +28,7 @@ pub async fn start(
         .build();
     let server = Server::builder().set_config(config).build(addr).await?;
     let local = server.local_addr()?;
-    let module = methods::module(cluster)?;
+    let mut module = methods::module(cluster)?;
+    custody::register(&mut module, runner)?;
     Ok((server.start(module), local))
 }

@@ -211,6 +211,46 @@ pub fn child_public_key(
     Ok(child.public_key)
 }
 
+/// Generates Paillier safe primes (slow: seconds to a minute on one core).
+pub fn generate_primes<R: rand_core::RngCore + rand_core::CryptoRng>(rng: &mut R) -> Primes {
+    Primes::generate(rng)
+}
+
+/// Primes from hex (as stored sealed by the node, or from the INSECURE test fixture). Checks
+/// that they are safe primes of the right size.
+pub fn primes_from_hex(p: &str, q: &str) -> Result<Primes, EcdsaError> {
+    let int = |s: &str| {
+        cggmp21::rug::Integer::from_str_radix(s, 16)
+            .map_err(|e| EcdsaError::KeyShare(format!("prime is not hex: {e}")))
+    };
+    Primes::new(int(p)?, int(q)?)
+        .ok_or_else(|| EcdsaError::KeyShare("not valid safe primes for this security level".into()))
+}
+
+/// Primes as hex `(p, q)`, for sealed storage.
+pub fn primes_to_hex(primes: Primes) -> (zeroize::Zeroizing<String>, zeroize::Zeroizing<String>) {
+    let (p, q) = primes.split();
+    (
+        zeroize::Zeroizing::new(p.to_string_radix(16)),
+        zeroize::Zeroizing::new(q.to_string_radix(16)),
+    )
+}
+
+/// Compressed public key and chain code of an ECDSA key share (as every party reports them).
+pub fn public_parts(share: &IncompleteKeyShare<Secp256k1>) -> (Vec<u8>, Option<[u8; 32]>) {
+    (
+        share.shared_public_key.to_bytes(true).to_vec(),
+        share.chain_code,
+    )
+}
+
+/// `r || s` (64 bytes) of a signature.
+pub fn signature_bytes(sig: &Signature<Secp256k1>) -> Vec<u8> {
+    let mut out = sig.r.to_be_bytes().to_vec();
+    out.extend_from_slice(&sig.s.to_be_bytes());
+    out
+}
+
 fn index_of(parties: &[PartyIndex], p: PartyIndex) -> Result<u16, SessionError> {
     parties
         .iter()

@@ -1,0 +1,231 @@
+//! JSON-RPC methods for vaults, wallets, the address book, policies and signing requests, and
+//! the `request_subscribe` WebSocket subscription.
+
+use super::errors::RpcError;
+use super::methods::{barrier, parse, to_value, write};
+use crate::cluster::ClusterHandle;
+use crate::runner::Runner;
+use jsonrpsee::types::Params;
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use mpc_consensus::custody::Request;
+use mpc_consensus::types::OrgId;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Most requests returned by one `request_list` call.
+const MAX_REQUEST_PAGE: usize = 500;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdParams {
+    #[serde(default)]
+    vault_id: Option<String>,
+    #[serde(default)]
+    wallet_id: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    org_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    linearizable: bool,
+}
+
+fn need(v: Option<String>, what: &str) -> Result<String, RpcError> {
+    match v {
+        Some(s) if !s.is_empty() && s.len() <= 200 => Ok(s),
+        _ => Err(RpcError::InvalidParams(format!("{what} is required"))),
+    }
+}
+
+fn org(v: Option<String>) -> Result<Option<OrgId>, RpcError> {
+    v.map(|s| {
+        let id = OrgId(s);
+        id.validate().map(|_| id).map_err(RpcError::InvalidParams)
+    })
+    .transpose()
+}
+
+/// Registers the custody methods.
+pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Result<()> {
+    for action in [
+        "vault_create",
+        "wallet_create",
+        "addressbook_add",
+        "addressbook_remove",
+        "policy_set",
+        "request_submit",
+        "request_approve",
+        "request_reject",
+        "request_admin_approve",
+    ] {
+        m.register_async_method(
+            action,
+            move |p, c, _| async move { write(&p, &c, action).await },
+        )?;
+    }
+    m.register_async_method("vault_get", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let id = need(q.vault_id, "vault_id")?;
+        barrier(&c, q.linearizable).await?;
+        match c
+            .read_state(|s| s.vault(&id).cloned())
+            .map_err(RpcError::from)?
+        {
+            Some(v) => to_value(&v),
+            None => Err(RpcError::NotFound(format!("no vault '{id}'")).into()),
+        }
+    })?;
+    m.register_async_method("vault_list", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let o = org(q.org_id)?;
+        barrier(&c, q.linearizable).await?;
+        let v = c
+            .read_state(|s| s.vaults(o.as_ref()).cloned().collect::<Vec<_>>())
+            .map_err(RpcError::from)?;
+        to_value(&json!({ "vaults": v }))
+    })?;
+    m.register_async_method("wallet_get", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let id = need(q.wallet_id, "wallet_id")?;
+        barrier(&c, q.linearizable).await?;
+        match c
+            .read_state(|s| s.wallet(&id).cloned())
+            .map_err(RpcError::from)?
+        {
+            Some(w) => to_value(&w),
+            None => Err(RpcError::NotFound(format!("no wallet '{id}'")).into()),
+        }
+    })?;
+    m.register_async_method("wallet_list", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        barrier(&c, q.linearizable).await?;
+        let v = c
+            .read_state(|s| {
+                s.wallets(q.vault_id.as_deref())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .map_err(RpcError::from)?;
+        to_value(&json!({ "wallets": v }))
+    })?;
+    m.register_async_method("addressbook_list", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let o =
+            org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
+        barrier(&c, q.linearizable).await?;
+        let v = c
+            .read_state(|s| s.address_book(&o).cloned().collect::<Vec<_>>())
+            .map_err(RpcError::from)?;
+        to_value(&json!({ "org_id": o, "entries": v }))
+    })?;
+    m.register_async_method("policy_get", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let id = need(q.vault_id, "vault_id")?;
+        barrier(&c, q.linearizable).await?;
+        match c
+            .read_state(|s| s.policy(&id).cloned())
+            .map_err(RpcError::from)?
+        {
+            Some(v) => to_value(&v),
+            None => Err(RpcError::NotFound(format!("vault '{id}' has no policy")).into()),
+        }
+    })?;
+    m.register_async_method("request_get", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let id = need(q.request_id, "request_id")?;
+        barrier(&c, q.linearizable).await?;
+        match c
+            .read_state(|s| s.request(&id).cloned())
+            .map_err(RpcError::from)?
+        {
+            Some(r) => to_value(&r),
+            None => Err(RpcError::NotFound(format!("no request '{id}'")).into()),
+        }
+    })?;
+    m.register_async_method("request_list", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let o = org(q.org_id)?;
+        barrier(&c, q.linearizable).await?;
+        let status = q.status;
+        let v = c
+            .read_state(|s| {
+                s.requests(o.as_ref())
+                    .filter(|r| status.as_deref().is_none_or(|st| r.status.name() == st))
+                    .take(MAX_REQUEST_PAGE)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .map_err(RpcError::from)?;
+        to_value(&json!({ "requests": v }))
+    })?;
+    m.register_async_method("engine_status", move |_p, _c, _| {
+        let r = runner.clone();
+        async move { to_value(&json!({ "ecdsa_aux_info": r.aux_status() })) }
+    })?;
+    m.register_subscription(
+        "request_subscribe",
+        "request_status",
+        "request_unsubscribe",
+        |p, pending, c, _| async move { subscribe(p, pending, c).await },
+    )?;
+    Ok(())
+}
+
+/// Sends `{request_id, status, request}` whenever a request (optionally one request) changes.
+async fn subscribe(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    c: std::sync::Arc<ClusterHandle>,
+) {
+    let q: IdParams = match parse(&p) {
+        Ok(q) => q,
+        Err(e) => {
+            pending
+                .reject(jsonrpsee::types::ErrorObjectOwned::from(e))
+                .await;
+            return;
+        }
+    };
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
+    let filter = q.request_id;
+    let snapshot = |c: &ClusterHandle| -> BTreeMap<String, (u64, String, Request)> {
+        c.read_state(|s| {
+            s.requests(None)
+                .filter(|r| filter.as_deref().is_none_or(|f| r.request_id == f))
+                .map(|r| {
+                    (
+                        r.request_id.clone(),
+                        (r.updated_at_ms, r.status.name().to_string(), r.clone()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut metrics = c.raft().metrics();
+    loop {
+        for (id, (at, status, req)) in snapshot(&c) {
+            if seen.get(&id) != Some(&(at, status.clone())) {
+                seen.insert(id.clone(), (at, status.clone()));
+                let msg = json!({ "request_id": id, "status": status, "request": req });
+                let Ok(raw) = serde_json::value::to_raw_value(&msg) else {
+                    return;
+                };
+                if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            _ = sink.closed() => return,
+            _ = tokio::time::timeout(Duration::from_secs(1), metrics.changed()) => {}
+        }
+    }
+}

@@ -1,0 +1,718 @@
+//! The session runner: watches committed state and runs the threshold sessions it asks for —
+//! ECDSA aux info once per committee, DKG for each pending vault, and signing for each request
+//! whose current signer set includes this node — then reports the results through Raft.
+//!
+//! Nothing here decides *whether* to sign: a signing session starts only after
+//! [`CustodyState::signing_job`](mpc_consensus::state::CustodyState::signing_job) has re-verified
+//! the request on this node's own state (invariant 2).
+
+use crate::cluster::ClusterHandle;
+use crate::sessions::{RunError, SessionHub};
+use crate::share_store::{RecordKind, ShareStore};
+use mpc_consensus::custody::{report_message, session_id, Report, ReportBody, SignedReport};
+use mpc_consensus::raft::NodeId;
+use mpc_consensus::state::SigningJob;
+use mpc_protocol::chain::keys::{self, VaultPublicKeys};
+use mpc_protocol::chain::{KeyType, ToSign};
+use mpc_protocol::ecdsa::{self, EcdsaAuxInfo, Primes};
+use mpc_protocol::frost::dkg::{DkgMode, FrostDkg};
+use mpc_protocol::frost::online::FrostSignOnline;
+use mpc_protocol::frost::{self, Ed25519, Secp256k1Tr};
+use mpc_protocol::session::{PartyIndex, SessionId};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// DKG session timeout (per key type).
+const DKG_TIMEOUT: Duration = Duration::from_secs(60);
+/// Aux-info session timeout.
+const AUX_TIMEOUT: Duration = Duration::from_secs(600);
+/// Signing session timeout (per message).
+const SIGN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an ECDSA signer waits for aux info before failing the attempt.
+const AUX_WAIT: Duration = Duration::from_secs(120);
+/// Rescan interval when nothing is applied.
+const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// Share-store key of the committee's aux info.
+const AUX_KEY: &str = "committee/aux";
+/// Share-store key of this node's Paillier primes.
+const PRIMES_KEY: &str = "committee/primes";
+
+/// ECDSA aux-info progress, shown by `node_status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AuxStatus {
+    /// Generating Paillier safe primes.
+    GeneratingPrimes,
+    /// Running the aux-info protocol with every node.
+    Running,
+    /// Ready (stored).
+    Ready,
+    /// Failed; retried.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPrimes {
+    p: String,
+    q: String,
+}
+
+impl Drop for StoredPrimes {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.p.zeroize();
+        self.q.zeroize();
+    }
+}
+
+/// The runner.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cluster: ClusterHandle,
+    hub: SessionHub,
+    shares: Arc<ShareStore>,
+    keypair: libp2p::identity::Keypair,
+    aux: RwLock<AuxStatus>,
+    started: Mutex<HashSet<String>>,
+    insecure_primes: Option<PathBuf>,
+}
+
+impl Runner {
+    /// A runner. `insecure_primes` is the INSECURE test fixture (tests and local testnets only).
+    pub fn new(
+        cluster: ClusterHandle,
+        hub: SessionHub,
+        shares: Arc<ShareStore>,
+        keypair: libp2p::identity::Keypair,
+        insecure_primes: Option<PathBuf>,
+    ) -> Self {
+        Runner {
+            inner: Arc::new(Inner {
+                cluster,
+                hub,
+                shares,
+                keypair,
+                aux: RwLock::new(AuxStatus::GeneratingPrimes),
+                started: Mutex::new(HashSet::new()),
+                insecure_primes,
+            }),
+        }
+    }
+
+    /// Aux-info status.
+    pub fn aux_status(&self) -> AuxStatus {
+        self.inner
+            .aux
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or(AuxStatus::Running)
+    }
+
+    fn me(&self) -> NodeId {
+        self.inner.cluster.node_id()
+    }
+
+    fn set_aux(&self, s: AuxStatus) {
+        if let Ok(mut a) = self.inner.aux.write() {
+            *a = s;
+        }
+    }
+
+    /// Runs forever: aux info first (in the background), then every committed piece of work.
+    pub async fn run(self) {
+        let aux = self.clone();
+        tokio::spawn(async move { aux.ensure_aux().await });
+        let mut metrics = self.inner.cluster.raft().metrics();
+        loop {
+            self.scan();
+            let _ = tokio::time::timeout(SCAN_INTERVAL, metrics.changed()).await;
+        }
+    }
+
+    fn first_start(&self, key: String) -> bool {
+        self.inner
+            .started
+            .lock()
+            .map(|mut s| s.insert(key))
+            .unwrap_or(false)
+    }
+
+    fn scan(&self) {
+        let me = self.me();
+        let work = self.inner.cluster.read_state(|s| {
+            let vaults: Vec<(String, u64, Vec<NodeId>, u16)> = s
+                .pending_vaults()
+                .into_iter()
+                .filter_map(|(id, idx)| {
+                    let v = s.vault(&id)?;
+                    (!v.reports.contains_key(&me) && v.committee.contains(&me))
+                        .then(|| (id, idx, v.committee.clone(), v.threshold))
+                })
+                .collect();
+            let signing: Vec<(String, u32, Result<SigningJob, String>)> = s
+                .signing_work(me)
+                .into_iter()
+                .map(|(rid, attempt)| {
+                    let job = s.signing_job(&rid, me);
+                    (rid, attempt, job)
+                })
+                .collect();
+            (vaults, signing)
+        });
+        let Ok((vaults, signing)) = work else { return };
+        for (vault_id, log_index, committee, t) in vaults {
+            if self.first_start(format!("dkg/{vault_id}")) {
+                let this = self.clone();
+                tokio::spawn(
+                    async move { this.vault_dkg(vault_id, log_index, committee, t).await },
+                );
+            }
+        }
+        for (rid, attempt, job) in signing {
+            if !self.first_start(format!("sign/{rid}/{attempt}")) {
+                continue;
+            }
+            let this = self.clone();
+            match job {
+                Ok(job) => {
+                    tokio::spawn(async move { this.sign(job).await });
+                }
+                Err(reason) => {
+                    tracing::warn!(request = %rid, attempt, "refusing to sign: {reason}");
+                    tokio::spawn(async move {
+                        this.report(Report::SignFailed {
+                            request_id: rid,
+                            attempt,
+                            reason: format!("signer check failed: {reason}"),
+                            unresponsive: vec![],
+                        })
+                        .await
+                    });
+                }
+            }
+        }
+    }
+
+    async fn report(&self, report: Report) {
+        let body = match serde_json::to_string(&ReportBody {
+            cluster: self.inner.cluster.cluster_id().to_string(),
+            report,
+        }) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("encoding report: {e}");
+                return;
+            }
+        };
+        let signature = match self.inner.keypair.sign(&report_message(&body)) {
+            Ok(s) => hex::encode(s),
+            Err(e) => {
+                tracing::error!("signing report: {e}");
+                return;
+            }
+        };
+        let rep = SignedReport {
+            node_id: self.me(),
+            body,
+            signature,
+        };
+        for _ in 0..5 {
+            match self.inner.cluster.submit_report(rep.clone()).await {
+                Ok(o) => {
+                    if let Some(e) = o.error {
+                        tracing::debug!("report not applied: {e}");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("report not committed yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    fn parties(committee: &[NodeId]) -> BTreeMap<NodeId, PartyIndex> {
+        committee
+            .iter()
+            .map(|n| (*n, PartyIndex(u16::try_from(*n).unwrap_or(u16::MAX))))
+            .collect()
+    }
+
+    // ----- aux info -----
+
+    async fn ensure_aux(self) {
+        loop {
+            match self.inner.shares.get(AUX_KEY, RecordKind::AuxInfo) {
+                Ok(Some(_)) => {
+                    self.set_aux(AuxStatus::Ready);
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.set_aux(AuxStatus::Failed {
+                        reason: e.to_string(),
+                    });
+                    tracing::error!("reading aux info: {e}");
+                    return;
+                }
+            }
+            let this = self.clone();
+            let res = tokio::task::spawn_blocking(move || this.aux_blocking()).await;
+            match res {
+                Ok(Ok(())) => {
+                    self.set_aux(AuxStatus::Ready);
+                    tracing::info!("ECDSA aux info ready");
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!("ECDSA aux info failed, retrying: {e}");
+                    self.set_aux(AuxStatus::Failed { reason: e });
+                }
+                Err(e) => {
+                    tracing::error!("aux task: {e}");
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    fn primes(&self) -> Result<Primes, String> {
+        if let Some(rec) = self
+            .inner
+            .shares
+            .get(PRIMES_KEY, RecordKind::AuxInfo)
+            .map_err(|e| e.to_string())?
+        {
+            let sp: StoredPrimes =
+                mpc_protocol::decode(&rec, 64 * 1024).map_err(|e| e.to_string())?;
+            return ecdsa::primes_from_hex(&sp.p, &sp.q).map_err(|e| e.to_string());
+        }
+        let primes = if let Some(path) = &self.inner.insecure_primes {
+            tracing::warn!(
+                "using INSECURE published test primes from {} — never do this with real funds",
+                path.display()
+            );
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            let i = usize::try_from(self.me().saturating_sub(1)).unwrap_or(0);
+            let party = v["parties"]
+                .get(i)
+                .ok_or("the primes fixture has too few parties")?;
+            let hex = |k: &str| party[k].as_str().ok_or(format!("fixture field {k}"));
+            ecdsa::primes_from_hex(hex("p")?, hex("q")?).map_err(|e| e.to_string())?
+        } else {
+            self.set_aux(AuxStatus::GeneratingPrimes);
+            tracing::info!(
+                "generating Paillier safe primes for ECDSA aux info (one-off, may take a minute)"
+            );
+            let t = std::time::Instant::now();
+            let primes = ecdsa::generate_primes(&mut OsRng);
+            tracing::info!(
+                "safe primes generated in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            primes
+        };
+        let (p, q) = ecdsa::primes_to_hex(primes);
+        let sp = StoredPrimes {
+            p: p.to_string(),
+            q: q.to_string(),
+        };
+        let bytes = Zeroizing::new(mpc_protocol::encode(&sp).map_err(|e| e.to_string())?);
+        self.inner
+            .shares
+            .put(PRIMES_KEY, RecordKind::AuxInfo, &bytes)
+            .map_err(|e| e.to_string())?;
+        ecdsa::primes_from_hex(&p, &q).map_err(|e| e.to_string())
+    }
+
+    fn aux_blocking(&self) -> Result<(), String> {
+        let primes = self.primes()?;
+        self.set_aux(AuxStatus::Running);
+        let committee: Vec<NodeId> = self
+            .inner
+            .cluster
+            .genesis()
+            .nodes
+            .iter()
+            .map(|c| c.node_id)
+            .collect();
+        let parties = Self::parties(&committee);
+        let ids: Vec<u8> = committee.iter().flat_map(|n| n.to_be_bytes()).collect();
+        let sid = SessionId(session_id(self.inner.cluster.cluster_id(), "aux", &[&ids]));
+        tracing::info!("running ECDSA aux info with {} nodes", committee.len());
+        let t = std::time::Instant::now();
+        let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+        let me = parties[&self.me()];
+        let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        let mut session =
+            ecdsa::aux_info(&sid, me, &ps, primes, &mut rng).map_err(|e| e.to_string())?;
+        let mut rng2 = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+        let aux = self
+            .inner
+            .hub
+            .run(sid.0, &parties, &mut session, &mut rng2, AUX_TIMEOUT)
+            .map_err(|e| e.reason)?;
+        let bytes = Zeroizing::new(mpc_protocol::encode(&aux).map_err(|e| e.to_string())?);
+        self.inner
+            .shares
+            .put(AUX_KEY, RecordKind::AuxInfo, &bytes)
+            .map_err(|e| e.to_string())?;
+        tracing::info!("aux info done in {:.1} s", t.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    // ----- vault DKG -----
+
+    async fn vault_dkg(self, vault_id: String, log_index: u64, committee: Vec<NodeId>, t: u16) {
+        let this = self.clone();
+        let vid = vault_id.clone();
+        let res =
+            tokio::task::spawn_blocking(move || this.dkg_blocking(&vid, log_index, &committee, t))
+                .await;
+        let report = match res {
+            Ok(Ok(keys)) => Report::VaultKeys { vault_id, keys },
+            Ok(Err(reason)) => {
+                tracing::warn!(vault = %vault_id, "DKG failed: {reason}");
+                Report::VaultFailed { vault_id, reason }
+            }
+            Err(e) => Report::VaultFailed {
+                vault_id,
+                reason: format!("DKG task: {e}"),
+            },
+        };
+        self.report(report).await;
+    }
+
+    fn share_key(vault_id: &str, kt: KeyType) -> String {
+        format!("vault/{vault_id}/{}", kt.as_str())
+    }
+
+    fn dkg_blocking(
+        &self,
+        vault_id: &str,
+        log_index: u64,
+        committee: &[NodeId],
+        t: u16,
+    ) -> Result<VaultPublicKeys, String> {
+        let parties = Self::parties(committee);
+        let me = parties[&self.me()];
+        let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        let cluster = self.inner.cluster.cluster_id().to_string();
+        let sid = |kt: KeyType| {
+            SessionId(session_id(
+                &cluster,
+                "dkg",
+                &[
+                    vault_id.as_bytes(),
+                    &log_index.to_be_bytes(),
+                    kt.as_str().as_bytes(),
+                ],
+            ))
+        };
+        let started = std::time::Instant::now();
+        // ECDSA (cggmp21 keygen; aux info completes the share at signing time).
+        let ek = Self::share_key(vault_id, KeyType::EcdsaSecp256k1);
+        let ecdsa_share = match self.load::<cggmp21::IncompleteKeyShare<ecdsa::Secp256k1>>(&ek)? {
+            Some(s) => s,
+            None => {
+                let s = sid(KeyType::EcdsaSecp256k1);
+                let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+                let mut session =
+                    ecdsa::keygen(&s, me, &ps, t, &mut rng).map_err(|e| e.to_string())?;
+                let mut rng2 = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+                let share = self
+                    .inner
+                    .hub
+                    .run(s.0, &parties, &mut session, &mut rng2, DKG_TIMEOUT)
+                    .map_err(|e| format!("ECDSA keygen: {e}"))?;
+                self.store(&ek, &share)?;
+                share
+            }
+        };
+        let (pk, cc) = ecdsa::public_parts(&ecdsa_share);
+        let ed = self.frost_dkg::<Ed25519>(
+            vault_id,
+            KeyType::Ed25519,
+            sid(KeyType::Ed25519),
+            &parties,
+            me,
+            &ps,
+            t,
+        )?;
+        let tr = self.frost_dkg::<Secp256k1Tr>(
+            vault_id,
+            KeyType::Secp256k1Tr,
+            sid(KeyType::Secp256k1Tr),
+            &parties,
+            me,
+            &ps,
+            t,
+        )?;
+        tracing::info!(vault = %vault_id, "DKG done in {} ms", started.elapsed().as_millis());
+        Ok(VaultPublicKeys {
+            ecdsa_public_key: hex::encode(pk),
+            ecdsa_chain_code: hex::encode(cc.ok_or("ECDSA key has no chain code")?),
+            ed25519_public_key: ed,
+            secp256k1_tr_public_key: tr,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn frost_dkg<C: frost_core::Ciphersuite>(
+        &self,
+        vault_id: &str,
+        kt: KeyType,
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        me: PartyIndex,
+        ps: &[PartyIndex],
+        t: u16,
+    ) -> Result<String, String> {
+        let key = Self::share_key(vault_id, kt);
+        let pkp = match self.load::<(
+            frost_core::keys::KeyPackage<C>,
+            frost_core::keys::PublicKeyPackage<C>,
+        )>(&key)?
+        {
+            Some((_, pkp)) => pkp,
+            None => {
+                let mut session = FrostDkg::<C>::new(sid, me, ps, t, DkgMode::Fresh)
+                    .map_err(|e| e.to_string())?;
+                let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+                let out = self
+                    .inner
+                    .hub
+                    .run(sid.0, parties, &mut session, &mut rng, DKG_TIMEOUT)
+                    .map_err(|e| format!("{} DKG: {e}", kt.as_str()))?;
+                self.store(&key, &(out.key_package, out.public_key_package.clone()))?;
+                out.public_key_package
+            }
+        };
+        pkp.verifying_key()
+            .serialize()
+            .map(hex::encode)
+            .map_err(|e| e.to_string())
+    }
+
+    fn store<T: Serialize>(&self, key: &str, value: &T) -> Result<(), String> {
+        let bytes = Zeroizing::new(mpc_protocol::encode(value).map_err(|e| e.to_string())?);
+        self.inner
+            .shares
+            .put(key, RecordKind::KeyShare, &bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    fn load<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, String> {
+        match self
+            .inner
+            .shares
+            .get(key, RecordKind::KeyShare)
+            .map_err(|e| e.to_string())?
+        {
+            Some(b) => mpc_protocol::decode(&b, 4 * 1024 * 1024)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            None => Ok(None),
+        }
+    }
+
+    // ----- signing -----
+
+    async fn sign(self, job: SigningJob) {
+        let this = self.clone();
+        let (rid, attempt) = (job.request_id.clone(), job.attempt);
+        let started = std::time::Instant::now();
+        let res = tokio::task::spawn_blocking(move || this.sign_blocking(&job)).await;
+        let report = match res {
+            Ok(Ok(sigs)) => {
+                tracing::info!(request = %rid, attempt, "signed in {} ms", started.elapsed().as_millis());
+                Report::Signature {
+                    request_id: rid,
+                    attempt,
+                    signatures: sigs.into_iter().map(hex::encode).collect(),
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(request = %rid, attempt, "signing failed: {e}");
+                Report::SignFailed {
+                    request_id: rid,
+                    attempt,
+                    reason: e.reason,
+                    unresponsive: e.unresponsive,
+                }
+            }
+            Err(e) => Report::SignFailed {
+                request_id: rid,
+                attempt,
+                reason: format!("signing task: {e}"),
+                unresponsive: vec![],
+            },
+        };
+        self.report(report).await;
+    }
+
+    fn sign_blocking(&self, job: &SigningJob) -> Result<Vec<Vec<u8>>, RunError> {
+        let err = |reason: String| RunError {
+            reason,
+            unresponsive: vec![],
+        };
+        let committee: Vec<NodeId> = self
+            .inner
+            .cluster
+            .genesis()
+            .nodes
+            .iter()
+            .map(|c| c.node_id)
+            .collect();
+        let all = Self::parties(&committee);
+        let parties: BTreeMap<NodeId, PartyIndex> =
+            job.signers.iter().map(|n| (*n, all[n])).collect();
+        let me = parties
+            .get(&self.me())
+            .copied()
+            .ok_or_else(|| err("not a signer".into()))?;
+        let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        let mut out = Vec::with_capacity(job.messages.len());
+        for (i, msg) in job.messages.iter().enumerate() {
+            let sid = SessionId(session_id(
+                self.inner.cluster.cluster_id(),
+                "sign-message",
+                &[&job.session_id, &(i as u32).to_be_bytes()],
+            ));
+            let sig = match (job.key_type, msg) {
+                (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) => {
+                    self.sign_ecdsa(job, sid, &parties, me, &ps, &committee, digest)?
+                }
+                (KeyType::Ed25519, m) => {
+                    self.sign_frost::<Ed25519>(job, sid, &parties, me, &ps, &m.message())?
+                }
+                (KeyType::Secp256k1Tr, m) => {
+                    self.sign_frost::<Secp256k1Tr>(job, sid, &parties, me, &ps, &m.message())?
+                }
+                _ => return Err(err("message kind does not match the key type".into())),
+            };
+            out.push(sig);
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sign_ecdsa(
+        &self,
+        job: &SigningJob,
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        me: PartyIndex,
+        ps: &[PartyIndex],
+        committee: &[NodeId],
+        digest: &ecdsa::MessageDigest,
+    ) -> Result<Vec<u8>, RunError> {
+        let err = |reason: String| RunError {
+            reason,
+            unresponsive: vec![],
+        };
+        let waited = std::time::Instant::now();
+        let aux: EcdsaAuxInfo = loop {
+            match self
+                .inner
+                .shares
+                .get(AUX_KEY, RecordKind::AuxInfo)
+                .map_err(|e| err(e.to_string()))?
+            {
+                Some(b) => {
+                    break mpc_protocol::decode(&b, 4 * 1024 * 1024)
+                        .map_err(|e| err(e.to_string()))?
+                }
+                None if waited.elapsed() < AUX_WAIT => {
+                    std::thread::sleep(Duration::from_millis(250))
+                }
+                None => return Err(err("ECDSA aux info is not ready".into())),
+            }
+        };
+        let incomplete: cggmp21::IncompleteKeyShare<ecdsa::Secp256k1> = self
+            .load(&Self::share_key(&job.vault_id, KeyType::EcdsaSecp256k1))
+            .map_err(err)?
+            .ok_or_else(|| err("no ECDSA share for this vault".into()))?;
+        let share = ecdsa::complete(incomplete, aux).map_err(|e| err(e.to_string()))?;
+        let keygen_indices: Vec<u16> = parties
+            .keys()
+            .map(|n| committee.iter().position(|c| c == n).map(|i| i as u16))
+            .collect::<Option<_>>()
+            .ok_or_else(|| err("signer outside the committee".into()))?;
+        let path =
+            keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
+        let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| err(e.to_string()))?;
+        let mut session = ecdsa::sign(
+            &sid,
+            me,
+            ps,
+            &keygen_indices,
+            &share,
+            &path,
+            digest,
+            &mut rng,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let mut rng2 = ChaCha20Rng::from_rng(OsRng).map_err(|e| err(e.to_string()))?;
+        let sig = self
+            .inner
+            .hub
+            .run(sid.0, parties, &mut session, &mut rng2, SIGN_TIMEOUT)?;
+        Ok(ecdsa::signature_bytes(&sig))
+    }
+
+    fn sign_frost<C: frost_core::Ciphersuite>(
+        &self,
+        job: &SigningJob,
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        me: PartyIndex,
+        ps: &[PartyIndex],
+        message: &[u8],
+    ) -> Result<Vec<u8>, RunError> {
+        let err = |reason: String| RunError {
+            reason,
+            unresponsive: vec![],
+        };
+        let (kp, pkp): (
+            frost_core::keys::KeyPackage<C>,
+            frost_core::keys::PublicKeyPackage<C>,
+        ) = self
+            .load(&Self::share_key(&job.vault_id, job.key_type))
+            .map_err(err)?
+            .ok_or_else(|| err("no FROST share for this vault".into()))?;
+        let gk = pkp
+            .verifying_key()
+            .serialize()
+            .map_err(|e| err(e.to_string()))?;
+        let t = keys::frost_tweak::<C>(job.key_type, &gk, job.chain, job.network, job.index)
+            .map_err(|e| err(e.to_string()))?;
+        let (kp, pkp) = keys::frost_tweak_packages(&kp, &pkp, t);
+        let mut session = FrostSignOnline::<C>::new(sid, me, ps, kp, pkp, message)
+            .map_err(|e| err(e.to_string()))?;
+        let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| err(e.to_string()))?;
+        let sig = self
+            .inner
+            .hub
+            .run(sid.0, parties, &mut session, &mut rng, SIGN_TIMEOUT)?;
+        let _ = frost::identifier::<C>;
+        sig.serialize().map_err(|e| err(e.to_string()))
+    }
+}

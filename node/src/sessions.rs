@@ -1,0 +1,380 @@
+//! The session hub: carries threshold-session messages between nodes over per-session Noise KK
+//! channels (one per sender → receiver direction), and drives a [`Session`] on a blocking thread.
+//!
+//! - Outbound, per (session, peer): a task performs the KK handshake (`Hello`) keyed by the
+//!   peer's pinned X25519 key, then seals each message into frames and sends them one request at
+//!   a time, so frames arrive in order (snow's stateful nonces require it).
+//! - Inbound: a `Hello` from node N is answered only with N's pinned key (KK fails otherwise);
+//!   data frames decrypt with that channel and the sender is the authenticated node, never a
+//!   field of the message. Messages for a session that has not started here yet are kept briefly
+//!   (bounded) and handed over when it registers.
+
+use crate::p2p::messages::{FrameKind, PeerRequest, PeerResponse, SessionFrame};
+use crate::p2p::P2pHandle;
+use libp2p::PeerId;
+use mpc_consensus::raft::NodeId;
+use mpc_protocol::channel::{self, PeerChannel};
+use mpc_protocol::session::{PartyIndex, Recipient, Session, SessionError, Step};
+use rand_core::{CryptoRng, RngCore};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+/// Most messages kept for a session that has not started locally.
+const MAX_EARLY_PER_SESSION: usize = 256;
+/// Most sessions with early messages at once.
+const MAX_EARLY_SESSIONS: usize = 64;
+/// How long early messages are kept.
+const EARLY_TTL: Duration = Duration::from_secs(60);
+/// Most inbound channels at once.
+const MAX_INBOUND_CHANNELS: usize = 4096;
+/// Timeout of one frame request.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Sid = [u8; 32];
+type Inbox = std::sync::mpsc::Sender<(NodeId, Vec<u8>)>;
+
+/// Cloneable hub.
+#[derive(Clone)]
+pub struct SessionHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    me: NodeId,
+    noise_secret: Zeroizing<[u8; 32]>,
+    noise_keys: BTreeMap<NodeId, [u8; 32]>,
+    peers: BTreeMap<NodeId, PeerId>,
+    p2p: P2pHandle,
+    runtime: tokio::runtime::Handle,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<Sid, Inbox>,
+    early: HashMap<Sid, (Instant, Vec<(NodeId, Vec<u8>)>)>,
+    inbound: HashMap<(Sid, NodeId), PeerChannel>,
+    outbound: HashMap<(Sid, NodeId), mpsc::UnboundedSender<Vec<u8>>>,
+    finished: VecDeque<Sid>,
+}
+
+/// Why a session run failed.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    /// What happened.
+    pub reason: String,
+    /// Parties from which nothing arrived.
+    pub unresponsive: Vec<NodeId>,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl SessionHub {
+    /// A hub for node `me`.
+    pub fn new(
+        me: NodeId,
+        noise_secret: Zeroizing<[u8; 32]>,
+        noise_keys: BTreeMap<NodeId, [u8; 32]>,
+        peers: BTreeMap<NodeId, PeerId>,
+        p2p: P2pHandle,
+    ) -> Self {
+        SessionHub {
+            inner: Arc::new(Inner {
+                me,
+                noise_secret,
+                noise_keys,
+                peers,
+                p2p,
+                runtime: tokio::runtime::Handle::current(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// This node's id.
+    pub fn me(&self) -> NodeId {
+        self.inner.me
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Handles a frame from the authenticated node `from`.
+    pub fn handle_frame(
+        &self,
+        from: NodeId,
+        frame: SessionFrame,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let sid = frame.session_id;
+        match frame.kind {
+            FrameKind::Hello(msg) => {
+                let key = self
+                    .inner
+                    .noise_keys
+                    .get(&from)
+                    .ok_or("sender has no pinned Noise key")?;
+                let (chan, reply) = channel::respond(&self.inner.noise_secret, key, &msg)
+                    .map_err(|e| e.to_string())?;
+                let mut st = self.state();
+                if st.finished.contains(&sid) {
+                    return Err("session already finished here".into());
+                }
+                if st.inbound.len() >= MAX_INBOUND_CHANNELS
+                    && !st.inbound.contains_key(&(sid, from))
+                {
+                    return Err("too many open session channels".into());
+                }
+                // A new handshake from the same authenticated peer replaces its channel (it
+                // restarted its side); only that peer's static key can complete KK.
+                st.inbound.insert((sid, from), chan);
+                Ok(Some(reply))
+            }
+            FrameKind::Data(bytes) => {
+                let mut st = self.state();
+                let chan = st
+                    .inbound
+                    .get_mut(&(sid, from))
+                    .ok_or("no channel for this session and sender")?;
+                let Some(message) = chan.open(&bytes).map_err(|e| e.to_string())? else {
+                    return Ok(None);
+                };
+                if let Some(inbox) = st.sessions.get(&sid) {
+                    let _ = inbox.send((from, message));
+                    return Ok(None);
+                }
+                let now = Instant::now();
+                st.early
+                    .retain(|_, (t, _)| now.duration_since(*t) < EARLY_TTL);
+                if !st.early.contains_key(&sid) && st.early.len() >= MAX_EARLY_SESSIONS {
+                    return Err("too many sessions waiting to start".into());
+                }
+                let entry = st.early.entry(sid).or_insert_with(|| (now, Vec::new()));
+                if entry.1.len() >= MAX_EARLY_PER_SESSION {
+                    return Err("too many early messages for this session".into());
+                }
+                entry.1.push((from, message));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Registers a session; returns its inbox (early messages already in it).
+    fn register(&self, sid: Sid) -> std::sync::mpsc::Receiver<(NodeId, Vec<u8>)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut st = self.state();
+        if let Some((_, early)) = st.early.remove(&sid) {
+            for m in early {
+                let _ = tx.send(m);
+            }
+        }
+        st.sessions.insert(sid, tx);
+        rx
+    }
+
+    fn unregister(&self, sid: Sid) {
+        let mut st = self.state();
+        st.sessions.remove(&sid);
+        st.early.remove(&sid);
+        st.inbound.retain(|(s, _), _| *s != sid);
+        st.outbound.retain(|(s, _), _| *s != sid);
+        st.finished.push_back(sid);
+        while st.finished.len() > 1024 {
+            st.finished.pop_front();
+        }
+    }
+
+    /// Queues `message` to `to` in session `sid` (in order per peer).
+    fn send(&self, sid: Sid, to: NodeId, message: Vec<u8>, deadline: Instant) {
+        let mut st = self.state();
+        if let Some(q) = st.outbound.get(&(sid, to)) {
+            if q.send(message.clone()).is_ok() {
+                return;
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(message);
+        st.outbound.insert((sid, to), tx);
+        drop(st);
+        let this = self.clone();
+        self.inner
+            .runtime
+            .spawn(async move { this.outbox(sid, to, rx, deadline).await });
+    }
+
+    async fn request(&self, peer: PeerId, frame: SessionFrame) -> Result<Option<Vec<u8>>, String> {
+        match self
+            .inner
+            .p2p
+            .request(peer, PeerRequest::Session(frame), FRAME_TIMEOUT)
+            .await
+        {
+            Ok(PeerResponse::Session(r)) => r,
+            Ok(_) => Err("peer answered with the wrong message".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn outbox(
+        self,
+        sid: Sid,
+        to: NodeId,
+        mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+        deadline: Instant,
+    ) {
+        let (Some(peer), Some(key)) = (
+            self.inner.peers.get(&to).copied(),
+            self.inner.noise_keys.get(&to),
+        ) else {
+            tracing::warn!(to, "session peer unknown");
+            return;
+        };
+        // Handshake, retried until the deadline (the peer may still be connecting).
+        let mut chan = loop {
+            let (init, hello) = match channel::Initiator::start(&self.inner.noise_secret, key) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(to, "noise start: {e}");
+                    return;
+                }
+            };
+            let frame = SessionFrame {
+                session_id: sid,
+                kind: FrameKind::Hello(hello),
+            };
+            match self.request(peer, frame).await {
+                Ok(Some(reply)) => match init.finish(&reply) {
+                    Ok(c) => break c,
+                    Err(e) => {
+                        tracing::warn!(to, "noise handshake: {e}");
+                        return;
+                    }
+                },
+                Ok(None) => {
+                    tracing::warn!(to, "peer sent no handshake reply");
+                    return;
+                }
+                Err(e) => {
+                    if Instant::now() >= deadline {
+                        tracing::warn!(to, "session handshake gave up: {e}");
+                        return;
+                    }
+                    tracing::debug!(to, "session handshake retry: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        while let Some(message) = rx.recv().await {
+            let frames = match chan.seal(&message) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(to, "sealing a session message: {e}");
+                    return;
+                }
+            };
+            for f in frames {
+                let frame = SessionFrame {
+                    session_id: sid,
+                    kind: FrameKind::Data(f),
+                };
+                if let Err(e) = self.request(peer, frame).await {
+                    tracing::warn!(to, "session frame not delivered: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs `session` to completion on the calling (blocking) thread. `parties` maps every
+    /// participant's node id to its party index (including this node).
+    pub fn run<S: Session, R: RngCore + CryptoRng>(
+        &self,
+        sid: Sid,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        session: &mut S,
+        rng: &mut R,
+        timeout: Duration,
+    ) -> Result<S::Output, RunError> {
+        let deadline = Instant::now() + timeout;
+        let inbox = self.register(sid);
+        let result = self.drive(sid, parties, session, rng, deadline, &inbox);
+        self.unregister(sid);
+        result
+    }
+
+    fn drive<S: Session, R: RngCore + CryptoRng>(
+        &self,
+        sid: Sid,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        session: &mut S,
+        rng: &mut R,
+        deadline: Instant,
+        inbox: &std::sync::mpsc::Receiver<(NodeId, Vec<u8>)>,
+    ) -> Result<S::Output, RunError> {
+        let me = self.inner.me;
+        let others: Vec<NodeId> = parties.keys().copied().filter(|n| *n != me).collect();
+        let node_of: BTreeMap<PartyIndex, NodeId> = parties.iter().map(|(n, p)| (*p, *n)).collect();
+        let mut heard: BTreeSet<NodeId> = BTreeSet::new();
+        let fail = |reason: String, heard: &BTreeSet<NodeId>| RunError {
+            reason,
+            unresponsive: others
+                .iter()
+                .copied()
+                .filter(|n| !heard.contains(n))
+                .collect(),
+        };
+        let send_all = |out: Vec<mpc_protocol::session::Outgoing>| {
+            for o in out {
+                match o.to {
+                    Recipient::All => {
+                        for n in &others {
+                            self.send(sid, *n, o.bytes.clone(), deadline);
+                        }
+                    }
+                    Recipient::One(p) => {
+                        if let Some(n) = node_of.get(&p) {
+                            self.send(sid, *n, o.bytes, deadline);
+                        }
+                    }
+                }
+            }
+        };
+        let out = session
+            .start(rng)
+            .map_err(|e| fail(e.to_string(), &heard))?;
+        send_all(out);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(fail("session timed out".into(), &heard));
+            }
+            let (from, bytes) = match inbox.recv_timeout(left) {
+                Ok(m) => m,
+                Err(_) => return Err(fail("session timed out".into(), &heard)),
+            };
+            let Some(party) = parties.get(&from).copied() else {
+                tracing::warn!(from, "message from a node outside the session");
+                continue;
+            };
+            heard.insert(from);
+            match session.handle(party, &bytes, rng) {
+                Ok(Step::Continue(out)) => send_all(out),
+                Ok(Step::Done(output, out)) => {
+                    send_all(out);
+                    return Ok(output);
+                }
+                Err(SessionError::Rejected { from, reason }) => {
+                    tracing::warn!(%from, "session message rejected: {reason}");
+                }
+                Err(e) => return Err(fail(e.to_string(), &heard)),
+            }
+        }
+    }
+}
