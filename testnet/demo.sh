@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The main job on a running testnet (start one with testnet/run.sh): an admin creates an
-# organisation through one node, adds members through another, and every node shows the same
-# organisation, members and an intact audit chain.
+# The main job on a running testnet (start one with testnet/run.sh): an organisation with three
+# approvers and an initiator, a vault made by DKG on every node, ETH / BTC (P2WPKH, P2TR) / SOL
+# wallets, an address book and a 2-of-3 policy; then one transfer per chain is submitted,
+# approved by two approvers, signed by the nodes and printed. One JSON file per chain (address,
+# public key, unsigned payload, signed transaction, Bitcoin spent outputs) is written to
+# testnet/.run/demo/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN="$ROOT/testnet/.run"
@@ -13,31 +16,8 @@ if [ ! -f "$RUN/pids" ]; then
   exit 1
 fi
 N=$(wc -l < "$RUN/pids")
-DEMO="$RUN/demo"
-mkdir -p "$DEMO"
-rpc() { echo "http://127.0.0.1:$((RPC_BASE + $1))"; }
-mpc() { "$BIN/mpc" --passphrase-file "$RUN/secrets/admin.pass" "$@"; }
-ORG="acme-$(date +%s)"
-
-echo "==> creating organisation $ORG through node 2"
-mpc --rpc "$(rpc 2)" org create --key "$RUN/admin.key" --org "$ORG" --name "Acme Custody" >/dev/null
-echo "==> creating user keys for alice (approver) and bob (auditor)"
-for u in alice bob; do
-  [ -f "$DEMO/$u.key" ] || mpc key create --out "$DEMO/$u.key" --name "$u" >/dev/null
-done
-echo "==> adding members through node $N"
-mpc --rpc "$(rpc "$N")" member add --key "$RUN/admin.key" --org "$ORG" --user alice \
-  --user-key-file "$DEMO/alice.key" --role approver --role initiator >/dev/null
-mpc --rpc "$(rpc "$N")" member add --key "$RUN/admin.key" --org "$ORG" --user bob \
-  --user-key-file "$DEMO/bob.key" --role auditor >/dev/null
-
-for i in $(seq 1 "$N"); do
-  echo
-  echo "--- node $i ($(rpc "$i"))"
-  mpc --rpc "$(rpc "$i")" org get --org "$ORG" --linearizable | grep -E '"(org_id|name)"'
-  mpc --rpc "$(rpc "$i")" member list --org "$ORG"
-  mpc --rpc "$(rpc "$i")" audit verify
-done
+URLS=()
+for i in $(seq 1 "$N"); do URLS+=("http://127.0.0.1:$((RPC_BASE + i))"); done
+"$BIN/mpc-demo" "$RUN" "${URLS[@]}"
 echo
-echo "--- audit log (node 1)"
-mpc --rpc "$(rpc 1)" audit list --limit 20
+echo "try: $BIN/mpc --rpc ${URLS[0]} request list"

@@ -35,9 +35,9 @@ cd "$ROOT"
 bash testnet/ensure-deps.sh
 echo "==> building mpc-node and mpc ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  cargo build --release -p mpc-node -p mpc-cli
+  cargo build --release -p mpc-node -p mpc-cli -p mpc-testnet --bins
 else
-  cargo build -p mpc-node -p mpc-cli
+  cargo build -p mpc-node -p mpc-cli -p mpc-testnet --bins
 fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN="$TARGET_DIR/$PROFILE"

@@ -26,6 +26,14 @@ use std::time::{Duration, Instant};
 /// disturbed by another cluster competing for the machine's two cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+pub mod demo;
+
+/// The INSECURE published Paillier primes fixture (tests only).
+pub fn insecure_primes_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../protocol/tests/fixtures/INSECURE-test-only-paillier-primes.json")
+}
+
 /// Passphrase of every test node and key (test only).
 pub const TEST_PASSPHRASE: &str = "insecure-test-passphrase";
 
@@ -230,6 +238,7 @@ impl Cluster {
             .arg(&genesis)
             .arg("--passphrase-file")
             .arg(&pass)
+            .env("MPC_INSECURE_TEST_PRIMES", insecure_primes_fixture())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -1,0 +1,429 @@
+//! The custody demo, shared by `mpc-demo` (run by `testnet/demo.sh`) and the end-to-end tests:
+//! organisation and users, a vault made by DKG on every node, ETH / BTC P2WPKH / BTC P2TR / SOL
+//! wallets, an address book and a 2-of-3 policy, then one transfer per chain submitted,
+//! approved by two approvers and signed by the nodes.
+
+use anyhow::{bail, Context};
+use ed25519_dalek::SigningKey;
+use mpc_cli::client::RpcClient;
+use mpc_cli::sign::sign_action;
+use mpc_consensus::command::Action;
+use mpc_consensus::custody::{LimitAction, PolicyRules, SpendLimit};
+use mpc_consensus::types::{OrgId, Role, UserId, UserKey};
+use mpc_protocol::chain::{Amount, Chain, Network, PayloadExtras, SpentOutput};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// ETH destination (whitelisted).
+pub const ETH_TO: &str = "0x000000000000000000000000000000000000dEaD";
+/// BTC destination (testnet, whitelisted).
+pub const BTC_TO: &str = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
+/// Sepolia.
+pub const ETH_CHAIN_ID: u64 = 11_155_111;
+
+/// SOL destination (whitelisted).
+pub fn sol_to() -> String {
+    bs58::encode([0x42u8; 32]).into_string()
+}
+
+/// The people of the demo.
+pub struct Users {
+    /// Approvers.
+    pub alice: SigningKey,
+    /// Approver.
+    pub bob: SigningKey,
+    /// Approver.
+    pub carol: SigningKey,
+    /// Initiator.
+    pub ivan: SigningKey,
+}
+
+impl Users {
+    /// Fresh random keys.
+    pub fn random() -> Self {
+        let k = || SigningKey::generate(&mut rand::rngs::OsRng);
+        Users {
+            alice: k(),
+            bob: k(),
+            carol: k(),
+            ivan: k(),
+        }
+    }
+}
+
+/// A connection to the network as one admin.
+pub struct Net {
+    /// One client per node.
+    pub clients: Vec<RpcClient>,
+    /// Genesis hash.
+    pub cluster_id: String,
+    /// Genesis admin.
+    pub admin: SigningKey,
+    counter: std::cell::Cell<u64>,
+}
+
+impl Net {
+    /// A connection.
+    pub fn new(urls: &[String], cluster_id: &str, admin: SigningKey) -> Self {
+        Net {
+            clients: urls
+                .iter()
+                .map(|u| RpcClient::new(u, Duration::from_secs(30)))
+                .collect(),
+            cluster_id: cluster_id.to_string(),
+            admin,
+            counter: std::cell::Cell::new(0),
+        }
+    }
+
+    fn client(&self) -> &RpcClient {
+        let i = self.counter.get();
+        self.counter.set(i + 1);
+        &self.clients[(i as usize) % self.clients.len()]
+    }
+
+    /// Signs `action` with `key` and sends it (round-robin over nodes); returns the result.
+    pub fn write(&self, key: &SigningKey, method: &str, action: Action) -> anyhow::Result<Value> {
+        let idem = mpc_cli::sign::random_idempotency_key();
+        let cmd =
+            sign_action(key, &self.cluster_id, &idem, action).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(self.client().call(method, json!({ "command": cmd }))?)
+    }
+
+    /// A read on any node, linearizable.
+    pub fn read(&self, method: &str, mut params: Value) -> anyhow::Result<Value> {
+        params["linearizable"] = json!(true);
+        Ok(self.client().call(method, params)?)
+    }
+
+    /// Polls a request until it is signed, rejected or failed.
+    pub fn wait_request(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let t0 = Instant::now();
+        loop {
+            let r = self.read("request_get", json!({ "request_id": id }))?;
+            let st = r["status"]["state"].as_str().unwrap_or("").to_string();
+            if matches!(st.as_str(), "signed" | "rejected" | "failed") {
+                return Ok(r);
+            }
+            if t0.elapsed() > timeout {
+                bail!("request {id} still {st} after {timeout:?}: {r}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// What the demo produced for one chain (also written to `<chain>.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainResult {
+    /// Chain.
+    pub chain: Chain,
+    /// Network.
+    pub network: Network,
+    /// Wallet id.
+    pub wallet_id: String,
+    /// Address.
+    pub address: String,
+    /// Wallet public key (hex).
+    pub public_key: String,
+    /// Unsigned payload (hex).
+    pub unsigned_payload: String,
+    /// Bitcoin spent outputs.
+    pub spent_outputs: Vec<SpentOutput>,
+    /// Request id.
+    pub request_id: String,
+    /// The parsed intent.
+    pub intent: Value,
+    /// Signed transaction (ETH/BTC hex, SOL base64).
+    pub signed_transaction: String,
+}
+
+/// Creates the organisation, members, vault, wallets, address book and policy. Returns the
+/// wallets by chain.
+pub fn setup(
+    net: &Net,
+    users: &Users,
+    org: &str,
+    vault: &str,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<Vec<(Chain, Value)>> {
+    let o = OrgId(org.into());
+    say(&format!("creating organisation {org}"));
+    net.write(
+        &net.admin,
+        "org_create",
+        Action::OrgCreate {
+            org_id: o.clone(),
+            name: "Acme Custody".into(),
+            admin_user_id: UserId("admin".into()),
+        },
+    )?;
+    for (name, key, role) in [
+        ("alice", &users.alice, Role::Approver),
+        ("bob", &users.bob, Role::Approver),
+        ("carol", &users.carol, Role::Approver),
+        ("ivan", &users.ivan, Role::Initiator),
+    ] {
+        net.write(
+            &net.admin,
+            "member_add",
+            Action::MemberAdd {
+                org_id: o.clone(),
+                user_id: UserId(name.into()),
+                public_key: UserKey(key.verifying_key().to_bytes()),
+                roles: vec![role],
+            },
+        )?;
+    }
+    say(&format!(
+        "creating vault {vault}: every node runs DKG (ECDSA, FROST ed25519, FROST secp256k1-tr)"
+    ));
+    let t0 = Instant::now();
+    net.write(
+        &net.admin,
+        "vault_create",
+        Action::VaultCreate {
+            org_id: o.clone(),
+            vault_id: vault.into(),
+            name: "Treasury".into(),
+        },
+    )?;
+    loop {
+        let v = net.read("vault_get", json!({ "vault_id": vault }))?;
+        match v["status"]["state"].as_str() {
+            Some("active") => break,
+            Some("failed") => bail!("vault failed: {}", v["status"]),
+            _ => {}
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            bail!("vault still pending after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    say(&format!(
+        "vault active after {} ms",
+        t0.elapsed().as_millis()
+    ));
+    let mut wallets = Vec::new();
+    for chain in [
+        Chain::Ethereum,
+        Chain::BitcoinP2wpkh,
+        Chain::BitcoinP2tr,
+        Chain::Solana,
+    ] {
+        let r = net.write(
+            &net.admin,
+            "wallet_create",
+            Action::WalletCreate {
+                org_id: o.clone(),
+                vault_id: vault.into(),
+                chain,
+                network: Network::Testnet,
+                index: 0,
+            },
+        )?;
+        let w = r["result"]["wallet"].clone();
+        say(&format!(
+            "wallet {:<16} {}",
+            chain.as_str(),
+            w["address"].as_str().unwrap_or("?")
+        ));
+        wallets.push((chain, w));
+    }
+    for (chain, addr, label) in [
+        (Chain::Ethereum, ETH_TO.to_string(), "eth-cold"),
+        (Chain::BitcoinP2wpkh, BTC_TO.to_string(), "btc-cold"),
+        (Chain::Solana, sol_to(), "sol-cold"),
+    ] {
+        net.write(
+            &net.admin,
+            "addressbook_add",
+            Action::AddressBookAdd {
+                org_id: o.clone(),
+                chain,
+                network: Network::Testnet,
+                address: addr,
+                label: label.into(),
+            },
+        )?;
+    }
+    let rules = PolicyRules {
+        approvers: ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| UserId(u.to_string()))
+            .collect(),
+        threshold: 2,
+        whitelist_required: true,
+        limits: vec![
+            SpendLimit {
+                asset: "ETH".into(),
+                window_secs: 86_400,
+                max_amount: Amount(5_000_000_000_000_000_000),
+                action: LimitAction::RequireAdmin,
+            },
+            SpendLimit {
+                asset: "BTC".into(),
+                window_secs: 3_600,
+                max_amount: Amount(50_000_000),
+                action: LimitAction::Reject,
+            },
+        ],
+        auto_approve: vec![],
+    };
+    say("policy: 2 of alice/bob/carol, whitelist required, ETH 5/24 h (admin beyond), BTC 0.5/1 h (reject beyond)");
+    net.write(
+        &net.admin,
+        "policy_set",
+        Action::PolicySet {
+            org_id: o,
+            vault_id: vault.into(),
+            rules,
+        },
+    )?;
+    Ok(wallets)
+}
+
+/// Builds the demo transfer for a wallet.
+pub fn transfer_for(
+    chain: Chain,
+    wallet: &Value,
+    amount: u64,
+) -> anyhow::Result<(Vec<u8>, PayloadExtras)> {
+    let addr = wallet["address"].as_str().context("wallet address")?;
+    Ok(match chain {
+        Chain::Ethereum => (
+            mpc_cli::txbuild::eth_transfer(
+                ETH_CHAIN_ID,
+                0,
+                ETH_TO,
+                u128::from(amount),
+                30_000_000_000,
+                1_000_000_000,
+            )?,
+            PayloadExtras::default(),
+        ),
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => {
+            let utxo = format!("{}:0", "ab".repeat(32));
+            let (tx, spent) =
+                mpc_cli::txbuild::btc_spend(addr, &utxo, 100_000 + amount, BTC_TO, amount, 500)?;
+            (
+                tx,
+                PayloadExtras {
+                    spent_outputs: vec![spent],
+                },
+            )
+        }
+        Chain::Solana => (
+            mpc_cli::txbuild::sol_transfer(
+                addr,
+                &sol_to(),
+                amount,
+                &bs58::encode([9u8; 32]).into_string(),
+            )?,
+            PayloadExtras::default(),
+        ),
+    })
+}
+
+/// Submits `payload` as `users.ivan`; returns the request.
+pub fn submit(
+    net: &Net,
+    users: &Users,
+    org: &str,
+    wallet_id: &str,
+    payload: &[u8],
+    extras: &PayloadExtras,
+) -> anyhow::Result<Value> {
+    let r = net.write(
+        &users.ivan,
+        "request_submit",
+        Action::RequestSubmit {
+            org_id: OrgId(org.into()),
+            wallet_id: wallet_id.into(),
+            payload: hex::encode(payload),
+            extras: extras.clone(),
+        },
+    )?;
+    Ok(r["result"]["request"].clone())
+}
+
+/// Approves `request` as `key` over the digest it shows.
+pub fn approve(net: &Net, key: &SigningKey, org: &str, request: &Value) -> anyhow::Result<Value> {
+    net.write(
+        key,
+        "request_approve",
+        Action::RequestApprove {
+            org_id: OrgId(org.into()),
+            request_id: request["request_id"].as_str().context("request id")?.into(),
+            intent_digest: request["intent_digest"].as_str().context("digest")?.into(),
+        },
+    )
+}
+
+/// One transfer per chain, approved by alice and bob, waited for; results written to `out`.
+pub fn transfers(
+    net: &Net,
+    users: &Users,
+    org: &str,
+    wallets: &[(Chain, Value)],
+    out: Option<&Path>,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<Vec<ChainResult>> {
+    let mut results = Vec::new();
+    for (chain, w) in wallets {
+        let amount = match chain {
+            Chain::Ethereum => 10_000_000_000_000_000, // 0.01 ETH
+            Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => 25_000,
+            Chain::Solana => 1_000_000,
+        };
+        let (payload, extras) = transfer_for(*chain, w, amount)?;
+        let wallet_id = w["wallet_id"].as_str().context("wallet id")?;
+        let req = submit(net, users, org, wallet_id, &payload, &extras)?;
+        let rid = req["request_id"]
+            .as_str()
+            .context("request id")?
+            .to_string();
+        say(&format!(
+            "{chain}: request {rid} pending — intent: {} {} to {}",
+            req["intent"]["amount"].as_str().unwrap_or("?"),
+            req["intent"]["asset"].as_str().unwrap_or("?"),
+            req["intent"]["transfers"][0]["to"].as_str().unwrap_or("?")
+        ));
+        let t0 = Instant::now();
+        approve(net, &users.alice, org, &req)?;
+        approve(net, &users.bob, org, &req)?;
+        let done = net.wait_request(&rid, Duration::from_secs(120))?;
+        if done["status"]["state"] != "signed" {
+            bail!("{chain}: request {rid} ended {}", done["status"]);
+        }
+        let signed = done["signed_transaction"]
+            .as_str()
+            .context("signed transaction")?
+            .to_string();
+        say(&format!(
+            "{chain}: signed {} ms after the second approval",
+            t0.elapsed().as_millis()
+        ));
+        let r = ChainResult {
+            chain: *chain,
+            network: Network::Testnet,
+            wallet_id: wallet_id.into(),
+            address: w["address"].as_str().unwrap_or_default().into(),
+            public_key: w["public_key"].as_str().unwrap_or_default().into(),
+            unsigned_payload: hex::encode(&payload),
+            spent_outputs: extras.spent_outputs.clone(),
+            request_id: rid,
+            intent: done["intent"].clone(),
+            signed_transaction: signed,
+        };
+        if let Some(dir) = out {
+            std::fs::create_dir_all(dir)?;
+            let file = dir.join(format!("{}.json", chain.as_str()));
+            std::fs::write(&file, serde_json::to_string_pretty(&r)?)?;
+        }
+        results.push(r);
+    }
+    Ok(results)
+}
