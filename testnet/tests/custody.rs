@@ -1,0 +1,287 @@
+//! End-to-end custody flow against three real `mpc-node` processes: vault DKG, wallets on every
+//! chain, policy, approvals, signing — every signature checked by an independent implementation
+//! (alloy sender recovery, rust-bitcoin sighash + libsecp256k1, ed25519-dalek) — and the
+//! refusals: M−1 approvals, wrong digest, non-approver, removed approver, destination outside the
+//! whitelist, spend beyond a window (REJECT and REQUIRE_ADMIN), and a signer killed mid-signing.
+//! One cluster for all of it: ECDSA aux info is made once per committee.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use base64::Engine;
+use mpc_consensus::command::Action;
+use mpc_consensus::types::{OrgId, UserId};
+use mpc_protocol::chain::{Chain, Network};
+use mpc_testnet::demo::{self, ChainResult, Net, Users};
+use mpc_testnet::Cluster;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ORG: &str = "acme";
+const VAULT: &str = "treasury";
+
+fn verify_independently(r: &ChainResult) {
+    match r.chain {
+        Chain::Ethereum => {
+            use alloy_consensus::private::alloy_eips::eip2718::Decodable2718;
+            let raw = hex::decode(r.signed_transaction.trim_start_matches("0x")).unwrap();
+            let env = alloy_consensus::TxEnvelope::decode_2718(&mut raw.as_slice()).unwrap();
+            let sender = env.as_eip1559().unwrap().recover_signer().unwrap();
+            assert_eq!(sender.to_checksum(None), r.address, "recovered sender");
+        }
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => {
+            use bitcoin::secp256k1::{Message, Secp256k1};
+            let secp = Secp256k1::verification_only();
+            let tx: bitcoin::Transaction =
+                bitcoin::consensus::deserialize(&hex::decode(&r.signed_transaction).unwrap())
+                    .unwrap();
+            let spent = &r.spent_outputs[0];
+            let script = bitcoin::ScriptBuf::from_bytes(hex::decode(&spent.script_pubkey).unwrap());
+            let prev = bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(spent.amount.0 as u64),
+                script_pubkey: script.clone(),
+            };
+            let addr: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
+                r.address.parse().unwrap();
+            assert_eq!(addr.assume_checked().script_pubkey(), script);
+            let wit = &tx.input[0].witness;
+            let mut cache = bitcoin::sighash::SighashCache::new(&tx);
+            if r.chain == Chain::BitcoinP2wpkh {
+                let sig = bitcoin::ecdsa::Signature::from_slice(wit.nth(0).unwrap()).unwrap();
+                let pk = bitcoin::CompressedPublicKey::from_slice(wit.nth(1).unwrap()).unwrap();
+                assert_eq!(bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()), script);
+                let h = cache
+                    .p2wpkh_signature_hash(0, &script, prev.value, sig.sighash_type)
+                    .unwrap();
+                secp.verify_ecdsa(&Message::from(h), &sig.signature, &pk.0)
+                    .unwrap();
+            } else {
+                let sig = bitcoin::taproot::Signature::from_slice(wit.nth(0).unwrap()).unwrap();
+                let key = bitcoin::XOnlyPublicKey::from_slice(&script.as_bytes()[2..34]).unwrap();
+                let h = cache
+                    .taproot_key_spend_signature_hash(
+                        0,
+                        &bitcoin::sighash::Prevouts::All(&[prev]),
+                        sig.sighash_type,
+                    )
+                    .unwrap();
+                secp.verify_schnorr(&sig.signature, &Message::from(h), &key)
+                    .unwrap();
+            }
+        }
+        Chain::Solana => {
+            let tx = base64::engine::general_purpose::STANDARD
+                .decode(&r.signed_transaction)
+                .unwrap();
+            assert_eq!(tx[0], 1);
+            assert_eq!(hex::encode(&tx[65..]), r.unsigned_payload);
+            let pk: [u8; 32] = bs58::decode(&r.address)
+                .into_vec()
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap();
+            let sig = ed25519_dalek::Signature::from_slice(&tx[1..65]).unwrap();
+            vk.verify_strict(&tx[65..], &sig).unwrap();
+        }
+    }
+}
+
+fn rejected_with(res: Result<Value, anyhow::Error>, text: &str) {
+    let e = res.expect_err("should be rejected").to_string();
+    assert!(e.contains(text), "wanted '{text}' in: {e}");
+}
+
+fn state(net: &Net, id: &str) -> Value {
+    net.read("request_get", json!({ "request_id": id }))
+        .unwrap()
+}
+
+#[test]
+fn custody_flow_end_to_end() {
+    let mut c = Cluster::start(3, 22_000).unwrap();
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let net = Net::new(&urls, &c.cluster_id, c.admin.clone());
+    let users = Users::random();
+    let say = |s: &str| eprintln!("--> {s}");
+    let wallets = demo::setup(&net, &users, ORG, VAULT, &say).unwrap();
+
+    // Every node derived the same wallets.
+    for u in &urls {
+        let one = Net::new(std::slice::from_ref(u), &c.cluster_id, c.admin.clone());
+        let w = one
+            .read("wallet_list", json!({ "vault_id": VAULT }))
+            .unwrap();
+        for (_, expected) in &wallets {
+            assert!(w["wallets"].as_array().unwrap().contains(expected), "{u}");
+        }
+    }
+
+    // The demo: one transfer per chain, 2-of-3 approvals, checked independently.
+    let results = demo::transfers(&net, &users, ORG, &wallets, None, &say).unwrap();
+    assert_eq!(results.len(), 4);
+    for r in &results {
+        verify_independently(r);
+    }
+    // The audit log holds the signatures and is intact.
+    let audit = net.read("audit_verify", json!({})).unwrap();
+    assert_eq!(audit["ok"], true);
+
+    let wallet = |chain: Chain| wallets.iter().find(|(c, _)| *c == chain).unwrap().1.clone();
+    let sol = wallet(Chain::Solana);
+    let sol_id = sol["wallet_id"].as_str().unwrap().to_string();
+
+    // M−1 approvals never sign.
+    let (payload, extras) = demo::transfer_for(Chain::Solana, &sol, 5_000).unwrap();
+    let req = demo::submit(&net, &users, ORG, &sol_id, &payload, &extras).unwrap();
+    let rid = req["request_id"].as_str().unwrap().to_string();
+    demo::approve(&net, &users.alice, ORG, &req).unwrap();
+    // Approvals over another digest, from a non-approver: refused.
+    let mut wrong = req.clone();
+    wrong["intent_digest"] = json!("00".repeat(32));
+    rejected_with(demo::approve(&net, &users.bob, ORG, &wrong), "digest");
+    rejected_with(
+        demo::approve(&net, &users.ivan, ORG, &req),
+        "not an approver",
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = state(&net, &rid);
+    assert_eq!(s["status"]["state"], "pending", "{s}");
+    assert!(s["signatures"].as_array().unwrap().is_empty());
+    assert!(s["attempts"].as_array().unwrap().is_empty());
+
+    // A removed approver's key no longer approves.
+    net.write(
+        &net.admin,
+        "member_remove",
+        Action::MemberRemove {
+            org_id: OrgId(ORG.into()),
+            user_id: UserId("carol".into()),
+        },
+    )
+    .unwrap();
+    rejected_with(demo::approve(&net, &users.carol, ORG, &req), "not a member");
+    assert_eq!(state(&net, &rid)["status"]["state"], "pending");
+    demo::approve(&net, &users.bob, ORG, &req).unwrap();
+    let done = net.wait_request(&rid, Duration::from_secs(60)).unwrap();
+    assert_eq!(done["status"]["state"], "signed");
+
+    // A destination outside the address book is rejected (whitelist required).
+    let outsider = bs58::encode([0x77u8; 32]).into_string();
+    let msg = mpc_cli::txbuild::sol_transfer(
+        sol["address"].as_str().unwrap(),
+        &outsider,
+        1,
+        &bs58::encode([9u8; 32]).into_string(),
+    )
+    .unwrap();
+    let r = demo::submit(&net, &users, ORG, &sol_id, &msg, &Default::default()).unwrap();
+    assert_eq!(r["status"]["state"], "rejected", "{r}");
+    assert!(r["status"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("address book"));
+
+    // BTC beyond its 0.5 BTC / 1 h window: rejected after the approvals.
+    let btc = wallet(Chain::BitcoinP2wpkh);
+    let (payload, extras) = demo::transfer_for(Chain::BitcoinP2wpkh, &btc, 60_000_000).unwrap();
+    let req = demo::submit(
+        &net,
+        &users,
+        ORG,
+        btc["wallet_id"].as_str().unwrap(),
+        &payload,
+        &extras,
+    )
+    .unwrap();
+    demo::approve(&net, &users.alice, ORG, &req).unwrap();
+    demo::approve(&net, &users.bob, ORG, &req).unwrap();
+    let s = state(&net, req["request_id"].as_str().unwrap());
+    assert_eq!(s["status"]["state"], "rejected", "{s}");
+    assert!(s["status"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("spending limit"));
+
+    // ETH beyond 5 ETH / 24 h: waits for an admin, then signs — and a signer is killed during
+    // signing; the request still completes with the other two nodes.
+    let eth = wallet(Chain::Ethereum);
+    let (payload, extras) = demo::transfer_for(Chain::Ethereum, &eth, 0).unwrap();
+    let _ = payload;
+    let big = mpc_cli::txbuild::eth_transfer(
+        demo::ETH_CHAIN_ID,
+        1,
+        demo::ETH_TO,
+        6_000_000_000_000_000_000,
+        30_000_000_000,
+        1_000_000_000,
+    )
+    .unwrap();
+    let req = demo::submit(
+        &net,
+        &users,
+        ORG,
+        eth["wallet_id"].as_str().unwrap(),
+        &big,
+        &extras,
+    )
+    .unwrap();
+    let rid = req["request_id"].as_str().unwrap().to_string();
+    demo::approve(&net, &users.alice, ORG, &req).unwrap();
+    demo::approve(&net, &users.bob, ORG, &req).unwrap();
+    let s = state(&net, &rid);
+    assert_eq!(s["status"]["state"], "awaiting_admin", "{s}");
+    net.write(
+        &net.admin,
+        "request_admin_approve",
+        Action::RequestAdminApprove {
+            org_id: OrgId(ORG.into()),
+            request_id: rid.clone(),
+            intent_digest: req["intent_digest"].as_str().unwrap().into(),
+        },
+    )
+    .unwrap();
+    let s = state(&net, &rid);
+    let signers: Vec<u64> = s["attempts"][0]["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let victim = signers[1];
+    c.kill_node(victim);
+    let t0 = Instant::now();
+    let survivors: Vec<String> = c
+        .nodes
+        .iter()
+        .filter(|n| n.node_id != victim)
+        .map(|n| n.rpc_url.clone())
+        .collect();
+    let net2 = Net::new(&survivors, &c.cluster_id, c.admin.clone());
+    let done = net2.wait_request(&rid, Duration::from_secs(90)).unwrap();
+    assert_eq!(done["status"]["state"], "signed", "{done}");
+    eprintln!(
+        "--> signed with node {victim} killed after {} ms, attempts {}",
+        t0.elapsed().as_millis(),
+        done["attempts"]
+    );
+    let last = done["attempts"].as_array().unwrap().last().unwrap();
+    let signed_by: Vec<u64> = last["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(!signed_by.contains(&victim) || done["attempts"].as_array().unwrap().len() == 1);
+    verify_independently(&ChainResult {
+        chain: Chain::Ethereum,
+        network: Network::Testnet,
+        wallet_id: eth["wallet_id"].as_str().unwrap().into(),
+        address: eth["address"].as_str().unwrap().into(),
+        public_key: String::new(),
+        unsigned_payload: hex::encode(&big),
+        spent_outputs: vec![],
+        request_id: rid,
+        intent: Value::Null,
+        signed_transaction: done["signed_transaction"].as_str().unwrap().into(),
+    });
+}
