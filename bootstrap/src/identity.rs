@@ -209,7 +209,10 @@ mod tests {
         let before = std::fs::read(dir.path().join(IDENTITY_FILE)).unwrap();
         let again = NodeIdentity::load(dir.path(), b"pw").unwrap();
         assert_eq!(again.card, id.card);
-        assert_eq!(again.noise_secret().as_ref(), id.noise_secret().as_ref());
+        assert_eq!(
+            again.noise_secret().as_slice(),
+            id.noise_secret().as_slice()
+        );
         assert!(matches!(
             NodeIdentity::load(dir.path(), b"wrong"),
             Err(BootstrapError::WrongPassphrase(_))
@@ -222,7 +225,7 @@ mod tests {
         // Debug is redacted.
         let dbg = format!("{again:?}");
         assert!(dbg.contains("redacted"));
-        assert!(!dbg.contains(&hex::encode(again.noise_secret().as_ref())));
+        assert!(!dbg.contains(&hex::encode(again.noise_secret().as_slice())));
         // No overwrite.
         assert!(matches!(
             NodeIdentity::create(

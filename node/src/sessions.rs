@@ -35,6 +35,8 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Sid = [u8; 32];
 type Inbox = std::sync::mpsc::Sender<(NodeId, Vec<u8>)>;
+/// Messages that arrived before their session started here, with the time of the first.
+type Early = (Instant, Vec<(NodeId, Vec<u8>)>);
 
 /// Cloneable hub.
 #[derive(Clone)]
@@ -55,7 +57,7 @@ struct Inner {
 #[derive(Default)]
 struct State {
     sessions: HashMap<Sid, Inbox>,
-    early: HashMap<Sid, (Instant, Vec<(NodeId, Vec<u8>)>)>,
+    early: HashMap<Sid, Early>,
     inbound: HashMap<(Sid, NodeId), PeerChannel>,
     outbound: HashMap<(Sid, NodeId), mpsc::UnboundedSender<Vec<u8>>>,
     finished: VecDeque<Sid>,

@@ -394,7 +394,9 @@ pub fn transfers(
         let t0 = Instant::now();
         approve(net, &users.alice, org, &req)?;
         approve(net, &users.bob, org, &req)?;
-        let done = net.wait_request(&rid, Duration::from_secs(120))?;
+        // The first ECDSA request also waits for the one-off aux info (and, without the test
+        // fixture, Paillier prime generation).
+        let done = net.wait_request(&rid, Duration::from_secs(300))?;
         if done["status"]["state"] != "signed" {
             bail!("{chain}: request {rid} ended {}", done["status"]);
         }

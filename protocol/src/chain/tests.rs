@@ -242,7 +242,7 @@ fn bitcoin_p2wpkh_and_p2tr_verify_with_rust_bitcoin() {
             let h = cache
                 .taproot_key_spend_signature_hash(
                     0,
-                    &bitcoin::sighash::Prevouts::All(&[prev.clone()]),
+                    &bitcoin::sighash::Prevouts::All(std::slice::from_ref(&prev)),
                     s.sighash_type,
                 )
                 .unwrap();
