@@ -245,6 +245,17 @@ impl Runner {
         }
     }
 
+    /// Every genesis node id, sorted (the committee of every vault and of aux info).
+    fn committee(&self) -> Vec<NodeId> {
+        self.inner
+            .cluster
+            .genesis()
+            .nodes
+            .iter()
+            .map(|c| c.node_id)
+            .collect()
+    }
+
     fn parties(committee: &[NodeId]) -> BTreeMap<NodeId, PartyIndex> {
         committee
             .iter()
@@ -345,14 +356,7 @@ impl Runner {
     fn aux_blocking(&self) -> Result<(), String> {
         let primes = self.primes()?;
         self.set_aux(AuxStatus::Running);
-        let committee: Vec<NodeId> = self
-            .inner
-            .cluster
-            .genesis()
-            .nodes
-            .iter()
-            .map(|c| c.node_id)
-            .collect();
+        let committee = self.committee();
         let parties = Self::parties(&committee);
         let ids: Vec<u8> = committee.iter().flat_map(|n| n.to_be_bytes()).collect();
         let sid = SessionId(session_id(self.inner.cluster.cluster_id(), "aux", &[&ids]));
@@ -573,14 +577,7 @@ impl Runner {
             reason,
             unresponsive: vec![],
         };
-        let committee: Vec<NodeId> = self
-            .inner
-            .cluster
-            .genesis()
-            .nodes
-            .iter()
-            .map(|c| c.node_id)
-            .collect();
+        let committee = self.committee();
         let all = Self::parties(&committee);
         let parties: BTreeMap<NodeId, PartyIndex> =
             job.signers.iter().map(|n| (*n, all[n])).collect();

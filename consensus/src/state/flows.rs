@@ -42,6 +42,14 @@ pub struct SigningJob {
     pub messages: Vec<ToSign>,
 }
 
+/// The log index in a request id (`req-<index>`).
+fn log_index_of(request_id: &str) -> u64 {
+    request_id
+        .trim_start_matches("req-")
+        .parse::<u64>()
+        .unwrap_or(0)
+}
+
 fn payload_bytes(hex_payload: &str) -> Result<Vec<u8>, String> {
     hex::decode(hex_payload.trim_start_matches("0x")).map_err(|_| "payload is not hex".to_string())
 }
@@ -75,43 +83,43 @@ impl CustodyState {
             .all(|t| self.whitelisted(&req.org_id, req.intent.chain, &t.to))
     }
 
-    /// Amount of `asset` reserved in `vault_id` by requests other than `exclude` whose reservation
-    /// lies in `(until - window, until]` and that are signing or signed.
-    fn window_used(
+    /// The worst spending-limit breach of `req` if it is reserved at `at_ms`. Requests that are
+    /// signing or signed count when their reservation lies in the window ending at `at_ms`; with
+    /// `earlier_only` (the signer's re-check, after `req` itself was reserved) only those reserved
+    /// before `req` count — ties on the timestamp broken by log index.
+    fn limit_breach(
         &self,
-        vault_id: &str,
-        asset: &str,
-        window_ms: u64,
-        until_ms: u64,
-        exclude: &str,
-    ) -> u128 {
-        let from = until_ms.saturating_sub(window_ms);
-        self.requests
-            .values()
-            .filter(|r| r.vault_id == vault_id && r.request_id != exclude)
-            .filter(|r| r.intent.asset == asset)
-            .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
-            .filter(|r| r.reserved_at_ms.is_some_and(|t| t > from && t <= until_ms))
-            .map(|r| r.intent.amount.0)
-            .fold(0u128, u128::saturating_add)
-    }
-
-    /// The worst limit breach of `req` if it were reserved at `at_ms`.
-    fn limit_breach(&self, req: &Request, at_ms: u64) -> Option<(LimitAction, String)> {
+        req: &Request,
+        at_ms: u64,
+        earlier_only: bool,
+    ) -> Option<(LimitAction, String)> {
+        let my_index = log_index_of(&req.request_id);
         let mut worst: Option<(LimitAction, String)> = None;
         for l in &req.policy.rules.limits {
             if l.asset != req.intent.asset {
                 continue;
             }
-            let used = self.window_used(
-                &req.vault_id,
-                &l.asset,
-                l.window_secs.saturating_mul(1000),
-                at_ms,
-                &req.request_id,
-            );
-            let total = used.saturating_add(req.intent.amount.0);
-            if total > l.max_amount.0 {
+            let from = at_ms.saturating_sub(l.window_secs.saturating_mul(1000));
+            let counts = |r: &Request| {
+                r.reserved_at_ms.is_some_and(|t| {
+                    t > from
+                        && if earlier_only {
+                            t < at_ms || (t == at_ms && log_index_of(&r.request_id) < my_index)
+                        } else {
+                            t <= at_ms
+                        }
+                })
+            };
+            let used = self
+                .requests
+                .values()
+                .filter(|r| r.vault_id == req.vault_id && r.request_id != req.request_id)
+                .filter(|r| r.intent.asset == l.asset)
+                .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
+                .filter(|r| counts(r))
+                .map(|r| r.intent.amount.0)
+                .fold(0u128, u128::saturating_add);
+            if used.saturating_add(req.intent.amount.0) > l.max_amount.0 {
                 let why = format!(
                     "spending limit of {} {} per {} s exceeded ({} already reserved, {} requested)",
                     l.max_amount, l.asset, l.window_secs, used, req.intent.amount
@@ -161,7 +169,7 @@ impl CustodyState {
     /// After approvals are complete (or auto-approval): reserve against the windows and start
     /// signing, or wait for an admin, or reject.
     fn proceed(&self, req: &mut Request, ctx: EntryContext, now_ms: u64) {
-        match self.limit_breach(req, now_ms) {
+        match self.limit_breach(req, now_ms, false) {
             Some((LimitAction::Reject, why)) => {
                 req.status = RequestStatus::Rejected { reason: why };
                 return;
@@ -832,7 +840,7 @@ impl CustodyState {
             }
         }
         let reserved = req.reserved_at_ms.ok_or("spend was never reserved")?;
-        if let Some((action, why)) = self.limit_breach_before(req, reserved) {
+        if let Some((action, why)) = self.limit_breach(req, reserved, true) {
             let admin_ok = action == LimitAction::RequireAdmin
                 && req.admin_approval.as_ref().is_some_and(|c| {
                     check_approval(
@@ -867,50 +875,6 @@ impl CustodyState {
             wallet: derived,
             messages: parsed.to_sign,
         })
-    }
-
-    /// Limit check as of the reservation: only requests reserved before this one count.
-    fn limit_breach_before(&self, req: &Request, reserved: u64) -> Option<(LimitAction, String)> {
-        let my_index = req
-            .request_id
-            .trim_start_matches("req-")
-            .parse::<u64>()
-            .unwrap_or(0);
-        let mut worst: Option<(LimitAction, String)> = None;
-        for l in &req.policy.rules.limits {
-            if l.asset != req.intent.asset {
-                continue;
-            }
-            let from = reserved.saturating_sub(l.window_secs.saturating_mul(1000));
-            let used = self
-                .requests
-                .values()
-                .filter(|r| r.vault_id == req.vault_id && r.request_id != req.request_id)
-                .filter(|r| r.intent.asset == l.asset)
-                .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
-                .filter(|r| {
-                    r.reserved_at_ms.is_some_and(|t| {
-                        let idx = r
-                            .request_id
-                            .trim_start_matches("req-")
-                            .parse::<u64>()
-                            .unwrap_or(0);
-                        t > from && (t < reserved || (t == reserved && idx < my_index))
-                    })
-                })
-                .map(|r| r.intent.amount.0)
-                .fold(0u128, u128::saturating_add);
-            if used.saturating_add(req.intent.amount.0) > l.max_amount.0 {
-                let why = format!(
-                    "spending limit of {} {} per {} s exceeded",
-                    l.max_amount, l.asset, l.window_secs
-                );
-                if l.action == LimitAction::Reject || worst.is_none() {
-                    worst = Some((l.action, why));
-                }
-            }
-        }
-        worst
     }
 
     // ----- reads -----
