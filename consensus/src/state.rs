@@ -317,8 +317,10 @@ impl CustodyState {
                 .is_some_and(|m| m.roles.contains(&Role::Admin))
     }
 
-    fn member_with_key<'a>(&'a self, org_id: &'a OrgId, key: &UserKey) -> Option<&'a Member> {
-        self.org_members(org_id).find(|m| &m.public_key == key)
+    fn member_with_key(&self, org_id: &OrgId, key: &UserKey) -> Option<&Member> {
+        self.members
+            .values()
+            .find(|m| &m.org_id == org_id && &m.public_key == key)
     }
 
     fn execute(

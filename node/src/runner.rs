@@ -74,6 +74,11 @@ impl Drop for StoredPrimes {
     }
 }
 
+/// A session RNG seeded from the OS.
+fn fresh_rng() -> Result<ChaCha20Rng, String> {
+    ChaCha20Rng::from_rng(OsRng).map_err(|e| format!("seeding an RNG: {e}"))
+}
+
 /// The runner.
 #[derive(Clone)]
 pub struct Runner {
@@ -362,12 +367,12 @@ impl Runner {
         let sid = SessionId(session_id(self.inner.cluster.cluster_id(), "aux", &[&ids]));
         tracing::info!("running ECDSA aux info with {} nodes", committee.len());
         let t = std::time::Instant::now();
-        let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+        let mut rng = fresh_rng()?;
         let me = parties[&self.me()];
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
         let mut session =
             ecdsa::aux_info(&sid, me, &ps, primes, &mut rng).map_err(|e| e.to_string())?;
-        let mut rng2 = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+        let mut rng2 = fresh_rng()?;
         let aux = self
             .inner
             .hub
@@ -437,10 +442,10 @@ impl Runner {
             Some(s) => s,
             None => {
                 let s = sid(KeyType::EcdsaSecp256k1);
-                let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+                let mut rng = fresh_rng()?;
                 let mut session =
                     ecdsa::keygen(&s, me, &ps, t, &mut rng).map_err(|e| e.to_string())?;
-                let mut rng2 = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+                let mut rng2 = fresh_rng()?;
                 let share = self
                     .inner
                     .hub
@@ -499,7 +504,7 @@ impl Runner {
             None => {
                 let mut session = FrostDkg::<C>::new(sid, me, ps, t, DkgMode::Fresh)
                     .map_err(|e| e.to_string())?;
-                let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| e.to_string())?;
+                let mut rng = fresh_rng()?;
                 let out = self
                     .inner
                     .hub
@@ -655,7 +660,7 @@ impl Runner {
             .ok_or_else(|| err("signer outside the committee".into()))?;
         let path =
             keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
-        let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| err(e.to_string()))?;
+        let mut rng = fresh_rng().map_err(err)?;
         let mut session = ecdsa::sign(
             &sid,
             me,
@@ -667,7 +672,7 @@ impl Runner {
             &mut rng,
         )
         .map_err(|e| err(e.to_string()))?;
-        let mut rng2 = ChaCha20Rng::from_rng(OsRng).map_err(|e| err(e.to_string()))?;
+        let mut rng2 = fresh_rng().map_err(err)?;
         let sig = self
             .inner
             .hub
@@ -704,7 +709,7 @@ impl Runner {
         let (kp, pkp) = keys::frost_tweak_packages(&kp, &pkp, t);
         let mut session = FrostSignOnline::<C>::new(sid, me, ps, kp, pkp, message)
             .map_err(|e| err(e.to_string()))?;
-        let mut rng = ChaCha20Rng::from_rng(OsRng).map_err(|e| err(e.to_string()))?;
+        let mut rng = fresh_rng().map_err(err)?;
         let sig = self
             .inner
             .hub

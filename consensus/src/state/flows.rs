@@ -55,10 +55,11 @@ fn payload_bytes(hex_payload: &str) -> Result<Vec<u8>, String> {
 }
 
 impl CustodyState {
-    fn member_by_key(&self, org_id: &OrgId, key: &UserKey) -> Option<&super::Member> {
-        self.members
-            .values()
-            .find(|m| &m.org_id == org_id && &m.public_key == key)
+    /// The member of `org_id` whose key signed, or why there is none.
+    fn signing_member(&self, org_id: &OrgId, key: &UserKey) -> Result<super::Member, String> {
+        self.member_with_key(org_id, key)
+            .cloned()
+            .ok_or_else(|| "signer is not a member of this organisation".to_string())
     }
 
     fn vault_in_org(&self, org_id: &OrgId, vault_id: &str) -> Result<&Vault, String> {
@@ -395,7 +396,7 @@ impl CustodyState {
                     }
                 }
                 let set_by = self
-                    .member_by_key(org_id, &signer)
+                    .member_with_key(org_id, &signer)
                     .map(|m| m.user_id.clone())
                     .unwrap_or_else(|| UserId("genesis-admin".into()));
                 let version = self
@@ -425,7 +426,7 @@ impl CustodyState {
                     return Err(format!("no organisation '{org_id}'"));
                 }
                 let initiator = self
-                    .member_by_key(org_id, &signer)
+                    .member_with_key(org_id, &signer)
                     .filter(|m| {
                         m.roles.contains(&Role::Initiator) || m.roles.contains(&Role::Admin)
                     })
@@ -494,10 +495,7 @@ impl CustodyState {
                 intent_digest,
             } => {
                 let mut req = self.pending_request(org_id, request_id, intent_digest)?;
-                let member = self
-                    .member_by_key(org_id, &signer)
-                    .ok_or("signer is not a member of this organisation")?
-                    .clone();
+                let member = self.signing_member(org_id, &signer)?;
                 if !req.policy.rules.approvers.contains(&member.user_id)
                     || !member.roles.contains(&Role::Approver)
                 {
@@ -531,10 +529,7 @@ impl CustodyState {
                 reason,
             } => {
                 let mut req = self.pending_request(org_id, request_id, intent_digest)?;
-                let member = self
-                    .member_by_key(org_id, &signer)
-                    .ok_or("signer is not a member of this organisation")?
-                    .clone();
+                let member = self.signing_member(org_id, &signer)?;
                 let may = (req.policy.rules.approvers.contains(&member.user_id)
                     && member.roles.contains(&Role::Approver))
                     || member.roles.contains(&Role::Admin);
@@ -563,7 +558,7 @@ impl CustodyState {
             } => {
                 let mut req = self.pending_request(org_id, request_id, intent_digest)?;
                 let admin = self
-                    .member_by_key(org_id, &signer)
+                    .member_with_key(org_id, &signer)
                     .filter(|m| m.roles.contains(&Role::Admin))
                     .ok_or("signer is not an admin of this organisation")?;
                 if !matches!(req.status, RequestStatus::AwaitingAdmin { .. }) {
@@ -851,7 +846,7 @@ impl CustodyState {
                         true,
                     )
                     .ok()
-                    .and_then(|k| self.member_by_key(&req.org_id, &k))
+                    .and_then(|k| self.member_with_key(&req.org_id, &k))
                     .is_some_and(|m| m.roles.contains(&Role::Admin))
                 });
             if !admin_ok {

@@ -642,3 +642,28 @@ fn online_signing_with_wallet_tweak_verifies_independently() {
     // A signer outside the set cannot join: its messages are rejected.
     assert!(res.rejected.is_empty());
 }
+
+/// Invariant 4 for two-round signing: the nonces exist only inside one session; a second
+/// `start` (which would commit again and could reuse or leak them) is refused.
+#[test]
+fn online_signing_session_cannot_start_twice() {
+    use super::online::FrostSignOnline;
+    let mut s = Seeded::new();
+    let keys = dkg::<Ed25519>(3, 2, &mut s);
+    let signers = [PartyIndex(1), PartyIndex(2)];
+    let k = &keys[&PartyIndex(1)];
+    let mut session = FrostSignOnline::new(
+        sid(11),
+        PartyIndex(1),
+        &signers,
+        k.key_package.clone(),
+        k.public_key_package.clone(),
+        b"m",
+    )
+    .unwrap();
+    assert!(session.start(&mut s.rng).is_ok());
+    assert!(matches!(
+        session.start(&mut s.rng),
+        Err(SessionError::Bug(_))
+    ));
+}
