@@ -47,6 +47,8 @@ const PRIMES_KEY: &str = "committee/primes";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AuxStatus {
+    /// Not needed yet: aux info is made when the first vault is created.
+    NotStarted,
     /// Generating Paillier safe primes.
     GeneratingPrimes,
     /// Running the aux-info protocol with every node.
@@ -110,7 +112,7 @@ impl Runner {
                 hub,
                 shares,
                 keypair,
-                aux: RwLock::new(AuxStatus::GeneratingPrimes),
+                aux: RwLock::new(AuxStatus::NotStarted),
                 started: Mutex::new(HashSet::new()),
                 insecure_primes,
             }),
@@ -136,10 +138,12 @@ impl Runner {
         }
     }
 
-    /// Runs forever: aux info first (in the background), then every committed piece of work.
+    /// Runs forever: every piece of work committed state asks for (aux info with the first vault).
     pub async fn run(self) {
-        let aux = self.clone();
-        tokio::spawn(async move { aux.ensure_aux().await });
+        // Already made (a restart): ready at once, no work.
+        if let Ok(Some(_)) = self.inner.shares.get(AUX_KEY, RecordKind::AuxInfo) {
+            self.set_aux(AuxStatus::Ready);
+        }
         let mut metrics = self.inner.cluster.raft().metrics();
         loop {
             self.scan();
@@ -175,9 +179,17 @@ impl Runner {
                     (rid, attempt, job)
                 })
                 .collect();
-            (vaults, signing)
+            (vaults, signing, s.vaults(None).next().is_some())
         });
-        let Ok((vaults, signing)) = work else { return };
+        let Ok((vaults, signing, any_vault)) = work else {
+            return;
+        };
+        // ECDSA aux info is made once per committee, when the first vault is created: its CPU
+        // burst (prime generation, Paillier proofs) does not compete with Raft at every start.
+        if any_vault && self.aux_status() != AuxStatus::Ready && self.first_start("aux".into()) {
+            let aux = self.clone();
+            tokio::spawn(async move { aux.ensure_aux().await });
+        }
         for (vault_id, log_index, committee, t) in vaults {
             if self.first_start(format!("dkg/{vault_id}")) {
                 let this = self.clone();
