@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash testnet/ensure-deps.sh
 cargo build --locked --bins
+# The deliberately faulty test node of testnet/tests/forged.rs (its own binary name, so the
+# real target/debug/mpc-node is never a forging build).
+cargo build --locked -p mpc-node --features forge-for-tests --bin mpc-node-forger
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

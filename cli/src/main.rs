@@ -239,6 +239,13 @@ enum RequestCmd {
         #[arg(long)]
         request: String,
     },
+    /// Follow status changes over WebSocket (one request until it is final, or all requests),
+    /// printing one JSON line per change.
+    Watch {
+        /// Request id (default: every request).
+        #[arg(long)]
+        request: Option<String>,
+    },
     /// List requests.
     List {
         /// Organisation.
@@ -839,6 +846,24 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
         Cmd::Request(RequestCmd::Get { request }) => {
             client.call("request_get", json!({ "request_id": request }))?
+        }
+        Cmd::Request(RequestCmd::Watch { request }) => {
+            let mut watch = mpc_cli::watch::Watch::connect(
+                &args.rpc,
+                request.as_deref(),
+                Duration::from_secs(30),
+            )?;
+            loop {
+                let change = watch.next(None)?;
+                println!("{change}");
+                let last = matches!(
+                    change["status"].as_str(),
+                    Some("signed" | "rejected" | "failed")
+                );
+                if request.is_some() && last {
+                    return Ok(());
+                }
+            }
         }
         Cmd::Request(RequestCmd::List { org, status }) => {
             client.call("request_list", json!({ "org_id": org, "status": status }))?

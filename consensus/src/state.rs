@@ -196,6 +196,9 @@ pub struct CustodyState {
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
+    /// Every request write since the last [`CustodyState::take_request_changes`], in order.
+    #[serde(skip)]
+    request_changes: Vec<Request>,
 }
 
 impl CustodyState {
@@ -214,6 +217,7 @@ impl CustodyState {
             requests: BTreeMap::new(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
+            request_changes: Vec::new(),
         }
     }
 
@@ -501,6 +505,12 @@ impl CustodyState {
     }
 
     // ----- persistence support -----
+
+    /// Every request written since the last call, in apply order (for status subscriptions;
+    /// nothing here is persisted).
+    pub fn take_request_changes(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.request_changes)
+    }
 
     /// Records changed since the last call, in key order.
     pub fn take_dirty(&mut self) -> BTreeSet<RecordKey> {

@@ -127,6 +127,14 @@ impl ClusterHandle {
         self.inner.peers_by_node.get(&node).copied()
     }
 
+    /// Request changes as they are applied (and flushed) here; see
+    /// [`StateMachineStore::subscribe_requests`].
+    pub fn subscribe_requests(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<mpc_consensus::custody::Request>> {
+        self.inner.sm.subscribe_requests()
+    }
+
     /// Runs `f` on the local custody state.
     pub fn read_state<T>(&self, f: impl FnOnce(&CustodyState) -> T) -> Result<T, ClusterError> {
         self.inner.sm.read(f).map_err(ClusterError::Internal)

@@ -24,6 +24,8 @@
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+#[cfg(feature = "forge-for-tests")]
+pub mod forge;
 pub mod heartbeat;
 pub mod node;
 pub mod p2p;

@@ -24,6 +24,7 @@ use rand_core::{OsRng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -95,6 +96,8 @@ struct Inner {
     aux: RwLock<AuxStatus>,
     started: Mutex<HashSet<String>>,
     insecure_primes: Option<PathBuf>,
+    /// Signing sessions this node has started (after its own checks), for `engine_status`.
+    signing_sessions: AtomicU64,
 }
 
 impl Runner {
@@ -115,6 +118,7 @@ impl Runner {
                 aux: RwLock::new(AuxStatus::NotStarted),
                 started: Mutex::new(HashSet::new()),
                 insecure_primes,
+                signing_sessions: AtomicU64::new(0),
             }),
         }
     }
@@ -126,6 +130,11 @@ impl Runner {
             .read()
             .map(|a| a.clone())
             .unwrap_or(AuxStatus::Running)
+    }
+
+    /// Signing sessions started by this node since it started.
+    pub fn signing_sessions(&self) -> u64 {
+        self.inner.signing_sessions.load(Ordering::Relaxed)
     }
 
     fn me(&self) -> NodeId {
@@ -184,6 +193,10 @@ impl Runner {
         let Ok((vaults, signing, any_vault)) = work else {
             return;
         };
+        #[cfg(feature = "forge-for-tests")]
+        if crate::forge::enabled() {
+            self.forge_scan();
+        }
         // ECDSA aux info is made once per committee, when the first vault is created: its CPU
         // burst (prime generation, Paillier proofs) does not compete with Raft at every start.
         if any_vault && self.aux_status() != AuxStatus::Ready && self.first_start("aux".into()) {
@@ -557,6 +570,7 @@ impl Runner {
     // ----- signing -----
 
     async fn sign(self, job: SigningJob) {
+        self.inner.signing_sessions.fetch_add(1, Ordering::Relaxed);
         let this = self.clone();
         let (rid, attempt) = (job.request_id.clone(), job.attempt);
         let started = std::time::Instant::now();
@@ -728,5 +742,61 @@ impl Runner {
             .run(sid.0, parties, &mut session, &mut rng, SIGN_TIMEOUT)?;
         let _ = frost::identifier::<C>;
         sig.serialize().map_err(|e| err(e.to_string()))
+    }
+
+    /// TEST BUILDS ONLY: treat every pending request as approved and try to sign it with no
+    /// check (see [`crate::forge`]).
+    #[cfg(feature = "forge-for-tests")]
+    fn forge_scan(&self) {
+        use mpc_consensus::custody::RequestStatus;
+        let me = self.me();
+        let jobs = self.inner.cluster.read_state(|s| {
+            s.requests(None)
+                .filter(|r| r.status == RequestStatus::Pending)
+                .map(|r| {
+                    (
+                        r.request_id.clone(),
+                        s.forged_signing_job_for_tests(&r.request_id, me),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        for (rid, job) in jobs.unwrap_or_default() {
+            if !self.first_start(format!("forge/{rid}")) {
+                continue;
+            }
+            let this = self.clone();
+            tokio::spawn(async move {
+                let job = match job {
+                    Ok(j) => j,
+                    Err(e) => {
+                        crate::forge::record(&serde_json::json!({
+                            "request_id": rid, "outcome": "no_job", "error": e,
+                        }));
+                        return;
+                    }
+                };
+                let others: Vec<NodeId> =
+                    job.signers.iter().copied().filter(|n| *n != me).collect();
+                let key_type = job.key_type.as_str();
+                let res = tokio::task::spawn_blocking(move || this.sign_blocking(&job)).await;
+                let outcome = match res {
+                    Ok(Ok(sigs)) => serde_json::json!({
+                        "request_id": rid, "key_type": key_type, "signers_asked": others,
+                        "outcome": "signed", "heard_from": others,
+                        "signatures": sigs.into_iter().map(hex::encode).collect::<Vec<_>>(),
+                    }),
+                    Ok(Err(e)) => serde_json::json!({
+                        "request_id": rid, "key_type": key_type, "signers_asked": others,
+                        "outcome": "failed", "error": e.reason,
+                        "heard_from": others.iter().filter(|n| !e.unresponsive.contains(n)).collect::<Vec<_>>(),
+                    }),
+                    Err(e) => serde_json::json!({
+                        "request_id": rid, "outcome": "task_failed", "error": e.to_string(),
+                    }),
+                };
+                crate::forge::record(&outcome);
+            });
+        }
     }
 }

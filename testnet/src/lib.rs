@@ -37,6 +37,9 @@ pub fn insecure_primes_fixture() -> PathBuf {
 /// Passphrase of every test node and key (test only).
 pub const TEST_PASSPHRASE: &str = "insecure-test-passphrase";
 
+/// The deliberately faulty test node (`mpc-node` built with `forge-for-tests`).
+pub const FORGER: &str = "mpc-node-forger";
+
 /// Path of a workspace binary.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if name == "mpc-node" {
@@ -52,6 +55,12 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         .context("cannot locate the target directory")?;
     let p = dir.join(name);
     if !p.exists() {
+        if name == FORGER {
+            bail!(
+                "{} not found: run `cargo build -p mpc-node --features forge-for-tests --bin {FORGER}` first (testnet/test.sh does)",
+                p.display()
+            );
+        }
         bail!("{} not found: run `cargo build --bins` first", p.display());
     }
     Ok(p)
@@ -98,6 +107,8 @@ pub struct Cluster {
     /// The genesis admin's signing key.
     pub admin: SigningKey,
     node_bin: PathBuf,
+    /// Nodes that run another binary (the forger), by id.
+    node_bin_overrides: std::collections::BTreeMap<u64, PathBuf>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -169,6 +180,16 @@ impl Cluster {
     /// Initialises and starts `n` nodes: node `i` uses p2p port `port_base + i` and RPC port
     /// `port_base + 50 + i`. Returns once a leader is elected.
     pub fn start(n: u64, port_base: u16) -> anyhow::Result<Cluster> {
+        Self::start_with(n, port_base, Default::default())
+    }
+
+    /// Like [`Cluster::start`], but the nodes in `overrides` run another binary (e.g. the
+    /// forger). Such a node gets `MPC_FORGE_REPORT=<data dir>/forged-sessions.jsonl`.
+    pub fn start_with(
+        n: u64,
+        port_base: u16,
+        overrides: std::collections::BTreeMap<u64, PathBuf>,
+    ) -> anyhow::Result<Cluster> {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let node_bin = binary("mpc-node")?;
         let dir = tempfile::tempdir()?;
@@ -206,6 +227,7 @@ impl Cluster {
             cluster_id,
             admin: admin.signing_key,
             node_bin,
+            node_bin_overrides: overrides,
             _turn: turn,
         };
         for i in 1..=n {
@@ -222,7 +244,12 @@ impl Cluster {
 
     /// Starts (or restarts) node `id`; its log is appended to.
     pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
-        let bin = self.node_bin.clone();
+        let bin = self
+            .node_bin_overrides
+            .get(&id)
+            .unwrap_or(&self.node_bin)
+            .clone();
+        let overridden = self.node_bin_overrides.contains_key(&id);
         let genesis = self.genesis.clone();
         let pass = self.dir.path().join("pass");
         let node = self.node(id);
@@ -230,7 +257,14 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(&node.log)?;
-        let child = Command::new(bin)
+        let mut cmd = Command::new(bin);
+        if overridden {
+            cmd.env(
+                "MPC_FORGE_REPORT",
+                node.data_dir.join("forged-sessions.jsonl"),
+            );
+        }
+        let child = cmd
             .arg("start")
             .arg("--data-dir")
             .arg(&node.data_dir)

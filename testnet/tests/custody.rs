@@ -2,7 +2,8 @@
 //! chain, policy, approvals, signing — every signature checked by an independent implementation
 //! (alloy sender recovery, rust-bitcoin sighash + libsecp256k1, ed25519-dalek) — and the
 //! refusals: M−1 approvals, wrong digest, non-approver, removed approver, destination outside the
-//! whitelist, spend beyond a window (REJECT and REQUIRE_ADMIN), and a signer killed mid-signing.
+//! whitelist, spend beyond a window (REJECT and REQUIRE_ADMIN), and a signer killed mid-signing;
+//! status changes pushed over the WebSocket subscription.
 //! One cluster for all of it: ECDSA aux info is made once per committee.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
@@ -134,6 +135,12 @@ fn custody_flow_end_to_end() {
     let (payload, extras) = demo::transfer_for(Chain::Solana, &sol, 5_000).unwrap();
     let req = demo::submit(&net, &users, ORG, &sol_id, &payload, &extras).unwrap();
     let rid = req["request_id"].as_str().unwrap().to_string();
+    // A WebSocket subscriber (on another node than the writes) sees every status change.
+    let mut watch =
+        mpc_cli::watch::Watch::connect(&urls[2], Some(&rid), Duration::from_secs(10)).unwrap();
+    let first = watch.next(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(first["request_id"], rid.as_str(), "{first}");
+    assert_eq!(first["status"], "pending", "{first}");
     demo::approve(&net, &users.alice, ORG, &req).unwrap();
     // Approvals over another digest, from a non-approver: refused.
     let mut wrong = req.clone();
@@ -164,6 +171,22 @@ fn custody_flow_end_to_end() {
     demo::approve(&net, &users.bob, ORG, &req).unwrap();
     let done = net.wait_request(&rid, Duration::from_secs(60)).unwrap();
     assert_eq!(done["status"]["state"], "signed");
+    // Pushed: `signing` (the attempt fixed in the log), then `signed` with the transaction.
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("signed") {
+        let m = watch.next(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(m["request_id"], rid.as_str(), "{m}");
+        seen.push(m["status"].as_str().unwrap().to_string());
+        if m["status"] == "signed" {
+            assert_eq!(
+                m["request"]["signed_transaction"],
+                done["signed_transaction"]
+            );
+            assert!(m["request"]["signed_transaction"].is_string(), "{m}");
+        }
+    }
+    assert!(seen.contains(&"signing".to_string()), "{seen:?}");
+    drop(watch);
 
     // A destination outside the address book is rejected (whitelist required).
     let outsider = bs58::encode([0x77u8; 32]).into_string();

@@ -225,6 +225,7 @@ impl CustodyState {
     fn put_request(&mut self, req: Request) -> ActionResult {
         self.dirty
             .insert(RecordKey::Request(req.request_id.clone()));
+        self.request_changes.push(req.clone());
         self.requests.insert(req.request_id.clone(), req.clone());
         ActionResult::Request {
             request: Box::new(req),
@@ -778,23 +779,8 @@ impl CustodyState {
         if !attempt.signers.contains(&me) {
             return Err("this node is not in the signer set".into());
         }
-        let wallet = self.wallets.get(&req.wallet_id).ok_or("wallet not found")?;
-        let vault = self.vaults.get(&req.vault_id).ok_or("vault not found")?;
-        let vault_keys = vault
-            .keys
-            .clone()
-            .filter(|_| vault.status == VaultStatus::Active)
-            .ok_or("vault is not active")?;
-        let derived = keys::wallet_key(&vault_keys, wallet.chain, wallet.network, wallet.index)
-            .map_err(|e| e.to_string())?;
-        if derived.address != wallet.address
-            || hex::encode(&derived.public_key) != wallet.public_key
-        {
-            return Err("wallet does not match the vault key".into());
-        }
-        let payload = payload_bytes(&req.payload)?;
-        let parsed = chain::parse(&derived, &payload, &req.extras).map_err(|e| e.to_string())?;
-        if parsed.intent != req.intent {
+        let (job, intent, payload) = self.job_for(req, attempt)?;
+        if intent != req.intent {
             return Err("payload does not parse to the recorded intent".into());
         }
         let digest = intent_digest(
@@ -803,7 +789,7 @@ impl CustodyState {
             &req.wallet_id,
             &payload,
             &req.extras,
-            &parsed.intent,
+            &intent,
         );
         if digest != req.intent_digest {
             return Err("intent digest does not match".into());
@@ -853,7 +839,33 @@ impl CustodyState {
                 return Err(why);
             }
         }
-        Ok(SigningJob {
+        Ok(job)
+    }
+
+    /// The job for `attempt` of `req`, its payload re-parsed here: the wallet must still be the
+    /// vault's key. Returns the intent and payload for the caller's checks.
+    fn job_for(
+        &self,
+        req: &Request,
+        attempt: &SignAttempt,
+    ) -> Result<(SigningJob, chain::Intent, Vec<u8>), String> {
+        let wallet = self.wallets.get(&req.wallet_id).ok_or("wallet not found")?;
+        let vault = self.vaults.get(&req.vault_id).ok_or("vault not found")?;
+        let vault_keys = vault
+            .keys
+            .clone()
+            .filter(|_| vault.status == VaultStatus::Active)
+            .ok_or("vault is not active")?;
+        let derived = keys::wallet_key(&vault_keys, wallet.chain, wallet.network, wallet.index)
+            .map_err(|e| e.to_string())?;
+        if derived.address != wallet.address
+            || hex::encode(&derived.public_key) != wallet.public_key
+        {
+            return Err("wallet does not match the vault key".into());
+        }
+        let payload = payload_bytes(&req.payload)?;
+        let parsed = chain::parse(&derived, &payload, &req.extras).map_err(|e| e.to_string())?;
+        let job = SigningJob {
             request_id: req.request_id.clone(),
             attempt: attempt.attempt,
             session_id: hex::decode(&attempt.session_id)
@@ -869,7 +881,45 @@ impl CustodyState {
             vault_keys,
             wallet: derived,
             messages: parsed.to_sign,
-        })
+        };
+        Ok((job, parsed.intent, payload))
+    }
+
+    /// TEST BUILDS ONLY (feature `forge-for-tests`): the job a faulty or malicious node would
+    /// derive after applying a forged `approved` state for a request — attempt 1 with this
+    /// node and the next nodes as signers, the session id computed as a real attempt's would
+    /// be — **without any of the checks** of [`CustodyState::signing_job`]. Used by the
+    /// `mpc-node-forger` test binary to show that honest nodes never join such a session.
+    #[cfg(feature = "forge-for-tests")]
+    pub fn forged_signing_job_for_tests(
+        &self,
+        request_id: &str,
+        me: NodeId,
+    ) -> Result<SigningJob, String> {
+        let req = self.requests.get(request_id).ok_or("no such request")?;
+        let mut signers: Vec<NodeId> = std::iter::once(me)
+            .chain(self.genesis.nodes.keys().copied().filter(|n| *n != me))
+            .take(usize::from(self.genesis.threshold))
+            .collect();
+        signers.sort_unstable();
+        let log_index = log_index_of(request_id);
+        let sid = session_id(
+            &self.genesis.cluster_id,
+            "sign",
+            &[
+                req.request_id.as_bytes(),
+                &1u32.to_be_bytes(),
+                &log_index.to_be_bytes(),
+            ],
+        );
+        let attempt = SignAttempt {
+            attempt: 1,
+            signers,
+            session_id: hex::encode(sid),
+            log_index,
+            failure: None,
+        };
+        self.job_for(req, &attempt).map(|(job, _, _)| job)
     }
 
     // ----- reads -----

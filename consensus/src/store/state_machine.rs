@@ -1,6 +1,7 @@
 //! The custody state machine store: [`CustodyState`] in memory, persisted record by record.
 
 use super::{corrupt, io_err};
+use crate::custody::Request;
 use crate::raft::{NodeId, PeerNode, TypeConfig};
 use crate::state::{
     CommandOutcome, CustodyState, EntryContext, GenesisParams, RecordKey, RecordValue,
@@ -15,6 +16,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use tokio::sync::broadcast;
 
 const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_APPLIED: &[u8] = b"applied";
@@ -44,12 +46,17 @@ pub struct StoredSnapshot {
     pub data: Vec<u8>,
 }
 
-/// Outcomes of a batch, the records it changed, and the new applied position.
+/// Outcomes of a batch, the records it changed, the new applied position, and every request
+/// write in order.
 type AppliedBatch = (
     Vec<CommandOutcome>,
     Vec<(RecordKey, Option<RecordValue>)>,
     AppliedMeta,
+    Vec<Request>,
 );
+
+/// Request changes kept for slow subscribers before they must resynchronise from the state.
+const REQUEST_EVENTS: usize = 4096;
 
 struct Inner {
     state: CustodyState,
@@ -64,6 +71,7 @@ pub struct StateMachineStore {
     records: sled::Tree,
     meta: sled::Tree,
     inner: Arc<RwLock<Inner>>,
+    request_events: broadcast::Sender<Arc<Request>>,
 }
 
 fn write_err<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
@@ -122,6 +130,7 @@ impl StateMachineStore {
             records,
             meta,
             inner: Arc::new(RwLock::new(Inner { state, applied })),
+            request_events: broadcast::channel(REQUEST_EVENTS).0,
         })
     }
 
@@ -132,6 +141,13 @@ impl StateMachineStore {
             .read()
             .map_err(|_| "state lock poisoned".to_string())?;
         Ok(f(&guard.state))
+    }
+
+    /// Every request change from now on, in apply order, each sent only once it is durable
+    /// (after the flush). A receiver that falls more than 4096 changes behind gets
+    /// `Lagged` and should re-read the state.
+    pub fn subscribe_requests(&self) -> broadcast::Receiver<Arc<Request>> {
+        self.request_events.subscribe()
     }
 
     /// Last applied log id.
@@ -195,7 +211,8 @@ impl StateMachineStore {
                 (k, v)
             })
             .collect();
-        Ok((outcomes, changes, inner.applied.clone()))
+        let requests = inner.state.take_request_changes();
+        Ok((outcomes, changes, inner.applied.clone(), requests))
     }
 
     fn snapshot_from(stored: StoredSnapshot) -> Snapshot<TypeConfig> {
@@ -255,8 +272,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let (outcomes, changes, applied) = self.apply_batch(entries)?;
+        let (outcomes, changes, applied, requests) = self.apply_batch(entries)?;
         self.persist(changes, &applied).await?;
+        for r in requests {
+            // No subscriber is not an error.
+            let _ = self.request_events.send(Arc::new(r));
+        }
         Ok(outcomes)
     }
 
@@ -293,6 +314,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         // Replace every record: clear, then write the snapshot's records.
         self.records.clear().map_err(write_err)?;
         let _ = state.take_dirty();
+        let _ = state.take_request_changes();
         let changes = state
             .record_keys()
             .into_iter()

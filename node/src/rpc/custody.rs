@@ -11,8 +11,6 @@ use mpc_consensus::custody::Request;
 use mpc_consensus::types::OrgId;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Most requests returned by one `request_list` call.
 const MAX_REQUEST_PAGE: usize = 500;
@@ -164,7 +162,12 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
     })?;
     m.register_async_method("engine_status", move |_p, _c, _| {
         let r = runner.clone();
-        async move { to_value(&json!({ "ecdsa_aux_info": r.aux_status() })) }
+        async move {
+            to_value(&json!({
+                "ecdsa_aux_info": r.aux_status(),
+                "signing_sessions_started": r.signing_sessions(),
+            }))
+        }
     })?;
     m.register_subscription(
         "request_subscribe",
@@ -175,7 +178,10 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
     Ok(())
 }
 
-/// Sends `{request_id, status, request}` whenever a request (optionally one request) changes.
+/// Sends `{request_id, status, request}` for the current state of the request (or of every
+/// request), then once per change as it is applied here — every transition, in order. A
+/// subscriber that falls far behind is resynchronised from the state (changes it missed in
+/// between are then reported as the latest state only).
 async fn subscribe(
     p: Params<'static>,
     pending: PendingSubscriptionSink,
@@ -194,38 +200,40 @@ async fn subscribe(
         return;
     };
     let filter = q.request_id;
-    let snapshot = |c: &ClusterHandle| -> BTreeMap<String, (u64, String, Request)> {
-        c.read_state(|s| {
-            s.requests(None)
-                .filter(|r| filter.as_deref().is_none_or(|f| r.request_id == f))
-                .map(|r| {
-                    (
-                        r.request_id.clone(),
-                        (r.updated_at_ms, r.status.name().to_string(), r.clone()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let wanted = |r: &Request| filter.as_deref().is_none_or(|f| r.request_id == f);
+    let send = |r: &Request| {
+        let msg = json!({ "request_id": r.request_id, "status": r.status.name(), "request": r });
+        serde_json::value::to_raw_value(&msg).map(SubscriptionMessage::from)
     };
-    let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut metrics = c.raft().metrics();
+    // Subscribe before reading the state, so nothing falls between the two.
+    let mut events = c.subscribe_requests();
+    let mut resync = true;
     loop {
-        for (id, (at, status, req)) in snapshot(&c) {
-            if seen.get(&id) != Some(&(at, status.clone())) {
-                seen.insert(id.clone(), (at, status.clone()));
-                let msg = json!({ "request_id": id, "status": status, "request": req });
-                let Ok(raw) = serde_json::value::to_raw_value(&msg) else {
-                    return;
-                };
-                if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+        if resync {
+            resync = false;
+            let current: Vec<Request> = c
+                .read_state(|s| s.requests(None).filter(|r| wanted(r)).cloned().collect())
+                .unwrap_or_default();
+            for r in &current {
+                let Ok(m) = send(r) else { return };
+                if sink.send(m).await.is_err() {
                     return;
                 }
             }
         }
         tokio::select! {
             _ = sink.closed() => return,
-            _ = tokio::time::timeout(Duration::from_secs(1), metrics.changed()) => {}
+            ev = events.recv() => match ev {
+                Ok(r) if wanted(&r) => {
+                    let Ok(m) = send(&r) else { return };
+                    if sink.send(m).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => resync = true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
         }
     }
 }

@@ -1,0 +1,122 @@
+//! A WebSocket client for `request_subscribe`: status changes of one request (or all) pushed
+//! by the node as they are applied. Used by `mpc request watch` and the end-to-end tests.
+//!
+//! The node serves HTTP and WebSocket on one port, so the same `http://host:port` URL is used.
+//! Each message is `{request_id, status, request}`; the first ones are the current state.
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use soketto::connection::{Receiver, Sender};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+/// Largest message accepted from the node.
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// An open subscription.
+pub struct Watch {
+    rt: tokio::runtime::Runtime,
+    _tx: Sender<Compat<TcpStream>>,
+    rx: Receiver<Compat<TcpStream>>,
+}
+
+fn authority(url: &str) -> anyhow::Result<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .with_context(|| format!("'{url}': only http:// or ws:// node URLs are supported"))?;
+    let host = rest.split('/').next().unwrap_or(rest);
+    if host.is_empty() {
+        bail!("'{url}': no host");
+    }
+    Ok(host)
+}
+
+impl Watch {
+    /// Connects to the node at `url` and subscribes to `request_id` (or every request).
+    pub fn connect(url: &str, request_id: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
+        let host = authority(url)?.to_string();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (tx, rx) = rt.block_on(async {
+            tokio::time::timeout(timeout, async {
+                let socket = TcpStream::connect(&host)
+                    .await
+                    .with_context(|| format!("connecting to {host}"))?;
+                let mut client = soketto::handshake::Client::new(socket.compat(), &host, "/");
+                match client.handshake().await? {
+                    soketto::handshake::ServerResponse::Accepted { .. } => {}
+                    other => bail!("WebSocket handshake refused: {other:?}"),
+                }
+                let mut builder = client.into_builder();
+                builder.set_max_message_size(MAX_MESSAGE);
+                let (mut tx, mut rx) = builder.finish();
+                let sub = json!({
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "request_subscribe",
+                    "params": { "request_id": request_id },
+                });
+                tx.send_text(sub.to_string()).await?;
+                tx.flush().await?;
+                // The answer to the subscribe call comes first.
+                let answer = read_json(&mut rx).await?;
+                if let Some(e) = answer.get("error") {
+                    bail!("request_subscribe refused: {e}");
+                }
+                if answer.get("result").is_none() {
+                    bail!("unexpected answer to request_subscribe: {answer}");
+                }
+                Ok((tx, rx))
+            })
+            .await
+            .context("timed out connecting")?
+        })?;
+        Ok(Watch { rt, _tx: tx, rx })
+    }
+
+    /// The next status change (`{request_id, status, request}`), waiting up to `timeout`
+    /// (forever if `None`). A timeout is an error: drop the watch afterwards.
+    pub fn next(&mut self, timeout: Option<Duration>) -> anyhow::Result<Value> {
+        let rx = &mut self.rx;
+        self.rt.block_on(async {
+            loop {
+                let msg = match timeout {
+                    Some(t) => tokio::time::timeout(t, read_json(rx))
+                        .await
+                        .context("no status change before the timeout")??,
+                    None => read_json(rx).await?,
+                };
+                if msg["method"] == "request_status" {
+                    return Ok(msg["params"]["result"].clone());
+                }
+            }
+        })
+    }
+}
+
+async fn read_json(rx: &mut Receiver<Compat<TcpStream>>) -> anyhow::Result<Value> {
+    let mut buf = Vec::new();
+    rx.receive_data(&mut buf)
+        .await
+        .context("WebSocket closed")?;
+    serde_json::from_slice(&buf).context("the node sent a message that is not JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authority;
+
+    #[test]
+    fn node_urls() {
+        assert_eq!(
+            authority("http://127.0.0.1:9000").unwrap(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(authority("ws://h:1/").unwrap(), "h:1");
+        assert!(authority("https://h:1").is_err());
+        assert!(authority("http://").is_err());
+    }
+}

@@ -1,0 +1,118 @@
+//! Invariant 2 with real processes: a faulty node cannot make honest nodes sign.
+//!
+//! Node 1 runs `mpc-node-forger` (mpc-node built with the test-only `forge-for-tests` feature):
+//! it treats every pending request as if its state said `approved`, computes a signer set and
+//! session id as a real attempt would, and starts the signing session with the other signer,
+//! skipping every check. Nodes 2 and 3 are the real `mpc-node`. With no approvals committed,
+//! the honest nodes must send nothing into that session — no FROST commitment or share, no
+//! ECDSA presigning message — so the forger times out having heard from nobody, and the
+//! request stays `pending` everywhere with no attempt and no signature. Then two real approvals
+//! are given and the same request is signed normally (the honest path still works).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use mpc_protocol::chain::Chain;
+use mpc_testnet::demo::{self, Net, Users};
+use mpc_testnet::{binary, wait_until, Cluster, FORGER};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const ORG: &str = "acme";
+const VAULT: &str = "treasury";
+
+fn forged_outcomes(c: &Cluster) -> Vec<Value> {
+    let path = c.nodes[0].data_dir.join("forged-sessions.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
+    let forger = binary(FORGER).unwrap();
+    let mut c = Cluster::start_with(3, 22_400, BTreeMap::from([(1, forger)])).unwrap();
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    // Every write and read goes through honest nodes.
+    let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
+    let users = Users::random();
+    let say = |s: &str| eprintln!("--> {s}");
+    let wallets = demo::setup(&net, &users, ORG, VAULT, &say).unwrap();
+    let wallet = |chain: Chain| wallets.iter().find(|(c, _)| *c == chain).unwrap().1.clone();
+
+    // One FROST (Solana, ed25519) and one ECDSA (Ethereum) request, never approved.
+    let mut requests = Vec::new();
+    for chain in [Chain::Solana, Chain::Ethereum] {
+        let w = wallet(chain);
+        let (payload, extras) = demo::transfer_for(chain, &w, 1_000).unwrap();
+        let req = demo::submit(
+            &net,
+            &users,
+            ORG,
+            w["wallet_id"].as_str().unwrap(),
+            &payload,
+            &extras,
+        )
+        .unwrap();
+        assert_eq!(req["status"]["state"], "pending", "{req}");
+        requests.push(req);
+    }
+    let ids: Vec<String> = requests
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap().to_string())
+        .collect();
+
+    // The forger tries both (ECDSA waits for aux info first, then its 15 s session timeout).
+    wait_until(Duration::from_secs(240), || {
+        let done = forged_outcomes(&c);
+        ids.iter()
+            .all(|id| done.iter().any(|o| o["request_id"] == **id))
+    })
+    .unwrap_or_else(|e| panic!("forger did not finish: {e}\n{}", c.log_of(1)));
+    let outcomes = forged_outcomes(&c);
+    for id in &ids {
+        let o = outcomes.iter().find(|o| o["request_id"] == **id).unwrap();
+        // It really asked an honest node (the forged job was built, the session ran)...
+        assert_eq!(o["outcome"], "failed", "{o}");
+        let asked = o["signers_asked"].as_array().unwrap();
+        assert!(!asked.is_empty(), "{o}");
+        assert!(asked.iter().all(|n| n != 1), "{o}");
+        // ...and heard nothing back: no partial signature (or any session message) left them.
+        assert_eq!(o["heard_from"], json!([]), "{o}");
+        assert!(o["error"].as_str().unwrap().contains("timed out"), "{o}");
+    }
+    eprintln!("--> forged sessions: {outcomes:?}");
+
+    // Honest nodes: still pending, no attempt, no signature, no signing session ever started.
+    for (i, url) in urls.iter().enumerate().skip(1) {
+        let one = Net::new(std::slice::from_ref(url), &c.cluster_id, c.admin.clone());
+        for id in &ids {
+            let r = one
+                .read("request_get", json!({ "request_id": id }))
+                .unwrap();
+            assert_eq!(r["status"]["state"], "pending", "node {}: {r}", i + 1);
+            assert!(r["attempts"].as_array().unwrap().is_empty(), "{r}");
+            assert!(r["signatures"].as_array().unwrap().is_empty(), "{r}");
+            assert!(r["signed_transaction"].is_null(), "{r}");
+        }
+        let engine = one.read("engine_status", json!({})).unwrap();
+        assert_eq!(engine["signing_sessions_started"], 0, "node {}", i + 1);
+        let log = c.log_of(i as u64 + 1);
+        assert!(!log.contains("signed in"), "node {} signed:\n{log}", i + 1);
+    }
+
+    // With two real approvals the same request is signed by the network (honest path intact).
+    let sol = &requests[0];
+    demo::approve(&net, &users.alice, ORG, sol).unwrap();
+    demo::approve(&net, &users.bob, ORG, sol).unwrap();
+    let done = net.wait_request(&ids[0], Duration::from_secs(60)).unwrap();
+    assert_eq!(done["status"]["state"], "signed", "{done}");
+    // The ECDSA request, never approved, is still pending.
+    let r = net
+        .read("request_get", json!({ "request_id": ids[1] }))
+        .unwrap();
+    assert_eq!(r["status"]["state"], "pending", "{r}");
+    c.stop_node(1);
+}
