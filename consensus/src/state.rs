@@ -6,7 +6,7 @@
 
 use crate::audit::{genesis_prev_hash, verify_chain, AuditEntry, ChainReport};
 use crate::command::{Action, VerifiedCommand};
-use crate::custody::{AddressBookEntry, NodeId, Policy, Request, Vault, Wallet};
+use crate::custody::{AddressBookEntry, NodeId, Policy, PresigPool, Request, Vault, Wallet};
 use crate::raft::{LogCommand, Proposal};
 use crate::types::{OrgId, Role, UserId, UserKey};
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,11 @@ pub enum ActionResult {
         /// The request now.
         request: Box<Request>,
     },
+    /// A presignature pool changed (node report).
+    PresigPool {
+        /// The pool now.
+        pool: PresigPool,
+    },
 }
 
 /// The result of applying one log entry.
@@ -133,6 +138,8 @@ pub enum RecordKey {
     Policy(String),
     /// A request.
     Request(String),
+    /// A wallet's presignature pool.
+    PresigPool(String),
 }
 
 /// A record's value, as persisted.
@@ -156,6 +163,8 @@ pub enum RecordValue {
     Policy(Policy),
     /// A request.
     Request(Box<Request>),
+    /// A presignature pool.
+    PresigPool(PresigPool),
 }
 
 /// What was remembered about an applied command, for replays.
@@ -193,6 +202,9 @@ pub struct CustodyState {
     address_book: BTreeMap<(OrgId, String, String), AddressBookEntry>,
     policies: BTreeMap<String, Policy>,
     requests: BTreeMap<String, Request>,
+    /// ECDSA presignature pools by wallet id.
+    #[serde(default)]
+    presig_pools: BTreeMap<String, PresigPool>,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
@@ -215,6 +227,7 @@ impl CustodyState {
             address_book: BTreeMap::new(),
             policies: BTreeMap::new(),
             requests: BTreeMap::new(),
+            presig_pools: BTreeMap::new(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),
@@ -549,6 +562,11 @@ impl CustodyState {
                 .get(id)
                 .cloned()
                 .map(|r| RecordValue::Request(Box::new(r))),
+            RecordKey::PresigPool(id) => self
+                .presig_pools
+                .get(id)
+                .cloned()
+                .map(RecordValue::PresigPool),
         }
     }
 
@@ -572,6 +590,10 @@ impl CustodyState {
             .map(|(o, c, a)| RecordKey::AddressBook(o.clone(), c.clone(), a.clone()));
         let policies = self.policies.keys().map(|k| RecordKey::Policy(k.clone()));
         let requests = self.requests.keys().map(|k| RecordKey::Request(k.clone()));
+        let pools = self
+            .presig_pools
+            .keys()
+            .map(|k| RecordKey::PresigPool(k.clone()));
         orgs.chain(members)
             .chain(idem)
             .chain(audit)
@@ -580,6 +602,7 @@ impl CustodyState {
             .chain(book)
             .chain(policies)
             .chain(requests)
+            .chain(pools)
             .collect()
     }
 
@@ -624,6 +647,9 @@ impl CustodyState {
                 }
                 (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
                     s.requests.insert(id, *r);
+                }
+                (RecordKey::PresigPool(id), RecordValue::PresigPool(p)) if id == p.wallet_id => {
+                    s.presig_pools.insert(id, p);
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }

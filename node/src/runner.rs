@@ -9,11 +9,14 @@
 use crate::cluster::ClusterHandle;
 use crate::sessions::{RunError, SessionHub};
 use crate::share_store::{RecordKind, ShareStore};
-use mpc_consensus::custody::{report_message, session_id, Report, ReportBody, SignedReport};
+use mpc_consensus::custody::{
+    presig_store_key, report_message, session_id, Report, ReportBody, SignedReport,
+};
 use mpc_consensus::raft::NodeId;
 use mpc_consensus::state::SigningJob;
 use mpc_protocol::chain::keys::{self, VaultPublicKeys};
-use mpc_protocol::chain::{KeyType, ToSign};
+use mpc_protocol::chain::{Chain, KeyType, Network, ToSign};
+use mpc_protocol::ecdsa::online::EcdsaPresigSign;
 use mpc_protocol::ecdsa::{self, EcdsaAuxInfo, Primes};
 use mpc_protocol::frost::dkg::{DkgMode, FrostDkg};
 use mpc_protocol::frost::online::FrostSignOnline;
@@ -35,6 +38,8 @@ const DKG_TIMEOUT: Duration = Duration::from_secs(60);
 const AUX_TIMEOUT: Duration = Duration::from_secs(600);
 /// Signing session timeout (per message).
 const SIGN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Presigning session timeout.
+const PRESIGN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long an ECDSA signer waits for aux info before failing the attempt.
 const AUX_WAIT: Duration = Duration::from_secs(120);
 /// Rescan interval when nothing is applied.
@@ -75,6 +80,25 @@ impl Drop for StoredPrimes {
         self.p.zeroize();
         self.q.zeroize();
     }
+}
+
+/// One presignature this node should make.
+struct PresignWork {
+    sid: [u8; 32],
+    store_key: String,
+    wallet_id: String,
+    vault_id: String,
+    chain: Chain,
+    network: Network,
+    index: u32,
+    signers: Vec<NodeId>,
+    seq: u64,
+}
+
+/// The key id a wallet's presignatures are bound to: the wallet id (vault, chain, network,
+/// index — the key and its HD path).
+fn presig_key_id(vault_id: &str, chain: Chain, network: Network, index: u32) -> String {
+    mpc_consensus::custody::Wallet::id_for(vault_id, chain, network, index)
 }
 
 /// A session RNG seeded from the OS.
@@ -188,9 +212,27 @@ impl Runner {
                     (rid, attempt, job)
                 })
                 .collect();
-            (vaults, signing, s.vaults(None).next().is_some())
+            let presig: Vec<PresignWork> = s
+                .presig_work(me)
+                .into_iter()
+                .filter_map(|(pool, seq)| {
+                    let w = s.wallet(&pool.wallet_id)?;
+                    Some(PresignWork {
+                        sid: pool.session_id(s.genesis().cluster_id.as_str(), seq),
+                        store_key: pool.store_key(seq),
+                        wallet_id: pool.wallet_id.clone(),
+                        vault_id: w.vault_id.clone(),
+                        chain: w.chain,
+                        network: w.network,
+                        index: w.index,
+                        signers: pool.signers.clone(),
+                        seq,
+                    })
+                })
+                .collect();
+            (vaults, signing, presig, s.vaults(None).next().is_some())
         });
-        let Ok((vaults, signing, any_vault)) = work else {
+        let Ok((vaults, signing, presig, any_vault)) = work else {
             return;
         };
         #[cfg(feature = "forge-for-tests")]
@@ -211,6 +253,15 @@ impl Runner {
                 );
             }
         }
+        // Presignatures need aux info; they start once it is ready, in sequence order.
+        if self.aux_status() == AuxStatus::Ready {
+            for w in presig {
+                if self.first_start(format!("presig/{}/{}", w.wallet_id, w.seq)) {
+                    let this = self.clone();
+                    tokio::spawn(async move { this.presign(w).await });
+                }
+            }
+        }
         for (rid, attempt, job) in signing {
             if !self.first_start(format!("sign/{rid}/{attempt}")) {
                 continue;
@@ -222,6 +273,7 @@ impl Runner {
                 }
                 Err(reason) => {
                     tracing::warn!(request = %rid, attempt, "refusing to sign: {reason}");
+                    self.discard_presignatures(&rid, attempt);
                     tokio::spawn(async move {
                         this.report(Report::SignFailed {
                             request_id: rid,
@@ -625,6 +677,11 @@ impl Runner {
                 &[&job.session_id, &(i as u32).to_be_bytes()],
             ));
             let sig = match (job.key_type, msg) {
+                (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest))
+                    if !job.presignatures.is_empty() =>
+                {
+                    self.sign_ecdsa_presig(job, i, sid, &parties, me, &ps, digest)?
+                }
                 (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) => {
                     self.sign_ecdsa(job, sid, &parties, me, &ps, &committee, digest)?
                 }
@@ -639,6 +696,183 @@ impl Runner {
             out.push(sig);
         }
         Ok(out)
+    }
+
+    /// Online signing of message `i` with its pool presignature: taken out of the share store
+    /// (flushed) first, so it can never be used again even if this session fails.
+    #[allow(clippy::too_many_arguments)]
+    fn sign_ecdsa_presig(
+        &self,
+        job: &SigningJob,
+        i: usize,
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        me: PartyIndex,
+        ps: &[PartyIndex],
+        digest: &ecdsa::MessageDigest,
+    ) -> Result<Vec<u8>, RunError> {
+        let err = |reason: String| RunError {
+            reason,
+            unresponsive: vec![],
+        };
+        let (seq, key) = job
+            .presignatures
+            .get(i)
+            .ok_or_else(|| err("no presignature for this message".into()))?;
+        let bytes = self
+            .inner
+            .shares
+            .take(key, RecordKind::Presignature)
+            .map_err(|e| err(e.to_string()))?
+            .ok_or_else(|| err(format!("presignature {seq} is not in this node's store")))?;
+        let stored: ecdsa::StoredPresignature =
+            mpc_protocol::decode(&bytes, 64 * 1024).map_err(|e| err(e.to_string()))?;
+        let presig = ecdsa::BoundPresignature::from_stored(stored);
+        let path =
+            keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
+        let mut session = EcdsaPresigSign::new(
+            sid,
+            me,
+            ps,
+            presig,
+            &presig_key_id(&job.vault_id, job.chain, job.network, job.index),
+            &path,
+            *digest,
+            &job.wallet.public_key,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let mut rng = fresh_rng().map_err(err)?;
+        let sig = self
+            .inner
+            .hub
+            .run(sid.0, parties, &mut session, &mut rng, SIGN_TIMEOUT)?;
+        Ok(ecdsa::signature_bytes(&sig))
+    }
+
+    /// Removes the presignatures an attempt consumed in the log (this node will not use them).
+    fn discard_presignatures(&self, request_id: &str, attempt: u32) {
+        let keys = self.inner.cluster.read_state(|s| {
+            let Some(r) = s.request(request_id) else {
+                return Vec::new();
+            };
+            r.attempts
+                .iter()
+                .filter(|a| a.attempt == attempt)
+                .flat_map(|a| a.presignatures.iter())
+                .map(|seq| presig_store_key(&r.wallet_id, *seq))
+                .collect::<Vec<_>>()
+        });
+        for key in keys.unwrap_or_default() {
+            if let Err(e) = self.inner.shares.take(&key, RecordKind::Presignature) {
+                tracing::warn!("discarding presignature {key}: {e}");
+            }
+        }
+    }
+
+    // ----- presignature pool -----
+
+    async fn presign(self, w: PresignWork) {
+        let this = self.clone();
+        let (wallet_id, seq) = (w.wallet_id.clone(), w.seq);
+        let started = std::time::Instant::now();
+        let res = tokio::task::spawn_blocking(move || this.presign_blocking(&w)).await;
+        let report = match res {
+            Ok(Ok(())) => {
+                tracing::info!(wallet = %wallet_id, seq, "presignature stored in {} ms", started.elapsed().as_millis());
+                Report::PresigReady { wallet_id, seq }
+            }
+            Ok(Err(reason)) => {
+                tracing::warn!(wallet = %wallet_id, seq, "presigning failed: {reason}");
+                Report::PresigFailed {
+                    wallet_id,
+                    seq,
+                    reason,
+                }
+            }
+            Err(e) => Report::PresigFailed {
+                wallet_id,
+                seq,
+                reason: format!("presigning task: {e}"),
+            },
+        };
+        self.report(report).await;
+    }
+
+    fn presign_blocking(&self, w: &PresignWork) -> Result<(), String> {
+        // Already made (restart before the report was committed): report it again.
+        if self
+            .inner
+            .shares
+            .get(&w.store_key, RecordKind::Presignature)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let committee = self.committee();
+        let all = Self::parties(&committee);
+        let parties: BTreeMap<NodeId, PartyIndex> =
+            w.signers.iter().map(|n| (*n, all[n])).collect();
+        let me = *parties.get(&self.me()).ok_or("not a pool signer")?;
+        let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        let share = self.complete_ecdsa_share(&w.vault_id)?;
+        let keygen_indices = Self::keygen_indices(&parties, &committee)?;
+        let path = keys::ecdsa_path(w.chain, w.network, w.index).map_err(|e| e.to_string())?;
+        let sid = SessionId(w.sid);
+        let mut rng = fresh_rng()?;
+        let mut session = ecdsa::presign(&sid, me, &ps, &keygen_indices, &share, &path, &mut rng)
+            .map_err(|e| e.to_string())?;
+        let mut rng2 = fresh_rng()?;
+        let presig = self
+            .inner
+            .hub
+            .run(sid.0, &parties, &mut session, &mut rng2, PRESIGN_TIMEOUT)
+            .map_err(|e| format!("presigning: {e}"))?;
+        let key_id = presig_key_id(&w.vault_id, w.chain, w.network, w.index);
+        let stored = ecdsa::BoundPresignature::new(&key_id, &path, presig).into_stored();
+        let bytes = Zeroizing::new(mpc_protocol::encode(&stored).map_err(|e| e.to_string())?);
+        self.inner
+            .shares
+            .put(&w.store_key, RecordKind::Presignature, &bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    /// This node's complete ECDSA key share of `vault_id` (its keygen share and the committee's
+    /// aux info, waiting up to `AUX_WAIT` for the latter).
+    fn complete_ecdsa_share(&self, vault_id: &str) -> Result<ecdsa::EcdsaKeyShare, String> {
+        let waited = std::time::Instant::now();
+        let aux: EcdsaAuxInfo = loop {
+            match self
+                .inner
+                .shares
+                .get(AUX_KEY, RecordKind::AuxInfo)
+                .map_err(|e| e.to_string())?
+            {
+                Some(b) => {
+                    break mpc_protocol::decode(&b, 4 * 1024 * 1024).map_err(|e| e.to_string())?
+                }
+                None if waited.elapsed() < AUX_WAIT => {
+                    std::thread::sleep(Duration::from_millis(250))
+                }
+                None => return Err("ECDSA aux info is not ready".into()),
+            }
+        };
+        let incomplete: cggmp21::IncompleteKeyShare<ecdsa::Secp256k1> = self
+            .load(&Self::share_key(vault_id, KeyType::EcdsaSecp256k1))?
+            .ok_or("no ECDSA share for this vault")?;
+        ecdsa::complete(incomplete, aux).map_err(|e| e.to_string())
+    }
+
+    /// Keygen-time (0-based) indices of the signers, in signer order.
+    fn keygen_indices(
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        committee: &[NodeId],
+    ) -> Result<Vec<u16>, String> {
+        parties
+            .keys()
+            .map(|n| committee.iter().position(|c| c == n).map(|i| i as u16))
+            .collect::<Option<_>>()
+            .ok_or_else(|| "signer outside the committee".to_string())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -656,34 +890,8 @@ impl Runner {
             reason,
             unresponsive: vec![],
         };
-        let waited = std::time::Instant::now();
-        let aux: EcdsaAuxInfo = loop {
-            match self
-                .inner
-                .shares
-                .get(AUX_KEY, RecordKind::AuxInfo)
-                .map_err(|e| err(e.to_string()))?
-            {
-                Some(b) => {
-                    break mpc_protocol::decode(&b, 4 * 1024 * 1024)
-                        .map_err(|e| err(e.to_string()))?
-                }
-                None if waited.elapsed() < AUX_WAIT => {
-                    std::thread::sleep(Duration::from_millis(250))
-                }
-                None => return Err(err("ECDSA aux info is not ready".into())),
-            }
-        };
-        let incomplete: cggmp21::IncompleteKeyShare<ecdsa::Secp256k1> = self
-            .load(&Self::share_key(&job.vault_id, KeyType::EcdsaSecp256k1))
-            .map_err(err)?
-            .ok_or_else(|| err("no ECDSA share for this vault".into()))?;
-        let share = ecdsa::complete(incomplete, aux).map_err(|e| err(e.to_string()))?;
-        let keygen_indices: Vec<u16> = parties
-            .keys()
-            .map(|n| committee.iter().position(|c| c == n).map(|i| i as u16))
-            .collect::<Option<_>>()
-            .ok_or_else(|| err("signer outside the committee".into()))?;
+        let share = self.complete_ecdsa_share(&job.vault_id).map_err(err)?;
+        let keygen_indices = Self::keygen_indices(parties, committee).map_err(err)?;
         let path =
             keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
         let mut rng = fresh_rng().map_err(err)?;

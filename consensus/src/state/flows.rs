@@ -4,9 +4,9 @@
 use super::{ActionResult, CommandOutcome, CustodyState, EntryContext, RecordKey};
 use crate::command::{Action, VerifiedCommand};
 use crate::custody::{
-    book_chain, check_approval, intent_digest, session_id, subsets, AddressBookEntry, LimitAction,
-    NodeId, Policy, Report, Request, RequestStatus, SignAttempt, SignedReport, Vault, VaultStatus,
-    Wallet, MAX_SIGN_ATTEMPTS,
+    book_chain, check_approval, intent_digest, presig_store_key, session_id, subsets,
+    AddressBookEntry, LimitAction, NodeId, Policy, PresigPool, Report, Request, RequestStatus,
+    SignAttempt, SignedReport, Vault, VaultStatus, Wallet, MAX_SIGN_ATTEMPTS,
 };
 use crate::types::{OrgId, Role, UserId, UserKey};
 use mpc_protocol::chain::keys::{self, VaultPublicKeys};
@@ -40,6 +40,9 @@ pub struct SigningJob {
     pub wallet: WalletKey,
     /// Messages to sign, recomputed from the payload by this node.
     pub messages: Vec<ToSign>,
+    /// Pool presignatures to use, one per message, with their share-store keys (empty:
+    /// interactive signing).
+    pub presignatures: Vec<(u64, String)>,
 }
 
 /// The log index in a request id (`req-<index>`).
@@ -169,7 +172,7 @@ impl CustodyState {
 
     /// After approvals are complete (or auto-approval): reserve against the windows and start
     /// signing, or wait for an admin, or reject.
-    fn proceed(&self, req: &mut Request, ctx: EntryContext, now_ms: u64) {
+    fn proceed(&mut self, req: &mut Request, ctx: EntryContext, now_ms: u64) {
         match self.limit_breach(req, now_ms, false) {
             Some((LimitAction::Reject, why)) => {
                 req.status = RequestStatus::Rejected { reason: why };
@@ -185,24 +188,50 @@ impl CustodyState {
         self.start_attempt(req, ctx, &BTreeSet::new());
     }
 
-    fn start_attempt(&self, req: &mut Request, ctx: EntryContext, avoid: &BTreeSet<NodeId>) {
-        let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
-        let all = subsets(&committee, usize::from(self.genesis.threshold));
-        let preferred: Vec<&Vec<NodeId>> = all
-            .iter()
-            .filter(|s| !s.iter().any(|n| avoid.contains(n)))
-            .collect();
-        let pool: Vec<&Vec<NodeId>> = if preferred.is_empty() {
-            all.iter().collect()
-        } else {
-            preferred
-        };
+    fn start_attempt(&mut self, req: &mut Request, ctx: EntryContext, avoid: &BTreeSet<NodeId>) {
         let attempt = req.attempts.len() as u32 + 1;
-        let seed = ctx.log_index.wrapping_add(u64::from(attempt)) as usize;
-        let signers = pool
-            .get(seed % pool.len().max(1))
-            .map(|s| (*s).clone())
-            .unwrap_or_default();
+        // First attempt: use the wallet's presignature pool when its signers are not to be
+        // avoided and it holds one presignature per message. Retries sign interactively.
+        let messages = match self.wallets.get(&req.wallet_id).map(|w| w.chain) {
+            Some(Chain::BitcoinP2wpkh | Chain::BitcoinP2tr) => req.extras.spent_outputs.len(),
+            _ => 1,
+        };
+        let mut from_pool = None;
+        if let Some(pool) = self.presig_pools.get_mut(&req.wallet_id) {
+            if attempt == 1 && !pool.signers.iter().any(|n| avoid.contains(n)) {
+                let seqs = pool.take(messages);
+                if !seqs.is_empty() {
+                    from_pool = Some((pool.signers.clone(), seqs));
+                }
+            }
+            // A request restarts a pool paused by failures, and refills it.
+            pool.failures_in_row = 0;
+            pool.top_up();
+            self.dirty
+                .insert(RecordKey::PresigPool(req.wallet_id.clone()));
+        }
+        let (signers, presignatures) = match from_pool {
+            Some(x) => x,
+            None => {
+                let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
+                let all = subsets(&committee, usize::from(self.genesis.threshold));
+                let preferred: Vec<&Vec<NodeId>> = all
+                    .iter()
+                    .filter(|s| !s.iter().any(|n| avoid.contains(n)))
+                    .collect();
+                let pool: Vec<&Vec<NodeId>> = if preferred.is_empty() {
+                    all.iter().collect()
+                } else {
+                    preferred
+                };
+                let seed = ctx.log_index.wrapping_add(u64::from(attempt)) as usize;
+                let signers = pool
+                    .get(seed % pool.len().max(1))
+                    .map(|s| (*s).clone())
+                    .unwrap_or_default();
+                (signers, Vec::new())
+            }
+        };
         let sid = session_id(
             &self.genesis.cluster_id,
             "sign",
@@ -218,8 +247,22 @@ impl CustodyState {
             session_id: hex::encode(sid),
             log_index: ctx.log_index,
             failure: None,
+            presignatures,
         });
         req.status = RequestStatus::Signing;
+    }
+
+    /// The signer set of a new ECDSA wallet's presignature pool: one t-subset of the committee
+    /// chosen by the wallet id, so pools spread over the nodes.
+    fn pool_signers(&self, wallet_id: &str) -> Vec<NodeId> {
+        use sha2::{Digest, Sha256};
+        let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
+        let all = subsets(&committee, usize::from(self.genesis.threshold));
+        let h = Sha256::digest(wallet_id.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h[..8]);
+        let i = (u64::from_be_bytes(first) % all.len().max(1) as u64) as usize;
+        all.get(i).cloned().unwrap_or_default()
     }
 
     fn put_request(&mut self, req: Request) -> ActionResult {
@@ -316,6 +359,11 @@ impl CustodyState {
                     address: key.address,
                     created_at_ms: now_ms,
                 };
+                if wallet.key_type == KeyType::EcdsaSecp256k1 {
+                    let pool = PresigPool::new(&wallet_id, self.pool_signers(&wallet_id));
+                    self.dirty.insert(RecordKey::PresigPool(wallet_id.clone()));
+                    self.presig_pools.insert(wallet_id.clone(), pool);
+                }
                 self.dirty.insert(RecordKey::Wallet(wallet_id.clone()));
                 self.wallets.insert(wallet_id, wallet.clone());
                 Ok(ActionResult::WalletCreated { wallet })
@@ -708,6 +756,59 @@ impl CustodyState {
                 let text = format!("signed (attempt {attempt}, reported by node {node})");
                 Ok(Some((org, text, self.put_request(req))))
             }
+            Report::PresigReady { wallet_id, seq } => {
+                let org = self
+                    .wallets
+                    .get(wallet_id)
+                    .map(|w| w.org_id.clone())
+                    .ok_or_else(|| format!("no wallet '{wallet_id}'"))?;
+                let Some(pool) = self.presig_pools.get_mut(wallet_id) else {
+                    return Err(format!("wallet '{wallet_id}' has no presignature pool"));
+                };
+                if !pool.signers.contains(&node) {
+                    return Err(format!("node {node} is not a signer of this pool"));
+                }
+                let Some(reported) = pool.generating.get_mut(seq) else {
+                    return Ok(None);
+                };
+                if !reported.insert(node) {
+                    return Ok(None);
+                }
+                let mut text = format!("node {node} stored presignature {seq}");
+                if reported.len() == pool.signers.len() {
+                    pool.generating.remove(seq);
+                    pool.ready.insert(*seq);
+                    pool.failures_in_row = 0;
+                    text = format!("presignature {seq} ready ({} ready)", pool.ready.len());
+                }
+                let pool = pool.clone();
+                self.dirty.insert(RecordKey::PresigPool(wallet_id.clone()));
+                Ok(Some((org, text, ActionResult::PresigPool { pool })))
+            }
+            Report::PresigFailed {
+                wallet_id,
+                seq,
+                reason,
+            } => {
+                let org = self
+                    .wallets
+                    .get(wallet_id)
+                    .map(|w| w.org_id.clone())
+                    .ok_or_else(|| format!("no wallet '{wallet_id}'"))?;
+                let Some(pool) = self.presig_pools.get_mut(wallet_id) else {
+                    return Err(format!("wallet '{wallet_id}' has no presignature pool"));
+                };
+                if !pool.signers.contains(&node) || pool.generating.remove(seq).is_none() {
+                    return Ok(None);
+                }
+                pool.failures_in_row += 1;
+                pool.top_up();
+                let reason: String = reason.chars().take(500).collect();
+                let text = format!("presignature {seq} failed on node {node}: {reason}");
+                let pool = pool.clone();
+                self.dirty.insert(RecordKey::PresigPool(wallet_id.clone()));
+                Ok(Some((org, text, ActionResult::PresigPool { pool })))
+            }
             Report::SignFailed {
                 request_id,
                 attempt,
@@ -881,6 +982,11 @@ impl CustodyState {
             vault_keys,
             wallet: derived,
             messages: parsed.to_sign,
+            presignatures: attempt
+                .presignatures
+                .iter()
+                .map(|seq| (*seq, presig_store_key(&req.wallet_id, *seq)))
+                .collect(),
         };
         Ok((job, parsed.intent, payload))
     }
@@ -918,6 +1024,7 @@ impl CustodyState {
             session_id: hex::encode(sid),
             log_index,
             failure: None,
+            presignatures: Vec::new(),
         };
         self.job_for(req, &attempt).map(|(job, _, _)| job)
     }
@@ -988,6 +1095,28 @@ impl CustodyState {
                     .map(|a| (r.request_id.clone(), a.attempt))
             })
             .collect()
+    }
+
+    /// A wallet's presignature pool.
+    pub fn presig_pool(&self, wallet_id: &str) -> Option<&PresigPool> {
+        self.presig_pools.get(wallet_id)
+    }
+
+    /// Presignatures `node` should make: `(pool, seq)` for every scheduled one it has not
+    /// reported, lowest first (so every signer runs them in the same order).
+    pub fn presig_work(&self, node: NodeId) -> Vec<(PresigPool, u64)> {
+        let mut out = Vec::new();
+        for pool in self.presig_pools.values() {
+            if !pool.signers.contains(&node) {
+                continue;
+            }
+            for (seq, reported) in &pool.generating {
+                if !reported.contains(&node) {
+                    out.push((pool.clone(), *seq));
+                }
+            }
+        }
+        out
     }
 
     /// Vaults still waiting for DKG, with their creation log index.

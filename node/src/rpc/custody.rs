@@ -98,6 +98,32 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
             None => Err(RpcError::NotFound(format!("no wallet '{id}'")).into()),
         }
     })?;
+    m.register_async_method("wallet_presignatures", |p, c, _| async move {
+        let q: IdParams = parse(&p)?;
+        let id = need(q.wallet_id, "wallet_id")?;
+        barrier(&c, q.linearizable).await?;
+        let (wallet, pool) = c
+            .read_state(|s| (s.wallet(&id).is_some(), s.presig_pool(&id).cloned()))
+            .map_err(RpcError::from)?;
+        if !wallet {
+            return Err(RpcError::NotFound(format!("no wallet '{id}'")).into());
+        }
+        match pool {
+            Some(p) => to_value(&json!({
+                "wallet_id": id,
+                "signers": p.signers,
+                "ready": p.ready.len(),
+                "generating": p.generating.len(),
+                "used": p.used,
+                "failures_in_row": p.failures_in_row,
+                "target": mpc_consensus::custody::PRESIG_POOL_TARGET,
+            })),
+            None => Err(RpcError::NotFound(format!(
+                "wallet '{id}' has no presignature pool (only ECDSA wallets do)"
+            ))
+            .into()),
+        }
+    })?;
     m.register_async_method("wallet_list", |p, c, _| async move {
         let q: IdParams = parse(&p)?;
         barrier(&c, q.linearizable).await?;

@@ -13,6 +13,7 @@
 //! threshold (t-of-n) keys.
 
 pub mod machine;
+pub mod online;
 
 #[cfg(test)]
 mod tests;
@@ -174,6 +175,36 @@ impl BoundPresignature {
         Ok(self
             .presignature
             .issue_partial_signature(digest.data_to_sign()))
+    }
+}
+
+/// A presignature as kept in the share store (encrypted there): what it is bound to, and the
+/// presignature itself. Only [`BoundPresignature::from_stored`] turns it back into something
+/// usable, once.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredPresignature {
+    key_id: String,
+    path: Vec<u32>,
+    presignature: Presignature<Secp256k1>,
+}
+
+impl BoundPresignature {
+    /// The form kept in the share store. Consumes `self`: the in-memory copy is gone.
+    pub fn into_stored(self) -> StoredPresignature {
+        StoredPresignature {
+            key_id: self.key_id,
+            path: self.path,
+            presignature: self.presignature,
+        }
+    }
+
+    /// Back from the share store (the caller has already removed it there).
+    pub fn from_stored(s: StoredPresignature) -> Self {
+        BoundPresignature {
+            key_id: s.key_id,
+            path: s.path,
+            presignature: s.presignature,
+        }
     }
 }
 

@@ -325,3 +325,87 @@ fn replayed_and_cross_session_messages_are_rejected() {
     let e = a1.handle(PartyIndex(3), &m2, &mut rng).err().unwrap();
     assert!(matches!(e, SessionError::Rejected { .. }), "{e}");
 }
+
+fn online_sessions(
+    c: &Committee,
+    signers: &[PartyIndex],
+    path: &[u32],
+    tag: u8,
+    digest: MessageDigest,
+) -> BTreeMap<PartyIndex, super::online::EcdsaPresigSign> {
+    let presigs = presign_all(c, signers, path, tag);
+    let public = child_public_key(&c.shares[&signers[0]], path).unwrap();
+    let pk = public.to_bytes(true).to_vec();
+    presigs
+        .into_iter()
+        .map(|(p, pre)| {
+            // Through the stored form, as the node keeps it.
+            let stored = crate::encode(
+                &BoundPresignature::new("wallet-1", path, pre.unwrap()).into_stored(),
+            )
+            .unwrap();
+            let back = BoundPresignature::from_stored(crate::decode(&stored, 1 << 20).unwrap());
+            let s = super::online::EcdsaPresigSign::new(
+                SessionId([tag ^ 0xff; 32]),
+                p,
+                signers,
+                back,
+                "wallet-1",
+                path,
+                digest,
+                &pk,
+            )
+            .unwrap();
+            (p, s)
+        })
+        .collect()
+}
+
+#[test]
+fn online_signing_from_stored_presignatures_is_one_round_and_verifies() {
+    let c = c_2_of_3();
+    let signers = [PartyIndex(1), PartyIndex(3)];
+    let path = [60, 2];
+    let digest = MessageDigest::sha256(b"pool transfer");
+    let sessions = online_sessions(c, &signers, &path, 90, digest);
+    let mut messages = 0;
+    let out = sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(1), |_, _, _| {
+        messages += 1;
+        sim::Delivery::Deliver
+    });
+    // One partial from each signer to the other: a single round.
+    assert_eq!(messages, 2);
+    let public = child_public_key(&c.shares[&signers[0]], &path).unwrap();
+    for (_, sig) in out.outputs {
+        k256_verify(&public, &digest, &sig.unwrap());
+    }
+}
+
+#[test]
+fn online_signing_rejects_a_tampered_partial() {
+    let c = c_2_of_3();
+    let signers = [PartyIndex(1), PartyIndex(2)];
+    let digest = MessageDigest::sha256(b"pool transfer 2");
+    let sessions = online_sessions(c, &signers, &[60, 3], 91, digest);
+    let out = sim::run(
+        sessions,
+        &mut ChaCha20Rng::seed_from_u64(2),
+        |from, _, bytes| {
+            if from == PartyIndex(2) {
+                // Re-encode the envelope with another sigma: still well-formed, wrong value.
+                let mut env: crate::session::Envelope<cggmp21::PartialSignature<Secp256k1>> =
+                    crate::decode(bytes, 1 << 20).unwrap();
+                env.body.sigma += cggmp21::generic_ec::Scalar::one();
+                *bytes = env.encode().unwrap();
+            }
+            sim::Delivery::Deliver
+        },
+    );
+    // Party 1 got the bad partial: no signature, an abort.
+    let r1 = out.outputs.get(&PartyIndex(1)).unwrap();
+    assert!(
+        matches!(r1, Err(SessionError::Abort { .. })),
+        "{:?}",
+        r1.as_ref().err()
+    );
+}

@@ -536,3 +536,141 @@ fn whitelist_limits_and_auto_approve() {
         .unwrap_err()
         .contains("policy changed"));
 }
+
+/// An unsigned EIP-1559 transfer on mainnet (chain id 1): 1000 wei to 0xdd…dd.
+fn eth_payload() -> String {
+    let mut p = vec![0x02, 0xe1, 0x01, 0x80, 0x01, 0x02, 0x82, 0x52, 0x08, 0x94];
+    p.extend_from_slice(&[0xdd; 20]);
+    p.extend_from_slice(&[0x82, 0x03, 0xe8, 0x80, 0xc0]);
+    hex::encode(p)
+}
+
+#[test]
+fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
+    use crate::custody::{PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
+    let (mut h, _, _) = setup(two_of_three());
+    let ActionResult::WalletCreated { wallet } = h.ok(
+        1,
+        "weth",
+        Action::WalletCreate {
+            org_id: org(),
+            vault_id: "v1".into(),
+            chain: Chain::Ethereum,
+            network: Network::Mainnet,
+            index: 0,
+        },
+    ) else {
+        panic!()
+    };
+    let wid = wallet.wallet_id.clone();
+    // The Solana (FROST) wallet has no pool; the ECDSA one has the first presignatures scheduled.
+    assert!(h.s.presig_pool("v1-solana-testnet-0").is_none());
+    let pool = h.s.presig_pool(&wid).unwrap().clone();
+    assert_eq!(pool.generating.len(), PRESIG_POOL_TARGET);
+    assert!(pool.ready.is_empty());
+    assert_eq!(pool.signers.len(), 2);
+    let outsider = (1..=3).find(|n| !pool.signers.contains(n)).unwrap();
+    let (s1, s2) = (pool.signers[0], pool.signers[1]);
+    assert_eq!(h.s.presig_work(s1).len(), PRESIG_POOL_TARGET);
+    assert!(h.s.presig_work(outsider).is_empty());
+    let ready = |wallet_id: &str, seq: u64| Report::PresigReady {
+        wallet_id: wallet_id.into(),
+        seq,
+    };
+    // A node outside the pool cannot report; one signer's report does not make it usable.
+    assert!(h.report(outsider, ready(&wid, 0)).error.is_some());
+    assert!(h.report(s1, ready(&wid, 0)).error.is_none());
+    assert!(h.s.presig_pool(&wid).unwrap().ready.is_empty());
+    // A duplicate changes nothing.
+    assert!(h.report(s1, ready(&wid, 0)).error.is_some());
+    assert!(h.report(s2, ready(&wid, 0)).error.is_none());
+    assert!(h.report(s1, ready(&wid, 1)).error.is_none());
+    assert!(h.report(s2, ready(&wid, 1)).error.is_none());
+    let pool = h.s.presig_pool(&wid).unwrap();
+    assert_eq!(pool.ready.iter().copied().collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(pool.generating.len(), 2);
+    assert_eq!(h.s.presig_work(s1).len(), 2);
+
+    // A request approved 2-of-3: its first attempt uses presignature 0 with the pool's signers,
+    // and the same entry removes it from the pool and schedules a replacement.
+    let mut ids = Vec::new();
+    for (n, idem) in [(0, "e1"), (1, "e2")] {
+        let out = h.user(
+            20,
+            idem,
+            Action::RequestSubmit {
+                org_id: org(),
+                wallet_id: wid.clone(),
+                payload: eth_payload(),
+                extras: Default::default(),
+            },
+        );
+        let Some(ActionResult::Request { request }) = out.result else {
+            panic!("{:?}", out.error)
+        };
+        approve(&mut h, 11, &request, &request.intent_digest);
+        approve(&mut h, 12, &request, &request.intent_digest);
+        let r = h.request(&request.request_id);
+        assert_eq!(r.status, RequestStatus::Signing);
+        let a = r.attempts.last().unwrap();
+        assert_eq!(a.signers, vec![s1, s2]);
+        assert_eq!(a.presignatures, vec![n], "request {n}");
+        ids.push(request.request_id.clone());
+    }
+    let pool = h.s.presig_pool(&wid).unwrap().clone();
+    assert!(pool.ready.is_empty());
+    assert_eq!(pool.used, 2);
+    assert_eq!(pool.generating.len(), PRESIG_POOL_TARGET);
+    assert_eq!(pool.next_seq, 6);
+    // The job carries the presignature and where the signer keeps it.
+    let job = h.s.signing_job(&ids[0], s1).unwrap();
+    assert_eq!(job.presignatures, vec![(0, pool.store_key(0))]);
+    // A late "ready" for a used number does not bring it back.
+    assert!(h.report(s2, ready(&wid, 0)).error.is_some());
+    assert!(!h.s.presig_pool(&wid).unwrap().ready.contains(&0));
+
+    // The attempt fails: the retry signs interactively (no presignature reused).
+    assert!(h
+        .report(
+            s1,
+            Report::SignFailed {
+                request_id: ids[0].clone(),
+                attempt: 1,
+                reason: "timed out".into(),
+                unresponsive: vec![],
+            },
+        )
+        .error
+        .is_none());
+    let r = h.request(&ids[0]);
+    assert_eq!(r.attempts.len(), 2);
+    assert!(r.attempts[1].presignatures.is_empty());
+
+    // Failures: each drops its number and schedules another, until the pool pauses.
+    let failed = |seq: u64| Report::PresigFailed {
+        wallet_id: wid.clone(),
+        seq,
+        reason: "peer down".into(),
+    };
+    let mut next: Vec<u64> =
+        h.s.presig_pool(&wid)
+            .unwrap()
+            .generating
+            .keys()
+            .copied()
+            .collect();
+    for _ in 0..PRESIG_MAX_FAILURES {
+        let seq = next.remove(0);
+        assert!(h.report(s1, failed(seq)).error.is_none());
+        next =
+            h.s.presig_pool(&wid)
+                .unwrap()
+                .generating
+                .keys()
+                .copied()
+                .collect();
+    }
+    let pool = h.s.presig_pool(&wid).unwrap();
+    assert_eq!(pool.failures_in_row, PRESIG_MAX_FAILURES);
+    assert_eq!(pool.generating.len(), PRESIG_POOL_TARGET - 1, "paused");
+}
