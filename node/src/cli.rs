@@ -223,7 +223,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(node::run(opts, pass))
+            let res = runtime.block_on(node::run(opts, pass));
+            // Threshold sessions run on blocking threads; abandon the ones still running
+            // instead of waiting for their timeouts (up to minutes for presigning). Nothing is
+            // lost: every write was flushed before it was acknowledged, and the peers time out
+            // and retry.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            res
         }
     }
 }

@@ -32,14 +32,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-/// DKG session timeout (per key type).
+// Session timeouts are *idle* timeouts: how long a session may wait without any message from
+// its peers (see `SessionHub::run`).
+/// DKG (per key type).
 const DKG_TIMEOUT: Duration = Duration::from_secs(60);
-/// Aux-info session timeout.
+/// Aux info (each party's proofs take long to make and check).
 const AUX_TIMEOUT: Duration = Duration::from_secs(600);
-/// Signing session timeout (per message).
+/// Signing one message: FROST, and ECDSA from a presignature.
 const SIGN_TIMEOUT: Duration = Duration::from_secs(15);
-/// Presigning session timeout.
-const PRESIGN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Interactive ECDSA signing of one message (Paillier proofs in each round).
+const ECDSA_SIGN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Presigning.
+const PRESIGN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an ECDSA signer waits for aux info before failing the attempt.
 const AUX_WAIT: Duration = Duration::from_secs(120);
 /// Rescan interval when nothing is applied.
@@ -669,6 +673,17 @@ impl Runner {
             .copied()
             .ok_or_else(|| err("not a signer".into()))?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        // Every pool presignature of this attempt leaves the share store (flushed) before any
+        // partial signature is issued, so none can be used twice whatever happens next.
+        let mut presigs = job
+            .presignatures
+            .iter()
+            .map(|(seq, key)| self.take_presignature(*seq, key).map(Some))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(err)?;
+        if !presigs.is_empty() && presigs.len() != job.messages.len() {
+            return Err(err("one presignature per message is needed".into()));
+        }
         let mut out = Vec::with_capacity(job.messages.len());
         for (i, msg) in job.messages.iter().enumerate() {
             let sid = SessionId(session_id(
@@ -677,10 +692,12 @@ impl Runner {
                 &[&job.session_id, &(i as u32).to_be_bytes()],
             ));
             let sig = match (job.key_type, msg) {
-                (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest))
-                    if !job.presignatures.is_empty() =>
-                {
-                    self.sign_ecdsa_presig(job, i, sid, &parties, me, &ps, digest)?
+                (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) if !presigs.is_empty() => {
+                    let presig = presigs
+                        .get_mut(i)
+                        .and_then(Option::take)
+                        .ok_or_else(|| err("no presignature for this message".into()))?;
+                    self.sign_ecdsa_presig(job, presig, sid, &parties, me, &ps, digest)?
                 }
                 (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) => {
                     self.sign_ecdsa(job, sid, &parties, me, &ps, &committee, digest)?
@@ -698,13 +715,25 @@ impl Runner {
         Ok(out)
     }
 
-    /// Online signing of message `i` with its pool presignature: taken out of the share store
-    /// (flushed) first, so it can never be used again even if this session fails.
+    /// Takes pool presignature `seq` out of the share store (a flushed delete).
+    fn take_presignature(&self, seq: u64, key: &str) -> Result<ecdsa::BoundPresignature, String> {
+        let bytes = self
+            .inner
+            .shares
+            .take(key, RecordKind::Presignature)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("presignature {seq} is not in this node's store"))?;
+        let stored: ecdsa::StoredPresignature =
+            mpc_protocol::decode(&bytes, 64 * 1024).map_err(|e| e.to_string())?;
+        Ok(ecdsa::BoundPresignature::from_stored(stored))
+    }
+
+    /// Online signing with a pool presignature (already out of the share store): one round.
     #[allow(clippy::too_many_arguments)]
     fn sign_ecdsa_presig(
         &self,
         job: &SigningJob,
-        i: usize,
+        presig: ecdsa::BoundPresignature,
         sid: SessionId,
         parties: &BTreeMap<NodeId, PartyIndex>,
         me: PartyIndex,
@@ -715,19 +744,6 @@ impl Runner {
             reason,
             unresponsive: vec![],
         };
-        let (seq, key) = job
-            .presignatures
-            .get(i)
-            .ok_or_else(|| err("no presignature for this message".into()))?;
-        let bytes = self
-            .inner
-            .shares
-            .take(key, RecordKind::Presignature)
-            .map_err(|e| err(e.to_string()))?
-            .ok_or_else(|| err(format!("presignature {seq} is not in this node's store")))?;
-        let stored: ecdsa::StoredPresignature =
-            mpc_protocol::decode(&bytes, 64 * 1024).map_err(|e| err(e.to_string()))?;
-        let presig = ecdsa::BoundPresignature::from_stored(stored);
         let path =
             keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
         let mut session = EcdsaPresigSign::new(
@@ -907,10 +923,10 @@ impl Runner {
         )
         .map_err(|e| err(e.to_string()))?;
         let mut rng2 = fresh_rng().map_err(err)?;
-        let sig = self
-            .inner
-            .hub
-            .run(sid.0, parties, &mut session, &mut rng2, SIGN_TIMEOUT)?;
+        let sig =
+            self.inner
+                .hub
+                .run(sid.0, parties, &mut session, &mut rng2, ECDSA_SIGN_TIMEOUT)?;
         Ok(ecdsa::signature_bytes(&sig))
     }
 

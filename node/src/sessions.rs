@@ -32,6 +32,8 @@ const EARLY_TTL: Duration = Duration::from_secs(60);
 const MAX_INBOUND_CHANNELS: usize = 4096;
 /// Timeout of one frame request.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest any session may run, however steadily its messages arrive.
+const MAX_SESSION: Duration = Duration::from_secs(15 * 60);
 
 type Sid = [u8; 32];
 type Inbox = std::sync::mpsc::Sender<(NodeId, Vec<u8>)>;
@@ -264,7 +266,7 @@ impl SessionHub {
                     return;
                 }
                 Err(e) => {
-                    if Instant::now() >= deadline {
+                    if Instant::now() >= deadline || rx.is_closed() {
                         tracing::warn!(to, "session handshake gave up: {e}");
                         return;
                     }
@@ -295,18 +297,20 @@ impl SessionHub {
     }
 
     /// Runs `session` to completion on the calling (blocking) thread. `parties` maps every
-    /// participant's node id to its party index (including this node).
+    /// participant's node id to its party index (including this node). `idle` is how long the
+    /// session may go without a message from any peer before it fails (a dead or withholding
+    /// peer); a session making progress runs on, up to 15 minutes — so a loaded machine slows
+    /// sessions down instead of failing them.
     pub fn run<S: Session, R: RngCore + CryptoRng>(
         &self,
         sid: Sid,
         parties: &BTreeMap<NodeId, PartyIndex>,
         session: &mut S,
         rng: &mut R,
-        timeout: Duration,
+        idle: Duration,
     ) -> Result<S::Output, RunError> {
-        let deadline = Instant::now() + timeout;
         let inbox = self.register(sid);
-        let result = self.drive(sid, parties, session, rng, deadline, &inbox);
+        let result = self.drive(sid, parties, session, rng, idle, &inbox);
         self.unregister(sid);
         result
     }
@@ -317,9 +321,11 @@ impl SessionHub {
         parties: &BTreeMap<NodeId, PartyIndex>,
         session: &mut S,
         rng: &mut R,
-        deadline: Instant,
+        idle: Duration,
         inbox: &std::sync::mpsc::Receiver<(NodeId, Vec<u8>)>,
     ) -> Result<S::Output, RunError> {
+        let deadline = Instant::now() + MAX_SESSION;
+        let mut last_message = Instant::now();
         let me = self.inner.me;
         let others: Vec<NodeId> = parties.keys().copied().filter(|n| *n != me).collect();
         let node_of: BTreeMap<PartyIndex, NodeId> = parties.iter().map(|(n, p)| (*p, *n)).collect();
@@ -352,20 +358,34 @@ impl SessionHub {
             .start(rng)
             .map_err(|e| fail(e.to_string(), &heard))?;
         send_all(out);
+        let timed_out = |heard: &BTreeSet<NodeId>, last: Instant| {
+            let why = if Instant::now() >= deadline {
+                format!("session timed out (ran {} s)", MAX_SESSION.as_secs())
+            } else {
+                format!(
+                    "session timed out (no message for {:.0} s)",
+                    last.elapsed().as_secs_f64()
+                )
+            };
+            fail(why, heard)
+        };
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let until = deadline.min(last_message + idle);
+            let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(fail("session timed out".into(), &heard));
+                return Err(timed_out(&heard, last_message));
             }
             let (from, bytes) = match inbox.recv_timeout(left) {
                 Ok(m) => m,
-                Err(_) => return Err(fail("session timed out".into(), &heard)),
+                Err(_) => return Err(timed_out(&heard, last_message)),
             };
             let Some(party) = parties.get(&from).copied() else {
                 tracing::warn!(from, "message from a node outside the session");
                 continue;
             };
             heard.insert(from);
+            // Only a participant's message counts as progress.
+            last_message = Instant::now();
             match session.handle(party, &bytes, rng) {
                 Ok(Step::Continue(out)) => send_all(out),
                 Ok(Step::Done(output, out)) => {
