@@ -757,14 +757,7 @@ impl CustodyState {
                 Ok(Some((org, text, self.put_request(req))))
             }
             Report::PresigReady { wallet_id, seq } => {
-                let org = self
-                    .wallets
-                    .get(wallet_id)
-                    .map(|w| w.org_id.clone())
-                    .ok_or_else(|| format!("no wallet '{wallet_id}'"))?;
-                let Some(pool) = self.presig_pools.get_mut(wallet_id) else {
-                    return Err(format!("wallet '{wallet_id}' has no presignature pool"));
-                };
+                let (org, pool) = self.pool_of(wallet_id)?;
                 if !pool.signers.contains(&node) {
                     return Err(format!("node {node} is not a signer of this pool"));
                 }
@@ -790,14 +783,7 @@ impl CustodyState {
                 seq,
                 reason,
             } => {
-                let org = self
-                    .wallets
-                    .get(wallet_id)
-                    .map(|w| w.org_id.clone())
-                    .ok_or_else(|| format!("no wallet '{wallet_id}'"))?;
-                let Some(pool) = self.presig_pools.get_mut(wallet_id) else {
-                    return Err(format!("wallet '{wallet_id}' has no presignature pool"));
-                };
+                let (org, pool) = self.pool_of(wallet_id)?;
                 if !pool.signers.contains(&node) || pool.generating.remove(seq).is_none() {
                     return Ok(None);
                 }
@@ -839,6 +825,20 @@ impl CustodyState {
                 Ok(Some((org, text, self.put_request(req))))
             }
         }
+    }
+
+    /// A wallet's organisation and presignature pool (for a pool report).
+    fn pool_of(&mut self, wallet_id: &str) -> Result<(OrgId, &mut PresigPool), String> {
+        let org = self
+            .wallets
+            .get(wallet_id)
+            .map(|w| w.org_id.clone())
+            .ok_or_else(|| format!("no wallet '{wallet_id}'"))?;
+        let pool = self
+            .presig_pools
+            .get_mut(wallet_id)
+            .ok_or_else(|| format!("wallet '{wallet_id}' has no presignature pool"))?;
+        Ok((org, pool))
     }
 
     /// The request if `attempt` is its current signing attempt and `node` one of its signers.
