@@ -33,6 +33,7 @@ pub mod custody;
 pub mod error;
 pub mod network;
 pub mod raft;
+pub mod rpc_guard;
 pub mod state;
 pub mod store;
 pub mod types;

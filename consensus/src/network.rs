@@ -4,6 +4,7 @@
 //! [`RaftRpc`] / [`RaftRpcReply`] enums below, CBOR-encoded and size-bounded by the transport.
 
 use crate::raft::{NodeId, PeerNode, TypeConfig};
+use crate::rpc_guard::{RpcGuard, RpcRefusal};
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -30,6 +31,8 @@ pub enum RaftRpc {
 /// The peer's answer to a [`RaftRpc`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum RaftRpcReply {
+    /// The receiver refused the RPC before Raft saw it (see [`RpcGuard`]).
+    Refused(String),
     /// Answer to AppendEntries.
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     /// Answer to RequestVote.
@@ -117,6 +120,14 @@ impl<T: RaftTransport> PeerClient<T> {
         RPCError::Network(NetworkError::new(&e))
     }
 
+    fn refused<E: std::error::Error>(
+        why: String,
+    ) -> RPCError<NodeId, PeerNode, RaftError<NodeId, E>> {
+        // As unreachable, so that openraft backs off instead of retrying at once.
+        let e = TransportError::Unreachable(format!("peer refused the RPC: {why}"));
+        RPCError::Unreachable(Unreachable::new(&e))
+    }
+
     fn remote<R, E: std::error::Error>(
         &self,
         r: Result<R, RaftError<NodeId, E>>,
@@ -139,6 +150,7 @@ impl<T: RaftTransport> RaftNetwork<TypeConfig> for PeerClient<T> {
     ) -> RpcResult<AppendEntriesResponse<NodeId>, openraft::error::Infallible> {
         match self.call(RaftRpc::AppendEntries(rpc), &option).await? {
             RaftRpcReply::AppendEntries(r) => self.remote(r),
+            RaftRpcReply::Refused(why) => Err(Self::refused(why)),
             _ => Err(Self::unexpected()),
         }
     }
@@ -150,6 +162,7 @@ impl<T: RaftTransport> RaftNetwork<TypeConfig> for PeerClient<T> {
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
         match self.call(RaftRpc::InstallSnapshot(rpc), &option).await? {
             RaftRpcReply::InstallSnapshot(r) => self.remote(r),
+            RaftRpcReply::Refused(why) => Err(Self::refused(why)),
             _ => Err(Self::unexpected()),
         }
     }
@@ -161,18 +174,31 @@ impl<T: RaftTransport> RaftNetwork<TypeConfig> for PeerClient<T> {
     ) -> RpcResult<VoteResponse<NodeId>, openraft::error::Infallible> {
         match self.call(RaftRpc::Vote(rpc), &option).await? {
             RaftRpcReply::Vote(r) => self.remote(r),
+            RaftRpcReply::Refused(why) => Err(Self::refused(why)),
             _ => Err(Self::unexpected()),
         }
     }
 }
 
-/// Answers an incoming [`RaftRpc`] with the local Raft node. Used by the node's transport.
-pub async fn serve_rpc(raft: &crate::raft::Raft, rpc: RaftRpc) -> RaftRpcReply {
+/// Answers an incoming [`RaftRpc`] from the authenticated node `sender` with the local Raft
+/// node, after [`RpcGuard::check`]: an RPC that does not come from the role it claims is refused
+/// (and never reaches Raft). Used by the node's transport.
+pub async fn serve_rpc(
+    raft: &crate::raft::Raft,
+    guard: &RpcGuard,
+    sender: NodeId,
+    rpc: RaftRpc,
+    now_ms: u64,
+) -> RaftRpcReply {
+    if let Err(why) = guard.check(sender, &rpc, now_ms) {
+        return RaftRpcReply::Refused(why.to_string());
+    }
     match rpc {
         RaftRpc::AppendEntries(r) => RaftRpcReply::AppendEntries(raft.append_entries(r).await),
         RaftRpc::Vote(r) => RaftRpcReply::Vote(raft.vote(r).await),
-        RaftRpc::InstallSnapshot(r) => {
-            RaftRpcReply::InstallSnapshot(raft.install_snapshot(r).await)
+        // The guard refuses every snapshot; this arm only keeps the match total.
+        RaftRpc::InstallSnapshot(_) => {
+            RaftRpcReply::Refused(RpcRefusal::Snapshot(sender).to_string())
         }
     }
 }

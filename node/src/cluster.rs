@@ -11,13 +11,16 @@ use mpc_bootstrap::genesis::Genesis;
 use mpc_consensus::command::SignedCommand;
 use mpc_consensus::custody::SignedReport;
 use mpc_consensus::error::ConsensusError;
-use mpc_consensus::network::serve_rpc;
-use mpc_consensus::raft::{LogCommand, NodeId, Proposal, Raft};
+use mpc_consensus::network::{serve_rpc, RaftRpc, RaftRpcReply};
+use mpc_consensus::raft::{LogCommand, NodeId, PeerNode, Proposal, Raft};
+use mpc_consensus::rpc_guard::RpcGuard;
 use mpc_consensus::state::{CommandOutcome, CustodyState};
-use mpc_consensus::store::StateMachineStore;
+use mpc_consensus::store::{proposal_hash, StateMachineStore};
+use mpc_protocol::limits::MAX_LOG_ENTRY_BYTES;
 use openraft::error::{ClientWriteError, RaftError};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -29,6 +32,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// Most inbound peer requests served at once.
 const MAX_INBOUND_CONCURRENCY: usize = 256;
+/// Most inbound requests of one peer served at once: one peer cannot take every slot.
+const MAX_INBOUND_PER_PEER: usize = 64;
 
 /// Why a request could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +75,27 @@ struct Inner {
     cluster_id: String,
     peers_by_node: BTreeMap<NodeId, PeerId>,
     statuses: PeerStatusTable,
+    guard: RpcGuard,
+    refused: RefusalCounters,
+}
+
+/// Raft RPCs refused by the [`RpcGuard`], by kind (reported by `node_status`).
+#[derive(Default)]
+struct RefusalCounters {
+    append_entries: AtomicU64,
+    vote: AtomicU64,
+    install_snapshot: AtomicU64,
+}
+
+/// Counts of refused Raft RPCs since this process started.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct RefusedRpcs {
+    /// AppendEntries refused.
+    pub append_entries: u64,
+    /// Vote requests refused.
+    pub vote: u64,
+    /// InstallSnapshot requests refused (every one is).
+    pub install_snapshot: u64,
 }
 
 impl ClusterHandle {
@@ -82,6 +108,7 @@ impl ClusterHandle {
         genesis: Genesis,
         peers_by_node: BTreeMap<NodeId, PeerId>,
         statuses: PeerStatusTable,
+        membership: BTreeMap<NodeId, PeerNode>,
     ) -> Self {
         let cluster_id = genesis.hash();
         ClusterHandle {
@@ -94,6 +121,8 @@ impl ClusterHandle {
                 cluster_id,
                 peers_by_node,
                 statuses,
+                guard: RpcGuard::new(membership),
+                refused: RefusalCounters::default(),
             }),
         }
     }
@@ -122,6 +151,22 @@ impl ClusterHandle {
     pub fn statuses(&self) -> &PeerStatusTable {
         &self.inner.statuses
     }
+    /// The state-machine store (the forger builds forged snapshots from it).
+    #[cfg(feature = "forge-for-tests")]
+    pub(crate) fn state_store(&self) -> &StateMachineStore {
+        &self.inner.sm
+    }
+
+    /// Raft RPCs refused so far.
+    pub fn refused_rpcs(&self) -> RefusedRpcs {
+        let r = &self.inner.refused;
+        RefusedRpcs {
+            append_entries: r.append_entries.load(Ordering::Relaxed),
+            vote: r.vote.load(Ordering::Relaxed),
+            install_snapshot: r.install_snapshot.load(Ordering::Relaxed),
+        }
+    }
+
     /// Peer id of a node.
     pub fn peer_of(&self, node: NodeId) -> Option<PeerId> {
         self.inner.peers_by_node.get(&node).copied()
@@ -171,6 +216,7 @@ impl ClusterHandle {
     }
 
     async fn propose(&self, cmd: Proposal) -> Result<CommandOutcome, ClusterError> {
+        check_entry_size(&cmd)?;
         let deadline = Instant::now() + WRITE_TIMEOUT;
         let mut last_problem = String::from("no leader elected");
         while Instant::now() < deadline {
@@ -178,9 +224,8 @@ impl ClusterHandle {
                 Attempt::Done(outcome) => return Ok(*outcome),
                 Attempt::NotLeader(Some(leader)) if leader != self.inner.node_id => {
                     match self.forward_write(leader, cmd.clone(), deadline).await {
-                        Ok(Some(outcome)) => {
-                            self.wait_applied(outcome.log_index, deadline).await;
-                            return Ok(outcome);
+                        Ok(Some(claimed)) => {
+                            return self.own_outcome(&cmd, claimed.log_index, deadline).await;
                         }
                         Ok(None) => last_problem = format!("node {leader} is no longer leader"),
                         Err(ClusterError::Invalid(e)) => return Err(ClusterError::Invalid(e)),
@@ -238,14 +283,45 @@ impl ClusterHandle {
         }
     }
 
-    async fn wait_applied(&self, index: u64, deadline: Instant) {
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        let _ = self
-            .inner
+    /// The outcome of `cmd` as this node applied it, given the log index where the leader says
+    /// it committed: the client hears what this node applied itself, never the leader's word.
+    async fn own_outcome(
+        &self,
+        cmd: &Proposal,
+        index: u64,
+        deadline: Instant,
+    ) -> Result<CommandOutcome, ClusterError> {
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        self.inner
             .raft
             .wait(Some(timeout))
             .applied_index_at_least(Some(index), "read your write")
-            .await;
+            .await
+            .map_err(|_| {
+                ClusterError::Unavailable(format!(
+                    "the leader reported the write at log index {index}, but this node has not \
+                     applied that index within {timeout:?}; the write may not be committed"
+                ))
+            })?;
+        let applied = self.inner.sm.applied_outcome(index).ok_or_else(|| {
+            ClusterError::Unavailable(format!(
+                "this node applied no command at log index {index} (the leader reported the \
+                 write there); the write may not be committed"
+            ))
+        })?;
+        if applied.proposal_hash != proposal_hash(cmd) {
+            tracing::warn!(
+                index,
+                "the leader reported a write at an index where this node applied another entry"
+            );
+            return Err(ClusterError::Unavailable(format!(
+                "the leader reported the write at log index {index}, but this node applied a \
+                 different entry there; the write was not committed"
+            )));
+        }
+        Ok(applied.outcome)
     }
 
     /// Returns once the local state reflects every write committed before the call
@@ -297,10 +373,35 @@ impl ClusterHandle {
         }
     }
 
-    /// Serves one request from a peer.
-    pub async fn serve_inbound(&self, req: PeerRequest) -> PeerResponse {
+    /// Answers a Raft RPC from the authenticated node `sender`, after the [`RpcGuard`].
+    async fn serve_raft(&self, sender: NodeId, rpc: RaftRpc) -> RaftRpcReply {
+        let kind = match &rpc {
+            RaftRpc::AppendEntries(_) => &self.inner.refused.append_entries,
+            RaftRpc::Vote(_) => &self.inner.refused.vote,
+            RaftRpc::InstallSnapshot(_) => &self.inner.refused.install_snapshot,
+        };
+        let reply = serve_rpc(&self.inner.raft, &self.inner.guard, sender, rpc, now_ms()).await;
+        if let RaftRpcReply::Refused(why) = &reply {
+            let n = kind.fetch_add(1, Ordering::Relaxed);
+            // Warn on the first refusal and every 100th after it: a peer retrying a refused
+            // RPC must not fill the log.
+            if n % 100 == 0 {
+                tracing::warn!(
+                    from = sender,
+                    refused_so_far = n + 1,
+                    "refused a Raft RPC: {why}"
+                );
+            } else {
+                tracing::debug!(from = sender, "refused a Raft RPC: {why}");
+            }
+        }
+        reply
+    }
+
+    /// Serves one request from the authenticated node `sender`.
+    pub async fn serve_inbound(&self, sender: NodeId, req: PeerRequest) -> PeerResponse {
         match req {
-            PeerRequest::Raft(rpc) => PeerResponse::Raft(serve_rpc(&self.inner.raft, rpc).await),
+            PeerRequest::Raft(rpc) => PeerResponse::Raft(self.serve_raft(sender, rpc).await),
             PeerRequest::Write(cmd) => PeerResponse::Write(self.serve_forwarded_write(cmd).await),
             PeerRequest::Session(_) => {
                 PeerResponse::Session(Err("sessions are served by the session hub".into()))
@@ -331,11 +432,42 @@ impl ClusterHandle {
                     .map_err(ForwardError::Invalid)?;
             }
         }
+        #[cfg(feature = "forge-for-tests")]
+        if let Some(fake) = self.forged_write_outcome(&cmd).await {
+            return Ok(fake);
+        }
         match self.write_local(cmd).await {
             Ok(Attempt::Done(o)) => Ok(*o),
             Ok(Attempt::NotLeader(l)) => Err(ForwardError::NotLeader(l)),
             Err(e) => Err(ForwardError::Raft(e.to_string())),
         }
+    }
+
+    /// TEST BUILDS ONLY (`fake-write-outcome` attack): as leader, acknowledge a forwarded
+    /// `member_remove` at the next log index without proposing it.
+    #[cfg(feature = "forge-for-tests")]
+    async fn forged_write_outcome(&self, cmd: &Proposal) -> Option<CommandOutcome> {
+        let Proposal::User(c) = cmd else {
+            return None;
+        };
+        if !crate::forge::attack("fake-write-outcome") || !c.body.contains("\"member_remove\"") {
+            return None;
+        }
+        let metrics = self.inner.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.inner.node_id) {
+            return None;
+        }
+        let index = metrics.last_log_index.unwrap_or(0) + 1;
+        crate::forge::record(&serde_json::json!({
+            "attack": "fake-write-outcome", "log_index": index,
+        }));
+        Some(CommandOutcome {
+            result: None,
+            error: None,
+            audit_seq: Some(index),
+            log_index: index,
+            replayed: false,
+        })
     }
 
     /// Serves inbound peer requests until the channel closes, at most
@@ -346,22 +478,77 @@ impl ClusterHandle {
         hub: crate::sessions::SessionHub,
     ) {
         let permits = Arc::new(Semaphore::new(MAX_INBOUND_CONCURRENCY));
+        let per_peer = Arc::new(Mutex::new(BTreeMap::<NodeId, usize>::new()));
         while let Some(req) = inbound.recv().await {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
             let this = self.clone();
             if let PeerRequest::Session(frame) = req.request {
                 let response = PeerResponse::Session(hub.handle_frame(req.node_id, frame));
                 this.inner.p2p.respond(req.channel, response).await;
-                drop(permit);
                 continue;
             }
+            let sender = req.node_id;
+            if !take_peer_slot(&per_peer, sender) {
+                tracing::warn!(from = sender, "peer has too many requests in progress");
+                let busy = ForwardError::Raft("too many requests from this peer".into());
+                let response = match req.request {
+                    PeerRequest::Raft(_) => {
+                        PeerResponse::Raft(RaftRpcReply::Refused("busy".into()))
+                    }
+                    PeerRequest::ReadIndex => PeerResponse::ReadIndex(Err(busy)),
+                    _ => PeerResponse::Write(Err(busy)),
+                };
+                this.inner.p2p.respond(req.channel, response).await;
+                continue;
+            }
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let per_peer = per_peer.clone();
             tokio::spawn(async move {
-                let response = this.serve_inbound(req.request).await;
+                let response = this.serve_inbound(sender, req.request).await;
                 this.inner.p2p.respond(req.channel, response).await;
                 drop(permit);
+                release_peer_slot(&per_peer, sender);
             });
         }
     }
+}
+
+/// Takes one of `peer`'s [`MAX_INBOUND_PER_PEER`] request slots; false when all are in use.
+fn take_peer_slot(slots: &Mutex<BTreeMap<NodeId, usize>>, peer: NodeId) -> bool {
+    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+    let used = slots.entry(peer).or_insert(0);
+    if *used >= MAX_INBOUND_PER_PEER {
+        return false;
+    }
+    *used += 1;
+    true
+}
+
+fn release_peer_slot(slots: &Mutex<BTreeMap<NodeId, usize>>, peer: NodeId) {
+    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(used) = slots.get_mut(&peer) {
+        *used = used.saturating_sub(1);
+        if *used == 0 {
+            slots.remove(&peer);
+        }
+    }
+}
+
+/// Refuses a proposal whose log entry would exceed [`MAX_LOG_ENTRY_BYTES`], so that every
+/// AppendEntries batch fits one p2p message.
+fn check_entry_size(proposal: &Proposal) -> Result<(), ClusterError> {
+    let entry = LogCommand {
+        proposed_at_ms: u64::MAX,
+        proposal: proposal.clone(),
+    };
+    let bytes = mpc_protocol::encode(&entry)
+        .map_err(|e| ClusterError::Internal(format!("encoding a proposal: {e}")))?;
+    if bytes.len() > MAX_LOG_ENTRY_BYTES {
+        return Err(ClusterError::Invalid(format!(
+            "the command is {} bytes as a log entry; at most {MAX_LOG_ENTRY_BYTES} are allowed",
+            bytes.len()
+        )));
+    }
+    Ok(())
 }

@@ -26,6 +26,7 @@ pub mod clock;
 pub mod cluster;
 #[cfg(feature = "forge-for-tests")]
 pub mod forge;
+pub mod fuzz_targets;
 pub mod heartbeat;
 pub mod node;
 pub mod p2p;

@@ -53,9 +53,12 @@ fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Co
         heartbeat_interval: opts.heartbeat_ms,
         election_timeout_min: opts.election_timeout_ms,
         election_timeout_max: opts.election_timeout_ms * 8 / 5,
-        max_payload_entries: 256,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
-        max_in_snapshot_log_to_keep: 1_000,
+        // A batch of the largest entries fits one p2p message (proposals are size-checked).
+        max_payload_entries: mpc_protocol::limits::MAX_APPEND_ENTRIES as u64,
+        // Custody state is never built into a snapshot for a peer nor installed from one
+        // (decision 0012): without snapshots no log is purged, so a lagging node always
+        // replays signed entries.
+        snapshot_policy: openraft::SnapshotPolicy::Never,
         ..Default::default()
     };
     Ok(cfg.validate()?)
@@ -161,7 +164,7 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     .await?;
     if !raft.is_initialized().await? {
         // Every node initialises with the same genesis membership; openraft accepts that.
-        if let Err(e) = raft.initialize(members).await {
+        if let Err(e) = raft.initialize(members.clone()).await {
             tracing::debug!("initialize: {e}");
         }
     }
@@ -174,6 +177,7 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         genesis.clone(),
         peers_by_node.clone(),
         statuses,
+        members,
     );
     let cluster_peers = peers_by_node;
     let hub = SessionHub::new(
@@ -191,6 +195,10 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         opts.insecure_test_primes.clone(),
     );
     let runner_task = tokio::spawn(runner.clone().run());
+    #[cfg(feature = "forge-for-tests")]
+    if crate::forge::enabled() {
+        tokio::spawn(crate::forge::run_attacks(cluster.clone(), hub.clone()));
+    }
     let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx, hub));
     let status_task = tokio::spawn(publish_status(cluster.clone()));
     let rpc_addr = me.rpc_addr.parse()?;

@@ -6,6 +6,7 @@
 //! [`CustodyState::signing_job`](mpc_consensus::state::CustodyState::signing_job) has re-verified
 //! the request on this node's own state (invariant 2).
 
+use crate::clock::now_ms;
 use crate::cluster::ClusterHandle;
 use crate::sessions::{RunError, SessionHub};
 use crate::share_store::{RecordKind, ShareStore};
@@ -212,7 +213,7 @@ impl Runner {
                 .signing_work(me)
                 .into_iter()
                 .map(|(rid, attempt)| {
-                    let job = s.signing_job(&rid, me);
+                    let job = s.signing_job_at(&rid, me, now_ms());
                     (rid, attempt, job)
                 })
                 .collect();
@@ -240,7 +241,7 @@ impl Runner {
             return;
         };
         #[cfg(feature = "forge-for-tests")]
-        if crate::forge::enabled() {
+        if crate::forge::forging_sessions() {
             self.forge_scan();
         }
         // ECDSA aux info is made once per committee, when the first vault is created: its CPU
@@ -673,6 +674,17 @@ impl Runner {
             .copied()
             .ok_or_else(|| err("not a signer".into()))?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        // This node joins each signing session once, ever: a restart does not re-enter it.
+        if !self
+            .inner
+            .shares
+            .join_session_once(&job.session_id)
+            .map_err(|e| err(e.to_string()))?
+        {
+            return Err(err(
+                "this node already joined this signing session (before a restart)".into(),
+            ));
+        }
         // Every pool presignature of this attempt leaves the share store (flushed) before any
         // partial signature is issued, so none can be used twice whatever happens next.
         let mut presigs = job
@@ -824,6 +836,18 @@ impl Runner {
             .is_some()
         {
             return Ok(());
+        }
+        // Joined once, ever: a presigning session interrupted by a restart is reported failed
+        // (the pool schedules a new sequence number) rather than re-entered.
+        if !self
+            .inner
+            .shares
+            .join_session_once(&w.sid)
+            .map_err(|e| e.to_string())?
+        {
+            return Err(
+                "this node already joined this presigning session (before a restart)".into(),
+            );
         }
         let committee = self.committee();
         let all = Self::parties(&committee);

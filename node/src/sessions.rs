@@ -22,13 +22,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
-/// Most messages kept for a session that has not started locally.
-const MAX_EARLY_PER_SESSION: usize = 256;
-/// Most sessions with early messages at once.
-const MAX_EARLY_SESSIONS: usize = 64;
-/// How long early messages are kept.
+// Per-peer bounds: an authenticated peer can make this node keep state for sessions that have
+// not started here (or never will). Everything such a peer can grow is bounded per peer, so one
+// flooding peer cannot crowd out the others or exhaust memory.
+/// Most messages one peer may have waiting for one session that has not started locally.
+const MAX_EARLY_PER_PEER_SESSION: usize = 64;
+/// Most not-yet-started sessions one peer may have messages waiting for.
+const MAX_EARLY_SESSIONS_PER_PEER: usize = 32;
+/// Most bytes of early messages kept for one peer.
+const MAX_EARLY_BYTES_PER_PEER: usize = 16 * 1024 * 1024;
+/// Most channels one peer may hold open for sessions that have not started here.
+const MAX_UNSTARTED_CHANNELS_PER_PEER: usize = 32;
+/// Most messages one peer may send into one running session (protocols need a few dozen).
+const MAX_MESSAGES_PER_PEER_SESSION: usize = 256;
+/// How long early messages, and channels of sessions that never start, are kept.
 const EARLY_TTL: Duration = Duration::from_secs(60);
-/// Most inbound channels at once.
+/// Most inbound channels at once (all peers).
 const MAX_INBOUND_CHANNELS: usize = 4096;
 /// Timeout of one frame request.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,9 +69,67 @@ struct Inner {
 struct State {
     sessions: HashMap<Sid, Inbox>,
     early: HashMap<Sid, Early>,
-    inbound: HashMap<(Sid, NodeId), PeerChannel>,
+    /// Inbound channels with the time they were opened.
+    inbound: HashMap<(Sid, NodeId), (Instant, PeerChannel)>,
+    /// Messages delivered to running sessions, per (session, sender).
+    delivered: HashMap<(Sid, NodeId), usize>,
     outbound: HashMap<(Sid, NodeId), mpsc::UnboundedSender<Vec<u8>>>,
     finished: VecDeque<Sid>,
+}
+
+impl State {
+    /// Closes channels of sessions that never started here within [`EARLY_TTL`].
+    fn drop_stale_channels(&mut self, now: Instant) {
+        let sessions = &self.sessions;
+        self.inbound.retain(|(sid, _), (opened, _)| {
+            sessions.contains_key(sid) || now.duration_since(*opened) < EARLY_TTL
+        });
+    }
+
+    /// Channels `peer` holds for sessions that have not started here.
+    fn unstarted_channels_of(&self, peer: NodeId) -> usize {
+        self.inbound
+            .keys()
+            .filter(|(sid, n)| *n == peer && !self.sessions.contains_key(sid))
+            .count()
+    }
+
+    /// Keeps a message from `from` for session `sid`, which has not started here, within the
+    /// per-peer bounds.
+    fn keep_early(
+        &mut self,
+        sid: Sid,
+        from: NodeId,
+        message: Vec<u8>,
+        now: Instant,
+    ) -> Result<(), String> {
+        self.early
+            .retain(|_, (t, _)| now.duration_since(*t) < EARLY_TTL);
+        let (mut sessions, mut bytes, mut here) = (0usize, 0usize, 0usize);
+        for (s, (_, msgs)) in &self.early {
+            let mine = msgs.iter().filter(|(n, _)| *n == from);
+            let (count, size) = mine.fold((0, 0), |(c, b), (_, m)| (c + 1, b + m.len()));
+            if count > 0 {
+                sessions += 1;
+            }
+            bytes += size;
+            if *s == sid {
+                here = count;
+            }
+        }
+        if here == 0 && sessions >= MAX_EARLY_SESSIONS_PER_PEER {
+            return Err("too many sessions waiting to start".into());
+        }
+        if here >= MAX_EARLY_PER_PEER_SESSION {
+            return Err("too many early messages for this session".into());
+        }
+        if bytes + message.len() > MAX_EARLY_BYTES_PER_PEER {
+            return Err("too many bytes of early messages".into());
+        }
+        let entry = self.early.entry(sid).or_insert_with(|| (now, Vec::new()));
+        entry.1.push((from, message));
+        Ok(())
+    }
 }
 
 /// Why a session run failed.
@@ -131,40 +198,44 @@ impl SessionHub {
                 if st.finished.contains(&sid) {
                     return Err("session already finished here".into());
                 }
-                if st.inbound.len() >= MAX_INBOUND_CHANNELS
-                    && !st.inbound.contains_key(&(sid, from))
-                {
-                    return Err("too many open session channels".into());
+                let now = Instant::now();
+                if !st.inbound.contains_key(&(sid, from)) {
+                    st.drop_stale_channels(now);
+                    if !st.sessions.contains_key(&sid)
+                        && st.unstarted_channels_of(from) >= MAX_UNSTARTED_CHANNELS_PER_PEER
+                    {
+                        return Err("too many channels for sessions not started here".into());
+                    }
+                    if st.inbound.len() >= MAX_INBOUND_CHANNELS {
+                        return Err("too many open session channels".into());
+                    }
                 }
                 // A new handshake from the same authenticated peer replaces its channel (it
                 // restarted its side); only that peer's static key can complete KK.
-                st.inbound.insert((sid, from), chan);
+                st.inbound.insert((sid, from), (now, chan));
                 Ok(Some(reply))
             }
             FrameKind::Data(bytes) => {
                 let mut st = self.state();
-                let chan = st
+                let (_, chan) = st
                     .inbound
                     .get_mut(&(sid, from))
                     .ok_or("no channel for this session and sender")?;
                 let Some(message) = chan.open(&bytes).map_err(|e| e.to_string())? else {
                     return Ok(None);
                 };
-                if let Some(inbox) = st.sessions.get(&sid) {
-                    let _ = inbox.send((from, message));
+                if st.sessions.contains_key(&sid) {
+                    let n = st.delivered.entry((sid, from)).or_insert(0);
+                    if *n >= MAX_MESSAGES_PER_PEER_SESSION {
+                        return Err("too many messages from this peer in this session".into());
+                    }
+                    *n += 1;
+                    if let Some(inbox) = st.sessions.get(&sid) {
+                        let _ = inbox.send((from, message));
+                    }
                     return Ok(None);
                 }
-                let now = Instant::now();
-                st.early
-                    .retain(|_, (t, _)| now.duration_since(*t) < EARLY_TTL);
-                if !st.early.contains_key(&sid) && st.early.len() >= MAX_EARLY_SESSIONS {
-                    return Err("too many sessions waiting to start".into());
-                }
-                let entry = st.early.entry(sid).or_insert_with(|| (now, Vec::new()));
-                if entry.1.len() >= MAX_EARLY_PER_SESSION {
-                    return Err("too many early messages for this session".into());
-                }
-                entry.1.push((from, message));
+                st.keep_early(sid, from, message, Instant::now())?;
                 Ok(None)
             }
         }
@@ -176,6 +247,7 @@ impl SessionHub {
         let mut st = self.state();
         if let Some((_, early)) = st.early.remove(&sid) {
             for m in early {
+                *st.delivered.entry((sid, m.0)).or_insert(0) += 1;
                 let _ = tx.send(m);
             }
         }
@@ -188,11 +260,18 @@ impl SessionHub {
         st.sessions.remove(&sid);
         st.early.remove(&sid);
         st.inbound.retain(|(s, _), _| *s != sid);
+        st.delivered.retain(|(s, _), _| *s != sid);
         st.outbound.retain(|(s, _), _| *s != sid);
         st.finished.push_back(sid);
         while st.finished.len() > 1024 {
             st.finished.pop_front();
         }
+    }
+
+    /// TEST BUILDS ONLY: queues a message as [`SessionHub::send`] does, for the forger.
+    #[cfg(feature = "forge-for-tests")]
+    pub(crate) fn send_for_tests(&self, sid: Sid, to: NodeId, message: Vec<u8>, deadline: Instant) {
+        self.send(sid, to, message, deadline);
     }
 
     /// Queues `message` to `to` in session `sid` (in order per peer).

@@ -22,6 +22,8 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 const HEADER_KEY: &[u8] = b"header";
+/// Tree of session ids this node has joined (see [`ShareStore::join_session_once`]).
+const SESSIONS_TREE: &str = "sessions_joined";
 const STORE_VERSION: u32 = 1;
 const CHECK_PLAINTEXT: &[u8] = b"mpc-node share store check v1";
 const AD_PREFIX: &[u8] = b"mpc-node/v1/share-record\n";
@@ -268,6 +270,16 @@ impl ShareStore {
         let Some(bytes) = self.records.get(&k)? else {
             return Ok(None);
         };
+        self.open_record(key_id, kind, &bytes).map(Some)
+    }
+
+    /// Authenticates and decrypts the stored bytes of a record.
+    fn open_record(
+        &self,
+        key_id: &str,
+        kind: RecordKind,
+        bytes: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ShareStoreError> {
         let rec: StoredRecord = mpc_protocol::decode(&bytes, MAX_SHARE_RECORD_BYTES + 1024)
             .map_err(|_| ShareStoreError::Tampered(key_id.to_string()))?;
         let ad = associated_data(self.node_id, key_id, kind, rec.version);
@@ -279,23 +291,39 @@ impl ShareStore {
                     aad: &ad,
                 },
             )
-            .map(|p| Some(Zeroizing::new(p)))
+            .map(Zeroizing::new)
             .map_err(|_| ShareStoreError::Tampered(key_id.to_string()))
     }
 
     /// Removes a record and flushes: once this returns, the record is gone even after a crash.
-    /// Returns the decrypted record so a single-use secret is consumed exactly once.
+    /// Returns the decrypted record so a single-use secret is consumed exactly once: the
+    /// removal is one atomic compare-and-remove in sled (`remove` hands back the value it
+    /// removed), so of two concurrent takes of the same record exactly one gets it, and the
+    /// flush happens before the caller sees the plaintext.
     pub fn take(
         &self,
         key_id: &str,
         kind: RecordKind,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, ShareStoreError> {
-        let value = self.get(key_id, kind)?;
-        if value.is_some() {
-            self.records.remove(record_key(key_id, kind)?)?;
+        let Some(bytes) = self.records.remove(record_key(key_id, kind)?)? else {
+            return Ok(None);
+        };
+        self.db.flush()?;
+        self.open_record(key_id, kind, &bytes).map(Some)
+    }
+
+    /// Records, durably, that this node joins session `session_id`; false if it already did
+    /// (before a restart, say). A session that involves secret single-use material (signing,
+    /// presigning) is joined at most once per node, whatever happens to the process.
+    pub fn join_session_once(&self, session_id: &[u8; 32]) -> Result<bool, ShareStoreError> {
+        let joined = self.db.open_tree(SESSIONS_TREE)?;
+        let first = joined
+            .compare_and_swap(session_id, None as Option<&[u8]>, Some(&[1u8][..]))?
+            .is_ok();
+        if first {
             self.db.flush()?;
         }
-        Ok(value)
+        Ok(first)
     }
 
     #[cfg(test)]
@@ -307,6 +335,57 @@ impl ShareStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Invariant 4 under races: of many threads taking the same presignature at once, exactly
+    /// one gets it (the removal is atomic), every time.
+    #[test]
+    fn concurrent_takes_of_one_record_yield_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(
+            ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap(),
+        );
+        for round in 0..50 {
+            let key = format!("presig/w/{round}");
+            s.put(&key, RecordKind::Presignature, b"presignature")
+                .unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (s, key, barrier) = (s.clone(), key.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        s.take(&key, RecordKind::Presignature).unwrap().is_some()
+                    })
+                })
+                .collect();
+            let got = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|g| *g)
+                .count();
+            assert_eq!(
+                got, 1,
+                "round {round}: {got} takes got the same presignature"
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_is_joined_once_even_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let sid = [7u8; 32];
+        {
+            let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
+            assert!(s.join_session_once(&sid).unwrap());
+            assert!(!s.join_session_once(&sid).unwrap());
+        }
+        let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
+        assert!(
+            !s.join_session_once(&sid).unwrap(),
+            "a restart forgot the session"
+        );
+        assert!(s.join_session_once(&[8u8; 32]).unwrap());
+    }
 
     #[test]
     fn round_trip_and_durable_take() {

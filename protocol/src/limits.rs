@@ -23,3 +23,18 @@ pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
 /// Largest threshold-session message (one envelope), in bytes.
 pub const MAX_SESSION_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// Largest Raft log entry (a signed command or node report with the leader's timestamp, CBOR),
+/// in bytes. Proposals above it are refused before they reach the log, so that a batch of
+/// [`MAX_APPEND_ENTRIES`] entries always fits one peer-to-peer message.
+pub const MAX_LOG_ENTRY_BYTES: usize = 128 * 1024;
+
+/// Most entries in one AppendEntries request: the largest batch of the largest entries plus
+/// room for the request's own fields stays under [`MAX_P2P_MESSAGE_BYTES`].
+pub const MAX_APPEND_ENTRIES: usize =
+    (MAX_P2P_MESSAGE_BYTES - APPEND_ENTRIES_OVERHEAD_BYTES) / (MAX_LOG_ENTRY_BYTES + 64);
+
+/// Room kept in an AppendEntries message for its non-entry fields and CBOR framing, in bytes.
+const APPEND_ENTRIES_OVERHEAD_BYTES: usize = 64 * 1024;
+
+const _: () = assert!(MAX_APPEND_ENTRIES >= 16);

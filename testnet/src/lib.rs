@@ -109,6 +109,9 @@ pub struct Cluster {
     node_bin: PathBuf,
     /// Nodes that run another binary (the forger), by id.
     node_bin_overrides: std::collections::BTreeMap<u64, PathBuf>,
+    /// Extra environment of a node's process, by id (e.g. the forger's attacks); applies to
+    /// every later (re)start of that node.
+    pub node_env: std::collections::BTreeMap<u64, Vec<(String, String)>>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -190,6 +193,16 @@ impl Cluster {
         port_base: u16,
         overrides: std::collections::BTreeMap<u64, PathBuf>,
     ) -> anyhow::Result<Cluster> {
+        Self::start_with_env(n, port_base, overrides, Default::default())
+    }
+
+    /// Like [`Cluster::start_with`], with extra environment variables per node.
+    pub fn start_with_env(
+        n: u64,
+        port_base: u16,
+        overrides: std::collections::BTreeMap<u64, PathBuf>,
+        node_env: std::collections::BTreeMap<u64, Vec<(String, String)>>,
+    ) -> anyhow::Result<Cluster> {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let node_bin = binary("mpc-node")?;
         let dir = tempfile::tempdir()?;
@@ -228,6 +241,7 @@ impl Cluster {
             admin: admin.signing_key,
             node_bin,
             node_bin_overrides: overrides,
+            node_env,
             _turn: turn,
         };
         for i in 1..=n {
@@ -250,6 +264,7 @@ impl Cluster {
             .unwrap_or(&self.node_bin)
             .clone();
         let overridden = self.node_bin_overrides.contains_key(&id);
+        let extra_env = self.node_env.get(&id).cloned().unwrap_or_default();
         let genesis = self.genesis.clone();
         let pass = self.dir.path().join("pass");
         let node = self.node(id);
@@ -258,6 +273,7 @@ impl Cluster {
             .append(true)
             .open(&node.log)?;
         let mut cmd = Command::new(bin);
+        cmd.envs(extra_env);
         if overridden {
             cmd.env(
                 "MPC_FORGE_REPORT",

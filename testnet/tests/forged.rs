@@ -8,6 +8,15 @@
 //! ECDSA presigning message — so the forger times out having heard from nobody, and the
 //! request stays `pending` everywhere with no attempt and no signature. Then two real approvals
 //! are given and the same request is signed normally (the honest path still works).
+//!
+//! The same forger also attacks Raft and the session layer (`MPC_FORGE_ATTACKS`):
+//! - `snapshot`: once a request is pending, it sends every honest node an InstallSnapshot with a
+//!   higher vote and a forged state in which that request is approved by an auto-approve policy
+//!   and signing with the forger (issue 9, 7a). Honest nodes refuse it: had they installed it,
+//!   they would join the forged session and the forger would hear from them.
+//! - `impersonate`: AppendEntries and Vote sent to node 2 claiming to come from node 3 (7b).
+//! - `flood`: 1 GiB of session messages for sessions that never start, to node 2 (7f): node 2's
+//!   memory stays within its per-peer bounds and it keeps signing.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
@@ -33,7 +42,17 @@ fn forged_outcomes(c: &Cluster) -> Vec<Value> {
 #[test]
 fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
     let forger = binary(FORGER).unwrap();
-    let mut c = Cluster::start_with(3, 22_400, BTreeMap::from([(1, forger)])).unwrap();
+    let attacks = (
+        "MPC_FORGE_ATTACKS".to_string(),
+        "sign,snapshot,impersonate,flood".into(),
+    );
+    let mut c = Cluster::start_with_env(
+        3,
+        22_400,
+        BTreeMap::from([(1, forger)]),
+        BTreeMap::from([(1, vec![attacks])]),
+    )
+    .unwrap();
     let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
     // Every write and read goes through honest nodes.
     let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
@@ -103,6 +122,46 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
         assert!(!log.contains("signed in"), "node {} signed:\n{log}", i + 1);
     }
 
+    // The forged snapshot reached both honest nodes and was refused; so were the impersonated
+    // AppendEntries and Vote; each honest node counted and logged the refusals.
+    wait_until(Duration::from_secs(30), || {
+        forged_outcomes(&c)
+            .iter()
+            .filter(|o| o["attack"] == "snapshot" || o["attack"] == "impersonate")
+            .count()
+            >= 4
+    })
+    .unwrap_or_else(|e| panic!("attacks not made: {e}\n{}", c.log_of(1)));
+    for o in forged_outcomes(&c)
+        .iter()
+        .filter(|o| o["attack"].is_string())
+    {
+        if o["attack"] == "snapshot" {
+            assert!(o["forged_requests"].as_u64().unwrap() >= 1, "{o}");
+        }
+        if o["attack"] != "flood" {
+            assert_eq!(o["result"]["refused"], true, "accepted: {o}");
+        }
+    }
+    let refused = |id: u64| c.status(id).unwrap()["refused_raft_rpcs"].clone();
+    assert!(
+        refused(2)["install_snapshot"].as_u64().unwrap() >= 1,
+        "{}",
+        refused(2)
+    );
+    assert!(
+        refused(3)["install_snapshot"].as_u64().unwrap() >= 1,
+        "{}",
+        refused(3)
+    );
+    assert!(
+        refused(2)["append_entries"].as_u64().unwrap() >= 1,
+        "{}",
+        refused(2)
+    );
+    assert!(refused(2)["vote"].as_u64().unwrap() >= 1, "{}", refused(2));
+    assert!(c.log_of(2).contains("refused a Raft RPC"));
+
     // With two real approvals the same request is signed by the network (honest path intact).
     let sol = &requests[0];
     demo::approve(&net, &users.alice, ORG, sol).unwrap();
@@ -114,5 +173,38 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
         .read("request_get", json!({ "request_id": ids[1] }))
         .unwrap();
     assert_eq!(r["status"]["state"], "pending", "{r}");
+
+    // Once a request is signed the forger floods node 2 (64 sessions × 64 messages × 256 KiB
+    // offered). Node 2's memory stays within its per-peer bounds (compared with node 3, not
+    // flooded) and the network keeps signing: the ECDSA request, approved now, is signed.
+    wait_until(Duration::from_secs(30), || {
+        forged_outcomes(&c).iter().any(|o| o["attack"] == "flood")
+    })
+    .unwrap_or_else(|e| panic!("no flood was sent: {e}"));
+    std::thread::sleep(Duration::from_secs(20));
+    let eth = &requests[1];
+    demo::approve(&net, &users.alice, ORG, eth).unwrap();
+    demo::approve(&net, &users.bob, ORG, eth).unwrap();
+    let done = net.wait_request(&ids[1], Duration::from_secs(180)).unwrap();
+    assert_eq!(done["status"]["state"], "signed", "{done}");
+    let (rss2, rss3) = (
+        rss_kib(c.nodes[1].pid().unwrap()),
+        rss_kib(c.nodes[2].pid().unwrap()),
+    );
+    eprintln!("--> RSS after the flood: node 2 (flooded) {rss2} KiB, node 3 {rss3} KiB");
+    assert!(
+        rss2 < rss3 + 200 * 1024,
+        "flooded node 2 holds {rss2} KiB, node 3 {rss3} KiB"
+    );
     c.stop_node(1);
+}
+
+/// Resident memory of a process, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }

@@ -8,6 +8,7 @@ use crate::custody::{
     AddressBookEntry, LimitAction, NodeId, Policy, PresigPool, Report, Request, RequestStatus,
     SignAttempt, SignedReport, Vault, VaultStatus, Wallet, MAX_SIGN_ATTEMPTS,
 };
+use crate::rpc_guard::MAX_CLOCK_SKEW_MS;
 use crate::types::{OrgId, Role, UserId, UserKey};
 use mpc_protocol::chain::keys::{self, VaultPublicKeys};
 use mpc_protocol::chain::{self, Chain, KeyType, Network, ToSign, WalletKey};
@@ -862,6 +863,38 @@ impl CustodyState {
         Ok(Some(req.clone()))
     }
 
+    /// [`CustodyState::signing_job`] at this signer's own clock `now_ms`: also refuses when the
+    /// spend reservation's timestamp (the leader's clock, made monotonic) is further than
+    /// [`MAX_CLOCK_SKEW_MS`] from `now_ms`, either way. A leader whose clock runs ahead cannot
+    /// slide a spend window forward, and one whose clock stands still cannot stamp new spends
+    /// into an old window, by more than that bound (decision 0012).
+    pub fn signing_job_at(
+        &self,
+        request_id: &str,
+        me: NodeId,
+        now_ms: u64,
+    ) -> Result<SigningJob, String> {
+        let job = self.signing_job(request_id, me)?;
+        let reserved = self
+            .requests
+            .get(request_id)
+            .and_then(|r| r.reserved_at_ms)
+            .ok_or("spend was never reserved")?;
+        let skew = reserved.abs_diff(now_ms);
+        if skew > MAX_CLOCK_SKEW_MS {
+            let dir = if reserved > now_ms {
+                "ahead of"
+            } else {
+                "behind"
+            };
+            return Err(format!(
+                "the spend was reserved at a log time {skew} ms {dir} this node's clock (at \
+                 most {MAX_CLOCK_SKEW_MS} ms): a leader's clock or this node's is wrong"
+            ));
+        }
+        Ok(job)
+    }
+
     /// The signer's own check before it contributes anything (invariant 2): the request is in
     /// `signing` with this node in the current signer set; the payload re-parses to the same
     /// intent and digest; the policy is still the one in force and unchanged; the approvals are
@@ -1003,12 +1036,20 @@ impl CustodyState {
         me: NodeId,
     ) -> Result<SigningJob, String> {
         let req = self.requests.get(request_id).ok_or("no such request")?;
+        let attempt = self.forged_attempt_for_tests(req, me);
+        self.job_for(req, &attempt).map(|(job, _, _)| job)
+    }
+
+    /// TEST BUILDS ONLY: attempt 1 of `req` with `me` and the next nodes as signers, as a real
+    /// first attempt's session id would be computed.
+    #[cfg(feature = "forge-for-tests")]
+    fn forged_attempt_for_tests(&self, req: &Request, me: NodeId) -> SignAttempt {
         let mut signers: Vec<NodeId> = std::iter::once(me)
             .chain(self.genesis.nodes.keys().copied().filter(|n| *n != me))
             .take(usize::from(self.genesis.threshold))
             .collect();
         signers.sort_unstable();
-        let log_index = log_index_of(request_id);
+        let log_index = log_index_of(&req.request_id);
         let sid = session_id(
             &self.genesis.cluster_id,
             "sign",
@@ -1018,15 +1059,66 @@ impl CustodyState {
                 &log_index.to_be_bytes(),
             ],
         );
-        let attempt = SignAttempt {
+        SignAttempt {
             attempt: 1,
             signers,
             session_id: hex::encode(sid),
             log_index,
             failure: None,
             presignatures: Vec::new(),
-        };
-        self.job_for(req, &attempt).map(|(job, _, _)| job)
+        }
+    }
+
+    /// TEST BUILDS ONLY: what a malicious node would put in a forged snapshot — every pending
+    /// request `signing` (reserved at `now_ms`) with attempt 1 naming `me` and the next node,
+    /// and every vault's policy set to auto-approve any amount. Returns how many requests
+    /// were forged.
+    #[cfg(feature = "forge-for-tests")]
+    pub fn forge_approvals_for_tests(&mut self, me: NodeId, now_ms: u64) -> usize {
+        let pending: Vec<String> = self
+            .requests
+            .values()
+            .filter(|r| r.status == RequestStatus::Pending)
+            .map(|r| r.request_id.clone())
+            .collect();
+        for id in &pending {
+            let Some(mut req) = self.requests.get(id).cloned() else {
+                continue;
+            };
+            // An auto-approve rule for the request's asset, any amount; whitelisted targets.
+            let mut policy = req.policy.clone();
+            policy.rules.auto_approve = vec![crate::custody::AutoApprove {
+                asset: req.intent.asset.clone(),
+                max_amount: req.intent.amount,
+            }];
+            policy.rules.limits.clear();
+            policy.hash = policy.rules.hash();
+            self.policies.insert(req.vault_id.clone(), policy.clone());
+            for t in &req.intent.transfers {
+                let key = (
+                    req.org_id.clone(),
+                    book_chain(req.intent.chain).as_str().to_string(),
+                    t.to.clone(),
+                );
+                let entry = AddressBookEntry {
+                    org_id: req.org_id.clone(),
+                    chain: book_chain(req.intent.chain),
+                    network: req.intent.network,
+                    address: t.to.clone(),
+                    label: "forged".into(),
+                    added_at_ms: now_ms,
+                };
+                self.address_book.insert(key, entry);
+            }
+            let attempt = self.forged_attempt_for_tests(&req, me);
+            req.policy = policy;
+            req.attempts = vec![attempt];
+            req.status = RequestStatus::Signing;
+            req.auto_approved = true;
+            req.reserved_at_ms = Some(now_ms);
+            self.requests.insert(id.clone(), req);
+        }
+        pending.len()
     }
 
     // ----- reads -----

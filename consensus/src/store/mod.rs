@@ -15,7 +15,7 @@ mod log_store;
 mod state_machine;
 
 pub use log_store::LogStore;
-pub use state_machine::{StateMachineStore, StoredSnapshot};
+pub use state_machine::{proposal_hash, AppliedOutcome, StateMachineStore, StoredSnapshot};
 
 use crate::raft::NodeId;
 use crate::state::GenesisParams;

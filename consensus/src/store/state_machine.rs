@@ -2,7 +2,7 @@
 
 use super::{corrupt, io_err};
 use crate::custody::Request;
-use crate::raft::{NodeId, PeerNode, TypeConfig};
+use crate::raft::{NodeId, PeerNode, Proposal, TypeConfig};
 use crate::state::{
     CommandOutcome, CustodyState, EntryContext, GenesisParams, RecordKey, RecordValue,
 };
@@ -14,6 +14,8 @@ use openraft::{
     StorageIOError, StoredMembership,
 };
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::broadcast;
@@ -58,9 +60,31 @@ type AppliedBatch = (
 /// Request changes kept for slow subscribers before they must resynchronise from the state.
 const REQUEST_EVENTS: usize = 4096;
 
+/// Outcomes of the most recent entries kept for [`StateMachineStore::applied_outcome`].
+const RECENT_OUTCOMES: usize = 1024;
+
+/// What this node applied at one log index: the proposal's hash and its outcome.
+#[derive(Debug, Clone)]
+pub struct AppliedOutcome {
+    /// SHA-256 of the CBOR-encoded [`Proposal`] of the entry ([`proposal_hash`]).
+    pub proposal_hash: [u8; 32],
+    /// What applying it produced here.
+    pub outcome: CommandOutcome,
+}
+
+/// SHA-256 of a proposal's CBOR encoding: identifies an entry's content independently of the
+/// leader's timestamp.
+pub fn proposal_hash(p: &Proposal) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let bytes = encode(p).unwrap_or_default();
+    Sha256::digest(bytes).into()
+}
+
 struct Inner {
     state: CustodyState,
     applied: AppliedMeta,
+    /// Outcomes of the last [`RECENT_OUTCOMES`] normal entries applied here, by log index.
+    recent: BTreeMap<u64, AppliedOutcome>,
 }
 
 /// State-machine store. Clones share the same state; [`StateMachineStore::read`] gives the node's
@@ -80,6 +104,13 @@ fn write_err<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
 
 fn read_err<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
     io_err(StorageIOError::read_state_machine, e)
+}
+
+fn snapshot_refused() -> StorageError<NodeId> {
+    corrupt(
+        "snapshot",
+        "refused: this network never installs custody state from a peer (decision 0012)",
+    )
 }
 
 fn poisoned() -> StorageError<NodeId> {
@@ -129,7 +160,11 @@ impl StateMachineStore {
             db,
             records,
             meta,
-            inner: Arc::new(RwLock::new(Inner { state, applied })),
+            inner: Arc::new(RwLock::new(Inner {
+                state,
+                applied,
+                recent: BTreeMap::new(),
+            })),
             request_events: broadcast::channel(REQUEST_EVENTS).0,
         })
     }
@@ -150,29 +185,75 @@ impl StateMachineStore {
         self.request_events.subscribe()
     }
 
+    /// What this node itself applied at `log_index`, if it is among the last 1024 normal
+    /// entries applied since this process started. A node answering a client whose write was
+    /// committed by another node (the leader) answers with this, never with the leader's word.
+    pub fn applied_outcome(&self, log_index: u64) -> Option<AppliedOutcome> {
+        self.inner
+            .read()
+            .ok()
+            .and_then(|g| g.recent.get(&log_index).cloned())
+    }
+
+    /// TEST BUILDS ONLY (feature `forge-for-tests`): a snapshot of this node's state with
+    /// every pending request forged into `signing` with `me` as a signer and an auto-approve
+    /// policy ([`CustodyState::forge_approvals_for_tests`]), as a malicious node would send it.
+    #[cfg(feature = "forge-for-tests")]
+    #[allow(clippy::type_complexity)]
+    pub fn forged_snapshot_for_tests(
+        &self,
+        me: NodeId,
+        now_ms: u64,
+    ) -> Result<(SnapshotMeta<NodeId, PeerNode>, Vec<u8>, usize), String> {
+        let guard = self.inner.read().map_err(|_| "lock poisoned".to_string())?;
+        let mut state = guard.state.clone();
+        let forged = state.forge_approvals_for_tests(me, now_ms);
+        let body = SnapshotBody {
+            applied: guard.applied.clone(),
+            state,
+        };
+        let meta = SnapshotMeta {
+            last_log_id: guard.applied.last_applied,
+            last_membership: guard.applied.membership.clone(),
+            snapshot_id: "forged".into(),
+        };
+        Ok((meta, encode(&body).map_err(|e| e.to_string())?, forged))
+    }
+
     /// Last applied log id.
     pub fn last_applied(&self) -> Option<LogId<NodeId>> {
         self.inner.read().ok().and_then(|g| g.applied.last_applied)
     }
 
-    /// Writes the given records (or their deletion) and the applied metadata, then flushes.
+    /// Writes the given records (or their deletion) and the applied metadata in one sled
+    /// transaction over both trees (a crash leaves all of it or none of it), then flushes.
     async fn persist(
         &self,
         changes: Vec<(RecordKey, Option<RecordValue>)>,
         applied: &AppliedMeta,
     ) -> Result<(), StorageError<NodeId>> {
-        let mut batch = sled::Batch::default();
+        let mut encoded = Vec::with_capacity(changes.len());
         for (key, value) in changes {
             let k = encode(&key).map_err(write_err)?;
-            match value {
-                Some(v) => batch.insert(k, encode(&v).map_err(write_err)?),
-                None => batch.remove(k),
-            }
+            let v = match value {
+                Some(v) => Some(encode(&v).map_err(write_err)?),
+                None => None,
+            };
+            encoded.push((k, v));
         }
-        self.records.apply_batch(batch).map_err(write_err)?;
-        self.meta
-            .insert(KEY_APPLIED, encode(applied).map_err(write_err)?)
-            .map_err(write_err)?;
+        let applied_bytes = encode(applied).map_err(write_err)?;
+        (&self.records, &self.meta)
+            .transaction(|(records, meta)| {
+                for (k, v) in &encoded {
+                    match v {
+                        Some(v) => records.insert(k.as_slice(), v.as_slice())?,
+                        None => records.remove(k.as_slice())?,
+                    };
+                }
+                meta.insert(KEY_APPLIED, applied_bytes.as_slice())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| write_err(std::io::Error::other(format!("{e:?}"))))?;
         self.db.flush_async().await.map_err(write_err)?;
         Ok(())
     }
@@ -188,12 +269,25 @@ impl StateMachineStore {
             inner.applied.last_applied = Some(entry.log_id);
             let outcome = match entry.payload {
                 EntryPayload::Blank => CommandOutcome::default(),
-                EntryPayload::Normal(cmd) => inner.state.apply(
-                    EntryContext {
-                        log_index: entry.log_id.index,
-                    },
-                    &cmd,
-                ),
+                EntryPayload::Normal(cmd) => {
+                    let outcome = inner.state.apply(
+                        EntryContext {
+                            log_index: entry.log_id.index,
+                        },
+                        &cmd,
+                    );
+                    inner.recent.insert(
+                        entry.log_id.index,
+                        AppliedOutcome {
+                            proposal_hash: proposal_hash(&cmd.proposal),
+                            outcome: outcome.clone(),
+                        },
+                    );
+                    while inner.recent.len() > RECENT_OUTCOMES {
+                        inner.recent.pop_first();
+                    }
+                    outcome
+                }
                 EntryPayload::Membership(m) => {
                     inner.applied.membership = StoredMembership::new(Some(entry.log_id), m);
                     CommandOutcome::default()
@@ -288,54 +382,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     async fn begin_receiving_snapshot(
         &mut self,
     ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+        Err(snapshot_refused())
     }
 
+    /// Never installs a snapshot (decision 0012): custody state that a peer hands over cannot be
+    /// verified, so it is never applied. The node's RPC guard refuses InstallSnapshot before
+    /// Raft sees it; this is the second line. Snapshots are never needed: logs are not purged,
+    /// so a lagging node replays the log, whose entries are signed by users and nodes.
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, PeerNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        _meta: &SnapshotMeta<NodeId, PeerNode>,
+        _snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
-        let data = snapshot.into_inner();
-        let body: SnapshotBody =
-            decode(&data, MAX_RECORD_BYTES).map_err(|e| corrupt("received snapshot", e))?;
-        let mut state = body.state;
-        {
-            let guard = self.inner.read().map_err(|_| poisoned())?;
-            if state.genesis() != guard.state.genesis() {
-                return Err(corrupt("received snapshot", "it is for another genesis"));
-            }
-        }
-        let applied = AppliedMeta {
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-            last_timestamp_ms: state.last_timestamp_ms(),
-        };
-        // Replace every record: clear, then write the snapshot's records.
-        self.records.clear().map_err(write_err)?;
-        let _ = state.take_dirty();
-        let _ = state.take_request_changes();
-        let changes = state
-            .record_keys()
-            .into_iter()
-            .map(|k| {
-                let v = state.record(&k);
-                (k, v)
-            })
-            .collect();
-        self.persist(changes, &applied).await?;
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
-        self.meta
-            .insert(KEY_SNAPSHOT, encode(&stored).map_err(write_err)?)
-            .map_err(write_err)?;
-        self.db.flush_async().await.map_err(write_err)?;
-        let mut guard = self.inner.write().map_err(|_| poisoned())?;
-        guard.state = state;
-        guard.applied = applied;
-        Ok(())
+        Err(snapshot_refused())
     }
 
     async fn get_current_snapshot(
@@ -349,5 +408,85 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 Ok(Some(Self::snapshot_from(stored)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::command::{Action, CommandBody, SignedCommand};
+    use crate::raft::LogCommand;
+    use crate::types::{OrgId, UserId, UserKey};
+    use ed25519_dalek::SigningKey;
+    use openraft::{CommittedLeaderId, LogId};
+
+    fn genesis(admin: &SigningKey) -> GenesisParams {
+        GenesisParams {
+            cluster_id: "big".into(),
+            admins: [UserKey(admin.verifying_key().to_bytes())]
+                .into_iter()
+                .collect(),
+            nodes: Default::default(),
+            threshold: 2,
+        }
+    }
+
+    /// The custody state is persisted record by record and never decoded as one blob: a state
+    /// far larger than the 16 MiB record cap survives a restart (the old snapshot cap was a
+    /// time bomb for restarts and snapshot transfer; decision 0012).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_state_larger_than_16_mib_survives_a_restart() {
+        let admin = SigningKey::from_bytes(&[1; 32]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let orgs = 14_000u64;
+        {
+            let (_log, mut sm) = crate::store::open(&path, genesis(&admin)).await.unwrap();
+            let mut index = 0u64;
+            for batch in 0..orgs / 500 {
+                let entries: Vec<Entry<TypeConfig>> = (0..500)
+                    .map(|i| {
+                        index += 1;
+                        let n = batch * 500 + i;
+                        let body = CommandBody {
+                            cluster: "big".into(),
+                            idempotency_key: format!("{n:0>120}"),
+                            action: Action::OrgCreate {
+                                org_id: OrgId(format!("{n:0>60}")),
+                                name: format!("{n:x>200}"),
+                                admin_user_id: UserId(format!("{n:a>60}")),
+                            },
+                        };
+                        Entry {
+                            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+                            payload: EntryPayload::Normal(LogCommand {
+                                proposed_at_ms: 1_000 + index,
+                                proposal: Proposal::User(
+                                    SignedCommand::sign(&body, &admin).unwrap(),
+                                ),
+                            }),
+                        }
+                    })
+                    .collect();
+                let out = sm.apply(entries).await.unwrap();
+                assert!(out.iter().all(|o| o.error.is_none()), "{:?}", out[0]);
+            }
+        }
+        let db = sled::open(&path).unwrap();
+        let bytes: usize = db
+            .open_tree("sm_records")
+            .unwrap()
+            .iter()
+            .map(|kv| kv.map(|(k, v)| k.len() + v.len()).unwrap())
+            .sum();
+        drop(db);
+        assert!(bytes > MAX_RECORD_BYTES, "state is only {bytes} bytes");
+        let (_log, sm) = crate::store::open(&path, genesis(&admin)).await.unwrap();
+        let n = sm.read(|s| s.orgs().count()).unwrap();
+        assert_eq!(
+            n as u64, orgs,
+            "after a restart with {bytes} bytes of state"
+        );
     }
 }

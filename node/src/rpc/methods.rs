@@ -140,6 +140,7 @@ fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         "applied_index": metrics.last_applied.map(|l| l.index),
         "last_log_index": metrics.last_log_index,
         "connected_peers": connected,
+        "refused_raft_rpcs": c.refused_rpcs(),
         "sealed": false,
         "p2p_addr": card.map(|n| n.p2p_addr.clone()),
         "rpc_addr": card.map(|n| n.rpc_addr.clone()),

@@ -339,6 +339,24 @@ fn m_of_n_approvals_then_signing_job_and_signer_rechecks() {
         job.session_id.to_vec(),
         hex::decode(&attempt.session_id).unwrap()
     );
+    // The signer's own clock (decision 0012): the reservation's log time must be within
+    // MAX_CLOCK_SKEW_MS of it, either way; a leader a day ahead or behind gets no signature.
+    let reserved = r.reserved_at_ms.unwrap();
+    let bound = crate::rpc_guard::MAX_CLOCK_SKEW_MS;
+    for now in [reserved, reserved + bound, reserved.saturating_sub(bound)] {
+        assert!(
+            h.s.signing_job_at(&req.request_id, me, now).is_ok(),
+            "{now}"
+        );
+    }
+    for now in [reserved + bound + 1, reserved + 86_400_000] {
+        let e = h.s.signing_job_at(&req.request_id, me, now).unwrap_err();
+        assert!(e.contains("behind this node's clock"), "{e}");
+    }
+    let e =
+        h.s.signing_job_at(&req.request_id, me, reserved.saturating_sub(bound + 1))
+            .unwrap_err();
+    assert!(e.contains("ahead of this node's clock"), "{e}");
     let outsider = (1..=3).find(|n| !attempt.signers.contains(n)).unwrap();
     assert!(h
         .s

@@ -1,0 +1,298 @@
+//! Authorisation of incoming Raft RPCs by the sender's authenticated identity.
+//!
+//! Raft is crash-fault tolerant only: openraft believes whatever vote an RPC carries. The
+//! transport authenticates *who* sent an RPC (the libp2p connection's peer id, pinned in the
+//! genesis); [`RpcGuard::check`] makes sure the RPC's claimed role matches that identity and that
+//! what it carries is something an honest leader could send (decision 0012):
+//!
+//! - **AppendEntries** only from the node named as leader in the request's vote, the vote
+//!   committed (granted by a quorum); every membership entry equal to the genesis membership
+//!   (membership changes are not part of this network yet); no entry stamped further than
+//!   [`MAX_CLOCK_SKEW_MS`] ahead of this node's clock (a leader with a fast clock cannot move
+//!   the spend-window clock forward).
+//! - **Vote** only from the candidate named in the request.
+//! - **InstallSnapshot** never: this network does not install custody state from a peer. A
+//!   lagging node replays the log, whose entries carry user and node signatures anchored in the
+//!   genesis and are re-verified at apply.
+
+use crate::network::RaftRpc;
+use crate::raft::{NodeId, PeerNode};
+use openraft::{EntryPayload, Membership};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Furthest a log timestamp may be from a node's own clock, in ms (both directions), for a
+/// follower to accept the entry (ahead only) and for a signer to act on a spend reservation.
+///
+/// Why 5 minutes: it is far above the skew of NTP-synchronised hosts (milliseconds) and above
+/// the time a healthy attempt takes to sign (seconds; retries add idle timeouts of 15–30 s), and
+/// it bounds what a leader with a wrong clock can do to a spend window: shift it by at most
+/// this much, 0.35 % of a daily window.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// Why an RPC was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RpcRefusal {
+    /// The sender is not a member of this network.
+    #[error("node {0} is not a member of this network")]
+    UnknownSender(NodeId),
+    /// The sender claims to be another node (leader or candidate).
+    #[error("{kind} from node {sender} claims to come from {claimed:?}")]
+    Impersonation {
+        /// RPC kind.
+        kind: &'static str,
+        /// Authenticated sender.
+        sender: NodeId,
+        /// Node named in the RPC's vote.
+        claimed: Option<NodeId>,
+    },
+    /// AppendEntries whose vote was not granted by a quorum.
+    #[error("append-entries from node {0} with an uncommitted vote")]
+    UncommittedVote(NodeId),
+    /// A membership entry that is not the genesis membership.
+    #[error("append-entries from node {0} carries a membership that is not the genesis one")]
+    ForeignMembership(NodeId),
+    /// An entry stamped too far in the future.
+    #[error("append-entries from node {sender}: entry {index} is stamped {ahead_ms} ms ahead of this node's clock (at most {MAX_CLOCK_SKEW_MS})")]
+    FutureTimestamp {
+        /// Sender.
+        sender: NodeId,
+        /// Log index of the entry.
+        index: u64,
+        /// How far ahead.
+        ahead_ms: u64,
+    },
+    /// Snapshots are never installed from a peer.
+    #[error("install-snapshot from node {0} refused: this network never installs state from a peer (the log is replayed instead)")]
+    Snapshot(NodeId),
+}
+
+/// Checks incoming Raft RPCs against the genesis membership (see the module docs).
+#[derive(Debug, Clone)]
+pub struct RpcGuard {
+    voters: BTreeSet<NodeId>,
+    nodes: BTreeMap<NodeId, PeerNode>,
+}
+
+impl RpcGuard {
+    /// A guard for the genesis membership `nodes`.
+    pub fn new(nodes: BTreeMap<NodeId, PeerNode>) -> Self {
+        RpcGuard {
+            voters: nodes.keys().copied().collect(),
+            nodes,
+        }
+    }
+
+    fn is_genesis(&self, m: &Membership<NodeId, PeerNode>) -> bool {
+        m.get_joint_config().len() == 1
+            && m.get_joint_config().first() == Some(&self.voters)
+            && m.nodes()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect::<BTreeMap<_, _>>()
+                == self.nodes
+    }
+
+    /// Whether `rpc` from the authenticated node `sender` may reach Raft at `now_ms` (this
+    /// node's clock).
+    pub fn check(&self, sender: NodeId, rpc: &RaftRpc, now_ms: u64) -> Result<(), RpcRefusal> {
+        if !self.voters.contains(&sender) {
+            return Err(RpcRefusal::UnknownSender(sender));
+        }
+        match rpc {
+            RaftRpc::AppendEntries(req) => {
+                let claimed = req.vote.leader_id().voted_for();
+                if claimed != Some(sender) {
+                    return Err(RpcRefusal::Impersonation {
+                        kind: "append-entries",
+                        sender,
+                        claimed,
+                    });
+                }
+                if !req.vote.is_committed() {
+                    return Err(RpcRefusal::UncommittedVote(sender));
+                }
+                for e in &req.entries {
+                    match &e.payload {
+                        EntryPayload::Membership(m) if !self.is_genesis(m) => {
+                            return Err(RpcRefusal::ForeignMembership(sender));
+                        }
+                        EntryPayload::Normal(cmd)
+                            if cmd.proposed_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) =>
+                        {
+                            return Err(RpcRefusal::FutureTimestamp {
+                                sender,
+                                index: e.log_id.index,
+                                ahead_ms: cmd.proposed_at_ms - now_ms,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            RaftRpc::Vote(req) => {
+                let claimed = req.vote.leader_id().voted_for();
+                if claimed != Some(sender) {
+                    return Err(RpcRefusal::Impersonation {
+                        kind: "vote",
+                        sender,
+                        claimed,
+                    });
+                }
+                Ok(())
+            }
+            RaftRpc::InstallSnapshot(_) => Err(RpcRefusal::Snapshot(sender)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::command::SignedCommand;
+    use crate::raft::{LogCommand, Proposal, TypeConfig};
+    use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+    use openraft::{CommittedLeaderId, Entry, LogId, SnapshotMeta, Vote};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn nodes() -> BTreeMap<NodeId, PeerNode> {
+        (1..=3)
+            .map(|i| {
+                (
+                    i,
+                    PeerNode {
+                        peer_id: format!("peer-{i}"),
+                        p2p_addr: format!("/ip4/127.0.0.1/tcp/{i}"),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn guard() -> RpcGuard {
+        RpcGuard::new(nodes())
+    }
+
+    fn entry(index: u64, payload: EntryPayload<TypeConfig>) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(2, 1), index),
+            payload,
+        }
+    }
+
+    fn normal(at_ms: u64) -> EntryPayload<TypeConfig> {
+        EntryPayload::Normal(LogCommand {
+            proposed_at_ms: at_ms,
+            proposal: Proposal::User(SignedCommand {
+                body: "{}".into(),
+                signer: crate::types::UserKey([0; 32]),
+                signature: "00".into(),
+            }),
+        })
+    }
+
+    fn append(vote: Vote<NodeId>, entries: Vec<Entry<TypeConfig>>) -> RaftRpc {
+        RaftRpc::AppendEntries(AppendEntriesRequest {
+            vote,
+            prev_log_id: None,
+            entries,
+            leader_commit: None,
+        })
+    }
+
+    #[test]
+    fn append_entries_only_from_the_leader_named_in_the_vote() {
+        let g = guard();
+        let rpc = append(Vote::new_committed(2, 1), vec![entry(5, normal(NOW))]);
+        assert_eq!(g.check(1, &rpc, NOW), Ok(()));
+        // Node 3 sends what claims to be node 1's AppendEntries.
+        assert!(matches!(
+            g.check(3, &rpc, NOW),
+            Err(RpcRefusal::Impersonation {
+                sender: 3,
+                claimed: Some(1),
+                ..
+            })
+        ));
+        // An outsider.
+        assert_eq!(g.check(9, &rpc, NOW), Err(RpcRefusal::UnknownSender(9)));
+        // A vote that no quorum granted.
+        let rpc = append(Vote::new(2, 1), vec![]);
+        assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::UncommittedVote(1)));
+    }
+
+    #[test]
+    fn vote_only_from_the_candidate() {
+        let g = guard();
+        let rpc = RaftRpc::Vote(VoteRequest::new(Vote::new(7, 2), None));
+        assert_eq!(g.check(2, &rpc, NOW), Ok(()));
+        assert!(matches!(
+            g.check(1, &rpc, NOW),
+            Err(RpcRefusal::Impersonation { kind: "vote", .. })
+        ));
+    }
+
+    #[test]
+    fn install_snapshot_is_never_accepted() {
+        let g = guard();
+        let rpc = RaftRpc::InstallSnapshot(InstallSnapshotRequest {
+            vote: Vote::new_committed(9, 1),
+            meta: SnapshotMeta::default(),
+            offset: 0,
+            data: vec![],
+            done: true,
+        });
+        // Not even from the true leader.
+        assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::Snapshot(1)));
+    }
+
+    #[test]
+    fn entries_from_the_future_are_refused_past_ones_are_not() {
+        let g = guard();
+        let ok = NOW + MAX_CLOCK_SKEW_MS;
+        let rpc = append(Vote::new_committed(2, 1), vec![entry(5, normal(ok))]);
+        assert_eq!(g.check(1, &rpc, NOW), Ok(()));
+        let day = 24 * 3600 * 1000;
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(5, normal(NOW)), entry(6, normal(NOW + day))],
+        );
+        assert!(matches!(
+            g.check(1, &rpc, NOW),
+            Err(RpcRefusal::FutureTimestamp { index: 6, .. })
+        ));
+        // A lagging node replays old entries: an old timestamp is not a reason to refuse.
+        let rpc = append(Vote::new_committed(2, 1), vec![entry(5, normal(NOW - day))]);
+        assert_eq!(g.check(1, &rpc, NOW), Ok(()));
+    }
+
+    #[test]
+    fn only_the_genesis_membership_is_accepted() {
+        let g = guard();
+        let same = Membership::new(vec![(1..=3).collect()], nodes());
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(1, EntryPayload::Membership(same))],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Ok(()));
+        // The leader drops node 3 from the voters.
+        let smaller = Membership::new(vec![[1, 2].into()], nodes());
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(1, EntryPayload::Membership(smaller))],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::ForeignMembership(1)));
+        // Or points node 2 at another peer id.
+        let mut moved = nodes();
+        moved.get_mut(&2).unwrap().peer_id = "evil".into();
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(
+                1,
+                EntryPayload::Membership(Membership::new(vec![(1..=3).collect()], moved)),
+            )],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::ForeignMembership(1)));
+    }
+}

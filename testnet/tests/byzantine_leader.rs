@@ -1,0 +1,253 @@
+//! A compromised *leader* (issue 9, 7c and 7e), with real processes.
+//!
+//! Node 1 runs `mpc-node-forger` with the `lead` attack: it keeps calling elections until it is
+//! the Raft leader, so every write the honest nodes forward is committed (or not) by it.
+//! - `fake-write-outcome`: the leader acknowledges a forwarded `member_remove` it never
+//!   proposes. The honest node that the client talks to answers with what *it* applied at that
+//!   index, so the client gets an error, not a false success, and the member is still there.
+//! - a clock one day behind: every entry it stamps is a day old (apply keeps time monotonic, so
+//!   log time freezes there). An approved request's spend reservation is then a day away from
+//!   the honest signers' clocks: they refuse to sign, and no signature exists.
+//! - a clock one day ahead: honest followers refuse entries stamped more than 5 min in the
+//!   future, so nothing the leader stamps commits; starved of AppendEntries they elect an
+//!   honest leader and carry on at real time (no spend window was moved a day forward).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use mpc_consensus::command::Action;
+use mpc_consensus::types::{OrgId, Role, UserId, UserKey};
+use mpc_protocol::chain::Chain;
+use mpc_testnet::demo::{self, Net, Users};
+use mpc_testnet::{binary, wait_until, Cluster, FORGER};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn forger_cluster(port_base: u16, env: Vec<(&str, String)>) -> Cluster {
+    let forger = binary(FORGER).unwrap();
+    let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let mut c = Cluster::start_with_env(
+        3,
+        port_base,
+        BTreeMap::from([(1, forger)]),
+        BTreeMap::from([(1, env)]),
+    )
+    .unwrap();
+    // The forger takes the lead before any write.
+    wait_until(Duration::from_secs(60), || {
+        (1..=3).all(|i| c.status(i).is_ok_and(|s| s["leader"] == 1))
+    })
+    .unwrap_or_else(|e| panic!("the forger did not become leader: {e}\n{}", c.log_of(1)));
+    let _ = c.wait_for_leader(None, Duration::from_secs(5));
+    c
+}
+
+fn forged_records(c: &Cluster) -> Vec<Value> {
+    let path = c.nodes[0].data_dir.join("forged-sessions.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn members(net: &Net, org: &str) -> Vec<String> {
+    let r = net.read("member_list", json!({ "org_id": org })).unwrap();
+    r["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn a_leader_cannot_fake_the_outcome_of_a_forwarded_write() {
+    let c = forger_cluster(
+        22_600,
+        vec![("MPC_FORGE_ATTACKS", "lead,fake-write-outcome".into())],
+    );
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let net = Net::new(&urls[1..2], &c.cluster_id, c.admin.clone());
+    let org = OrgId("acme".into());
+    net.write(
+        &net.admin,
+        "org_create",
+        Action::OrgCreate {
+            org_id: org.clone(),
+            name: "Acme".into(),
+            admin_user_id: UserId("admin".into()),
+        },
+    )
+    .unwrap();
+    let carol = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    net.write(
+        &net.admin,
+        "member_add",
+        Action::MemberAdd {
+            org_id: org.clone(),
+            user_id: UserId("carol".into()),
+            public_key: UserKey(carol.verifying_key().to_bytes()),
+            roles: vec![Role::Approver],
+        },
+    )
+    .unwrap();
+    assert!(members(&net, "acme").contains(&"carol".to_string()));
+
+    // The leader acknowledges the removal without committing it: node 2 must not pass that on.
+    let removed = net.write(
+        &net.admin,
+        "member_remove",
+        Action::MemberRemove {
+            org_id: org.clone(),
+            user_id: UserId("carol".into()),
+        },
+    );
+    assert!(
+        forged_records(&c)
+            .iter()
+            .any(|r| r["attack"] == "fake-write-outcome"),
+        "the leader did not fake an outcome:\n{}",
+        c.log_of(1)
+    );
+    let err = removed.expect_err("the client was told a removal that never happened succeeded");
+    eprintln!("--> client saw: {err}");
+    assert!(
+        err.to_string().contains("may not be committed")
+            || err.to_string().contains("not committed"),
+        "{err}"
+    );
+    for url in &urls[1..] {
+        let one = Net::new(std::slice::from_ref(url), &c.cluster_id, c.admin.clone());
+        assert!(
+            members(&one, "acme").contains(&"carol".to_string()),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn a_leader_with_a_clock_a_day_behind_gets_no_signature() {
+    let c = forger_cluster(
+        22_700,
+        vec![
+            ("MPC_FORGE_ATTACKS", "lead".into()),
+            ("MPC_FORGE_CLOCK_OFFSET_MS", (-DAY_MS).to_string()),
+        ],
+    );
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
+    let users = Users::random();
+    let say = |s: &str| eprintln!("--> {s}");
+    let wallets = demo::setup(&net, &users, "acme", "treasury", &say).unwrap();
+    let w = &wallets.iter().find(|(c, _)| *c == Chain::Solana).unwrap().1;
+    let (payload, extras) = demo::transfer_for(Chain::Solana, w, 1_000).unwrap();
+    let req = demo::submit(
+        &net,
+        &users,
+        "acme",
+        w["wallet_id"].as_str().unwrap(),
+        &payload,
+        &extras,
+    )
+    .unwrap();
+    let id = req["request_id"].as_str().unwrap().to_string();
+    demo::approve(&net, &users.alice, "acme", &req).unwrap();
+    demo::approve(&net, &users.bob, "acme", &req).unwrap();
+
+    // The log's time is a day old: the honest signers refuse, and say why.
+    let mut last = Value::Null;
+    wait_until(Duration::from_secs(90), || {
+        last = net
+            .read("request_get", json!({ "request_id": id }))
+            .unwrap();
+        last["attempts"].as_array().unwrap().iter().any(|a| {
+            a["failure"]
+                .as_str()
+                .or_else(|| a["failure"]["reason"].as_str())
+                .is_some_and(|f| f.contains("clock"))
+        })
+    })
+    .unwrap_or_else(|e| panic!("no signer refused on its clock: {e}\n{last}"));
+    let reserved = last["reserved_at_ms"].as_i64().unwrap_or_default();
+    eprintln!("--> reserved at {reserved}, real time {}", now_ms());
+    assert!(now_ms() - reserved > DAY_MS - 60_000, "{last}");
+    std::thread::sleep(Duration::from_secs(5));
+    for url in &urls[1..] {
+        let one = Net::new(std::slice::from_ref(url), &c.cluster_id, c.admin.clone());
+        let r = one
+            .read("request_get", json!({ "request_id": id }))
+            .unwrap();
+        assert_ne!(r["status"]["state"], "signed", "{r}");
+        assert!(r["signatures"].as_array().unwrap().is_empty(), "{r}");
+        assert!(r["signed_transaction"].is_null(), "{r}");
+    }
+}
+
+#[test]
+fn a_leader_with_a_clock_a_day_ahead_commits_nothing_it_stamps() {
+    let c = forger_cluster(
+        22_800,
+        vec![
+            ("MPC_FORGE_ATTACKS", "lead".into()),
+            ("MPC_FORGE_CLOCK_OFFSET_MS", DAY_MS.to_string()),
+        ],
+    );
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
+    let create = |org: &str| {
+        net.write(
+            &net.admin,
+            "org_create",
+            Action::OrgCreate {
+                org_id: OrgId(org.into()),
+                name: "Acme".into(),
+                admin_user_id: UserId("admin".into()),
+            },
+        )
+    };
+    // The forger stamps the write a day ahead; both followers refuse the entry, so it cannot
+    // commit. Starved of AppendEntries they elect an honest leader, which commits the client's
+    // retry at real time; the forger, whose log is now behind, cannot lead again.
+    let first = create("first");
+    eprintln!("--> first write: {first:?}");
+    wait_until(Duration::from_secs(60), || create("later").is_ok())
+        .unwrap_or_else(|e| panic!("no honest leader took over: {e}\n{}", c.log_of(2)));
+    let refused: u64 = (2..=3)
+        .map(|i| {
+            c.status(i).unwrap()["refused_raft_rpcs"]["append_entries"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(refused >= 1, "no follower refused the leader's entries");
+    assert!(
+        c.log_of(2).contains("ahead of this node's clock")
+            || c.log_of(3).contains("ahead of this node's clock")
+    );
+    let leader = c.status(2).unwrap()["leader"].clone();
+    assert_ne!(leader, json!(1), "the skewed node leads again");
+    // Nothing committed carries the leader's day-ahead time: spend windows never moved.
+    for url in &urls[1..] {
+        let one = Net::new(std::slice::from_ref(url), &c.cluster_id, c.admin.clone());
+        let audit = one.read("audit_list", json!({ "limit": 1000 })).unwrap();
+        let entries = audit["entries"].as_array().unwrap();
+        assert!(entries.len() >= 2, "{audit}");
+        for e in entries {
+            let t = e["timestamp_ms"].as_i64().unwrap();
+            assert!(
+                (t - now_ms()).abs() < 10 * 60_000,
+                "audit entry at {t}: {e}"
+            );
+        }
+    }
+}
