@@ -164,9 +164,10 @@ async fn forged_snapshot(cluster: &crate::cluster::ClusterHandle, term: u64) {
     use mpc_consensus::network::RaftRpc;
     use openraft::raft::InstallSnapshotRequest;
     let me = cluster.node_id();
-    let made = cluster
-        .state_store()
-        .forged_snapshot_for_tests(me, crate::clock::now_ms());
+    let made =
+        cluster
+            .state_store()
+            .forged_snapshot_for_tests(me, term + 1, crate::clock::now_ms());
     let (meta, data, forged) = match made {
         Ok(x) => x,
         Err(e) => {

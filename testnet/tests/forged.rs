@@ -20,6 +20,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+use mpc_cli::client::RpcClient;
 use mpc_protocol::chain::Chain;
 use mpc_testnet::demo::{self, Net, Users};
 use mpc_testnet::{binary, wait_until, Cluster, FORGER};
@@ -132,6 +133,27 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
             >= 4
     })
     .unwrap_or_else(|e| panic!("attacks not made: {e}\n{}", c.log_of(1)));
+    // The honest nodes' own state is untouched: no forged auto-approve policy, no forged
+    // address-book entries (had they installed the snapshot, both would be there).
+    std::thread::sleep(Duration::from_secs(2));
+    for url in &urls[1..] {
+        let one = RpcClient::new(url, Duration::from_secs(10));
+        let policy = one
+            .call("policy_get", json!({ "vault_id": VAULT }))
+            .unwrap();
+        assert_eq!(
+            policy["rules"]["auto_approve"],
+            json!([]),
+            "{url}: {policy}"
+        );
+        let book = one
+            .call("addressbook_list", json!({ "org_id": ORG }))
+            .unwrap();
+        assert!(
+            !book.to_string().contains("forged"),
+            "{url}: forged address book {book}"
+        );
+    }
     for o in forged_outcomes(&c)
         .iter()
         .filter(|o| o["attack"].is_string())

@@ -203,17 +203,23 @@ impl StateMachineStore {
     pub fn forged_snapshot_for_tests(
         &self,
         me: NodeId,
+        term: u64,
         now_ms: u64,
     ) -> Result<(SnapshotMeta<NodeId, PeerNode>, Vec<u8>, usize), String> {
         let guard = self.inner.read().map_err(|_| "lock poisoned".to_string())?;
         let mut state = guard.state.clone();
         let forged = state.forge_approvals_for_tests(me, now_ms);
-        let body = SnapshotBody {
-            applied: guard.applied.clone(),
-            state,
-        };
+        // Claims to be well ahead of the receiver, so that Raft would install it.
+        let index = guard.applied.last_applied.map_or(0, |l| l.index) + 1_000;
+        let last_log_id = Some(LogId::new(
+            openraft::CommittedLeaderId::new(term, me),
+            index,
+        ));
+        let mut applied = guard.applied.clone();
+        applied.last_applied = last_log_id;
+        let body = SnapshotBody { applied, state };
         let meta = SnapshotMeta {
-            last_log_id: guard.applied.last_applied,
+            last_log_id,
             last_membership: guard.applied.membership.clone(),
             snapshot_id: "forged".into(),
         };
