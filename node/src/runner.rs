@@ -166,6 +166,11 @@ impl Runner {
         self.inner.signing_sessions.load(Ordering::Relaxed)
     }
 
+    /// What the session hub holds for peers.
+    pub fn hub_stats(&self) -> crate::sessions::HubStats {
+        self.inner.hub.stats()
+    }
+
     fn me(&self) -> NodeId {
         self.inner.cluster.node_id()
     }

@@ -73,6 +73,10 @@ struct State {
     inbound: HashMap<(Sid, NodeId), (Instant, PeerChannel)>,
     /// Messages delivered to running sessions, per (session, sender).
     delivered: HashMap<(Sid, NodeId), usize>,
+    /// Most bytes of early messages held at once since start.
+    early_bytes_peak: usize,
+    /// Frames refused by a per-peer bound since start.
+    refused_frames: u64,
     outbound: HashMap<(Sid, NodeId), mpsc::UnboundedSender<Vec<u8>>>,
     finished: VecDeque<Sid>,
 }
@@ -128,8 +132,33 @@ impl State {
         }
         let entry = self.early.entry(sid).or_insert_with(|| (now, Vec::new()));
         entry.1.push((from, message));
+        self.early_bytes_peak = self.early_bytes_peak.max(self.early_bytes());
         Ok(())
     }
+
+    fn early_bytes(&self) -> usize {
+        self.early
+            .values()
+            .flat_map(|(_, msgs)| msgs.iter().map(|(_, m)| m.len()))
+            .sum()
+    }
+}
+
+/// What the hub holds for peers (`engine_status.session_hub`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct HubStats {
+    /// Sessions running here.
+    pub sessions: usize,
+    /// Inbound channels open.
+    pub inbound_channels: usize,
+    /// Sessions with messages waiting for them to start here.
+    pub early_sessions: usize,
+    /// Bytes of such messages held now.
+    pub early_bytes: usize,
+    /// Most bytes of such messages held at once since start.
+    pub early_bytes_peak: usize,
+    /// Frames refused by a per-peer bound since start.
+    pub refused_frames: u64,
 }
 
 /// Why a session run failed.
@@ -178,8 +207,33 @@ impl SessionHub {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// What the hub holds now.
+    pub fn stats(&self) -> HubStats {
+        let st = self.state();
+        HubStats {
+            sessions: st.sessions.len(),
+            inbound_channels: st.inbound.len(),
+            early_sessions: st.early.len(),
+            early_bytes: st.early_bytes(),
+            early_bytes_peak: st.early_bytes_peak,
+            refused_frames: st.refused_frames,
+        }
+    }
+
     /// Handles a frame from the authenticated node `from`.
     pub fn handle_frame(
+        &self,
+        from: NodeId,
+        frame: SessionFrame,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let res = self.handle_frame_inner(from, frame);
+        if res.as_ref().is_err_and(|e| e.starts_with("too many")) {
+            self.state().refused_frames += 1;
+        }
+        res
+    }
+
+    fn handle_frame_inner(
         &self,
         from: NodeId,
         frame: SessionFrame,

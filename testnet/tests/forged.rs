@@ -209,13 +209,20 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
     demo::approve(&net, &users.bob, ORG, eth).unwrap();
     let done = net.wait_request(&ids[1], Duration::from_secs(180)).unwrap();
     assert_eq!(done["status"]["state"], "signed", "{done}");
+    // What node 2 kept for the flood never exceeded its per-peer bound on early messages
+    // (16 MiB), and it refused the rest.
+    let one = RpcClient::new(&urls[1], Duration::from_secs(10));
+    let hub = one.call("engine_status", json!({})).unwrap()["session_hub"].clone();
+    eprintln!("--> node 2 session hub after the flood: {hub}");
+    assert!(hub["early_bytes_peak"].as_u64().unwrap() <= 16 * 1024 * 1024, "{hub}");
+    assert!(hub["refused_frames"].as_u64().unwrap() > 0, "{hub}");
     let (rss2, rss3) = (
         rss_kib(c.nodes[1].pid().unwrap()),
         rss_kib(c.nodes[2].pid().unwrap()),
     );
     eprintln!("--> RSS after the flood: node 2 (flooded) {rss2} KiB, node 3 {rss3} KiB");
     assert!(
-        rss2 < rss3 + 200 * 1024,
+        rss2 < rss3 + 128 * 1024,
         "flooded node 2 holds {rss2} KiB, node 3 {rss3} KiB"
     );
     c.stop_node(1);

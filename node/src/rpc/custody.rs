@@ -192,6 +192,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
             to_value(&json!({
                 "ecdsa_aux_info": r.aux_status(),
                 "signing_sessions_started": r.signing_sessions(),
+                "session_hub": r.hub_stats(),
             }))
         }
     })?;
