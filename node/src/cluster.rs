@@ -552,3 +552,70 @@ fn check_entry_size(proposal: &Proposal) -> Result<(), ClusterError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mpc_consensus::command::SignedCommand;
+    use mpc_consensus::network::RaftRpc;
+    use mpc_consensus::types::UserKey;
+    use mpc_protocol::limits::{MAX_APPEND_ENTRIES, MAX_P2P_MESSAGE_BYTES};
+    use openraft::raft::AppendEntriesRequest;
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+
+    fn proposal_of(body_bytes: usize) -> Proposal {
+        Proposal::User(SignedCommand {
+            body: "x".repeat(body_bytes),
+            signer: UserKey([7; 32]),
+            signature: "ab".repeat(64),
+        })
+    }
+
+    /// The largest batch openraft may send (MAX_APPEND_ENTRIES entries, each as large as a
+    /// proposal may be) fits one p2p message, and a larger proposal is refused up front.
+    #[test]
+    fn a_full_append_entries_batch_fits_one_p2p_message() {
+        // Grow the body until the entry is exactly at the limit.
+        let mut body = MAX_LOG_ENTRY_BYTES - 512;
+        while check_entry_size(&proposal_of(body + 1)).is_ok() {
+            body += 1;
+        }
+        assert!(check_entry_size(&proposal_of(body)).is_ok());
+        let err = check_entry_size(&proposal_of(body + 1)).unwrap_err();
+        assert!(err.to_string().contains("at most"), "{err}");
+        let entries: Vec<Entry<_>> = (0..MAX_APPEND_ENTRIES as u64)
+            .map(|i| Entry {
+                log_id: LogId::new(CommittedLeaderId::new(u64::MAX, u64::MAX), u64::MAX - i),
+                payload: EntryPayload::Normal(LogCommand {
+                    proposed_at_ms: u64::MAX,
+                    proposal: proposal_of(body),
+                }),
+            })
+            .collect();
+        let rpc = PeerRequest::Raft(RaftRpc::AppendEntries(AppendEntriesRequest {
+            vote: Vote::new_committed(u64::MAX, u64::MAX),
+            prev_log_id: Some(LogId::new(CommittedLeaderId::new(u64::MAX, 1), u64::MAX)),
+            entries,
+            leader_commit: Some(LogId::new(CommittedLeaderId::new(u64::MAX, 1), u64::MAX)),
+        }));
+        let bytes = mpc_protocol::encode(&rpc).unwrap();
+        assert!(
+            bytes.len() <= MAX_P2P_MESSAGE_BYTES,
+            "{} bytes for {MAX_APPEND_ENTRIES} entries",
+            bytes.len()
+        );
+    }
+
+    #[test]
+    fn per_peer_slots_are_bounded_and_released() {
+        let slots = Mutex::new(BTreeMap::new());
+        for _ in 0..MAX_INBOUND_PER_PEER {
+            assert!(take_peer_slot(&slots, 2));
+        }
+        assert!(!take_peer_slot(&slots, 2), "a 65th request from one peer");
+        assert!(take_peer_slot(&slots, 3), "another peer is not affected");
+        release_peer_slot(&slots, 2);
+        assert!(take_peer_slot(&slots, 2));
+    }
+}
