@@ -108,9 +108,20 @@ impl ClusterHandle {
         genesis: Genesis,
         peers_by_node: BTreeMap<NodeId, PeerId>,
         statuses: PeerStatusTable,
-        membership: BTreeMap<NodeId, PeerNode>,
     ) -> Self {
         let cluster_id = genesis.hash();
+        // The genesis membership, exactly as `Raft::initialize` was given it.
+        let membership: BTreeMap<NodeId, PeerNode> = genesis
+            .nodes
+            .iter()
+            .map(|card| {
+                let node = PeerNode {
+                    peer_id: card.peer_id.clone(),
+                    p2p_addr: card.p2p_addr.clone(),
+                };
+                (card.node_id, node)
+            })
+            .collect();
         ClusterHandle {
             inner: Arc::new(Inner {
                 node_id,

@@ -164,7 +164,7 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     .await?;
     if !raft.is_initialized().await? {
         // Every node initialises with the same genesis membership; openraft accepts that.
-        if let Err(e) = raft.initialize(members.clone()).await {
+        if let Err(e) = raft.initialize(members).await {
             tracing::debug!("initialize: {e}");
         }
     }
@@ -177,7 +177,6 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         genesis.clone(),
         peers_by_node.clone(),
         statuses,
-        members,
     );
     let cluster_peers = peers_by_node;
     let hub = SessionHub::new(

@@ -280,7 +280,7 @@ impl ShareStore {
         kind: RecordKind,
         bytes: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, ShareStoreError> {
-        let rec: StoredRecord = mpc_protocol::decode(&bytes, MAX_SHARE_RECORD_BYTES + 1024)
+        let rec: StoredRecord = mpc_protocol::decode(bytes, MAX_SHARE_RECORD_BYTES + 1024)
             .map_err(|_| ShareStoreError::Tampered(key_id.to_string()))?;
         let ad = associated_data(self.node_id, key_id, kind, rec.version);
         self.cipher

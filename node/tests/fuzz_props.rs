@@ -42,7 +42,7 @@ fn seeds() -> Vec<Vec<u8>> {
             proposal: Proposal::User(cmd.clone()),
         }),
     };
-    let reqs = vec![
+    let reqs = [
         PeerRequest::Raft(RaftRpc::AppendEntries(AppendEntriesRequest {
             vote: Vote::new_committed(1, 1),
             prev_log_id: None,

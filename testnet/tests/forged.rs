@@ -214,7 +214,10 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
     let one = RpcClient::new(&urls[1], Duration::from_secs(10));
     let hub = one.call("engine_status", json!({})).unwrap()["session_hub"].clone();
     eprintln!("--> node 2 session hub after the flood: {hub}");
-    assert!(hub["early_bytes_peak"].as_u64().unwrap() <= 16 * 1024 * 1024, "{hub}");
+    assert!(
+        hub["early_bytes_peak"].as_u64().unwrap() <= 16 * 1024 * 1024,
+        "{hub}"
+    );
     assert!(hub["refused_frames"].as_u64().unwrap() > 0, "{hub}");
     let (rss2, rss3) = (
         rss_kib(c.nodes[1].pid().unwrap()),
