@@ -236,7 +236,7 @@ impl ClusterHandle {
                 Attempt::NotLeader(Some(leader)) if leader != self.inner.node_id => {
                     match self.forward_write(leader, cmd.clone(), deadline).await {
                         Ok(Some(claimed)) => {
-                            return self.own_outcome(&cmd, claimed.log_index, deadline).await;
+                            return self.own_outcome(&cmd, &claimed, deadline).await;
                         }
                         Ok(None) => last_problem = format!("node {leader} is no longer leader"),
                         Err(ClusterError::Invalid(e)) => return Err(ClusterError::Invalid(e)),
@@ -294,14 +294,24 @@ impl ClusterHandle {
         }
     }
 
-    /// The outcome of `cmd` as this node applied it, given the log index where the leader says
-    /// it committed: the client hears what this node applied itself, never the leader's word.
+    /// The outcome of `cmd` as this node applied it, given the leader's answer (`claimed`): the
+    /// client hears what this node applied itself, never the leader's word. The leader's answer
+    /// only names the log index (for a replayed command, the index where it was first applied);
+    /// its `replayed` flag is kept, since an entry this node applied with the same command is
+    /// then the first application either way.
     async fn own_outcome(
         &self,
         cmd: &Proposal,
-        index: u64,
+        claimed: &CommandOutcome,
         deadline: Instant,
     ) -> Result<CommandOutcome, ClusterError> {
+        let index = claimed.log_index;
+        let not_committed = |why: &str| {
+            ClusterError::Unavailable(format!(
+                "the leader reported the write at log index {index}, but {why}; the write may \
+                 not be committed"
+            ))
+        };
         let timeout = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
@@ -310,29 +320,40 @@ impl ClusterHandle {
             .wait(Some(timeout))
             .applied_index_at_least(Some(index), "read your write")
             .await
-            .map_err(|_| {
-                ClusterError::Unavailable(format!(
-                    "the leader reported the write at log index {index}, but this node has not \
-                     applied that index within {timeout:?}; the write may not be committed"
-                ))
-            })?;
-        let applied = self.inner.sm.applied_outcome(index).ok_or_else(|| {
-            ClusterError::Unavailable(format!(
-                "this node applied no command at log index {index} (the leader reported the \
-                 write there); the write may not be committed"
-            ))
-        })?;
-        if applied.proposal_hash != proposal_hash(cmd) {
-            tracing::warn!(
-                index,
-                "the leader reported a write at an index where this node applied another entry"
-            );
-            return Err(ClusterError::Unavailable(format!(
-                "the leader reported the write at log index {index}, but this node applied a \
-                 different entry there; the write was not committed"
-            )));
-        }
-        Ok(applied.outcome)
+            .map_err(|_| not_committed("this node has not applied that index in time"))?;
+        let mut own = match self.inner.sm.applied_outcome(index) {
+            Some(a) if a.proposal_hash == proposal_hash(cmd) => a.outcome,
+            Some(_) => {
+                tracing::warn!(
+                    index,
+                    "the leader reported a write at an index where this node applied another entry"
+                );
+                return Err(not_committed("this node applied a different entry there"));
+            }
+            // Applied before the recent window (or before a restart): the idempotency record
+            // this node applied for the same command, if it was first applied at that index.
+            None => self
+                .first_outcome_of(cmd)?
+                .filter(|o| o.log_index == index)
+                .ok_or_else(|| not_committed("this node applied no such command there"))?,
+        };
+        own.replayed |= claimed.replayed;
+        Ok(own)
+    }
+
+    /// The outcome this node recorded when it first applied user command `cmd`, if it did.
+    fn first_outcome_of(&self, cmd: &Proposal) -> Result<Option<CommandOutcome>, ClusterError> {
+        let Proposal::User(c) = cmd else {
+            return Ok(None);
+        };
+        let Ok(v) = c.verify(&self.inner.cluster_id) else {
+            return Ok(None);
+        };
+        self.read_state(|s| {
+            s.idempotent_outcome(&v.signer, &v.body.idempotency_key)
+                .filter(|rec| rec.body_hash == v.body_hash)
+                .map(|rec| rec.outcome.clone())
+        })
     }
 
     /// Returns once the local state reflects every write committed before the call

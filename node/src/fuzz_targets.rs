@@ -252,3 +252,56 @@ pub fn signed_command(bytes: &[u8]) {
         },
     );
 }
+
+/// Valid inputs to start mutation from (property tests) or to seed a corpus (`cargo run -p
+/// mpc-node --example fuzz_seeds -- fuzz/corpus`): `(target, bytes)` encodings of real messages.
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::p2p::messages::{FrameKind, SessionFrame};
+    use mpc_consensus::command::{Action, CommandBody};
+    use mpc_consensus::types::{OrgId, UserId};
+    use openraft::raft::{AppendEntriesRequest, VoteRequest};
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+    let admin = ed25519_dalek::SigningKey::from_bytes(&FUZZ_ADMIN_SECRET);
+    let body = CommandBody {
+        cluster: FUZZ_CLUSTER.into(),
+        idempotency_key: "k1".into(),
+        action: Action::OrgCreate {
+            org_id: OrgId("acme".into()),
+            name: "Acme".into(),
+            admin_user_id: UserId("root".into()),
+        },
+    };
+    let Ok(cmd) = SignedCommand::sign(&body, &admin) else {
+        return Vec::new();
+    };
+    let entry = Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
+        payload: EntryPayload::Normal(LogCommand {
+            proposed_at_ms: 1_700_000_000_000,
+            proposal: Proposal::User(cmd.clone()),
+        }),
+    };
+    let reqs = [
+        PeerRequest::Raft(RaftRpc::AppendEntries(AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            entries: vec![entry],
+            leader_commit: None,
+        })),
+        PeerRequest::Raft(RaftRpc::Vote(VoteRequest::new(Vote::new(2, 2), None))),
+        PeerRequest::Write(Proposal::User(cmd.clone())),
+        PeerRequest::Session(SessionFrame {
+            session_id: [1; 32],
+            kind: FrameKind::Data(vec![7; 64]),
+        }),
+        PeerRequest::ReadIndex,
+    ];
+    let mut out: Vec<(&'static str, Vec<u8>)> = reqs
+        .iter()
+        .filter_map(|r| mpc_protocol::encode(r).ok())
+        .map(|b| ("peer_message", b))
+        .collect();
+    out.extend(serde_json::to_vec(&cmd).ok().map(|b| ("signed_command", b)));
+    out.push(("signed_command", cmd.body.into_bytes()));
+    out
+}

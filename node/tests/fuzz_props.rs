@@ -17,53 +17,7 @@ fn cases() -> u32 {
 
 /// Valid inputs to start mutations from: encodings of real messages.
 fn seeds() -> Vec<Vec<u8>> {
-    use mpc_consensus::command::{Action, CommandBody, SignedCommand};
-    use mpc_consensus::network::RaftRpc;
-    use mpc_consensus::raft::{LogCommand, Proposal};
-    use mpc_consensus::types::{OrgId, UserId};
-    use mpc_node::p2p::messages::{FrameKind, PeerRequest, SessionFrame};
-    use openraft::raft::{AppendEntriesRequest, VoteRequest};
-    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
-    let admin = ed25519_dalek::SigningKey::from_bytes(&t::FUZZ_ADMIN_SECRET);
-    let body = CommandBody {
-        cluster: t::FUZZ_CLUSTER.into(),
-        idempotency_key: "k1".into(),
-        action: Action::OrgCreate {
-            org_id: OrgId("acme".into()),
-            name: "Acme".into(),
-            admin_user_id: UserId("root".into()),
-        },
-    };
-    let cmd = SignedCommand::sign(&body, &admin).unwrap();
-    let entry = Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
-        payload: EntryPayload::Normal(LogCommand {
-            proposed_at_ms: 1_700_000_000_000,
-            proposal: Proposal::User(cmd.clone()),
-        }),
-    };
-    let reqs = [
-        PeerRequest::Raft(RaftRpc::AppendEntries(AppendEntriesRequest {
-            vote: Vote::new_committed(1, 1),
-            prev_log_id: None,
-            entries: vec![entry],
-            leader_commit: None,
-        })),
-        PeerRequest::Raft(RaftRpc::Vote(VoteRequest::new(Vote::new(2, 2), None))),
-        PeerRequest::Write(Proposal::User(cmd.clone())),
-        PeerRequest::Session(SessionFrame {
-            session_id: [1; 32],
-            kind: FrameKind::Data(vec![7; 64]),
-        }),
-        PeerRequest::ReadIndex,
-    ];
-    let mut out: Vec<Vec<u8>> = reqs
-        .iter()
-        .map(|r| mpc_protocol::encode(r).unwrap())
-        .collect();
-    out.push(serde_json::to_vec(&cmd).unwrap());
-    out.push(cmd.body.into_bytes());
-    out
+    t::seeds().into_iter().map(|(_, b)| b).collect()
 }
 
 /// A valid seed with random byte edits (replace, insert, delete, truncate).
@@ -131,7 +85,17 @@ proptest! {
 #[test]
 fn seeds_are_valid_messages() {
     use mpc_node::p2p::messages::PeerRequest;
-    for s in seeds().iter().take(5) {
-        mpc_protocol::decode::<PeerRequest>(s, 1 << 20).unwrap();
+    let seeds = t::seeds();
+    assert!(seeds.len() >= 7);
+    for (target, s) in &seeds {
+        match *target {
+            "peer_message" => {
+                mpc_protocol::decode::<PeerRequest>(s, 1 << 20).unwrap();
+            }
+            "signed_command" => {
+                serde_json::from_slice::<serde_json::Value>(s).unwrap();
+            }
+            other => panic!("seed for unknown target {other}"),
+        }
     }
 }
