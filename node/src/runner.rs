@@ -529,6 +529,7 @@ impl Runner {
             Some(s) => s,
             None => {
                 let s = sid(KeyType::EcdsaSecp256k1);
+                self.join_once(&s, "DKG")?;
                 let mut rng = fresh_rng()?;
                 let mut session =
                     ecdsa::keygen(&s, me, &ps, t, &mut rng).map_err(|e| e.to_string())?;
@@ -589,6 +590,7 @@ impl Runner {
         {
             Some((_, pkp)) => pkp,
             None => {
+                self.join_once(&sid, "DKG")?;
                 let mut session = FrostDkg::<C>::new(sid, me, ps, t, DkgMode::Fresh)
                     .map_err(|e| e.to_string())?;
                 let mut rng = fresh_rng()?;
@@ -605,6 +607,18 @@ impl Runner {
             .serialize()
             .map(hex::encode)
             .map_err(|e| e.to_string())
+    }
+
+    /// Records that this node joins session `sid`; an error if it already did (before a
+    /// restart): a session is never re-entered with fresh randomness under the same id.
+    fn join_once(&self, sid: &SessionId, what: &str) -> Result<(), String> {
+        match self.inner.shares.join_session_once(&sid.0) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "this node already joined this {what} session (before a restart)"
+            )),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     fn store<T: Serialize>(&self, key: &str, value: &T) -> Result<(), String> {
@@ -680,16 +694,8 @@ impl Runner {
             .ok_or_else(|| err("not a signer".into()))?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
         // This node joins each signing session once, ever: a restart does not re-enter it.
-        if !self
-            .inner
-            .shares
-            .join_session_once(&job.session_id)
-            .map_err(|e| err(e.to_string()))?
-        {
-            return Err(err(
-                "this node already joined this signing session (before a restart)".into(),
-            ));
-        }
+        self.join_once(&SessionId(job.session_id), "signing")
+            .map_err(err)?;
         // Every pool presignature of this attempt leaves the share store (flushed) before any
         // partial signature is issued, so none can be used twice whatever happens next.
         let mut presigs = job
@@ -844,16 +850,7 @@ impl Runner {
         }
         // Joined once, ever: a presigning session interrupted by a restart is reported failed
         // (the pool schedules a new sequence number) rather than re-entered.
-        if !self
-            .inner
-            .shares
-            .join_session_once(&w.sid)
-            .map_err(|e| e.to_string())?
-        {
-            return Err(
-                "this node already joined this presigning session (before a restart)".into(),
-            );
-        }
+        self.join_once(&SessionId(w.sid), "presigning")?;
         let committee = self.committee();
         let all = Self::parties(&committee);
         let parties: BTreeMap<NodeId, PartyIndex> =
