@@ -303,6 +303,19 @@ impl Cluster {
         .with_context(|| format!("node {id} did not answer JSON-RPC"))
     }
 
+    /// What the forger running as node `id` recorded (`MPC_FORGE_REPORT`, one JSON value a line):
+    /// its forged sessions and attacks, in order.
+    pub fn forge_records(&self, id: u64) -> Vec<Value> {
+        let path = self.nodes[(id - 1) as usize]
+            .data_dir
+            .join("forged-sessions.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     /// SIGKILLs node `id` (no chance to flush anything).
     pub fn kill_node(&mut self, id: u64) {
         if let Some(mut c) = self.node(id).child.take() {

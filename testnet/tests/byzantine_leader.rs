@@ -45,12 +45,7 @@ fn forger_cluster(port_base: u16, env: Vec<(&str, String)>) -> Cluster {
 }
 
 fn forged_records(c: &Cluster) -> Vec<Value> {
-    let path = c.nodes[0].data_dir.join("forged-sessions.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    c.forge_records(1)
 }
 
 fn members(net: &Net, org: &str) -> Vec<String> {

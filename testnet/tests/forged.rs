@@ -32,12 +32,7 @@ const ORG: &str = "acme";
 const VAULT: &str = "treasury";
 
 fn forged_outcomes(c: &Cluster) -> Vec<Value> {
-    let path = c.nodes[0].data_dir.join("forged-sessions.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    c.forge_records(1)
 }
 
 #[test]
