@@ -99,14 +99,7 @@ impl RpcGuard {
         }
         match rpc {
             RaftRpc::AppendEntries(req) => {
-                let claimed = req.vote.leader_id().voted_for();
-                if claimed != Some(sender) {
-                    return Err(RpcRefusal::Impersonation {
-                        kind: "append-entries",
-                        sender,
-                        claimed,
-                    });
-                }
+                named_in_vote("append-entries", sender, &req.vote)?;
                 if !req.vote.is_committed() {
                     return Err(RpcRefusal::UncommittedVote(sender));
                 }
@@ -129,19 +122,28 @@ impl RpcGuard {
                 }
                 Ok(())
             }
-            RaftRpc::Vote(req) => {
-                let claimed = req.vote.leader_id().voted_for();
-                if claimed != Some(sender) {
-                    return Err(RpcRefusal::Impersonation {
-                        kind: "vote",
-                        sender,
-                        claimed,
-                    });
-                }
-                Ok(())
-            }
+            RaftRpc::Vote(req) => named_in_vote("vote", sender, &req.vote),
             RaftRpc::InstallSnapshot(_) => Err(RpcRefusal::Snapshot(sender)),
         }
+    }
+}
+
+/// The sender must be the node the vote names (the leader of AppendEntries, the candidate of a
+/// Vote request).
+fn named_in_vote(
+    kind: &'static str,
+    sender: NodeId,
+    vote: &openraft::Vote<NodeId>,
+) -> Result<(), RpcRefusal> {
+    let claimed = vote.leader_id().voted_for();
+    if claimed == Some(sender) {
+        Ok(())
+    } else {
+        Err(RpcRefusal::Impersonation {
+            kind,
+            sender,
+            claimed,
+        })
     }
 }
 
