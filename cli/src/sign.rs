@@ -1,7 +1,7 @@
 //! Building and signing custody commands.
 
 use ed25519_dalek::SigningKey;
-use mpc_consensus::command::{Action, CommandBody, SignedCommand};
+use mpc_custody::command::{Action, CommandBody, SignedCommand};
 use rand::RngCore;
 
 /// A fresh random idempotency key (128 bits, hex).

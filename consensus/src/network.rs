@@ -1,9 +1,11 @@
 //! openraft's network traits over a pluggable [`RaftTransport`].
 //!
 //! The node implements [`RaftTransport`] over libp2p request-response; the messages are the
-//! [`RaftRpc`] / [`RaftRpcReply`] enums below, CBOR-encoded and size-bounded by the transport.
+//! [`RaftRpc`] / [`RaftRpcReply`] enums of [`crate::rpc`], CBOR-encoded and size-bounded by the
+//! transport.
 
 use crate::raft::{NodeId, PeerNode, TypeConfig};
+use crate::rpc::{RaftRpc, RaftRpcReply};
 use crate::rpc_guard::{RpcGuard, RpcRefusal};
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -13,35 +15,8 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
-
-/// A Raft RPC sent to one peer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum RaftRpc {
-    /// AppendEntries (also the heartbeat).
-    AppendEntries(AppendEntriesRequest<TypeConfig>),
-    /// RequestVote.
-    Vote(VoteRequest<NodeId>),
-    /// One chunk of a snapshot.
-    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
-}
-
-/// The peer's answer to a [`RaftRpc`].
-#[derive(Debug, Serialize, Deserialize)]
-pub enum RaftRpcReply {
-    /// The receiver refused the RPC before Raft saw it (see [`RpcGuard`]).
-    Refused(String),
-    /// Answer to AppendEntries.
-    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
-    /// Answer to RequestVote.
-    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
-    /// Answer to InstallSnapshot.
-    InstallSnapshot(
-        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
-    ),
-}
 
 /// Why a transport could not deliver an RPC or get its answer.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,14 +1,13 @@
-//! openraft type configuration and the values carried in the replicated log.
+//! openraft type configuration (the log entry types themselves are `mpc_custody::entry`).
 
-use crate::command::SignedCommand;
-use crate::custody::SignedReport;
-use crate::state::CommandOutcome;
+use mpc_custody::entry::LogCommand;
+use mpc_custody::state::CommandOutcome;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Cursor;
 
 /// Raft node id. Node ids come from the genesis document.
-pub type NodeId = u64;
+pub use mpc_custody::NodeId;
 
 /// What the Raft membership knows about a node.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,36 +21,6 @@ pub struct PeerNode {
 impl fmt::Display for PeerNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@{}", self.peer_id, self.p2p_addr)
-    }
-}
-
-/// What is proposed: a user's signed command or a node's signed report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Proposal {
-    /// A user's signed command.
-    User(SignedCommand),
-    /// A node's signed report (DKG result, signature, failure).
-    Node(SignedReport),
-}
-
-/// A log entry's application payload, stamped by the leader that proposed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogCommand {
-    /// Leader's wall clock at proposal (ms since the Unix epoch). `apply` uses this (made
-    /// monotonic), never its own clock.
-    pub proposed_at_ms: u64,
-    /// The proposal.
-    pub proposal: Proposal,
-}
-
-impl fmt::Display for LogCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.proposal {
-            Proposal::User(c) => write!(f, "command by {} at {}", c.signer, self.proposed_at_ms),
-            Proposal::Node(r) => {
-                write!(f, "report by node {} at {}", r.node_id, self.proposed_at_ms)
-            }
-        }
     }
 }
 

@@ -15,19 +15,12 @@
 //!   lagging node replays the log, whose entries carry user and node signatures anchored in the
 //!   genesis and are re-verified at apply.
 
-use crate::network::RaftRpc;
 use crate::raft::{NodeId, PeerNode};
+use crate::rpc::RaftRpc;
 use openraft::{EntryPayload, Membership};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Furthest a log timestamp may be from a node's own clock, in ms (both directions), for a
-/// follower to accept the entry (ahead only) and for a signer to act on a spend reservation.
-///
-/// Why 5 minutes: it is far above the skew of NTP-synchronised hosts (milliseconds) and above
-/// the time a healthy attempt takes to sign (seconds; retries add idle timeouts of 15–30 s), and
-/// it bounds what a leader with a wrong clock can do to a spend window: shift it by at most
-/// this much, 0.35 % of a daily window.
-pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+pub use mpc_custody::entry::MAX_CLOCK_SKEW_MS;
 
 /// Why an RPC was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,8 +144,9 @@ fn named_in_vote(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::command::SignedCommand;
-    use crate::raft::{LogCommand, Proposal, TypeConfig};
+    use crate::raft::TypeConfig;
+    use mpc_custody::command::SignedCommand;
+    use mpc_custody::entry::{LogCommand, Proposal};
     use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
     use openraft::{CommittedLeaderId, Entry, LogId, SnapshotMeta, Vote};
 
@@ -188,7 +182,7 @@ mod tests {
             proposed_at_ms: at_ms,
             proposal: Proposal::User(SignedCommand {
                 body: "{}".into(),
-                signer: crate::types::UserKey([0; 32]),
+                signer: mpc_custody::types::UserKey([0; 32]),
                 signature: "00".into(),
             }),
         })

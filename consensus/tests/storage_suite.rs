@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use mpc_consensus::raft::{NodeId, TypeConfig};
-use mpc_consensus::state::GenesisParams;
 use mpc_consensus::store::{self, LogStore, StateMachineStore};
+use mpc_custody::state::GenesisParams;
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::StorageError;
 

@@ -8,14 +8,16 @@ use crate::p2p::messages::{ForwardError, PeerRequest, PeerResponse};
 use crate::p2p::{Inbound, P2pHandle};
 use libp2p::PeerId;
 use mpc_bootstrap::genesis::Genesis;
-use mpc_consensus::command::SignedCommand;
-use mpc_consensus::custody::SignedReport;
 use mpc_consensus::error::ConsensusError;
-use mpc_consensus::network::{serve_rpc, RaftRpc, RaftRpcReply};
-use mpc_consensus::raft::{LogCommand, NodeId, PeerNode, Proposal, Raft};
+use mpc_consensus::network::serve_rpc;
+use mpc_consensus::raft::{NodeId, PeerNode, Raft};
+use mpc_consensus::rpc::{RaftRpc, RaftRpcReply};
 use mpc_consensus::rpc_guard::RpcGuard;
-use mpc_consensus::state::{CommandOutcome, CustodyState};
 use mpc_consensus::store::{proposal_hash, StateMachineStore};
+use mpc_custody::command::SignedCommand;
+use mpc_custody::entry::{LogCommand, Proposal};
+use mpc_custody::state::{CommandOutcome, CustodyState};
+use mpc_custody::SignedReport;
 use mpc_protocol::limits::MAX_LOG_ENTRY_BYTES;
 use openraft::error::{ClientWriteError, RaftError};
 use std::collections::BTreeMap;
@@ -187,7 +189,7 @@ impl ClusterHandle {
     /// [`StateMachineStore::subscribe_requests`].
     pub fn subscribe_requests(
         &self,
-    ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<mpc_consensus::custody::Request>> {
+    ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<mpc_custody::Request>> {
         self.inner.sm.subscribe_requests()
     }
 
@@ -589,9 +591,9 @@ fn check_entry_size(proposal: &Proposal) -> Result<(), ClusterError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use mpc_consensus::command::SignedCommand;
-    use mpc_consensus::network::RaftRpc;
-    use mpc_consensus::types::UserKey;
+    use mpc_consensus::rpc::RaftRpc;
+    use mpc_custody::command::SignedCommand;
+    use mpc_custody::types::UserKey;
     use mpc_protocol::limits::{MAX_APPEND_ENTRIES, MAX_P2P_MESSAGE_BYTES};
     use openraft::raft::AppendEntriesRequest;
     use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};

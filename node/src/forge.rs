@@ -96,7 +96,7 @@ pub async fn run_attacks(cluster: crate::cluster::ClusterHandle, hub: crate::ses
             let pending = cluster
                 .read_state(|s| {
                     s.requests(None)
-                        .any(|r| r.status == mpc_consensus::custody::RequestStatus::Pending)
+                        .any(|r| r.status == mpc_custody::RequestStatus::Pending)
                 })
                 .unwrap_or(false);
             if pending {
@@ -110,7 +110,7 @@ pub async fn run_attacks(cluster: crate::cluster::ClusterHandle, hub: crate::ses
             let signed = cluster
                 .read_state(|s| {
                     s.requests(None)
-                        .any(|r| r.status == mpc_consensus::custody::RequestStatus::Signed)
+                        .any(|r| r.status == mpc_custody::RequestStatus::Signed)
                 })
                 .unwrap_or(false);
             if signed {
@@ -134,10 +134,10 @@ fn others(cluster: &crate::cluster::ClusterHandle) -> Vec<u64> {
 async fn send_raft(
     cluster: &crate::cluster::ClusterHandle,
     to: u64,
-    rpc: mpc_consensus::network::RaftRpc,
+    rpc: mpc_consensus::rpc::RaftRpc,
 ) -> serde_json::Value {
     use crate::p2p::messages::{PeerRequest, PeerResponse};
-    use mpc_consensus::network::RaftRpcReply;
+    use mpc_consensus::rpc::RaftRpcReply;
     let Some(peer) = cluster.peer_of(to) else {
         return serde_json::json!({ "error": "unknown peer" });
     };
@@ -161,7 +161,7 @@ async fn send_raft(
 /// InstallSnapshot of a forged state (every pending request approved by an auto-approve policy,
 /// signing with this node) sent to every peer with a higher vote naming this node.
 async fn forged_snapshot(cluster: &crate::cluster::ClusterHandle, term: u64) {
-    use mpc_consensus::network::RaftRpc;
+    use mpc_consensus::rpc::RaftRpc;
     use openraft::raft::InstallSnapshotRequest;
     let me = cluster.node_id();
     let made =
@@ -193,7 +193,7 @@ async fn forged_snapshot(cluster: &crate::cluster::ClusterHandle, term: u64) {
 
 /// AppendEntries and Vote sent to one peer, claiming to come from the other.
 async fn impersonate(cluster: &crate::cluster::ClusterHandle, term: u64) {
-    use mpc_consensus::network::RaftRpc;
+    use mpc_consensus::rpc::RaftRpc;
     use openraft::raft::{AppendEntriesRequest, VoteRequest};
     let peers = others(cluster);
     let (Some(&victim), Some(&claimed)) = (peers.first(), peers.get(1)) else {

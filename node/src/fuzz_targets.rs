@@ -15,12 +15,13 @@
 //! [`signed_command`] (the JSON a client signs and submits, verified and applied).
 
 use crate::p2p::messages::{PeerRequest, PeerResponse};
-use mpc_consensus::command::SignedCommand;
-use mpc_consensus::network::RaftRpc;
-use mpc_consensus::raft::{LogCommand, NodeId, PeerNode, Proposal};
+use mpc_consensus::raft::{NodeId, PeerNode};
+use mpc_consensus::rpc::RaftRpc;
 use mpc_consensus::rpc_guard::RpcGuard;
-use mpc_consensus::state::{CustodyState, EntryContext, GenesisParams};
-use mpc_consensus::types::UserKey;
+use mpc_custody::command::SignedCommand;
+use mpc_custody::entry::{LogCommand, Proposal};
+use mpc_custody::state::{CustodyState, EntryContext, GenesisParams};
+use mpc_custody::types::UserKey;
 use mpc_protocol::chain::{self, Chain, Network, PayloadExtras, WalletKey};
 use mpc_protocol::limits::{MAX_P2P_MESSAGE_BYTES, MAX_SESSION_MESSAGE_BYTES};
 use mpc_protocol::session::{Envelope, PartyIndex, SessionId};
@@ -125,12 +126,14 @@ pub fn noise_channel(bytes: &[u8]) {
         _ => return,
     };
     let hello = rest.get(..hello_len.min(rest.len())).unwrap_or_default();
-    let _ = respond(&me, peer_public.as_bytes(), hello);
+    // Fuzzing wants reproducible runs: a fixed-seed RNG for the ephemeral keys.
+    let mut rng: rand_chacha::ChaCha20Rng = rand_core::SeedableRng::seed_from_u64(0);
+    let _ = respond(&me, peer_public.as_bytes(), hello, &mut rng);
     // A real handshake, then arbitrary frames into the responder's channel.
-    let Ok((init, first)) = Initiator::start(&peer, my_public.as_bytes()) else {
+    let Ok((init, first)) = Initiator::start(&peer, my_public.as_bytes(), &mut rng) else {
         return;
     };
-    let Ok((mut chan, reply)) = respond(&me, peer_public.as_bytes(), &first) else {
+    let Ok((mut chan, reply)) = respond(&me, peer_public.as_bytes(), &first, &mut rng) else {
         return;
     };
     let Ok(mut sender) = init.finish(&reply) else {
@@ -233,7 +236,7 @@ pub fn signed_command(bytes: &[u8]) {
             };
             use ed25519_dalek::Signer;
             let admin = ed25519_dalek::SigningKey::from_bytes(&FUZZ_ADMIN_SECRET);
-            let sig = admin.sign(&mpc_consensus::command::signing_message(body));
+            let sig = admin.sign(&mpc_custody::command::signing_message(body));
             SignedCommand {
                 body: body.to_string(),
                 signer: UserKey(admin.verifying_key().to_bytes()),
@@ -257,8 +260,8 @@ pub fn signed_command(bytes: &[u8]) {
 /// mpc-node --example fuzz_seeds -- fuzz/corpus`): `(target, bytes)` encodings of real messages.
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     use crate::p2p::messages::{FrameKind, SessionFrame};
-    use mpc_consensus::command::{Action, CommandBody};
-    use mpc_consensus::types::{OrgId, UserId};
+    use mpc_custody::command::{Action, CommandBody};
+    use mpc_custody::types::{OrgId, UserId};
     use openraft::raft::{AppendEntriesRequest, VoteRequest};
     use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
     let admin = ed25519_dalek::SigningKey::from_bytes(&FUZZ_ADMIN_SECRET);

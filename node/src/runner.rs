@@ -3,18 +3,16 @@
 //! whose current signer set includes this node — then reports the results through Raft.
 //!
 //! Nothing here decides *whether* to sign: a signing session starts only after
-//! [`CustodyState::signing_job`](mpc_consensus::state::CustodyState::signing_job) has re-verified
+//! [`CustodyState::signing_job`](mpc_custody::state::CustodyState::signing_job) has re-verified
 //! the request on this node's own state (invariant 2).
 
 use crate::clock::now_ms;
 use crate::cluster::ClusterHandle;
 use crate::sessions::{RunError, SessionHub};
 use crate::share_store::{RecordKind, ShareStore};
-use mpc_consensus::custody::{
-    presig_store_key, report_message, session_id, Report, ReportBody, SignedReport,
-};
 use mpc_consensus::raft::NodeId;
-use mpc_consensus::state::SigningJob;
+use mpc_custody::state::SigningJob;
+use mpc_custody::{presig_store_key, report_message, session_id, Report, ReportBody, SignedReport};
 use mpc_protocol::chain::keys::{self, VaultPublicKeys};
 use mpc_protocol::chain::{Chain, KeyType, Network, ToSign};
 use mpc_protocol::ecdsa::online::EcdsaPresigSign;
@@ -103,7 +101,7 @@ struct PresignWork {
 /// The key id a wallet's presignatures are bound to: the wallet id (vault, chain, network,
 /// index — the key and its HD path).
 fn presig_key_id(vault_id: &str, chain: Chain, network: Network, index: u32) -> String {
-    mpc_consensus::custody::Wallet::id_for(vault_id, chain, network, index)
+    mpc_custody::Wallet::id_for(vault_id, chain, network, index)
 }
 
 /// A session RNG seeded from the OS.
@@ -998,7 +996,7 @@ impl Runner {
     /// check (see [`crate::forge`]).
     #[cfg(feature = "forge-for-tests")]
     fn forge_scan(&self) {
-        use mpc_consensus::custody::RequestStatus;
+        use mpc_custody::RequestStatus;
         let me = self.me();
         let jobs = self.inner.cluster.read_state(|s| {
             s.requests(None)

@@ -246,8 +246,9 @@ impl SessionHub {
                     .noise_keys
                     .get(&from)
                     .ok_or("sender has no pinned Noise key")?;
-                let (chan, reply) = channel::respond(&self.inner.noise_secret, key, &msg)
-                    .map_err(|e| e.to_string())?;
+                let (chan, reply) =
+                    channel::respond(&self.inner.noise_secret, key, &msg, &mut rand_core::OsRng)
+                        .map_err(|e| e.to_string())?;
                 let mut st = self.state();
                 if st.finished.contains(&sid) {
                     return Err("session already finished here".into());
@@ -375,7 +376,11 @@ impl SessionHub {
         };
         // Handshake, retried until the deadline (the peer may still be connecting).
         let mut chan = loop {
-            let (init, hello) = match channel::Initiator::start(&self.inner.noise_secret, key) {
+            let (init, hello) = match channel::Initiator::start(
+                &self.inner.noise_secret,
+                key,
+                &mut rand_core::OsRng,
+            ) {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(to, "noise start: {e}");

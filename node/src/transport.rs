@@ -3,8 +3,9 @@
 use crate::p2p::messages::{PeerRequest, PeerResponse};
 use crate::p2p::P2pHandle;
 use libp2p::PeerId;
-use mpc_consensus::network::{RaftRpc, RaftRpcReply, RaftTransport, TransportError};
+use mpc_consensus::network::{RaftTransport, TransportError};
 use mpc_consensus::raft::{NodeId, PeerNode};
+use mpc_consensus::rpc::{RaftRpc, RaftRpcReply};
 use std::time::Duration;
 
 /// Carries Raft RPCs as [`PeerRequest::Raft`].

@@ -4,6 +4,9 @@
 //! `cargo run -p mpc-protocol --example gen_insecure_primes`).
 //! Run: `cargo bench -p mpc-protocol --bench ecdsa`.
 
+// Benchmarks measure wall time: the pure-crate clock ban (clippy.toml) does not apply here.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+
 use mpc_protocol::ecdsa::{self, BoundPresignature, MessageDigest, Primes};
 use mpc_protocol::session::{PartyIndex, SessionId};
 use mpc_protocol::sim;

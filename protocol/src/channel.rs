@@ -43,13 +43,57 @@ pub enum ChannelError {
     },
 }
 
+/// snow's cryptography with the caller's randomness: the handshake's ephemeral key comes from a
+/// ChaCha20 stream seeded by the caller's RNG, never from snow's own OS RNG (so the sans-IO
+/// core stays deterministic under a seeded RNG, and the node draws OS randomness at its edge).
+struct CallerRng(rand_chacha::ChaCha20Rng);
+
+impl snow::types::Random for CallerRng {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), snow::Error> {
+        rand_core::RngCore::fill_bytes(&mut self.0, dest);
+        Ok(())
+    }
+}
+
+struct Resolver {
+    seed: std::sync::Mutex<Option<Zeroizing<[u8; 32]>>>,
+}
+
+impl snow::resolvers::CryptoResolver for Resolver {
+    fn resolve_rng(&self) -> Option<Box<dyn snow::types::Random>> {
+        // One RNG per handshake: the seed is handed out once.
+        let seed = self.seed.lock().ok()?.take()?;
+        Some(Box::new(CallerRng(rand_core::SeedableRng::from_seed(
+            *seed,
+        ))))
+    }
+    fn resolve_dh(&self, c: &snow::params::DHChoice) -> Option<Box<dyn snow::types::Dh>> {
+        snow::resolvers::DefaultResolver.resolve_dh(c)
+    }
+    fn resolve_hash(&self, c: &snow::params::HashChoice) -> Option<Box<dyn snow::types::Hash>> {
+        snow::resolvers::DefaultResolver.resolve_hash(c)
+    }
+    fn resolve_cipher(
+        &self,
+        c: &snow::params::CipherChoice,
+    ) -> Option<Box<dyn snow::types::Cipher>> {
+        snow::resolvers::DefaultResolver.resolve_cipher(c)
+    }
+}
+
 fn builder<'a>(
     params: &'a snow::params::NoiseParams,
     local_secret: &'a [u8; 32],
     remote_public: &'a [u8; 32],
+    rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng),
 ) -> Result<snow::Builder<'a>, ChannelError> {
     let e = |e: snow::Error| ChannelError::Handshake(e.to_string());
-    snow::Builder::new(params.clone())
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(seed.as_mut());
+    let resolver = Resolver {
+        seed: std::sync::Mutex::new(Some(seed)),
+    };
+    snow::Builder::with_resolver(params.clone(), Box::new(resolver))
         .local_private_key(local_secret)
         .map_err(e)?
         .remote_public_key(remote_public)
@@ -71,13 +115,14 @@ pub struct Initiator {
 
 impl Initiator {
     /// Starts a handshake to the peer whose static public key is `remote_public`; returns the
-    /// first handshake message to send.
+    /// first handshake message to send. The ephemeral key is drawn from `rng`.
     pub fn start(
         local_secret: &Zeroizing<[u8; 32]>,
         remote_public: &[u8; 32],
+        rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng),
     ) -> Result<(Initiator, Vec<u8>), ChannelError> {
         let p = params()?;
-        let mut state = builder(&p, local_secret, remote_public)?
+        let mut state = builder(&p, local_secret, remote_public, rng)?
             .build_initiator()
             .map_err(|e| ChannelError::Handshake(e.to_string()))?;
         let mut buf = vec![0u8; NOISE_MAX_FRAME_BYTES];
@@ -100,15 +145,16 @@ impl Initiator {
 }
 
 /// Answers a handshake from the peer whose static public key is `remote_public` (the only key
-/// accepted); returns the channel and the reply to send.
+/// accepted); returns the channel and the reply to send. The ephemeral key is drawn from `rng`.
 pub fn respond(
     local_secret: &Zeroizing<[u8; 32]>,
     remote_public: &[u8; 32],
     first: &[u8],
+    rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng),
 ) -> Result<(PeerChannel, Vec<u8>), ChannelError> {
     check_frame(first)?;
     let p = params()?;
-    let mut state = builder(&p, local_secret, remote_public)?
+    let mut state = builder(&p, local_secret, remote_public, rng)?
         .build_responder()
         .map_err(|e| ChannelError::Handshake(e.to_string()))?;
     let mut buf = vec![0u8; NOISE_MAX_FRAME_BYTES];
@@ -232,11 +278,29 @@ mod tests {
         x25519_dalek::PublicKey::from(&s).to_bytes()
     }
 
+    fn rng() -> rand_chacha::ChaCha20Rng {
+        rand_core::SeedableRng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn the_handshake_draws_its_ephemeral_key_from_the_callers_rng() {
+        // Same keys and same caller RNG seed ⇒ byte-identical handshake messages; another seed
+        // ⇒ different ones. Fails if snow draws from its own OS RNG.
+        let (a_sk, _) = keypair(1);
+        let (_, b_pk) = keypair(2);
+        let seeded = |seed: u64| {
+            let mut r: rand_chacha::ChaCha20Rng = rand_core::SeedableRng::seed_from_u64(seed);
+            Initiator::start(&a_sk, &b_pk, &mut r).unwrap().1
+        };
+        assert_eq!(seeded(1), seeded(1));
+        assert_ne!(seeded(1), seeded(2));
+    }
+
     fn pair() -> (PeerChannel, PeerChannel) {
         let (a_sk, a_pk) = keypair(1);
         let (b_sk, b_pk) = keypair(2);
-        let (init, m1) = Initiator::start(&a_sk, &b_pk).unwrap();
-        let (b, m2) = respond(&b_sk, &a_pk, &m1).unwrap();
+        let (init, m1) = Initiator::start(&a_sk, &b_pk, &mut rng()).unwrap();
+        let (b, m2) = respond(&b_sk, &a_pk, &m1, &mut rng()).unwrap();
         (init.finish(&m2).unwrap(), b)
     }
 
@@ -262,20 +326,20 @@ mod tests {
         let (b_sk, b_pk) = keypair(2);
         let (_, c_pk) = keypair(3);
         // The initiator expects c's key but talks to b.
-        let (_, m1) = Initiator::start(&a_sk, &c_pk).unwrap();
+        let (_, m1) = Initiator::start(&a_sk, &c_pk, &mut rng()).unwrap();
         assert!(matches!(
-            respond(&b_sk, &a_pk, &m1),
+            respond(&b_sk, &a_pk, &m1, &mut rng()),
             Err(ChannelError::Handshake(_))
         ));
         // b expects c, but a connects.
-        let (_, m1) = Initiator::start(&a_sk, &b_pk).unwrap();
+        let (_, m1) = Initiator::start(&a_sk, &b_pk, &mut rng()).unwrap();
         assert!(matches!(
-            respond(&b_sk, &c_pk, &m1),
+            respond(&b_sk, &c_pk, &m1, &mut rng()),
             Err(ChannelError::Handshake(_))
         ));
         // A corrupted answer fails the initiator.
-        let (init, m1) = Initiator::start(&a_sk, &b_pk).unwrap();
-        let (_, mut m2) = respond(&b_sk, &a_pk, &m1).unwrap();
+        let (init, m1) = Initiator::start(&a_sk, &b_pk, &mut rng()).unwrap();
+        let (_, mut m2) = respond(&b_sk, &a_pk, &m1, &mut rng()).unwrap();
         m2[40] ^= 1;
         assert!(matches!(init.finish(&m2), Err(ChannelError::Handshake(_))));
     }

@@ -14,8 +14,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use mpc_consensus::command::Action;
-use mpc_consensus::types::{OrgId, Role, UserId, UserKey};
+use mpc_custody::command::Action;
+use mpc_custody::types::{OrgId, Role, UserId, UserKey};
 use mpc_protocol::chain::Chain;
 use mpc_testnet::demo::{self, Net, Users};
 use mpc_testnet::{binary, wait_until, Cluster, FORGER};

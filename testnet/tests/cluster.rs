@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use mpc_cli::sign::sign_action;
-use mpc_consensus::command::{Action, SignedCommand};
-use mpc_consensus::types::{OrgId, Role, UserId, UserKey};
+use mpc_custody::command::{Action, SignedCommand};
+use mpc_custody::types::{OrgId, Role, UserId, UserKey};
 use mpc_testnet::{init_node, make_genesis, wait_until, Cluster, TEST_PASSPHRASE};
 use serde_json::json;
 use std::process::Command;

@@ -10,8 +10,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use base64::Engine;
-use mpc_consensus::command::Action;
-use mpc_consensus::types::{OrgId, UserId};
+use mpc_custody::command::Action;
+use mpc_custody::types::{OrgId, UserId};
 use mpc_protocol::chain::{Chain, Network};
 use mpc_testnet::demo::{self, ChainResult, Net, Users};
 use mpc_testnet::Cluster;

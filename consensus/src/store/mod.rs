@@ -5,7 +5,7 @@
 //! - `raft_meta`: vote, committed log id, last purged log id;
 //! - `sm_meta`: genesis parameters, last applied log id, membership, current snapshot;
 //! - `sm_records`: the custody state, one record per organisation / member / idempotency key /
-//!   audit entry (see [`crate::state::RecordKey`]).
+//!   audit entry (see [`mpc_custody::state::RecordKey`]).
 //!
 //! Durability: every write that openraft must be able to rely on (appended entries, vote,
 //! truncation, purge, applied state, installed snapshot) is followed by `flush_async` before the
@@ -18,7 +18,7 @@ pub use log_store::LogStore;
 pub use state_machine::{proposal_hash, AppliedOutcome, StateMachineStore, StoredSnapshot};
 
 use crate::raft::NodeId;
-use crate::state::GenesisParams;
+use mpc_custody::state::GenesisParams;
 use openraft::{AnyError, StorageError, StorageIOError};
 use std::path::Path;
 

@@ -1,11 +1,12 @@
 //! The custody state machine store: [`CustodyState`] in memory, persisted record by record.
 
 use super::{corrupt, io_err};
-use crate::custody::Request;
-use crate::raft::{NodeId, PeerNode, Proposal, TypeConfig};
-use crate::state::{
+use crate::raft::{NodeId, PeerNode, TypeConfig};
+use mpc_custody::entry::Proposal;
+use mpc_custody::state::{
     CommandOutcome, CustodyState, EntryContext, GenesisParams, RecordKey, RecordValue,
 };
+use mpc_custody::Request;
 use mpc_protocol::limits::MAX_RECORD_BYTES;
 use mpc_protocol::{decode, encode};
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -421,10 +422,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::command::{Action, CommandBody, SignedCommand};
-    use crate::raft::LogCommand;
-    use crate::types::{OrgId, UserId, UserKey};
     use ed25519_dalek::SigningKey;
+    use mpc_custody::command::{Action, CommandBody, SignedCommand};
+    use mpc_custody::entry::LogCommand;
+    use mpc_custody::types::{OrgId, UserId, UserKey};
     use openraft::{CommittedLeaderId, LogId};
 
     fn genesis(admin: &SigningKey) -> GenesisParams {

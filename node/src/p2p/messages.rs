@@ -1,8 +1,8 @@
 //! Messages carried by the `/mpc-node/raft/1` request-response protocol.
 
-use mpc_consensus::network::{RaftRpc, RaftRpcReply};
-use mpc_consensus::raft::Proposal;
-use mpc_consensus::state::CommandOutcome;
+use mpc_consensus::rpc::{RaftRpc, RaftRpcReply};
+use mpc_custody::entry::Proposal;
+use mpc_custody::state::CommandOutcome;
 use serde::{Deserialize, Serialize};
 
 /// A request from one node to another.

@@ -7,8 +7,8 @@ use crate::cluster::ClusterHandle;
 use crate::runner::Runner;
 use jsonrpsee::types::Params;
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
-use mpc_consensus::custody::Request;
-use mpc_consensus::types::OrgId;
+use mpc_custody::types::OrgId;
+use mpc_custody::Request;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -116,7 +116,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
                 "generating": p.generating.len(),
                 "used": p.used,
                 "failures_in_row": p.failures_in_row,
-                "target": mpc_consensus::custody::PRESIG_POOL_TARGET,
+                "target": mpc_custody::PRESIG_POOL_TARGET,
             })),
             None => Err(RpcError::NotFound(format!(
                 "wallet '{id}' has no presignature pool (only ECDSA wallets do)"

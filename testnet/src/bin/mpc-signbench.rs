@@ -11,9 +11,9 @@
 
 use anyhow::{bail, Context};
 use mpc_bootstrap::userkey::UserKeyFile;
-use mpc_consensus::command::Action;
-use mpc_consensus::custody::{AutoApprove, PolicyRules};
-use mpc_consensus::types::{OrgId, UserId};
+use mpc_custody::command::Action;
+use mpc_custody::types::{OrgId, UserId};
+use mpc_custody::{AutoApprove, PolicyRules};
 use mpc_protocol::chain::{Amount, Chain};
 use mpc_testnet::demo::{self, Net, Users};
 use serde_json::{json, Value};

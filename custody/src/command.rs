@@ -6,10 +6,10 @@
 //! command signed for one network is worthless on another, and carries an idempotency key so that
 //! a retried or replayed command is applied at most once.
 
-use crate::custody::PolicyRules;
 use crate::types::{
     validate_id, OrgId, Role, UserId, UserKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES,
 };
+use crate::PolicyRules;
 use ed25519_dalek::{Signature, VerifyingKey};
 use mpc_protocol::chain::{Chain, Network, PayloadExtras, MAX_PAYLOAD_BYTES};
 use mpc_protocol::domain;

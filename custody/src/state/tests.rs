@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::command::{CommandBody, SignedCommand};
+use crate::types::Role;
 use ed25519_dalek::SigningKey;
 
 const CLUSTER: &str = "cluster-1";

@@ -1,7 +1,7 @@
 //! Vault → wallet → policy → request → approvals → signing job, and the signer's own checks.
 
 use super::*;
-use crate::custody::{
+use crate::{
     LimitAction, PolicyRules, Report, ReportBody, RequestStatus, SignedReport, SpendLimit,
     VaultStatus,
 };
@@ -40,7 +40,7 @@ impl H {
             report,
         })
         .unwrap();
-        let sig = node_key(node).sign(&crate::custody::report_message(&body));
+        let sig = node_key(node).sign(&crate::report_message(&body));
         let rep = SignedReport {
             node_id: node,
             body,
@@ -57,7 +57,7 @@ impl H {
         )
     }
 
-    fn request(&self, id: &str) -> crate::custody::Request {
+    fn request(&self, id: &str) -> crate::Request {
         self.s.request(id).unwrap().clone()
     }
 }
@@ -182,13 +182,7 @@ fn two_of_three() -> PolicyRules {
     }
 }
 
-fn submit(
-    h: &mut H,
-    wallet: &str,
-    pk: &[u8],
-    lamports: u64,
-    idem: &str,
-) -> crate::custody::Request {
+fn submit(h: &mut H, wallet: &str, pk: &[u8], lamports: u64, idem: &str) -> crate::Request {
     let out = h.user(
         20,
         idem,
@@ -206,7 +200,7 @@ fn submit(
     *request
 }
 
-fn approve(h: &mut H, who: u8, req: &crate::custody::Request, digest: &str) -> CommandOutcome {
+fn approve(h: &mut H, who: u8, req: &crate::Request, digest: &str) -> CommandOutcome {
     h.user(
         who,
         &format!("ap-{who}-{}-{}", req.request_id, &digest[..8]),
@@ -274,7 +268,7 @@ fn vault_reports_that_disagree_fail_the_vault() {
         },
     })
     .unwrap();
-    let sig = node_key(2).sign(&crate::custody::report_message(&body));
+    let sig = node_key(2).sign(&crate::report_message(&body));
     let forged = SignedReport {
         node_id: 1,
         body,
@@ -342,7 +336,7 @@ fn m_of_n_approvals_then_signing_job_and_signer_rechecks() {
     // The signer's own clock (decision 0012): the reservation's log time must be within
     // MAX_CLOCK_SKEW_MS of it, either way; a leader a day ahead or behind gets no signature.
     let reserved = r.reserved_at_ms.unwrap();
-    let bound = crate::rpc_guard::MAX_CLOCK_SKEW_MS;
+    let bound = crate::entry::MAX_CLOCK_SKEW_MS;
     for now in [reserved, reserved + bound, reserved.saturating_sub(bound)] {
         assert!(
             h.s.signing_job_at(&req.request_id, me, now).is_ok(),
@@ -455,7 +449,7 @@ fn whitelist_limits_and_auto_approve() {
         max_amount: Amount(3_000_000),
         action: LimitAction::RequireAdmin,
     }];
-    rules.auto_approve = vec![crate::custody::AutoApprove {
+    rules.auto_approve = vec![crate::AutoApprove {
         asset: "SOL".into(),
         max_amount: Amount(1_000_000),
     }];
@@ -565,7 +559,7 @@ fn eth_payload() -> String {
 
 #[test]
 fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
-    use crate::custody::{PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
+    use crate::{PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
     let (mut h, _, _) = setup(two_of_three());
     let ActionResult::WalletCreated { wallet } = h.ok(
         1,

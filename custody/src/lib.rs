@@ -1,0 +1,62 @@
+//! # mpc-custody
+//!
+//! The replicated custody state of an mpc-node network, as a pure state machine: no I/O, no
+//! clock, no randomness, no async runtime. `mpc-consensus` replicates it with openraft and
+//! persists it with sled; the node's engine reads it; the deterministic simulator drives it.
+//! `.ci/run` checks that tokio, sled and openraft stay out of this crate's dependency tree, and
+//! `clippy.toml` here forbids wall clocks and OS randomness.
+//!
+//! Bird's-eye view, lowest first:
+//! - [`types`], [`ids`]: identifiers, roles, node ids, signer subsets and every session-id
+//!   derivation of the network.
+//! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage.
+//! - [`command`]: what users sign. A [`command::SignedCommand`] carries the exact JSON text of a
+//!   [`command::CommandBody`], the signer's Ed25519 public key and a signature over a
+//!   domain-separated hash of that text. Nodes verify it before proposing; `apply` verifies again.
+//! - [`request`], [`report`]: signing requests (which carry the approvals users signed) and node
+//!   reports (signed by a node's genesis key).
+//! - [`entry`]: what a log entry carries ([`entry::LogCommand`]) and the clock-skew bound.
+//! - [`audit`]: the hash-chained audit log.
+//! - [`state`]: [`state::CustodyState`], the deterministic state machine. `apply` takes its
+//!   timestamp and position from the log entry, never from a clock.
+//!
+//! Invariants:
+//! - `apply` is deterministic: same state + same entry ⇒ same outcome and same next state. A
+//!   failed command (bad signature, missing role, unknown org …) is a recorded outcome, never a
+//!   panic.
+//! - A command with the same signer and idempotency key is applied at most once; a replay returns
+//!   the first outcome.
+//! - Every applied command appends one audit entry whose hash covers the previous entry's hash.
+//! - A signer acts only on [`state::CustodyState::signing_job`], its own re-verification of the
+//!   request against signatures anchored in the genesis (invariant 2).
+//!
+//! Caveats: the whole custody state is held in memory; very large audit logs will want paging
+//! from disk.
+
+pub mod address_book;
+pub mod audit;
+pub mod command;
+pub mod entry;
+pub mod ids;
+pub mod org;
+pub mod policy;
+pub mod pool;
+pub mod report;
+pub mod request;
+pub mod state;
+pub mod types;
+pub mod vault;
+
+pub use address_book::{book_chain, AddressBookEntry};
+pub use ids::{session_id, subsets, NodeId};
+pub use org::{Member, Org};
+pub use policy::{
+    AutoApprove, LimitAction, Policy, PolicyRules, SpendLimit, MAX_APPROVERS, MAX_LIMITS,
+    MAX_WINDOW_SECS,
+};
+pub use pool::{presig_store_key, PresigPool, PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
+pub use report::{report_message, Report, ReportBody, SignedReport};
+pub use request::{
+    check_approval, intent_digest, Request, RequestStatus, SignAttempt, MAX_SIGN_ATTEMPTS,
+};
+pub use vault::{Vault, VaultStatus, Wallet};

@@ -1,0 +1,32 @@
+//! Organisations and their members.
+
+use crate::types::{OrgId, Role, UserId, UserKey};
+use serde::{Deserialize, Serialize};
+
+/// An organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    /// Id.
+    pub org_id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// Creation time from the log (ms).
+    pub created_at_ms: u64,
+    /// Key of the genesis admin who created it.
+    pub created_by: UserKey,
+}
+
+/// A member of an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Organisation.
+    pub org_id: OrgId,
+    /// User id within the organisation.
+    pub user_id: UserId,
+    /// The user's Ed25519 key; commands signed by it act as this member.
+    pub public_key: UserKey,
+    /// Roles, sorted.
+    pub roles: Vec<Role>,
+    /// When added (ms, from the log).
+    pub added_at_ms: u64,
+}

@@ -1,0 +1,132 @@
+//! Vault policies as admins write them: approvers and M, whitelist, spending limits and
+//! auto-approval.
+
+use crate::types::UserId;
+use mpc_protocol::chain::Amount;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+
+/// Most approvers in a policy.
+pub const MAX_APPROVERS: usize = 32;
+/// Most spending limits in a policy.
+pub const MAX_LIMITS: usize = 16;
+/// Longest spending window: 31 days.
+pub const MAX_WINDOW_SECS: u64 = 31 * 24 * 3600;
+
+/// What happens when a request would exceed a spending limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LimitAction {
+    /// The request is rejected.
+    Reject,
+    /// The request waits for an organisation admin's approval.
+    RequireAdmin,
+}
+
+/// A spending limit on one asset over a rolling window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendLimit {
+    /// Asset symbol (ETH, BTC, SOL).
+    pub asset: String,
+    /// Window length, seconds (e.g. 3600, 86400).
+    pub window_secs: u64,
+    /// Most that may be reserved within any window, smallest unit.
+    pub max_amount: Amount,
+    /// What happens beyond it.
+    pub action: LimitAction,
+}
+
+/// Requests up to an amount to a whitelisted address need no human approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoApprove {
+    /// Asset symbol.
+    pub asset: String,
+    /// Largest amount auto-approved, smallest unit.
+    pub max_amount: Amount,
+}
+
+/// The rules of a vault policy, as an admin writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRules {
+    /// Members who may approve.
+    pub approvers: Vec<UserId>,
+    /// Approvals needed (M).
+    pub threshold: u16,
+    /// Whether every destination must be in the address book.
+    #[serde(default)]
+    pub whitelist_required: bool,
+    /// Spending limits.
+    #[serde(default)]
+    pub limits: Vec<SpendLimit>,
+    /// Auto-approval rules (destination must be whitelisted).
+    #[serde(default)]
+    pub auto_approve: Vec<AutoApprove>,
+}
+
+impl PolicyRules {
+    /// Syntax checks.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.approvers.is_empty() || self.approvers.len() > MAX_APPROVERS {
+            return Err(format!("a policy needs 1 to {MAX_APPROVERS} approvers"));
+        }
+        let set: BTreeSet<_> = self.approvers.iter().collect();
+        if set.len() != self.approvers.len() {
+            return Err("approvers must not repeat".into());
+        }
+        for a in &self.approvers {
+            a.validate()?;
+        }
+        if self.threshold == 0 || usize::from(self.threshold) > self.approvers.len() {
+            return Err("threshold must be between 1 and the number of approvers".into());
+        }
+        if self.limits.len() > MAX_LIMITS || self.auto_approve.len() > MAX_LIMITS {
+            return Err(format!(
+                "at most {MAX_LIMITS} limits and auto-approve rules"
+            ));
+        }
+        for l in &self.limits {
+            if l.window_secs == 0 || l.window_secs > MAX_WINDOW_SECS {
+                return Err(format!("window_secs must be 1 to {MAX_WINDOW_SECS}"));
+            }
+            validate_asset(&l.asset)?;
+        }
+        for a in &self.auto_approve {
+            validate_asset(&a.asset)?;
+        }
+        Ok(())
+    }
+
+    /// SHA-256 of the canonical JSON of the rules, hex.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(json))
+    }
+}
+
+fn validate_asset(a: &str) -> Result<(), String> {
+    match a {
+        "ETH" | "BTC" | "SOL" => Ok(()),
+        _ => Err(format!("unknown asset '{a}' (ETH, BTC or SOL)")),
+    }
+}
+
+/// A vault's policy in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Vault.
+    pub vault_id: String,
+    /// Version, from 1.
+    pub version: u32,
+    /// Hash of the rules.
+    pub hash: String,
+    /// The rules.
+    pub rules: PolicyRules,
+    /// Who set it (user id) and when (ms).
+    pub set_by: UserId,
+    /// When (ms).
+    pub set_at_ms: u64,
+}

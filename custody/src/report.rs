@@ -1,0 +1,132 @@
+//! Node reports: a node's signed statement of a DKG result, a signature, a stored
+//! presignature or a failure.
+
+use crate::ids::NodeId;
+use mpc_protocol::chain::keys::VaultPublicKeys;
+use mpc_protocol::domain;
+use serde::{Deserialize, Serialize};
+
+/// A node's signed statement (DKG result, signature, failure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReport {
+    /// Reporting node.
+    pub node_id: NodeId,
+    /// JSON text of a [`ReportBody`].
+    pub body: String,
+    /// Ed25519 signature (hex) by the node's identity key over `NODE_REPORT || body`.
+    pub signature: String,
+}
+
+/// What a node reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    /// Genesis hash.
+    pub cluster: String,
+    /// The report.
+    pub report: Report,
+}
+
+/// Node reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Report {
+    /// DKG finished; these are the public keys this node holds shares of.
+    VaultKeys {
+        /// Vault.
+        vault_id: String,
+        /// Keys.
+        keys: VaultPublicKeys,
+    },
+    /// DKG failed on this node.
+    VaultFailed {
+        /// Vault.
+        vault_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Signing finished: one signature (hex) per message.
+    Signature {
+        /// Request.
+        request_id: String,
+        /// Attempt.
+        attempt: u32,
+        /// Signatures.
+        signatures: Vec<String>,
+    },
+    /// This node stored presignature `seq` of the wallet's pool.
+    PresigReady {
+        /// Wallet.
+        wallet_id: String,
+        /// Sequence number.
+        seq: u64,
+    },
+    /// Presignature `seq` of the wallet's pool could not be made here.
+    PresigFailed {
+        /// Wallet.
+        wallet_id: String,
+        /// Sequence number.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Signing failed on this node.
+    SignFailed {
+        /// Request.
+        request_id: String,
+        /// Attempt.
+        attempt: u32,
+        /// Why.
+        reason: String,
+        /// Signers from which nothing arrived.
+        unresponsive: Vec<NodeId>,
+    },
+}
+
+impl Report {
+    /// Short name for the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Report::VaultKeys { .. } => "vault_keys",
+            Report::VaultFailed { .. } => "vault_failed",
+            Report::Signature { .. } => "signature",
+            Report::SignFailed { .. } => "sign_failed",
+            Report::PresigReady { .. } => "presig_ready",
+            Report::PresigFailed { .. } => "presig_failed",
+        }
+    }
+}
+
+/// The bytes a node signs for a report.
+pub fn report_message(body: &str) -> Vec<u8> {
+    let mut m = domain::NODE_REPORT.to_vec();
+    m.extend_from_slice(body.as_bytes());
+    m
+}
+
+impl SignedReport {
+    /// Verifies the signature with the node's key and parses the body.
+    pub fn verify(&self, cluster_id: &str, node_key: &[u8; 32]) -> Result<Report, String> {
+        if self.body.len() > mpc_protocol::limits::MAX_COMMAND_BODY_BYTES {
+            return Err("report too large".into());
+        }
+        let sig: [u8; 64] = hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("report signature must be 64 bytes of hex")?;
+        let vk =
+            ed25519_dalek::VerifyingKey::from_bytes(node_key).map_err(|_| "invalid node key")?;
+        vk.verify_strict(
+            &report_message(&self.body),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| "report signature does not verify")?;
+        let body: ReportBody =
+            serde_json::from_str(&self.body).map_err(|e| format!("malformed report: {e}"))?;
+        if body.cluster != cluster_id {
+            return Err("report was made for another network".into());
+        }
+        Ok(body.report)
+    }
+}

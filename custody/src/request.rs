@@ -1,0 +1,184 @@
+//! Signing requests, their attempts, the intent digest approvers sign and the check of a
+//! stored approval.
+
+use crate::command::{Action, SignedCommand};
+use crate::ids::NodeId;
+use crate::policy::Policy;
+use crate::types::{OrgId, UserId, UserKey};
+use mpc_protocol::chain::{Intent, PayloadExtras};
+use mpc_protocol::domain;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Most signing attempts per request.
+pub const MAX_SIGN_ATTEMPTS: u32 = 5;
+
+/// Lifecycle of a signing request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Waiting for approvals.
+    Pending,
+    /// Approved, but a spending limit needs an admin's approval.
+    AwaitingAdmin {
+        /// Which limit.
+        reason: String,
+    },
+    /// Signer set and session fixed; signers are working.
+    Signing,
+    /// Signed; the signed transaction is available.
+    Signed,
+    /// Rejected by policy or an approver.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// Signing failed after every attempt.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RequestStatus {
+    /// Short name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::AwaitingAdmin { .. } => "awaiting_admin",
+            RequestStatus::Signing => "signing",
+            RequestStatus::Signed => "signed",
+            RequestStatus::Rejected { .. } => "rejected",
+            RequestStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// One signing attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignAttempt {
+    /// 1-based.
+    pub attempt: u32,
+    /// Signer node ids, sorted.
+    pub signers: Vec<NodeId>,
+    /// Session id (hex).
+    pub session_id: String,
+    /// Log index that fixed it.
+    pub log_index: u64,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+    /// ECDSA presignatures this attempt uses, one per message (empty: full interactive signing).
+    #[serde(default)]
+    pub presignatures: Vec<u64>,
+}
+
+/// A signing request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// `req-<log index>`.
+    pub request_id: String,
+    /// Organisation.
+    pub org_id: OrgId,
+    /// Wallet.
+    pub wallet_id: String,
+    /// Vault.
+    pub vault_id: String,
+    /// Submitted by (user id).
+    pub initiator: UserId,
+    /// The unsigned payload, hex.
+    pub payload: String,
+    /// Chain extras (Bitcoin spent outputs).
+    pub extras: PayloadExtras,
+    /// What the payload does, as parsed.
+    pub intent: Intent,
+    /// What approvers sign (hex).
+    pub intent_digest: String,
+    /// Policy in force at submission (checked again by signers).
+    pub policy: Policy,
+    /// Status.
+    pub status: RequestStatus,
+    /// True when the auto-approve rule applied.
+    pub auto_approved: bool,
+    /// Approvals: approver user id → the signed approval command.
+    pub approvals: BTreeMap<UserId, SignedCommand>,
+    /// Admin approval beyond a spending limit, if any.
+    pub admin_approval: Option<SignedCommand>,
+    /// When the spend was reserved against the windows (ms).
+    pub reserved_at_ms: Option<u64>,
+    /// Attempts so far.
+    pub attempts: Vec<SignAttempt>,
+    /// Signatures (hex), one per message, once signed.
+    pub signatures: Vec<String>,
+    /// The signed transaction, once signed (and its audit entry committed).
+    pub signed_transaction: Option<String>,
+    /// Submission time (ms).
+    pub created_at_ms: u64,
+    /// Last change (ms).
+    pub updated_at_ms: u64,
+}
+
+/// The digest approvers sign: binds the cluster, request, wallet, payload and parsed intent.
+pub fn intent_digest(
+    cluster_id: &str,
+    request_id: &str,
+    wallet_id: &str,
+    payload: &[u8],
+    extras: &PayloadExtras,
+    intent: &Intent,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(domain::INTENT_DIGEST);
+    for part in [
+        cluster_id.as_bytes(),
+        request_id.as_bytes(),
+        wallet_id.as_bytes(),
+        payload,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    let x = serde_json::to_vec(extras).unwrap_or_default();
+    h.update((x.len() as u64).to_be_bytes());
+    h.update(&x);
+    let i = serde_json::to_vec(intent).unwrap_or_default();
+    h.update((i.len() as u64).to_be_bytes());
+    h.update(&i);
+    hex::encode(h.finalize())
+}
+
+/// Checks a stored approval: signed for this cluster by `key`, approving `request_id` with
+/// `digest`. Returns the approving user id named in the command's action (the caller checks it
+/// against the policy and the member's key).
+pub fn check_approval(
+    cmd: &SignedCommand,
+    cluster_id: &str,
+    request_id: &str,
+    digest: &str,
+    admin: bool,
+) -> Result<UserKey, String> {
+    let v = cmd.verify(cluster_id)?;
+    let (rid, d) = match (&v.body.action, admin) {
+        (
+            Action::RequestApprove {
+                request_id,
+                intent_digest,
+                ..
+            },
+            false,
+        ) => (request_id, intent_digest),
+        (
+            Action::RequestAdminApprove {
+                request_id,
+                intent_digest,
+                ..
+            },
+            true,
+        ) => (request_id, intent_digest),
+        _ => return Err("not an approval command".into()),
+    };
+    if rid != request_id || d != digest {
+        return Err("approval is for another request or digest".into());
+    }
+    Ok(v.signer)
+}

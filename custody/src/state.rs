@@ -1,0 +1,362 @@
+//! The custody state machine: pure and deterministic.
+//!
+//! [`CustodyState::apply`] takes the log position and timestamp from the entry (see
+//! [`EntryContext`]) and a [`LogCommand`]; it returns a [`CommandOutcome`] and records which
+//! records changed so the store can persist exactly those ([`CustodyState::take_dirty`]).
+//!
+//! One file per concept, one handler per action: [`members`](self) (organisations, members),
+//! vaults and wallets, the address book, policies, requests, signing attempts, presignature
+//! pools, node reports, and the signer's own check (invariant 2) in `signer_check.rs`.
+
+use crate::audit::{genesis_prev_hash, verify_chain, AuditEntry, ChainReport};
+use crate::command::{Action, VerifiedCommand};
+use crate::entry::{LogCommand, Proposal};
+use crate::ids::NodeId;
+use crate::org::{Member, Org};
+use crate::types::{OrgId, UserId, UserKey};
+use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+mod address_book;
+mod attempts;
+#[cfg(feature = "forge-for-tests")]
+mod forge;
+mod members;
+mod outcome;
+mod policy;
+mod pools;
+mod records;
+mod reports;
+mod requests;
+mod signer_check;
+mod vaults;
+
+pub use outcome::{ActionResult, CommandOutcome, IdempotencyRecord};
+pub use records::{RecordKey, RecordValue};
+pub use signer_check::SigningJob;
+
+/// Where in the log a command sits; everything `apply` needs to know about time and position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryContext {
+    /// Raft log index.
+    pub log_index: u64,
+}
+
+/// What an action handler knows about the command it executes.
+pub(crate) struct Exec<'a> {
+    /// The verified command.
+    pub cmd: &'a VerifiedCommand,
+    /// Its signer.
+    pub signer: UserKey,
+    /// Its place in the log.
+    pub ctx: EntryContext,
+    /// Log time (ms), monotonic.
+    pub now_ms: u64,
+}
+
+/// Where and when a node report is applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At {
+    /// Its place in the log.
+    pub ctx: EntryContext,
+    /// Log time (ms), monotonic.
+    pub now_ms: u64,
+}
+
+/// What a report handler returns: `Ok(None)` when the report changed nothing (duplicate or
+/// late), else the organisation, the audit text and the result.
+pub(crate) type ReportResult = Result<Option<(OrgId, String, ActionResult)>, String>;
+
+/// Fixed parameters from the genesis document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisParams {
+    /// Hex genesis hash; commands must name it.
+    pub cluster_id: String,
+    /// Keys allowed to create organisations.
+    pub admins: BTreeSet<UserKey>,
+    /// Every node's Ed25519 identity key (signs its reports).
+    pub nodes: BTreeMap<NodeId, UserKey>,
+    /// Signing threshold t.
+    pub threshold: u16,
+}
+
+/// The whole replicated custody state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyState {
+    genesis: GenesisParams,
+    orgs: BTreeMap<OrgId, Org>,
+    members: BTreeMap<(OrgId, UserId), Member>,
+    idempotency: BTreeMap<(UserKey, String), IdempotencyRecord>,
+    audit: Vec<AuditEntry>,
+    vaults: BTreeMap<String, Vault>,
+    wallets: BTreeMap<String, Wallet>,
+    address_book: BTreeMap<(OrgId, String, String), AddressBookEntry>,
+    policies: BTreeMap<String, Policy>,
+    requests: BTreeMap<String, Request>,
+    /// ECDSA presignature pools by wallet id.
+    #[serde(default)]
+    presig_pools: BTreeMap<String, PresigPool>,
+    last_timestamp_ms: u64,
+    #[serde(skip)]
+    dirty: BTreeSet<RecordKey>,
+    /// Every request write since the last [`CustodyState::take_request_changes`], in order.
+    #[serde(skip)]
+    request_changes: Vec<Request>,
+}
+
+impl CustodyState {
+    /// An empty state for a network with these genesis parameters.
+    pub fn new(genesis: GenesisParams) -> Self {
+        CustodyState {
+            genesis,
+            orgs: BTreeMap::new(),
+            members: BTreeMap::new(),
+            idempotency: BTreeMap::new(),
+            audit: Vec::new(),
+            vaults: BTreeMap::new(),
+            wallets: BTreeMap::new(),
+            address_book: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            presig_pools: BTreeMap::new(),
+            last_timestamp_ms: 0,
+            dirty: BTreeSet::new(),
+            request_changes: Vec::new(),
+        }
+    }
+
+    /// The genesis parameters.
+    pub fn genesis(&self) -> &GenesisParams {
+        &self.genesis
+    }
+
+    /// Applies one command. Never panics; every failure is a recorded outcome.
+    pub fn apply(&mut self, ctx: EntryContext, entry: &LogCommand) -> CommandOutcome {
+        // Time only moves forward, whatever the proposing leader's clock said.
+        let now_ms = entry.proposed_at_ms.max(self.last_timestamp_ms);
+        self.last_timestamp_ms = now_ms;
+        let cmd = match &entry.proposal {
+            Proposal::User(cmd) => cmd,
+            Proposal::Node(report) => return self.apply_report(ctx, now_ms, report),
+        };
+        let verified = match cmd.verify(&self.genesis.cluster_id) {
+            Ok(v) => v,
+            Err(reason) => {
+                let hash = crate::command::body_hash(&cmd.body);
+                let seq =
+                    self.append_audit(ctx, now_ms, cmd.signer, None, "invalid", hash, &reason);
+                return CommandOutcome {
+                    error: Some(reason),
+                    audit_seq: Some(seq),
+                    log_index: ctx.log_index,
+                    ..Default::default()
+                };
+            }
+        };
+        let idem_key = (verified.signer, verified.body.idempotency_key.clone());
+        if let Some(rec) = self.idempotency.get(&idem_key) {
+            if rec.body_hash == verified.body_hash {
+                return CommandOutcome {
+                    replayed: true,
+                    ..rec.outcome.clone()
+                };
+            }
+            let reason = "idempotency key was already used for a different command".to_string();
+            let action = verified.body.action.kind();
+            let org = Some(verified.body.action.org_id().clone());
+            let seq = self.append_audit(
+                ctx,
+                now_ms,
+                verified.signer,
+                org,
+                action,
+                verified.body_hash,
+                &reason,
+            );
+            return CommandOutcome {
+                error: Some(reason),
+                audit_seq: Some(seq),
+                log_index: ctx.log_index,
+                ..Default::default()
+            };
+        }
+        let result = self.execute(&verified, ctx, now_ms);
+        let org = Some(verified.body.action.org_id().clone());
+        let outcome_text = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("rejected: {e}"),
+        };
+        let seq = self.append_audit(
+            ctx,
+            now_ms,
+            verified.signer,
+            org,
+            verified.body.action.kind(),
+            verified.body_hash,
+            &outcome_text,
+        );
+        let (result, error) = match result {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
+        };
+        let outcome = CommandOutcome {
+            result,
+            error,
+            audit_seq: Some(seq),
+            log_index: ctx.log_index,
+            replayed: false,
+        };
+        self.idempotency.insert(
+            idem_key.clone(),
+            IdempotencyRecord {
+                body_hash: verified.body_hash,
+                outcome: outcome.clone(),
+            },
+        );
+        self.dirty
+            .insert(RecordKey::Idempotency(idem_key.0, idem_key.1));
+        outcome
+    }
+
+    fn execute(
+        &mut self,
+        cmd: &VerifiedCommand,
+        ctx: EntryContext,
+        now_ms: u64,
+    ) -> Result<ActionResult, String> {
+        let x = Exec {
+            cmd,
+            signer: cmd.signer,
+            ctx,
+            now_ms,
+        };
+        match &cmd.body.action {
+            Action::OrgCreate {
+                org_id,
+                name,
+                admin_user_id,
+            } => self.org_create(&x, org_id, name, admin_user_id),
+            Action::MemberAdd {
+                org_id,
+                user_id,
+                public_key,
+                roles,
+            } => self.member_add(&x, org_id, user_id, public_key, roles),
+            Action::MemberRemove { org_id, user_id } => self.member_remove(&x, org_id, user_id),
+            Action::VaultCreate {
+                org_id,
+                vault_id,
+                name,
+            } => self.vault_create(&x, org_id, vault_id, name),
+            Action::WalletCreate {
+                org_id,
+                vault_id,
+                chain,
+                network,
+                index,
+            } => self.wallet_create(&x, org_id, vault_id, chain, network, index),
+            Action::AddressBookAdd {
+                org_id,
+                chain,
+                network,
+                address,
+                label,
+            } => self.address_book_add(&x, org_id, chain, network, address, label),
+            Action::AddressBookRemove {
+                org_id,
+                chain,
+                network,
+                address,
+            } => self.address_book_remove(&x, org_id, chain, network, address),
+            Action::PolicySet {
+                org_id,
+                vault_id,
+                rules,
+            } => self.policy_set(&x, org_id, vault_id, rules),
+            Action::RequestSubmit {
+                org_id,
+                wallet_id,
+                payload,
+                extras,
+            } => self.request_submit(&x, org_id, wallet_id, payload, extras),
+            Action::RequestApprove {
+                org_id,
+                request_id,
+                intent_digest,
+            } => self.request_approve(&x, org_id, request_id, intent_digest),
+            Action::RequestReject {
+                org_id,
+                request_id,
+                intent_digest,
+                reason,
+            } => self.request_reject(&x, org_id, request_id, intent_digest, reason),
+            Action::RequestAdminApprove {
+                org_id,
+                request_id,
+                intent_digest,
+            } => self.request_admin_approve(&x, org_id, request_id, intent_digest),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_audit(
+        &mut self,
+        ctx: EntryContext,
+        now_ms: u64,
+        actor: UserKey,
+        org_id: Option<OrgId>,
+        action: &str,
+        command_hash: [u8; 32],
+        outcome: &str,
+    ) -> u64 {
+        let seq = self.audit.len() as u64;
+        let prev_hash = self
+            .audit
+            .last()
+            .map(|e| e.hash.clone())
+            .unwrap_or_else(genesis_prev_hash);
+        let mut entry = AuditEntry {
+            seq,
+            log_index: ctx.log_index,
+            timestamp_ms: now_ms,
+            actor,
+            org_id,
+            action: action.to_string(),
+            command_hash: hex::encode(command_hash),
+            outcome: outcome.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        self.audit.push(entry);
+        self.dirty.insert(RecordKey::Audit(seq));
+        seq
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &[AuditEntry] {
+        &self.audit
+    }
+
+    /// Recomputes the audit chain.
+    pub fn audit_verify(&self) -> ChainReport {
+        verify_chain(&self.audit)
+    }
+
+    /// The first outcome recorded for (signer, idempotency key), if any.
+    pub fn idempotent_outcome(&self, signer: &UserKey, key: &str) -> Option<&IdempotencyRecord> {
+        self.idempotency.get(&(*signer, key.to_string()))
+    }
+
+    // ----- persistence support -----
+
+    /// Every request written since the last call, in apply order (for status subscriptions;
+    /// nothing here is persisted).
+    pub fn take_request_changes(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.request_changes)
+    }
+}
+
+#[cfg(test)]
+mod tests;

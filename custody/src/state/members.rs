@@ -1,0 +1,153 @@
+//! Organisations and members: create an organisation, add and remove members, and who is an
+//! admin.
+
+use super::{ActionResult, CustodyState, Exec, RecordKey};
+use crate::org::{Member, Org};
+use crate::types::{OrgId, Role, UserId, UserKey};
+
+impl CustodyState {
+    pub(super) fn org_create(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        name: &str,
+        admin_user_id: &UserId,
+    ) -> Result<ActionResult, String> {
+        if !self.genesis.admins.contains(&x.signer) {
+            return Err("only a genesis admin may create an organisation".into());
+        }
+        if self.orgs.contains_key(org_id) {
+            return Err(format!("organisation '{org_id}' already exists"));
+        }
+        let org = Org {
+            org_id: org_id.clone(),
+            name: name.to_string(),
+            created_at_ms: x.now_ms,
+            created_by: x.signer,
+        };
+        let admin = Member {
+            org_id: org_id.clone(),
+            user_id: admin_user_id.clone(),
+            public_key: x.signer,
+            roles: vec![Role::Admin],
+            added_at_ms: x.now_ms,
+        };
+        self.orgs.insert(org_id.clone(), org.clone());
+        self.dirty.insert(RecordKey::Org(org_id.clone()));
+        self.put_member(admin.clone());
+        Ok(ActionResult::OrgCreated { org, admin })
+    }
+
+    pub(super) fn member_add(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        user_id: &UserId,
+        public_key: &UserKey,
+        roles: &[Role],
+    ) -> Result<ActionResult, String> {
+        self.require_org_admin(org_id, &x.signer)?;
+        if self
+            .members
+            .contains_key(&(org_id.clone(), user_id.clone()))
+        {
+            return Err(format!("member '{user_id}' already exists in '{org_id}'"));
+        }
+        if let Some(m) = self.member_with_key(org_id, public_key) {
+            return Err(format!(
+                "this public key already belongs to member '{}'",
+                m.user_id
+            ));
+        }
+        let mut roles = roles.to_vec();
+        roles.sort();
+        let member = Member {
+            org_id: org_id.clone(),
+            user_id: user_id.clone(),
+            public_key: *public_key,
+            roles,
+            added_at_ms: x.now_ms,
+        };
+        self.put_member(member.clone());
+        Ok(ActionResult::MemberAdded { member })
+    }
+
+    pub(super) fn member_remove(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        user_id: &UserId,
+    ) -> Result<ActionResult, String> {
+        self.require_org_admin(org_id, &x.signer)?;
+        let key = (org_id.clone(), user_id.clone());
+        let Some(member) = self.members.get(&key).cloned() else {
+            return Err(format!("no member '{user_id}' in '{org_id}'"));
+        };
+        let admins = self
+            .org_members(org_id)
+            .filter(|m| m.roles.contains(&Role::Admin))
+            .count();
+        if member.roles.contains(&Role::Admin) && admins <= 1 {
+            return Err("cannot remove the last admin of an organisation".into());
+        }
+        self.members.remove(&key);
+        self.dirty
+            .insert(RecordKey::Member(org_id.clone(), user_id.clone()));
+        Ok(ActionResult::MemberRemoved { member })
+    }
+
+    pub(super) fn is_org_admin(&self, org_id: &OrgId, key: &UserKey) -> bool {
+        self.genesis.admins.contains(key)
+            || self
+                .member_with_key(org_id, key)
+                .is_some_and(|m| m.roles.contains(&Role::Admin))
+    }
+
+    pub(super) fn member_with_key(&self, org_id: &OrgId, key: &UserKey) -> Option<&Member> {
+        self.members
+            .values()
+            .find(|m| &m.org_id == org_id && &m.public_key == key)
+    }
+
+    pub(super) fn require_org_admin(&self, org_id: &OrgId, signer: &UserKey) -> Result<(), String> {
+        if !self.orgs.contains_key(org_id) {
+            return Err(format!("no organisation '{org_id}'"));
+        }
+        if !self.is_org_admin(org_id, signer) {
+            return Err(format!("signer is not an admin of '{org_id}'"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn put_member(&mut self, m: Member) {
+        self.dirty
+            .insert(RecordKey::Member(m.org_id.clone(), m.user_id.clone()));
+        self.members
+            .insert((m.org_id.clone(), m.user_id.clone()), m);
+    }
+
+    /// One organisation.
+    pub fn org(&self, org_id: &OrgId) -> Option<&Org> {
+        self.orgs.get(org_id)
+    }
+
+    /// All organisations, sorted by id.
+    pub fn orgs(&self) -> impl Iterator<Item = &Org> {
+        self.orgs.values()
+    }
+
+    /// Members of an organisation, sorted by user id.
+    pub fn org_members<'a>(&'a self, org_id: &'a OrgId) -> impl Iterator<Item = &'a Member> + 'a {
+        self.members
+            .range((org_id.clone(), UserId(String::new()))..)
+            .take_while(move |((o, _), _)| o == org_id)
+            .map(|(_, m)| m)
+    }
+
+    /// The member of `org_id` whose key signed, or why there is none.
+    pub(super) fn signing_member(&self, org_id: &OrgId, key: &UserKey) -> Result<Member, String> {
+        self.member_with_key(org_id, key)
+            .cloned()
+            .ok_or_else(|| "signer is not a member of this organisation".to_string())
+    }
+}

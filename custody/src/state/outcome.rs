@@ -1,0 +1,84 @@
+//! What applying a log entry produced.
+
+use crate::org::{Member, Org};
+use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
+use serde::{Deserialize, Serialize};
+
+/// What a successful command produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionResult {
+    /// A new organisation (and its first admin).
+    OrgCreated {
+        /// The organisation.
+        org: Org,
+        /// Its first admin.
+        admin: Member,
+    },
+    /// A new member.
+    MemberAdded {
+        /// The member.
+        member: Member,
+    },
+    /// A member removed.
+    MemberRemoved {
+        /// The member as it was.
+        member: Member,
+    },
+    /// A vault created or changed (DKG report).
+    Vault {
+        /// The vault now.
+        vault: Vault,
+    },
+    /// A wallet created.
+    WalletCreated {
+        /// The wallet.
+        wallet: Wallet,
+    },
+    /// An address-book entry added or removed.
+    AddressBook {
+        /// The entry.
+        entry: AddressBookEntry,
+        /// True when removed.
+        removed: bool,
+    },
+    /// A policy set.
+    PolicySet {
+        /// The policy in force.
+        policy: Policy,
+    },
+    /// A request created or changed.
+    Request {
+        /// The request now.
+        request: Box<Request>,
+    },
+    /// A presignature pool changed (node report).
+    PresigPool {
+        /// The pool now.
+        pool: PresigPool,
+    },
+}
+
+/// The result of applying one log entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOutcome {
+    /// `Some` when the command succeeded.
+    pub result: Option<ActionResult>,
+    /// `Some(reason)` when it was rejected (deterministically, on every node).
+    pub error: Option<String>,
+    /// Audit entry written for it.
+    pub audit_seq: Option<u64>,
+    /// Raft log index of the entry that first applied it.
+    pub log_index: u64,
+    /// True when this is a replay of an already applied command: nothing changed.
+    pub replayed: bool,
+}
+
+/// What was remembered about an applied command, for replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Hash of the body first applied under this key.
+    pub body_hash: [u8; 32],
+    /// Its outcome.
+    pub outcome: CommandOutcome,
+}

@@ -1,0 +1,140 @@
+//! Vault policies: setting one, and the checks a request is held to (spending windows,
+//! auto-approval, valid approvals).
+
+use super::signer_check::log_index_of;
+use super::{ActionResult, CustodyState, Exec, RecordKey};
+use crate::types::{OrgId, Role, UserId};
+use crate::{check_approval, LimitAction, Policy, PolicyRules, Request, RequestStatus};
+use std::collections::BTreeSet;
+
+impl CustodyState {
+    pub(super) fn policy_set(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        vault_id: &String,
+        rules: &PolicyRules,
+    ) -> Result<ActionResult, String> {
+        self.require_org_admin(org_id, &x.signer)?;
+        self.vault_in_org(org_id, vault_id)?;
+        for a in &rules.approvers {
+            let ok = self
+                .members
+                .get(&(org_id.clone(), a.clone()))
+                .is_some_and(|m| m.roles.contains(&Role::Approver));
+            if !ok {
+                return Err(format!(
+                    "approver '{a}' is not a member with the approver role"
+                ));
+            }
+        }
+        let set_by = self
+            .member_with_key(org_id, &x.signer)
+            .map(|m| m.user_id.clone())
+            .unwrap_or_else(|| UserId("genesis-admin".into()));
+        let version = self
+            .policies
+            .get(vault_id)
+            .map(|p| p.version + 1)
+            .unwrap_or(1);
+        let policy = Policy {
+            vault_id: vault_id.clone(),
+            version,
+            hash: rules.hash(),
+            rules: rules.clone(),
+            set_by,
+            set_at_ms: x.now_ms,
+        };
+        self.dirty.insert(RecordKey::Policy(vault_id.clone()));
+        self.policies.insert(vault_id.clone(), policy.clone());
+        Ok(ActionResult::PolicySet { policy })
+    }
+
+    /// The worst spending-limit breach of `req` if it is reserved at `at_ms`. Requests that are
+    /// signing or signed count when their reservation lies in the window ending at `at_ms`; with
+    /// `earlier_only` (the signer's re-check, after `req` itself was reserved) only those reserved
+    /// before `req` count — ties on the timestamp broken by log index.
+    pub(super) fn limit_breach(
+        &self,
+        req: &Request,
+        at_ms: u64,
+        earlier_only: bool,
+    ) -> Option<(LimitAction, String)> {
+        let my_index = log_index_of(&req.request_id);
+        let mut worst: Option<(LimitAction, String)> = None;
+        for l in &req.policy.rules.limits {
+            if l.asset != req.intent.asset {
+                continue;
+            }
+            let from = at_ms.saturating_sub(l.window_secs.saturating_mul(1000));
+            let counts = |r: &Request| {
+                r.reserved_at_ms.is_some_and(|t| {
+                    t > from
+                        && if earlier_only {
+                            t < at_ms || (t == at_ms && log_index_of(&r.request_id) < my_index)
+                        } else {
+                            t <= at_ms
+                        }
+                })
+            };
+            let used = self
+                .requests
+                .values()
+                .filter(|r| r.vault_id == req.vault_id && r.request_id != req.request_id)
+                .filter(|r| r.intent.asset == l.asset)
+                .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
+                .filter(|r| counts(r))
+                .map(|r| r.intent.amount.0)
+                .fold(0u128, u128::saturating_add);
+            if used.saturating_add(req.intent.amount.0) > l.max_amount.0 {
+                let why = format!(
+                    "spending limit of {} {} per {} s exceeded ({} already reserved, {} requested)",
+                    l.max_amount, l.asset, l.window_secs, used, req.intent.amount
+                );
+                if l.action == LimitAction::Reject || worst.is_none() {
+                    worst = Some((l.action, why));
+                }
+            }
+        }
+        worst
+    }
+
+    pub(super) fn auto_approvable(&self, req: &Request) -> bool {
+        !req.intent.transfers.is_empty()
+            && self.all_whitelisted(req)
+            && req
+                .policy
+                .rules
+                .auto_approve
+                .iter()
+                .any(|a| a.asset == req.intent.asset && req.intent.amount <= a.max_amount)
+    }
+
+    /// Approvals that count: distinct policy approvers, still members with the same key.
+    pub(super) fn valid_approvals(&self, req: &Request) -> BTreeSet<UserId> {
+        let mut ok = BTreeSet::new();
+        for (user, cmd) in &req.approvals {
+            let Ok(key) = check_approval(
+                cmd,
+                &self.genesis.cluster_id,
+                &req.request_id,
+                &req.intent_digest,
+                false,
+            ) else {
+                continue;
+            };
+            let member = self.members.get(&(req.org_id.clone(), user.clone()));
+            if req.policy.rules.approvers.contains(user)
+                && member.is_some_and(|m| m.public_key == key && m.roles.contains(&Role::Approver))
+            {
+                ok.insert(user.clone());
+            }
+        }
+        ok
+    }
+
+    /// A vault's policy.
+    pub fn policy(&self, vault_id: &str) -> Option<&Policy> {
+        self.policies.get(vault_id)
+    }
+}

@@ -1,0 +1,108 @@
+//! ECDSA presignature pools: their signer sets, the signers' reports, and the work they ask
+//! of a node.
+
+use super::{ActionResult, CustodyState, RecordKey, ReportResult};
+use crate::ids::{subsets, NodeId};
+use crate::types::OrgId;
+use crate::PresigPool;
+
+impl CustodyState {
+    /// The signer set of a new ECDSA wallet's presignature pool: one t-subset of the committee
+    /// chosen by the wallet id, so pools spread over the nodes.
+    pub(super) fn pool_signers(&self, wallet_id: &str) -> Vec<NodeId> {
+        use sha2::{Digest, Sha256};
+        let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
+        let all = subsets(&committee, usize::from(self.genesis.threshold));
+        let h = Sha256::digest(wallet_id.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h[..8]);
+        let i = (u64::from_be_bytes(first) % all.len().max(1) as u64) as usize;
+        all.get(i).cloned().unwrap_or_default()
+    }
+
+    pub(super) fn report_presig_ready(
+        &mut self,
+        node: NodeId,
+        wallet_id: &str,
+        seq: &u64,
+    ) -> ReportResult {
+        let (org, pool) = self.pool_of(wallet_id)?;
+        if !pool.signers.contains(&node) {
+            return Err(format!("node {node} is not a signer of this pool"));
+        }
+        let Some(reported) = pool.generating.get_mut(seq) else {
+            return Ok(None);
+        };
+        if !reported.insert(node) {
+            return Ok(None);
+        }
+        let mut text = format!("node {node} stored presignature {seq}");
+        if reported.len() == pool.signers.len() {
+            pool.generating.remove(seq);
+            pool.ready.insert(*seq);
+            pool.failures_in_row = 0;
+            text = format!("presignature {seq} ready ({} ready)", pool.ready.len());
+        }
+        let pool = pool.clone();
+        self.dirty
+            .insert(RecordKey::PresigPool(wallet_id.to_string()));
+        Ok(Some((org, text, ActionResult::PresigPool { pool })))
+    }
+
+    pub(super) fn report_presig_failed(
+        &mut self,
+        node: NodeId,
+        wallet_id: &str,
+        seq: &u64,
+        reason: &str,
+    ) -> ReportResult {
+        let (org, pool) = self.pool_of(wallet_id)?;
+        if !pool.signers.contains(&node) || pool.generating.remove(seq).is_none() {
+            return Ok(None);
+        }
+        pool.failures_in_row += 1;
+        pool.top_up();
+        let reason: String = reason.chars().take(500).collect();
+        let text = format!("presignature {seq} failed on node {node}: {reason}");
+        let pool = pool.clone();
+        self.dirty
+            .insert(RecordKey::PresigPool(wallet_id.to_string()));
+        Ok(Some((org, text, ActionResult::PresigPool { pool })))
+    }
+
+    /// A wallet's organisation and presignature pool (for a pool report).
+    fn pool_of(&mut self, wallet_id: &str) -> Result<(OrgId, &mut PresigPool), String> {
+        let org = self
+            .wallets
+            .get(wallet_id)
+            .map(|w| w.org_id.clone())
+            .ok_or_else(|| format!("no wallet '{wallet_id}'"))?;
+        let pool = self
+            .presig_pools
+            .get_mut(wallet_id)
+            .ok_or_else(|| format!("wallet '{wallet_id}' has no presignature pool"))?;
+        Ok((org, pool))
+    }
+
+    /// A wallet's presignature pool.
+    pub fn presig_pool(&self, wallet_id: &str) -> Option<&PresigPool> {
+        self.presig_pools.get(wallet_id)
+    }
+
+    /// Presignatures `node` should make: `(pool, seq)` for every scheduled one it has not
+    /// reported, lowest first (so every signer runs them in the same order).
+    pub fn presig_work(&self, node: NodeId) -> Vec<(PresigPool, u64)> {
+        let mut out = Vec::new();
+        for pool in self.presig_pools.values() {
+            if !pool.signers.contains(&node) {
+                continue;
+            }
+            for (seq, reported) in &pool.generating {
+                if !reported.contains(&node) {
+                    out.push((pool.clone(), *seq));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,204 @@
+//! The records the store persists, one per key, and the state rebuilt from them.
+
+use super::{CustodyState, GenesisParams, IdempotencyRecord};
+use crate::audit::AuditEntry;
+use crate::org::{Member, Org};
+use crate::types::{OrgId, UserId, UserKey};
+use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A record the store persists; [`CustodyState::take_dirty`] lists the changed ones.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordKey {
+    /// An organisation.
+    Org(OrgId),
+    /// A member.
+    Member(OrgId, UserId),
+    /// An idempotency record.
+    Idempotency(UserKey, String),
+    /// An audit entry.
+    Audit(u64),
+    /// A vault.
+    Vault(String),
+    /// A wallet.
+    Wallet(String),
+    /// An address-book entry.
+    AddressBook(OrgId, String, String),
+    /// A vault's policy.
+    Policy(String),
+    /// A request.
+    Request(String),
+    /// A wallet's presignature pool.
+    PresigPool(String),
+}
+
+/// A record's value, as persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordValue {
+    /// An organisation.
+    Org(Org),
+    /// A member.
+    Member(Member),
+    /// An idempotency record.
+    Idempotency(IdempotencyRecord),
+    /// An audit entry.
+    Audit(AuditEntry),
+    /// A vault.
+    Vault(Vault),
+    /// A wallet.
+    Wallet(Wallet),
+    /// An address-book entry.
+    AddressBook(AddressBookEntry),
+    /// A policy.
+    Policy(Policy),
+    /// A request.
+    Request(Box<Request>),
+    /// A presignature pool.
+    PresigPool(PresigPool),
+}
+
+impl CustodyState {
+    /// Records changed since the last call, in key order.
+    pub fn take_dirty(&mut self) -> BTreeSet<RecordKey> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The current value of a record (`None` if it was deleted).
+    pub fn record(&self, key: &RecordKey) -> Option<RecordValue> {
+        match key {
+            RecordKey::Org(id) => self.orgs.get(id).cloned().map(RecordValue::Org),
+            RecordKey::Member(o, u) => self
+                .members
+                .get(&(o.clone(), u.clone()))
+                .cloned()
+                .map(RecordValue::Member),
+            RecordKey::Idempotency(k, i) => self
+                .idempotency
+                .get(&(*k, i.clone()))
+                .cloned()
+                .map(RecordValue::Idempotency),
+            RecordKey::Audit(seq) => usize::try_from(*seq)
+                .ok()
+                .and_then(|i| self.audit.get(i))
+                .cloned()
+                .map(RecordValue::Audit),
+            RecordKey::Vault(id) => self.vaults.get(id).cloned().map(RecordValue::Vault),
+            RecordKey::Wallet(id) => self.wallets.get(id).cloned().map(RecordValue::Wallet),
+            RecordKey::AddressBook(o, c, a) => self
+                .address_book
+                .get(&(o.clone(), c.clone(), a.clone()))
+                .cloned()
+                .map(RecordValue::AddressBook),
+            RecordKey::Policy(id) => self.policies.get(id).cloned().map(RecordValue::Policy),
+            RecordKey::Request(id) => self
+                .requests
+                .get(id)
+                .cloned()
+                .map(|r| RecordValue::Request(Box::new(r))),
+            RecordKey::PresigPool(id) => self
+                .presig_pools
+                .get(id)
+                .cloned()
+                .map(RecordValue::PresigPool),
+        }
+    }
+
+    /// Keys of every record the state holds, in order (used to write a whole snapshot).
+    pub fn record_keys(&self) -> Vec<RecordKey> {
+        let orgs = self.orgs.keys().map(|k| RecordKey::Org(k.clone()));
+        let members = self
+            .members
+            .keys()
+            .map(|(o, u)| RecordKey::Member(o.clone(), u.clone()));
+        let idem = self
+            .idempotency
+            .keys()
+            .map(|(k, i)| RecordKey::Idempotency(*k, i.clone()));
+        let audit = self.audit.iter().map(|e| RecordKey::Audit(e.seq));
+        let vaults = self.vaults.keys().map(|k| RecordKey::Vault(k.clone()));
+        let wallets = self.wallets.keys().map(|k| RecordKey::Wallet(k.clone()));
+        let book = self
+            .address_book
+            .keys()
+            .map(|(o, c, a)| RecordKey::AddressBook(o.clone(), c.clone(), a.clone()));
+        let policies = self.policies.keys().map(|k| RecordKey::Policy(k.clone()));
+        let requests = self.requests.keys().map(|k| RecordKey::Request(k.clone()));
+        let pools = self
+            .presig_pools
+            .keys()
+            .map(|k| RecordKey::PresigPool(k.clone()));
+        orgs.chain(members)
+            .chain(idem)
+            .chain(audit)
+            .chain(vaults)
+            .chain(wallets)
+            .chain(book)
+            .chain(policies)
+            .chain(requests)
+            .chain(pools)
+            .collect()
+    }
+
+    /// Rebuilds a state from persisted records. Audit entries must be contiguous from 0.
+    pub fn from_records(
+        genesis: GenesisParams,
+        last_timestamp_ms: u64,
+        records: impl IntoIterator<Item = (RecordKey, RecordValue)>,
+    ) -> Result<Self, String> {
+        let mut s = CustodyState::new(genesis);
+        s.last_timestamp_ms = last_timestamp_ms;
+        let mut audit = BTreeMap::new();
+        for (key, value) in records {
+            match (key, value) {
+                (RecordKey::Org(id), RecordValue::Org(o)) if id == o.org_id => {
+                    s.orgs.insert(id, o);
+                }
+                (RecordKey::Member(o, u), RecordValue::Member(m))
+                    if o == m.org_id && u == m.user_id =>
+                {
+                    s.members.insert((o, u), m);
+                }
+                (RecordKey::Idempotency(k, i), RecordValue::Idempotency(rec)) => {
+                    s.idempotency.insert((k, i), rec);
+                }
+                (RecordKey::Audit(seq), RecordValue::Audit(a)) if seq == a.seq => {
+                    audit.insert(seq, a);
+                }
+                (RecordKey::Vault(id), RecordValue::Vault(v)) if id == v.vault_id => {
+                    s.vaults.insert(id, v);
+                }
+                (RecordKey::Wallet(id), RecordValue::Wallet(w)) if id == w.wallet_id => {
+                    s.wallets.insert(id, w);
+                }
+                (RecordKey::AddressBook(o, c, a), RecordValue::AddressBook(e))
+                    if o == e.org_id && a == e.address =>
+                {
+                    s.address_book.insert((o, c, a), e);
+                }
+                (RecordKey::Policy(id), RecordValue::Policy(p)) if id == p.vault_id => {
+                    s.policies.insert(id, p);
+                }
+                (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
+                    s.requests.insert(id, *r);
+                }
+                (RecordKey::PresigPool(id), RecordValue::PresigPool(p)) if id == p.wallet_id => {
+                    s.presig_pools.insert(id, p);
+                }
+                (key, _) => return Err(format!("record {key:?} does not match its key")),
+            }
+        }
+        for (i, (seq, e)) in audit.into_iter().enumerate() {
+            if seq != i as u64 {
+                return Err(format!("audit entry {i} is missing"));
+            }
+            s.audit.push(e);
+        }
+        Ok(s)
+    }
+
+    /// Last timestamp applied (ms).
+    pub fn last_timestamp_ms(&self) -> u64 {
+        self.last_timestamp_ms
+    }
+}

@@ -1,0 +1,76 @@
+//! Applying a node's signed report: verified against the node's genesis key, then one handler
+//! per report kind.
+
+use super::{At, CommandOutcome, CustodyState, EntryContext, ReportResult};
+use crate::ids::NodeId;
+use crate::{Report, SignedReport};
+
+impl CustodyState {
+    /// Applies a node's signed report.
+    pub(super) fn apply_report(
+        &mut self,
+        ctx: EntryContext,
+        now_ms: u64,
+        rep: &SignedReport,
+    ) -> CommandOutcome {
+        let stale = |e: String| CommandOutcome {
+            error: Some(e),
+            log_index: ctx.log_index,
+            ..Default::default()
+        };
+        let Some(node_key) = self.genesis.nodes.get(&rep.node_id).copied() else {
+            return stale(format!("report from unknown node {}", rep.node_id));
+        };
+        let report = match rep.verify(&self.genesis.cluster_id, &node_key.0) {
+            Ok(r) => r,
+            Err(e) => return stale(e),
+        };
+        let hash = crate::command::body_hash(&rep.body);
+        let at = At { ctx, now_ms };
+        let result = self.execute_report(rep.node_id, &report, at);
+        match result {
+            Ok(Some((org, text, result))) => {
+                let seq =
+                    self.append_audit(ctx, now_ms, node_key, Some(org), report.kind(), hash, &text);
+                CommandOutcome {
+                    result: Some(result),
+                    error: None,
+                    audit_seq: Some(seq),
+                    log_index: ctx.log_index,
+                    replayed: false,
+                }
+            }
+            // Nothing changed (duplicate or late report): no audit entry.
+            Ok(None) => stale("report changed nothing (duplicate or stale)".into()),
+            Err(e) => stale(e),
+        }
+    }
+
+    fn execute_report(&mut self, node: NodeId, report: &Report, at: At) -> ReportResult {
+        match report {
+            Report::VaultKeys { vault_id, keys } => self.report_vault_keys(node, vault_id, keys),
+            Report::VaultFailed { vault_id, reason } => {
+                self.report_vault_failed(node, vault_id, reason)
+            }
+            Report::Signature {
+                request_id,
+                attempt,
+                signatures,
+            } => self.report_signature(node, request_id, attempt, signatures, at),
+            Report::PresigReady { wallet_id, seq } => {
+                self.report_presig_ready(node, wallet_id, seq)
+            }
+            Report::PresigFailed {
+                wallet_id,
+                seq,
+                reason,
+            } => self.report_presig_failed(node, wallet_id, seq, reason),
+            Report::SignFailed {
+                request_id,
+                attempt,
+                reason,
+                unresponsive,
+            } => self.report_sign_failed(node, request_id, attempt, reason, unresponsive, at),
+        }
+    }
+}

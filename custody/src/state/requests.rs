@@ -1,0 +1,263 @@
+//! Signing requests: submit, approve, reject, admin approval; reads.
+
+use super::{ActionResult, CustodyState, EntryContext, Exec, RecordKey};
+use crate::ids::NodeId;
+use crate::types::{OrgId, Role};
+use crate::{intent_digest, LimitAction, Request, RequestStatus};
+use mpc_protocol::chain::{self, PayloadExtras};
+use std::collections::BTreeSet;
+
+pub(super) fn payload_bytes(hex_payload: &str) -> Result<Vec<u8>, String> {
+    hex::decode(hex_payload.trim_start_matches("0x")).map_err(|_| "payload is not hex".to_string())
+}
+
+impl CustodyState {
+    pub(super) fn request_submit(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        wallet_id: &String,
+        payload: &str,
+        extras: &PayloadExtras,
+    ) -> Result<ActionResult, String> {
+        if !self.orgs.contains_key(org_id) {
+            return Err(format!("no organisation '{org_id}'"));
+        }
+        let initiator = self
+            .member_with_key(org_id, &x.signer)
+            .filter(|m| m.roles.contains(&Role::Initiator) || m.roles.contains(&Role::Admin))
+            .ok_or("x.signer is not an initiator of this organisation")?
+            .user_id
+            .clone();
+        let wallet = self
+            .wallets
+            .get(wallet_id)
+            .filter(|w| &w.org_id == org_id)
+            .ok_or_else(|| format!("no wallet '{wallet_id}' in '{org_id}'"))?
+            .clone();
+        let policy = self
+            .policies
+            .get(&wallet.vault_id)
+            .ok_or_else(|| format!("vault '{}' has no policy", wallet.vault_id))?
+            .clone();
+        let bytes = payload_bytes(payload)?;
+        let parsed = chain::parse(&wallet.key()?, &bytes, extras).map_err(|e| e.to_string())?;
+        let request_id = format!("req-{}", x.ctx.log_index);
+        let digest = intent_digest(
+            &self.genesis.cluster_id,
+            &request_id,
+            wallet_id,
+            &bytes,
+            extras,
+            &parsed.intent,
+        );
+        let mut req = Request {
+            request_id,
+            org_id: org_id.clone(),
+            wallet_id: wallet_id.clone(),
+            vault_id: wallet.vault_id.clone(),
+            initiator,
+            payload: hex::encode(&bytes),
+            extras: extras.clone(),
+            intent: parsed.intent,
+            intent_digest: digest,
+            policy,
+            status: RequestStatus::Pending,
+            auto_approved: false,
+            approvals: Default::default(),
+            admin_approval: None,
+            reserved_at_ms: None,
+            attempts: Vec::new(),
+            signatures: Vec::new(),
+            signed_transaction: None,
+            created_at_ms: x.now_ms,
+            updated_at_ms: x.now_ms,
+        };
+        if req.policy.rules.whitelist_required && !self.all_whitelisted(&req) {
+            req.status = RequestStatus::Rejected {
+                reason: "destination is not in the address book and the policy requires it".into(),
+            };
+        } else if self.auto_approvable(&req) {
+            req.auto_approved = true;
+            self.proceed(&mut req, x.ctx, x.now_ms);
+        }
+        Ok(self.put_request(req))
+    }
+
+    pub(super) fn request_approve(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        request_id: &str,
+        intent_digest: &str,
+    ) -> Result<ActionResult, String> {
+        let mut req = self.pending_request(org_id, request_id, intent_digest)?;
+        let member = self.signing_member(org_id, &x.signer)?;
+        if !req.policy.rules.approvers.contains(&member.user_id)
+            || !member.roles.contains(&Role::Approver)
+        {
+            return Err(format!(
+                "'{}' is not an approver of this vault's policy",
+                member.user_id
+            ));
+        }
+        if req.status != RequestStatus::Pending {
+            return Err(format!("request is {}, not pending", req.status.name()));
+        }
+        if req.approvals.contains_key(&member.user_id) {
+            return Err(format!("'{}' has already approved", member.user_id));
+        }
+        let signed = crate::command::SignedCommand {
+            body: x.cmd.body_text.clone(),
+            signer: x.signer,
+            signature: x.cmd.signature.clone(),
+        };
+        req.approvals.insert(member.user_id.clone(), signed);
+        req.updated_at_ms = x.now_ms;
+        if self.valid_approvals(&req).len() >= usize::from(req.policy.rules.threshold) {
+            self.proceed(&mut req, x.ctx, x.now_ms);
+        }
+        Ok(self.put_request(req))
+    }
+
+    pub(super) fn request_reject(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        request_id: &str,
+        intent_digest: &str,
+        reason: &str,
+    ) -> Result<ActionResult, String> {
+        let mut req = self.pending_request(org_id, request_id, intent_digest)?;
+        let member = self.signing_member(org_id, &x.signer)?;
+        let may = (req.policy.rules.approvers.contains(&member.user_id)
+            && member.roles.contains(&Role::Approver))
+            || member.roles.contains(&Role::Admin);
+        if !may {
+            return Err(format!("'{}' may not reject this request", member.user_id));
+        }
+        if !matches!(
+            req.status,
+            RequestStatus::Pending | RequestStatus::AwaitingAdmin { .. }
+        ) {
+            return Err(format!(
+                "request is {}, it can no longer be rejected",
+                req.status.name()
+            ));
+        }
+        req.status = RequestStatus::Rejected {
+            reason: format!("rejected by {}: {reason}", member.user_id),
+        };
+        req.updated_at_ms = x.now_ms;
+        Ok(self.put_request(req))
+    }
+
+    pub(super) fn request_admin_approve(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        request_id: &str,
+        intent_digest: &str,
+    ) -> Result<ActionResult, String> {
+        let mut req = self.pending_request(org_id, request_id, intent_digest)?;
+        let admin = self
+            .member_with_key(org_id, &x.signer)
+            .filter(|m| m.roles.contains(&Role::Admin))
+            .ok_or("x.signer is not an admin of this organisation")?;
+        if !matches!(req.status, RequestStatus::AwaitingAdmin { .. }) {
+            return Err(format!(
+                "request is {}, not awaiting an admin",
+                req.status.name()
+            ));
+        }
+        let _ = admin;
+        req.admin_approval = Some(crate::command::SignedCommand {
+            body: x.cmd.body_text.clone(),
+            signer: x.signer,
+            signature: x.cmd.signature.clone(),
+        });
+        req.updated_at_ms = x.now_ms;
+        self.proceed(&mut req, x.ctx, x.now_ms);
+        Ok(self.put_request(req))
+    }
+
+    /// After approvals are complete (or auto-approval): reserve against the windows and start
+    /// signing, or wait for an admin, or reject.
+    pub(super) fn proceed(&mut self, req: &mut Request, ctx: EntryContext, now_ms: u64) {
+        match self.limit_breach(req, now_ms, false) {
+            Some((LimitAction::Reject, why)) => {
+                req.status = RequestStatus::Rejected { reason: why };
+                return;
+            }
+            Some((LimitAction::RequireAdmin, why)) if req.admin_approval.is_none() => {
+                req.status = RequestStatus::AwaitingAdmin { reason: why };
+                return;
+            }
+            _ => {}
+        }
+        req.reserved_at_ms = Some(now_ms);
+        self.start_attempt(req, ctx, &BTreeSet::new());
+    }
+
+    pub(super) fn put_request(&mut self, req: Request) -> ActionResult {
+        self.dirty
+            .insert(RecordKey::Request(req.request_id.clone()));
+        self.request_changes.push(req.clone());
+        self.requests.insert(req.request_id.clone(), req.clone());
+        ActionResult::Request {
+            request: Box::new(req),
+        }
+    }
+
+    pub(super) fn pending_request(
+        &self,
+        org_id: &OrgId,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<Request, String> {
+        let req = self
+            .requests
+            .get(request_id)
+            .filter(|r| &r.org_id == org_id)
+            .ok_or_else(|| format!("no request '{request_id}' in '{org_id}'"))?;
+        if req.intent_digest != digest {
+            return Err("intent digest does not match the request (approve what you saw)".into());
+        }
+        Ok(req.clone())
+    }
+
+    /// One request.
+    pub fn request(&self, id: &str) -> Option<&Request> {
+        self.requests.get(id)
+    }
+
+    /// Requests, optionally of one organisation.
+    pub fn requests<'a>(
+        &'a self,
+        org: Option<&'a OrgId>,
+    ) -> impl Iterator<Item = &'a Request> + 'a {
+        self.requests
+            .values()
+            .filter(move |r| org.is_none_or(|o| &r.org_id == o))
+    }
+
+    /// Requests in `signing` whose current signer set includes `node`.
+    pub fn signing_work(&self, node: NodeId) -> Vec<(String, u32)> {
+        self.requests
+            .values()
+            .filter(|r| r.status == RequestStatus::Signing)
+            .filter_map(|r| {
+                r.attempts
+                    .last()
+                    .filter(|a| a.signers.contains(&node))
+                    .map(|a| (r.request_id.clone(), a.attempt))
+            })
+            .collect()
+    }
+
+    /// Test-only: overwrite a request, as a faulty or malicious node's apply might.
+    #[doc(hidden)]
+    pub fn force_request_for_tests(&mut self, req: Request) {
+        self.requests.insert(req.request_id.clone(), req);
+    }
+}
