@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 /// Raft node id.
 pub type NodeId = u64;
 
-/// Derives a session id.
+/// Derives a session id from its purpose and parts (each length-prefixed). Prefer the named
+/// derivations below; every purpose string of the network appears in this file only.
 pub fn session_id(cluster_id: &str, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(domain::SESSION_ID);
@@ -19,6 +20,67 @@ pub fn session_id(cluster_id: &str, purpose: &str, parts: &[&[u8]]) -> [u8; 32] 
         h.update(part);
     }
     h.finalize().into()
+}
+
+/// The ECDSA aux-info session of a committee.
+pub fn aux_session(cluster_id: &str, committee: &[NodeId]) -> [u8; 32] {
+    let ids: Vec<u8> = committee.iter().flat_map(|n| n.to_be_bytes()).collect();
+    session_id(cluster_id, "aux", &[&ids])
+}
+
+/// The DKG session of one key type (`key_type` is its name) of a vault created at `log_index`.
+pub fn dkg_session(cluster_id: &str, vault_id: &str, log_index: u64, key_type: &str) -> [u8; 32] {
+    session_id(
+        cluster_id,
+        "dkg",
+        &[
+            vault_id.as_bytes(),
+            &log_index.to_be_bytes(),
+            key_type.as_bytes(),
+        ],
+    )
+}
+
+/// The presigning session of presignature `seq` of a wallet's pool made by `signers`.
+pub fn presign_session(
+    cluster_id: &str,
+    wallet_id: &str,
+    signers: &[NodeId],
+    seq: u64,
+) -> [u8; 32] {
+    let signers: Vec<u8> = signers.iter().flat_map(|n| n.to_be_bytes()).collect();
+    session_id(
+        cluster_id,
+        "presign",
+        &[wallet_id.as_bytes(), &signers, &seq.to_be_bytes()],
+    )
+}
+
+/// The session of signing attempt `attempt` of a request, fixed by the entry at `log_index`.
+pub fn sign_attempt_session(
+    cluster_id: &str,
+    request_id: &str,
+    attempt: u32,
+    log_index: u64,
+) -> [u8; 32] {
+    session_id(
+        cluster_id,
+        "sign",
+        &[
+            request_id.as_bytes(),
+            &attempt.to_be_bytes(),
+            &log_index.to_be_bytes(),
+        ],
+    )
+}
+
+/// The session of message `index` within a signing attempt (one session per message).
+pub fn sign_message_session(cluster_id: &str, attempt_session: &[u8; 32], index: u32) -> [u8; 32] {
+    session_id(
+        cluster_id,
+        "sign-message",
+        &[attempt_session, &index.to_be_bytes()],
+    )
 }
 
 /// All `t`-subsets of `nodes` (sorted), in lexicographic order.

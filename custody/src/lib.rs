@@ -57,6 +57,7 @@ pub use policy::{
 pub use pool::{presig_store_key, PresigPool, PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
 pub use report::{report_message, Report, ReportBody, SignedReport};
 pub use request::{
-    check_approval, intent_digest, Request, RequestStatus, SignAttempt, MAX_SIGN_ATTEMPTS,
+    attempt_deadline_ms, check_approval, intent_digest, Request, RequestStatus, SignAttempt,
+    ATTEMPT_DEADLINE_INTERACTIVE_MS, ATTEMPT_DEADLINE_ONLINE_MS, MAX_SIGN_ATTEMPTS,
 };
 pub use vault::{Vault, VaultStatus, Wallet};

@@ -1,6 +1,6 @@
 //! ECDSA presignature pools (decision 0011).
 
-use crate::ids::{session_id, NodeId};
+use crate::ids::{presign_session, NodeId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,12 +76,7 @@ impl PresigPool {
 
     /// Session id of presignature `seq`.
     pub fn session_id(&self, cluster_id: &str, seq: u64) -> [u8; 32] {
-        let signers: Vec<u8> = self.signers.iter().flat_map(|n| n.to_be_bytes()).collect();
-        session_id(
-            cluster_id,
-            "presign",
-            &[self.wallet_id.as_bytes(), &signers, &seq.to_be_bytes()],
-        )
+        presign_session(cluster_id, &self.wallet_id, &self.signers, seq)
     }
 
     /// Share-store key under which each signer keeps presignature `seq`.

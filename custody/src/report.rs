@@ -71,6 +71,15 @@ pub enum Report {
         /// Why.
         reason: String,
     },
+    /// The current attempt of a request passed its deadline (log time) without a signature or a
+    /// failure report. Any node may send it; it takes effect only if, at the log time it is
+    /// applied, the attempt is still current and its deadline has passed.
+    AttemptExpired {
+        /// Request.
+        request_id: String,
+        /// Attempt.
+        attempt: u32,
+    },
     /// Signing failed on this node.
     SignFailed {
         /// Request.
@@ -92,6 +101,7 @@ impl Report {
             Report::VaultFailed { .. } => "vault_failed",
             Report::Signature { .. } => "signature",
             Report::SignFailed { .. } => "sign_failed",
+            Report::AttemptExpired { .. } => "attempt_expired",
             Report::PresigReady { .. } => "presig_ready",
             Report::PresigFailed { .. } => "presig_failed",
         }

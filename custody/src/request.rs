@@ -14,6 +14,27 @@ use std::collections::BTreeMap;
 /// Most signing attempts per request.
 pub const MAX_SIGN_ATTEMPTS: u32 = 5;
 
+/// Log time an attempt signed from presignatures or with FROST may take: a fixed part plus a
+/// part per message (Bitcoin signs one message per input), in ms.
+pub const ATTEMPT_DEADLINE_ONLINE_MS: (u64, u64) = (60_000, 10_000);
+/// Log time an interactive ECDSA attempt may take (Paillier proofs in every round, and a wait for
+/// the committee's aux info): a fixed part plus a part per message, in ms.
+pub const ATTEMPT_DEADLINE_INTERACTIVE_MS: (u64, u64) = (180_000, 60_000);
+
+/// The log time by which an attempt started at `now_ms` must have signed or failed: past it,
+/// any node may report it expired and the state machine starts the next attempt.
+pub fn attempt_deadline_ms(now_ms: u64, interactive_ecdsa: bool, messages: usize) -> u64 {
+    let (base, per) = if interactive_ecdsa {
+        ATTEMPT_DEADLINE_INTERACTIVE_MS
+    } else {
+        ATTEMPT_DEADLINE_ONLINE_MS
+    };
+    let n = u64::try_from(messages.max(1)).unwrap_or(u64::MAX);
+    now_ms
+        .saturating_add(base)
+        .saturating_add(per.saturating_mul(n))
+}
+
 /// Lifecycle of a signing request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -71,6 +92,11 @@ pub struct SignAttempt {
     /// ECDSA presignatures this attempt uses, one per message (empty: full interactive signing).
     #[serde(default)]
     pub presignatures: Vec<u64>,
+    /// Log time (ms) by which the attempt must sign or fail; past it any node may report it
+    /// expired ([`crate::Report::AttemptExpired`]). 0 in attempts recorded before deadlines
+    /// existed: no deadline.
+    #[serde(default)]
+    pub deadline_ms: u64,
 }
 
 /// A signing request.

@@ -12,7 +12,7 @@ use crate::sessions::{RunError, SessionHub};
 use crate::share_store::{RecordKind, ShareStore};
 use mpc_consensus::raft::NodeId;
 use mpc_custody::state::SigningJob;
-use mpc_custody::{presig_store_key, report_message, session_id, Report, ReportBody, SignedReport};
+use mpc_custody::{ids, presig_store_key, report_message, Report, ReportBody, SignedReport};
 use mpc_protocol::chain::keys::{self, VaultPublicKeys};
 use mpc_protocol::chain::{Chain, KeyType, Network, ToSign};
 use mpc_protocol::ecdsa::online::EcdsaPresigSign;
@@ -47,6 +47,9 @@ const PRESIGN_TIMEOUT: Duration = Duration::from_secs(60);
 const AUX_WAIT: Duration = Duration::from_secs(120);
 /// Rescan interval when nothing is applied.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// How often a node re-sends its report that an attempt expired while the attempt stays current
+/// (the first may have been applied before the log's clock reached the deadline).
+const EXPIRY_RESEND: Duration = Duration::from_secs(10);
 /// Share-store key of the committee's aux info.
 const AUX_KEY: &str = "committee/aux";
 /// Share-store key of this node's Paillier primes.
@@ -122,6 +125,9 @@ struct Inner {
     keypair: libp2p::identity::Keypair,
     aux: RwLock<AuxStatus>,
     started: Mutex<HashSet<String>>,
+    /// Expired attempts this node reported, and when (its clock, ms); pruned to what is still
+    /// expired at every scan.
+    expiry_reported: Mutex<BTreeMap<(String, u32), u64>>,
     insecure_primes: Option<PathBuf>,
     /// Signing sessions this node has started (after its own checks), for `engine_status`.
     signing_sessions: AtomicU64,
@@ -144,6 +150,7 @@ impl Runner {
                 keypair,
                 aux: RwLock::new(AuxStatus::NotStarted),
                 started: Mutex::new(HashSet::new()),
+                expiry_reported: Mutex::new(BTreeMap::new()),
                 insecure_primes,
                 signing_sessions: AtomicU64::new(0),
             }),
@@ -238,11 +245,19 @@ impl Runner {
                     })
                 })
                 .collect();
-            (vaults, signing, presig, s.vaults(None).next().is_some())
+            let expired = s.expired_attempts(now_ms());
+            (
+                vaults,
+                signing,
+                presig,
+                expired,
+                s.vaults(None).next().is_some(),
+            )
         });
-        let Ok((vaults, signing, presig, any_vault)) = work else {
+        let Ok((vaults, signing, presig, expired, any_vault)) = work else {
             return;
         };
+        self.report_expired(expired);
         #[cfg(feature = "forge-for-tests")]
         if crate::forge::forging_sessions() {
             self.forge_scan();
@@ -293,6 +308,42 @@ impl Runner {
                     });
                 }
             }
+        }
+    }
+
+    /// Reports every current attempt whose deadline passed by this node's clock (again every
+    /// `EXPIRY_RESEND` while it stays current): the state machine ends it only if the log's
+    /// time agrees, so any node may send it and liveness does not rest on the signers.
+    fn report_expired(&self, expired: Vec<(String, u32)>) {
+        let now = now_ms();
+        let resend_ms = EXPIRY_RESEND.as_millis() as u64;
+        let due: Vec<(String, u32)> = {
+            let Ok(mut sent) = self.inner.expiry_reported.lock() else {
+                return;
+            };
+            sent.retain(|k, _| expired.contains(k));
+            let due: Vec<(String, u32)> = expired
+                .into_iter()
+                .filter(|k| {
+                    sent.get(k)
+                        .is_none_or(|t| now.saturating_sub(*t) >= resend_ms)
+                })
+                .collect();
+            for k in &due {
+                sent.insert(k.clone(), now);
+            }
+            due
+        };
+        for (request_id, attempt) in due {
+            tracing::info!(request = %request_id, attempt, "signing attempt passed its deadline");
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.report(Report::AttemptExpired {
+                    request_id,
+                    attempt,
+                })
+                .await
+            });
         }
     }
 
@@ -448,8 +499,10 @@ impl Runner {
         self.set_aux(AuxStatus::Running);
         let committee = self.committee();
         let parties = Self::parties(&committee);
-        let ids: Vec<u8> = committee.iter().flat_map(|n| n.to_be_bytes()).collect();
-        let sid = SessionId(session_id(self.inner.cluster.cluster_id(), "aux", &[&ids]));
+        let sid = SessionId(ids::aux_session(
+            self.inner.cluster.cluster_id(),
+            &committee,
+        ));
         tracing::info!("running ECDSA aux info with {} nodes", committee.len());
         let t = std::time::Instant::now();
         let mut rng = fresh_rng()?;
@@ -509,17 +562,8 @@ impl Runner {
         let me = parties[&self.me()];
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
         let cluster = self.inner.cluster.cluster_id().to_string();
-        let sid = |kt: KeyType| {
-            SessionId(session_id(
-                &cluster,
-                "dkg",
-                &[
-                    vault_id.as_bytes(),
-                    &log_index.to_be_bytes(),
-                    kt.as_str().as_bytes(),
-                ],
-            ))
-        };
+        let sid =
+            |kt: KeyType| SessionId(ids::dkg_session(&cluster, vault_id, log_index, kt.as_str()));
         let started = std::time::Instant::now();
         // ECDSA (cggmp21 keygen; aux info completes the share at signing time).
         let ek = Self::share_key(vault_id, KeyType::EcdsaSecp256k1);
@@ -707,10 +751,10 @@ impl Runner {
         }
         let mut out = Vec::with_capacity(job.messages.len());
         for (i, msg) in job.messages.iter().enumerate() {
-            let sid = SessionId(session_id(
+            let sid = SessionId(ids::sign_message_session(
                 self.inner.cluster.cluster_id(),
-                "sign-message",
-                &[&job.session_id, &(i as u32).to_be_bytes()],
+                &job.session_id,
+                i as u32,
             ));
             let sig = match (job.key_type, msg) {
                 (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) if !presigs.is_empty() => {

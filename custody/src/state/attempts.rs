@@ -1,82 +1,106 @@
-//! Signing attempts: who signs and with which session, and the signers' reports.
+//! Signing attempts: who signs, with which session and by when, and what ends an attempt — a
+//! signature, a signer's failure report, or its deadline passing (reported by any node).
 
 use super::requests::payload_bytes;
-use super::{At, CustodyState, EntryContext, RecordKey, ReportResult};
-use crate::ids::{session_id, subsets, NodeId};
+use super::{At, CustodyState, RecordKey, ReportResult};
+use crate::ids::{sign_attempt_session, subsets, NodeId};
+use crate::request::attempt_deadline_ms;
 use crate::{Request, RequestStatus, SignAttempt, MAX_SIGN_ATTEMPTS};
-use mpc_protocol::chain::{self, Chain};
+use mpc_protocol::chain::{self, Chain, KeyType};
 use std::collections::BTreeSet;
 
 impl CustodyState {
-    pub(super) fn start_attempt(
-        &mut self,
-        req: &mut Request,
-        ctx: EntryContext,
-        avoid: &BTreeSet<NodeId>,
-    ) {
+    /// Starts the next attempt of `req`: signers (the wallet's presignature pool on a first
+    /// attempt when it holds one presignature per message, else a t-subset avoiding `avoid`),
+    /// its session id and its deadline.
+    pub(super) fn start_attempt(&mut self, req: &mut Request, at: At, avoid: &BTreeSet<NodeId>) {
         let attempt = req.attempts.len() as u32 + 1;
-        // First attempt: use the wallet's presignature pool when its signers are not to be
-        // avoided and it holds one presignature per message. Retries sign interactively.
-        let messages = match self.wallets.get(&req.wallet_id).map(|w| w.chain) {
+        let wallet = self.wallets.get(&req.wallet_id);
+        let messages = match wallet.map(|w| w.chain) {
             Some(Chain::BitcoinP2wpkh | Chain::BitcoinP2tr) => req.extras.spent_outputs.len(),
             _ => 1,
         };
-        let mut from_pool = None;
-        if let Some(pool) = self.presig_pools.get_mut(&req.wallet_id) {
-            if attempt == 1 && !pool.signers.iter().any(|n| avoid.contains(n)) {
-                let seqs = pool.take(messages);
-                if !seqs.is_empty() {
-                    from_pool = Some((pool.signers.clone(), seqs));
-                }
-            }
-            // A request restarts a pool paused by failures, and refills it.
-            pool.failures_in_row = 0;
-            pool.top_up();
-            self.dirty
-                .insert(RecordKey::PresigPool(req.wallet_id.clone()));
-        }
+        let ecdsa = wallet.is_some_and(|w| w.key_type == KeyType::EcdsaSecp256k1);
+        let from_pool = self.take_from_pool(req, attempt, messages, avoid);
         let (signers, presignatures) = match from_pool {
             Some(x) => x,
-            None => {
-                let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
-                let all = subsets(&committee, usize::from(self.genesis.threshold));
-                let preferred: Vec<&Vec<NodeId>> = all
-                    .iter()
-                    .filter(|s| !s.iter().any(|n| avoid.contains(n)))
-                    .collect();
-                let pool: Vec<&Vec<NodeId>> = if preferred.is_empty() {
-                    all.iter().collect()
-                } else {
-                    preferred
-                };
-                let seed = ctx.log_index.wrapping_add(u64::from(attempt)) as usize;
-                let signers = pool
-                    .get(seed % pool.len().max(1))
-                    .map(|s| (*s).clone())
-                    .unwrap_or_default();
-                (signers, Vec::new())
-            }
+            None => (
+                self.choose_signers(at.ctx.log_index, attempt, avoid),
+                Vec::new(),
+            ),
         };
-        let sid = session_id(
+        let interactive = ecdsa && presignatures.is_empty();
+        let sid = sign_attempt_session(
             &self.genesis.cluster_id,
-            "sign",
-            &[
-                req.request_id.as_bytes(),
-                &attempt.to_be_bytes(),
-                &ctx.log_index.to_be_bytes(),
-            ],
+            &req.request_id,
+            attempt,
+            at.ctx.log_index,
         );
         req.attempts.push(SignAttempt {
             attempt,
             signers,
             session_id: hex::encode(sid),
-            log_index: ctx.log_index,
+            log_index: at.ctx.log_index,
             failure: None,
             presignatures,
+            deadline_ms: attempt_deadline_ms(at.now_ms, interactive, messages),
         });
         req.status = RequestStatus::Signing;
     }
 
+    /// On a first attempt, `messages` presignatures of the wallet's pool and its signers, when
+    /// none of them is to be avoided and the pool holds enough. Any request also restarts a pool
+    /// paused by failures, and refills it.
+    fn take_from_pool(
+        &mut self,
+        req: &Request,
+        attempt: u32,
+        messages: usize,
+        avoid: &BTreeSet<NodeId>,
+    ) -> Option<(Vec<NodeId>, Vec<u64>)> {
+        let pool = self.presig_pools.get_mut(&req.wallet_id)?;
+        let mut taken = None;
+        if attempt == 1 && !pool.signers.iter().any(|n| avoid.contains(n)) {
+            let seqs = pool.take(messages);
+            if !seqs.is_empty() {
+                taken = Some((pool.signers.clone(), seqs));
+            }
+        }
+        pool.failures_in_row = 0;
+        pool.top_up();
+        self.dirty
+            .insert(RecordKey::PresigPool(req.wallet_id.clone()));
+        taken
+    }
+
+    /// A t-subset of the committee for an interactive attempt: one without an avoided node when
+    /// there is one, rotated by log index and attempt so retries move to other nodes.
+    fn choose_signers(
+        &self,
+        log_index: u64,
+        attempt: u32,
+        avoid: &BTreeSet<NodeId>,
+    ) -> Vec<NodeId> {
+        let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
+        let all = subsets(&committee, usize::from(self.genesis.threshold));
+        let preferred: Vec<&Vec<NodeId>> = all
+            .iter()
+            .filter(|s| !s.iter().any(|n| avoid.contains(n)))
+            .collect();
+        let pool: Vec<&Vec<NodeId>> = if preferred.is_empty() {
+            all.iter().collect()
+        } else {
+            preferred
+        };
+        let seed = log_index.wrapping_add(u64::from(attempt)) as usize;
+        pool.get(seed % pool.len().max(1))
+            .map(|s| (*s).clone())
+            .unwrap_or_default()
+    }
+
+    /// A signer's signatures. Accepted from a signer of *any* attempt of a request still signing
+    /// (an attempt replaced after its deadline may still finish): every signature is verified
+    /// against the wallet key and the messages recomputed from the payload before it counts.
     pub(super) fn report_signature(
         &mut self,
         node: NodeId,
@@ -85,9 +109,16 @@ impl CustodyState {
         signatures: &[String],
         at: At,
     ) -> ReportResult {
-        let Some(mut req) = self.current_attempt_of(request_id, *attempt, node)? else {
+        let Some(mut req) = self.signing_request(request_id)? else {
             return Ok(None);
         };
+        let signer_of_attempt = req
+            .attempts
+            .iter()
+            .any(|a| a.attempt == *attempt && a.signers.contains(&node));
+        if !signer_of_attempt {
+            return Ok(None);
+        }
         let wallet = self
             .wallets
             .get(&req.wallet_id)
@@ -98,7 +129,6 @@ impl CustodyState {
             .map(|s| hex::decode(s).map_err(|_| "signature is not hex".to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let payload = payload_bytes(&req.payload)?;
-        // Verifies every signature against the wallet key and the recomputed messages.
         let tx = chain::assemble(&wallet, &payload, &req.extras, &sigs)
             .map_err(|e| format!("signature report refused: {e}"))?;
         req.status = RequestStatus::Signed;
@@ -110,6 +140,8 @@ impl CustodyState {
         Ok(Some((org, text, self.put_request(req))))
     }
 
+    /// A signer of the current attempt failed: the attempt ends, and the next one avoids the
+    /// signers it named unresponsive.
     pub(super) fn report_sign_failed(
         &mut self,
         node: NodeId,
@@ -119,46 +151,96 @@ impl CustodyState {
         unresponsive: &[NodeId],
         at: At,
     ) -> ReportResult {
-        let Some(mut req) = self.current_attempt_of(request_id, *attempt, node)? else {
+        let Some(req) = self.signing_request(request_id)? else {
             return Ok(None);
         };
-        let reason: String = reason.chars().take(500).collect();
-        if let Some(a) = req.attempts.last_mut() {
-            a.failure = Some(format!("node {node}: {reason}"));
-        }
-        let mut avoid: BTreeSet<NodeId> = unresponsive.iter().copied().collect();
-        avoid.remove(&node);
-        if req.attempts.len() as u32 >= MAX_SIGN_ATTEMPTS {
-            req.status = RequestStatus::Failed {
-                reason: format!("signing failed after {MAX_SIGN_ATTEMPTS} attempts: {reason}"),
-            };
-        } else {
-            self.start_attempt(&mut req, at.ctx, &avoid);
-        }
-        req.updated_at_ms = at.now_ms;
-        let org = req.org_id.clone();
-        let text = format!("attempt {attempt} failed on node {node}: {reason}");
-        Ok(Some((org, text, self.put_request(req))))
-    }
-
-    /// The request if `attempt` is its current signing attempt and `node` one of its signers.
-    fn current_attempt_of(
-        &self,
-        request_id: &str,
-        attempt: u32,
-        node: NodeId,
-    ) -> Result<Option<Request>, String> {
-        let req = self
-            .requests
-            .get(request_id)
-            .ok_or_else(|| format!("no request '{request_id}'"))?;
         let current = req.attempts.last();
-        if req.status != RequestStatus::Signing
-            || current.map(|a| a.attempt) != Some(attempt)
+        if current.map(|a| a.attempt) != Some(*attempt)
             || !current.is_some_and(|a| a.signers.contains(&node))
         {
             return Ok(None);
         }
-        Ok(Some(req.clone()))
+        let reason: String = reason.chars().take(500).collect();
+        let mut avoid: BTreeSet<NodeId> = unresponsive.iter().copied().collect();
+        avoid.remove(&node);
+        let text = format!("attempt {attempt} failed on node {node}: {reason}");
+        self.end_attempt(req, format!("node {node}: {reason}"), &avoid, at, text)
+    }
+
+    /// The current attempt passed its deadline in log time with neither a signature nor a
+    /// failure: it ends and the next one starts. Any genesis node may report it, so liveness
+    /// does not rest on the attempt's signers; a report applied before the deadline (the
+    /// reporter's clock ahead of the log's) or for an attempt already replaced changes nothing.
+    pub(super) fn report_attempt_expired(
+        &mut self,
+        node: NodeId,
+        request_id: &str,
+        attempt: &u32,
+        at: At,
+    ) -> ReportResult {
+        let Some(req) = self.signing_request(request_id)? else {
+            return Ok(None);
+        };
+        let Some(current) = req.attempts.last() else {
+            return Ok(None);
+        };
+        if current.attempt != *attempt
+            || current.deadline_ms == 0
+            || at.now_ms < current.deadline_ms
+        {
+            return Ok(None);
+        }
+        let why = format!(
+            "deadline passed at log time {} with no signature or failure report",
+            current.deadline_ms
+        );
+        let text = format!("attempt {attempt} expired (reported by node {node})");
+        self.end_attempt(req, why, &BTreeSet::new(), at, text)
+    }
+
+    /// Ends the current attempt of `req` with `failure` and starts the next one, or fails the
+    /// request after [`MAX_SIGN_ATTEMPTS`].
+    fn end_attempt(
+        &mut self,
+        mut req: Request,
+        failure: String,
+        avoid: &BTreeSet<NodeId>,
+        at: At,
+        audit_text: String,
+    ) -> ReportResult {
+        if let Some(a) = req.attempts.last_mut() {
+            a.failure = Some(failure.clone());
+        }
+        if req.attempts.len() as u32 >= MAX_SIGN_ATTEMPTS {
+            req.status = RequestStatus::Failed {
+                reason: format!("signing failed after {MAX_SIGN_ATTEMPTS} attempts: {failure}"),
+            };
+        } else {
+            self.start_attempt(&mut req, at, avoid);
+        }
+        req.updated_at_ms = at.now_ms;
+        let org = req.org_id.clone();
+        Ok(Some((org, audit_text, self.put_request(req))))
+    }
+
+    /// The request, if it is signing.
+    fn signing_request(&self, request_id: &str) -> Result<Option<Request>, String> {
+        let req = self
+            .requests
+            .get(request_id)
+            .ok_or_else(|| format!("no request '{request_id}'"))?;
+        Ok((req.status == RequestStatus::Signing).then(|| req.clone()))
+    }
+
+    /// Current attempts whose deadline has passed by `now_ms` (the caller's clock): what a node
+    /// reports with [`crate::Report::AttemptExpired`].
+    pub fn expired_attempts(&self, now_ms: u64) -> Vec<(String, u32)> {
+        self.requests
+            .values()
+            .filter(|r| r.status == RequestStatus::Signing)
+            .filter_map(|r| r.attempts.last().map(|a| (r, a)))
+            .filter(|(_, a)| a.deadline_ms != 0 && a.deadline_ms <= now_ms)
+            .map(|(r, a)| (r.request_id.clone(), a.attempt))
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use super::signer_check::log_index_of;
 use super::{CustodyState, SigningJob};
-use crate::ids::{session_id, NodeId};
+use crate::ids::{sign_attempt_session, NodeId};
 use crate::{book_chain, AddressBookEntry, Request, RequestStatus, SignAttempt};
 
 impl CustodyState {
@@ -30,15 +30,7 @@ impl CustodyState {
             .collect();
         signers.sort_unstable();
         let log_index = log_index_of(&req.request_id);
-        let sid = session_id(
-            &self.genesis.cluster_id,
-            "sign",
-            &[
-                req.request_id.as_bytes(),
-                &1u32.to_be_bytes(),
-                &log_index.to_be_bytes(),
-            ],
-        );
+        let sid = sign_attempt_session(&self.genesis.cluster_id, &req.request_id, 1, log_index);
         SignAttempt {
             attempt: 1,
             signers,
@@ -46,6 +38,7 @@ impl CustodyState {
             log_index,
             failure: None,
             presignatures: Vec::new(),
+            deadline_ms: 0,
         }
     }
 

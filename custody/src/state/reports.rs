@@ -71,6 +71,10 @@ impl CustodyState {
                 reason,
                 unresponsive,
             } => self.report_sign_failed(node, request_id, attempt, reason, unresponsive, at),
+            Report::AttemptExpired {
+                request_id,
+                attempt,
+            } => self.report_attempt_expired(node, request_id, attempt, at),
         }
     }
 }

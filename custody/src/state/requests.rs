@@ -1,6 +1,6 @@
 //! Signing requests: submit, approve, reject, admin approval; reads.
 
-use super::{ActionResult, CustodyState, EntryContext, Exec, RecordKey};
+use super::{ActionResult, At, CustodyState, EntryContext, Exec, RecordKey};
 use crate::ids::NodeId;
 use crate::types::{OrgId, Role};
 use crate::{intent_digest, LimitAction, Request, RequestStatus};
@@ -196,7 +196,7 @@ impl CustodyState {
             _ => {}
         }
         req.reserved_at_ms = Some(now_ms);
-        self.start_attempt(req, ctx, &BTreeSet::new());
+        self.start_attempt(req, At { ctx, now_ms }, &BTreeSet::new());
     }
 
     pub(super) fn put_request(&mut self, req: Request) -> ActionResult {

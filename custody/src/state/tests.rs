@@ -92,6 +92,7 @@ fn run(steps: Vec<Step>) -> CustodyState {
     s
 }
 
+mod attempts;
 mod custody;
 
 #[test]

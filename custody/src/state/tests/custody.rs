@@ -8,16 +8,18 @@ use crate::{
 use mpc_protocol::chain::keys::VaultPublicKeys;
 use mpc_protocol::chain::{Amount, Chain, Network};
 
-struct H {
-    s: CustodyState,
+pub(super) struct H {
+    pub(super) s: CustodyState,
     idx: u64,
+    /// Added to every entry's log time (moves the log's clock forward).
+    pub(super) shift_ms: u64,
 }
 
 impl H {
-    fn user(&mut self, signer: u8, idem: &str, action: Action) -> CommandOutcome {
+    pub(super) fn user(&mut self, signer: u8, idem: &str, action: Action) -> CommandOutcome {
         self.idx += 1;
         let mut c = cmd(signer, idem, action);
-        c.proposed_at_ms = 1_000_000 + self.idx * 1000;
+        c.proposed_at_ms = 1_000_000 + self.idx * 1000 + self.shift_ms;
         self.s.apply(
             EntryContext {
                 log_index: self.idx,
@@ -26,13 +28,13 @@ impl H {
         )
     }
 
-    fn ok(&mut self, signer: u8, idem: &str, action: Action) -> ActionResult {
+    pub(super) fn ok(&mut self, signer: u8, idem: &str, action: Action) -> ActionResult {
         let out = self.user(signer, idem, action);
         assert!(out.error.is_none(), "{idem}: {:?}", out.error);
         out.result.unwrap()
     }
 
-    fn report(&mut self, node: u64, report: Report) -> CommandOutcome {
+    pub(super) fn report(&mut self, node: u64, report: Report) -> CommandOutcome {
         use ed25519_dalek::Signer;
         self.idx += 1;
         let body = serde_json::to_string(&ReportBody {
@@ -51,13 +53,13 @@ impl H {
                 log_index: self.idx,
             },
             &LogCommand {
-                proposed_at_ms: 1_000_000 + self.idx * 1000,
+                proposed_at_ms: 1_000_000 + self.idx * 1000 + self.shift_ms,
                 proposal: Proposal::Node(rep),
             },
         )
     }
 
-    fn request(&self, id: &str) -> crate::Request {
+    pub(super) fn request(&self, id: &str) -> crate::Request {
         self.s.request(id).unwrap().clone()
     }
 }
@@ -95,9 +97,13 @@ fn org() -> OrgId {
 
 /// An organisation with approvers a1..a3 (keys 11..13), initiator (20), an active vault and a
 /// Solana test wallet.
-fn setup(policy: PolicyRules) -> (H, String, Vec<u8>) {
+pub(super) fn setup(policy: PolicyRules) -> (H, String, Vec<u8>) {
     use Role::*;
-    let mut h = H { s: fresh(), idx: 0 };
+    let mut h = H {
+        s: fresh(),
+        idx: 0,
+        shift_ms: 0,
+    };
     h.ok(1, "o", org_create("acme"));
     for (u, k) in [("a1", 11), ("a2", 12), ("a3", 13)] {
         h.ok(1, u, member_add("acme", u, k, &[Approver]));
@@ -169,7 +175,7 @@ fn wallet_action() -> Action {
     }
 }
 
-fn two_of_three() -> PolicyRules {
+pub(super) fn two_of_three() -> PolicyRules {
     PolicyRules {
         approvers: ["a1", "a2", "a3"]
             .iter()
@@ -182,7 +188,13 @@ fn two_of_three() -> PolicyRules {
     }
 }
 
-fn submit(h: &mut H, wallet: &str, pk: &[u8], lamports: u64, idem: &str) -> crate::Request {
+pub(super) fn submit(
+    h: &mut H,
+    wallet: &str,
+    pk: &[u8],
+    lamports: u64,
+    idem: &str,
+) -> crate::Request {
     let out = h.user(
         20,
         idem,
@@ -200,7 +212,7 @@ fn submit(h: &mut H, wallet: &str, pk: &[u8], lamports: u64, idem: &str) -> crat
     *request
 }
 
-fn approve(h: &mut H, who: u8, req: &crate::Request, digest: &str) -> CommandOutcome {
+pub(super) fn approve(h: &mut H, who: u8, req: &crate::Request, digest: &str) -> CommandOutcome {
     h.user(
         who,
         &format!("ap-{who}-{}-{}", req.request_id, &digest[..8]),
@@ -391,6 +403,7 @@ fn m_of_n_approvals_then_signing_job_and_signer_rechecks() {
     let mut hh = H {
         s: removed.clone(),
         idx: h.idx,
+        shift_ms: 0,
     };
     hh.ok(1, "rm", member_remove("acme", "a2"));
     removed = hh.s;
