@@ -55,12 +55,23 @@ MPC_KEY_PASSPHRASE_FILE="$RUN/secrets/admin.pass"
 "$BIN/mpc" --passphrase-file "$MPC_KEY_PASSPHRASE_FILE" key create --out "$RUN/admin.key" --name admin >/dev/null
 
 CARDS=()
+echo "==> initialising $N nodes (each makes its Paillier primes: often 20 s to 2 min)"
+INIT_PIDS=()
 for i in $(seq 1 "$N"); do
   head -c 32 /dev/urandom | base64 > "$RUN/secrets/node$i.pass"
   "$BIN/mpc-node" init --data-dir "$RUN/node$i" --node-id "$i" \
     --p2p-addr "/ip4/127.0.0.1/tcp/$((P2P_BASE + i))" --rpc-addr "127.0.0.1:$((RPC_BASE + i))" \
-    --passphrase-file "$RUN/secrets/node$i.pass" >/dev/null 2>&1
+    --passphrase-file "$RUN/secrets/node$i.pass" > "$RUN/init$i.log" 2>&1 &
+  INIT_PIDS+=($!)
   CARDS+=(--card "$RUN/node$i/card.json")
+done
+INIT_START=$(date +%s)
+for idx in "${!INIT_PIDS[@]}"; do
+  if ! wait "${INIT_PIDS[$idx]}"; then
+    echo "node $((idx + 1)) failed to initialise; see $RUN/init$((idx + 1)).log" >&2
+    exit 1
+  fi
+  echo "    node $((idx + 1)) initialised ($(( $(date +%s) - INIT_START )) s)"
 done
 HASH=$("$BIN/mpc-node" genesis "${CARDS[@]}" --threshold "$THRESHOLD" \
   --admin-key-file "$RUN/admin.key" --network local-testnet --out "$RUN/genesis.json" 2>/dev/null)

@@ -1019,6 +1019,17 @@ fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
                 .map(|a| a.len())
                 .unwrap_or(0);
             println!("  connected peers {peers}  sealed {}", s(v, "sealed"));
+            let aux = &v["ecdsa_aux_info"];
+            let state = aux["state"].as_str().unwrap_or("?");
+            let what = match state {
+                "not_started" => "waiting for the network to form".to_string(),
+                "generating_primes" => "generating Paillier primes".to_string(),
+                "running" => "running the aux-info protocol with every node".to_string(),
+                "ready" => "ready".to_string(),
+                "failed" => format!("failed, retrying: {}", s(aux, "reason")),
+                other => other.to_string(),
+            };
+            println!("  ECDSA aux info  {what}");
         }
         Cmd::Cluster => {
             println!(

@@ -1,6 +1,8 @@
 //! Command line of `mpc-node`: `init`, `genesis`, `card`, `start`.
 
 use crate::node::{self, NodeOptions};
+use crate::primes;
+use crate::share_store::ShareStore;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mpc_bootstrap::genesis::{Genesis, GenesisAdmin};
@@ -46,6 +48,10 @@ pub enum Command {
         /// Argon2id iterations (floor 2).
         #[arg(long, default_value_t = KdfParams::default().iterations)]
         kdf_iterations: u32,
+        /// INSECURE, tests and local testnets only: store this node's Paillier primes from the
+        /// published test fixture instead of generating them.
+        #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
+        insecure_test_primes: Option<PathBuf>,
     },
     /// Print the identity card of an initialised node (no passphrase needed).
     Card {
@@ -116,6 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             passphrase_file,
             kdf_memory_kib,
             kdf_iterations,
+            insecure_test_primes,
         } => {
             let kdf = KdfParams {
                 memory_kib: kdf_memory_kib,
@@ -138,6 +145,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &rpc_addr,
                 pass.as_bytes(),
                 kdf,
+            )?;
+            make_primes(
+                &data_dir,
+                node_id,
+                pass.as_bytes(),
+                kdf,
+                insecure_test_primes,
             )?;
             println!("{}", serde_json::to_string_pretty(&id.card)?);
             eprintln!(
@@ -232,6 +246,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             res
         }
     }
+}
+
+/// Makes this node's Paillier primes for ECDSA aux info now (tens of seconds of one core), sealed
+/// in the share store, so that the network's first ECDSA signature does not wait for them.
+fn make_primes(
+    data_dir: &std::path::Path,
+    node_id: u64,
+    passphrase: &[u8],
+    kdf: KdfParams,
+    insecure_fixture: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let shares = ShareStore::open(&data_dir.join("shares"), node_id, passphrase, kdf)
+        .context("creating the share store")?;
+    if insecure_fixture.is_none() {
+        eprintln!("generating Paillier safe primes for ECDSA (one-off; often 20 s to 2 min)");
+    }
+    let started = std::time::Instant::now();
+    let (_, source) = primes::ensure(
+        &shares,
+        node_id,
+        insecure_fixture.as_deref(),
+        &primes::stderr_progress(),
+    )
+    .map_err(|e| anyhow::anyhow!("making Paillier primes: {e}"))?;
+    if source == primes::PrimesSource::Generated {
+        eprintln!(
+            "\nPaillier primes ready in {:.0} s, sealed in the share store",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn init_tracing(json: bool) {

@@ -193,6 +193,15 @@ impl ClusterHandle {
         self.inner.sm.subscribe_requests()
     }
 
+    /// Vaults, requests and presignature pools changed by entries applied since the last call,
+    /// as the engine takes them (`None`: nothing changed).
+    pub fn take_changes(&self) -> Option<mpc_engine::Changed> {
+        self.inner.sm.take_changes().map(|c| match c {
+            mpc_consensus::store::Changes::Keys(keys) => mpc_engine::Changed::Keys(keys),
+            mpc_consensus::store::Changes::Overflowed => mpc_engine::Changed::All,
+        })
+    }
+
     /// Runs `f` on the local custody state.
     pub fn read_state<T>(&self, f: impl FnOnce(&CustodyState) -> T) -> Result<T, ClusterError> {
         self.inner.sm.read(f).map_err(ClusterError::Internal)

@@ -1,6 +1,7 @@
 //! # mpc-node
 //!
-//! The daemon each custodian runs. It wires the pure parts (`mpc-consensus`, `mpc-protocol`) to
+//! The daemon each custodian runs. It wires the pure parts (`mpc-custody`, `mpc-protocol`) and their
+//! replication (`mpc-consensus`) to
 //! the outside world:
 //! - [`p2p`]: libp2p (TCP + Noise + Yamux, identify, connection limits, allow-list of genesis
 //!   peers, gossipsub heartbeats, request-response for Raft and forwarded requests);
@@ -10,7 +11,8 @@
 //! - [`rpc`]: the JSON-RPC 2.0 server (HTTP + WebSocket on one port);
 //! - [`node`]: start-up (identity, genesis pinning, stores, Raft, tasks) and shutdown;
 //! - [`heartbeat`]: signed status heartbeats and their validation;
-//! - [`share_store`]: the encrypted share store (key shares, nonces, presignatures at rest).
+//! - [`share_store`]: the encrypted share store (key shares, nonces, presignatures at rest);
+//! - [`primes`]: this node's Paillier primes (made by `mpc-node init`, sealed in the share store).
 //!
 //! Invariants: only genesis peers may connect; every peer message is size-bounded before it is
 //! decoded; a write is acknowledged only once committed (sled flushed on a quorum); the node
@@ -30,6 +32,7 @@ pub mod fuzz_targets;
 pub mod heartbeat;
 pub mod node;
 pub mod p2p;
+pub mod primes;
 pub mod rpc;
 pub mod runner;
 pub mod sessions;

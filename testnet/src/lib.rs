@@ -153,7 +153,9 @@ pub fn init_node(
             .arg("--passphrase-file")
             .arg(pass)
             .args(["--kdf-memory-kib", &MIN_MEMORY_KIB.to_string()])
-            .args(["--kdf-iterations", &MIN_ITERATIONS.to_string()]),
+            .args(["--kdf-iterations", &MIN_ITERATIONS.to_string()])
+            // Tests use the INSECURE published primes (generating real ones takes minutes).
+            .env("MPC_INSECURE_TEST_PRIMES", insecure_primes_fixture()),
     )?;
     Ok(())
 }

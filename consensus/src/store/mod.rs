@@ -15,7 +15,9 @@ mod log_store;
 mod state_machine;
 
 pub use log_store::LogStore;
-pub use state_machine::{proposal_hash, AppliedOutcome, StateMachineStore, StoredSnapshot};
+pub use state_machine::{
+    proposal_hash, AppliedOutcome, Changes, StateMachineStore, StoredSnapshot, MAX_CHANGE_FEED,
+};
 
 use crate::raft::NodeId;
 use mpc_custody::state::GenesisParams;

@@ -16,7 +16,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::broadcast;
@@ -86,6 +86,28 @@ struct Inner {
     applied: AppliedMeta,
     /// Outcomes of the last [`RECENT_OUTCOMES`] normal entries applied here, by log index.
     recent: BTreeMap<u64, AppliedOutcome>,
+    /// Records changed since the last [`StateMachineStore::take_changes`].
+    changes: ChangeFeed,
+}
+
+/// Most changed records the feed holds before it overflows (its reader then looks at
+/// everything once).
+pub const MAX_CHANGE_FEED: usize = 65_536;
+
+/// Vaults, requests and presignature pools changed by applied entries, for the node's engine.
+#[derive(Debug, Default)]
+struct ChangeFeed {
+    keys: BTreeSet<RecordKey>,
+    overflowed: bool,
+}
+
+/// What [`StateMachineStore::take_changes`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// These records changed.
+    Keys(Vec<RecordKey>),
+    /// More changed than the feed holds: look at everything.
+    Overflowed,
 }
 
 /// State-machine store. Clones share the same state; [`StateMachineStore::read`] gives the node's
@@ -165,9 +187,24 @@ impl StateMachineStore {
                 state,
                 applied,
                 recent: BTreeMap::new(),
+                changes: ChangeFeed::default(),
             })),
             request_events: broadcast::channel(REQUEST_EVENTS).0,
         })
+    }
+
+    /// Vaults, requests and presignature pools changed by entries applied since the last call
+    /// (`None` when nothing changed).
+    pub fn take_changes(&self) -> Option<Changes> {
+        let mut guard = self.inner.write().ok()?;
+        let feed = std::mem::take(&mut guard.changes);
+        if feed.overflowed {
+            Some(Changes::Overflowed)
+        } else if feed.keys.is_empty() {
+            None
+        } else {
+            Some(Changes::Keys(feed.keys.into_iter().collect()))
+        }
     }
 
     /// Runs `f` on the current custody state (read lock held for the duration).
@@ -303,7 +340,7 @@ impl StateMachineStore {
             outcomes.push(outcome);
         }
         inner.applied.last_timestamp_ms = inner.state.last_timestamp_ms();
-        let changes = inner
+        let changes: Vec<(RecordKey, Option<RecordValue>)> = inner
             .state
             .take_dirty()
             .into_iter()
@@ -313,6 +350,20 @@ impl StateMachineStore {
             })
             .collect();
         let requests = inner.state.take_request_changes();
+        let feed = &mut inner.changes;
+        for (k, _) in &changes {
+            if matches!(
+                k,
+                RecordKey::Vault(_) | RecordKey::Request(_) | RecordKey::PresigPool(_)
+            ) && !feed.overflowed
+            {
+                feed.keys.insert(k.clone());
+                if feed.keys.len() > MAX_CHANGE_FEED {
+                    feed.keys.clear();
+                    feed.overflowed = true;
+                }
+            }
+        }
         Ok((outcomes, changes, inner.applied.clone(), requests))
     }
 

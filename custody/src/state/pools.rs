@@ -84,6 +84,11 @@ impl CustodyState {
         Ok((org, pool))
     }
 
+    /// Every presignature pool, by wallet id.
+    pub fn presig_pools(&self) -> impl Iterator<Item = &PresigPool> {
+        self.presig_pools.values()
+    }
+
     /// A wallet's presignature pool.
     pub fn presig_pool(&self, wallet_id: &str) -> Option<&PresigPool> {
         self.presig_pools.get(wallet_id)

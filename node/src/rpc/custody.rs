@@ -2,7 +2,7 @@
 //! the `request_subscribe` WebSocket subscription.
 
 use super::errors::RpcError;
-use super::methods::{barrier, parse, to_value, write};
+use super::methods::{barrier, node_status, parse, to_value, write};
 use crate::cluster::ClusterHandle;
 use crate::runner::Runner;
 use jsonrpsee::types::Params;
@@ -186,12 +186,22 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
             .map_err(RpcError::from)?;
         to_value(&json!({ "requests": v }))
     })?;
+    let r = runner.clone();
+    m.register_async_method("node_status", move |p, c, _| {
+        let r = r.clone();
+        async move {
+            let mut v = node_status(&p, &c)?;
+            v["ecdsa_aux_info"] = to_value(&r.aux_status())?;
+            Ok::<_, jsonrpsee::types::ErrorObjectOwned>(v)
+        }
+    })?;
     m.register_async_method("engine_status", move |_p, _c, _| {
         let r = runner.clone();
         async move {
             to_value(&json!({
                 "ecdsa_aux_info": r.aux_status(),
                 "signing_sessions_started": r.signing_sessions(),
+                "engine": r.engine_stats(),
                 "session_hub": r.hub_stats(),
             }))
         }

@@ -79,7 +79,7 @@ pub(super) fn to_value<T: serde::Serialize>(v: &T) -> RpcResult {
 /// Builds the module with every method.
 pub fn module(cluster: ClusterHandle) -> anyhow::Result<RpcModule<ClusterHandle>> {
     let mut m = RpcModule::new(cluster);
-    m.register_async_method("node_status", |p, c, _| async move { node_status(&p, &c) })?;
+    // node_status is registered with the engine's methods (rpc::custody): it shows aux info.
     m.register_async_method(
         "cluster_status",
         |p, c, _| async move { cluster_status(&p, &c) },
@@ -110,7 +110,7 @@ pub fn module(cluster: ClusterHandle) -> anyhow::Result<RpcModule<ClusterHandle>
     Ok(m)
 }
 
-fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
+pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let _: NoParams = parse(p)?;
     let metrics = c.raft().metrics().borrow().clone();
     let card = c.genesis().node(c.node_id());

@@ -1,0 +1,148 @@
+//! Report delivery: every report this node owes the log is proposed until it is applied, or
+//! until the log shows it no longer matters — never dropped after a fixed number of tries.
+
+use mpc_custody::state::CustodyState;
+use mpc_custody::{NodeId, Report, RequestStatus, VaultStatus};
+use std::collections::BTreeMap;
+
+/// First retry delay after a report was not committed, ms; doubles up to [`MAX_BACKOFF_MS`].
+pub const FIRST_BACKOFF_MS: u64 = 500;
+/// Longest retry delay, ms.
+pub const MAX_BACKOFF_MS: u64 = 16_000;
+
+#[derive(Debug, Clone)]
+struct Pending {
+    report: Report,
+    /// Proposals that were not committed so far.
+    failures: u32,
+    /// When to propose again (`None`: a proposal is in flight).
+    retry_at_ms: Option<u64>,
+}
+
+/// Reports in delivery, by delivery id.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    pending: BTreeMap<u64, Pending>,
+    next_id: u64,
+}
+
+impl Deliveries {
+    /// Starts delivering `report`; returns its delivery id (the caller proposes it now).
+    pub fn start(&mut self, report: Report) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                report,
+                failures: 0,
+                retry_at_ms: None,
+            },
+        );
+        id
+    }
+
+    /// The report was applied: done.
+    pub fn applied(&mut self, id: u64) {
+        self.pending.remove(&id);
+    }
+
+    /// The report was not committed: retry after a backoff. Returns when.
+    pub fn not_committed(&mut self, id: u64, now_ms: u64) -> Option<u64> {
+        let p = self.pending.get_mut(&id)?;
+        p.failures = p.failures.saturating_add(1);
+        let backoff = FIRST_BACKOFF_MS
+            .saturating_mul(1u64 << p.failures.min(6).saturating_sub(1))
+            .min(MAX_BACKOFF_MS);
+        let at = now_ms.saturating_add(backoff);
+        p.retry_at_ms = Some(at);
+        Some(at)
+    }
+
+    /// Reports due for another proposal at `now_ms` that still matter to the log; those that
+    /// no longer do are dropped. Returns `(id, report)` to propose (marked in flight).
+    pub fn due(&mut self, now_ms: u64, me: NodeId, state: &CustodyState) -> Vec<(u64, Report)> {
+        let due: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.retry_at_ms.is_some_and(|t| t <= now_ms))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Vec::new();
+        for id in due {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            if still_matters(&p.report, me, state) {
+                p.retry_at_ms = None;
+                out.push((id, p.report.clone()));
+            } else {
+                self.pending.remove(&id);
+            }
+        }
+        out
+    }
+
+    /// The earliest retry time, if any.
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        self.pending.values().filter_map(|p| p.retry_at_ms).min()
+    }
+
+    /// Reports not yet applied.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when nothing is owed.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// True when a report of this kind for this request attempt is being delivered.
+    pub fn has_expiry(&self, request_id: &str, attempt: u32) -> bool {
+        self.pending.values().any(|p| {
+            matches!(&p.report, Report::AttemptExpired { request_id: r, attempt: a }
+                if r == request_id && *a == attempt)
+        })
+    }
+}
+
+/// Whether the log still needs `report` from node `me`.
+pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool {
+    let vault_waits = |vault_id: &str| {
+        state
+            .vault(vault_id)
+            .is_some_and(|v| v.status == VaultStatus::Pending && !v.reports.contains_key(&me))
+    };
+    let pool_waits = |wallet_id: &str, seq: u64| {
+        state
+            .presig_pool(wallet_id)
+            .and_then(|p| p.generating.get(&seq))
+            .is_some_and(|reported| !reported.contains(&me))
+    };
+    let signing = |request_id: &str| {
+        state
+            .request(request_id)
+            .filter(|r| r.status == RequestStatus::Signing)
+    };
+    match report {
+        Report::VaultKeys { vault_id, .. } | Report::VaultFailed { vault_id, .. } => {
+            vault_waits(vault_id)
+        }
+        Report::PresigReady { wallet_id, seq } | Report::PresigFailed { wallet_id, seq, .. } => {
+            pool_waits(wallet_id, *seq)
+        }
+        Report::Signature { request_id, .. } => signing(request_id).is_some(),
+        Report::SignFailed {
+            request_id,
+            attempt,
+            ..
+        }
+        | Report::AttemptExpired {
+            request_id,
+            attempt,
+        } => signing(request_id)
+            .and_then(|r| r.attempts.last())
+            .is_some_and(|a| a.attempt == *attempt),
+    }
+}

@@ -1,0 +1,572 @@
+//! [`Engine`]: one small state machine per job kind, driven by [`Engine::step`].
+
+use crate::delivery::Deliveries;
+use crate::io::{Action, Changed, DeliveryOutcome, Input, Job, SessionOutcome, SessionSpec};
+use mpc_custody::state::{CustodyState, RecordKey};
+use mpc_custody::{ids, presig_store_key, NodeId, Report, RequestStatus, VaultStatus};
+use mpc_protocol::chain::KeyType;
+use mpc_protocol::session::PartyIndex;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How long after a failed aux-info run it is tried again, ms.
+pub const AUX_RETRY_MS: u64 = 2_000;
+/// How often a node re-sends its report that an attempt expired while the attempt stays current
+/// (the first may have been applied before the log's clock reached the deadline), ms.
+pub const EXPIRY_RESEND_MS: u64 = 10_000;
+
+/// The committee's ECDSA aux info, as far as this node knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuxState {
+    /// Waiting for the network to form.
+    Waiting,
+    /// Running.
+    Running,
+    /// Stored: presigning may start.
+    Ready,
+    /// Failed; runs again at this time (ms).
+    RetryAt(u64),
+}
+
+/// An attempt of a request in `signing` this node watches for its deadline.
+#[derive(Debug, Clone, Copy)]
+struct Watched {
+    deadline_ms: u64,
+    last_report_ms: Option<u64>,
+}
+
+/// The engine of one node. Memory is bounded by the work the log currently asks of this node:
+/// a job is forgotten once the log shows it done or moot, and a report once it is applied or
+/// moot.
+#[derive(Debug)]
+pub struct Engine {
+    me: NodeId,
+    cluster_id: String,
+    committee: Vec<NodeId>,
+    aux: AuxState,
+    /// Jobs started (session running, or its report in delivery) that the log still wants.
+    jobs: BTreeSet<Job>,
+    /// Wallets whose presignature pool this node signs for.
+    my_pools: BTreeSet<String>,
+    /// Current attempts of requests in `signing`, by (request, attempt).
+    watched: BTreeMap<(String, u32), Watched>,
+    deliveries: Deliveries,
+}
+
+/// Party index of a node (its node id).
+pub fn party(node: NodeId) -> PartyIndex {
+    PartyIndex(u16::try_from(node).unwrap_or(u16::MAX))
+}
+
+fn parties(nodes: &[NodeId]) -> BTreeMap<NodeId, PartyIndex> {
+    nodes.iter().map(|n| (*n, party(*n))).collect()
+}
+
+/// Keygen-time (0-based) indices of `signers` in `committee`.
+fn keygen_indices(signers: &[NodeId], committee: &[NodeId]) -> Option<Vec<u16>> {
+    signers
+        .iter()
+        .map(|n| {
+            committee
+                .iter()
+                .position(|c| c == n)
+                .and_then(|i| u16::try_from(i).ok())
+        })
+        .collect()
+}
+
+impl Engine {
+    /// An engine for node `me` of the network described by `state`'s genesis.
+    pub fn new(me: NodeId, state: &CustodyState) -> Self {
+        let g = state.genesis();
+        Engine {
+            me,
+            cluster_id: g.cluster_id.clone(),
+            committee: g.nodes.keys().copied().collect(),
+            aux: AuxState::Waiting,
+            jobs: BTreeSet::new(),
+            my_pools: BTreeSet::new(),
+            watched: BTreeMap::new(),
+            deliveries: Deliveries::default(),
+        }
+    }
+
+    /// The aux-info state.
+    pub fn aux(&self) -> AuxState {
+        self.aux
+    }
+
+    /// Jobs started that the log still wants.
+    pub fn jobs(&self) -> &BTreeSet<Job> {
+        &self.jobs
+    }
+
+    /// Reports not yet applied.
+    pub fn pending_reports(&self) -> usize {
+        self.deliveries.len()
+    }
+
+    /// Takes one input at time `now_ms` (the driver's clock) with the node's applied `state`,
+    /// and returns the actions to execute in order. The last action is a [`Action::WakeAt`]
+    /// whenever a timer is pending.
+    pub fn step(&mut self, now_ms: u64, state: &CustodyState, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Applied(Changed::All) => self.resync(now_ms, state, &mut out),
+            Input::Applied(Changed::Keys(keys)) => {
+                for key in keys {
+                    self.changed(now_ms, state, &key, &mut out);
+                }
+            }
+            Input::NetworkFormed => {
+                if self.aux == AuxState::Waiting {
+                    self.start_aux(&mut out);
+                }
+            }
+            Input::AuxStored => self.aux_ready(state, &mut out),
+            Input::SessionDone { job, outcome } => {
+                self.session_done(now_ms, state, job, outcome, &mut out)
+            }
+            Input::Delivered { id, outcome } => match outcome {
+                DeliveryOutcome::Applied => self.deliveries.applied(id),
+                DeliveryOutcome::NotCommitted(_) => {
+                    self.deliveries.not_committed(id, now_ms);
+                }
+            },
+            Input::Tick => {}
+        }
+        self.timers(now_ms, state, &mut out);
+        out
+    }
+
+    /// Everything due at `now_ms`: aux retry, expired attempts, report retries; then the next
+    /// wake-up.
+    fn timers(&mut self, now_ms: u64, state: &CustodyState, out: &mut Vec<Action>) {
+        if let AuxState::RetryAt(t) = self.aux {
+            if t <= now_ms {
+                self.start_aux(out);
+            }
+        }
+        let mut expired = Vec::new();
+        for ((rid, attempt), w) in self.watched.iter_mut() {
+            let resend_due = w
+                .last_report_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= EXPIRY_RESEND_MS);
+            if w.deadline_ms <= now_ms && resend_due && !self.deliveries.has_expiry(rid, *attempt) {
+                w.last_report_ms = Some(now_ms);
+                expired.push(Report::AttemptExpired {
+                    request_id: rid.clone(),
+                    attempt: *attempt,
+                });
+            }
+        }
+        for report in expired {
+            self.propose(report, out);
+        }
+        for (id, report) in self.deliveries.due(now_ms, self.me, state) {
+            out.push(Action::Propose { id, report });
+        }
+        if let Some(at) = self.next_wake_ms() {
+            out.push(Action::WakeAt(at));
+        }
+    }
+
+    fn next_wake_ms(&self) -> Option<u64> {
+        let aux = match self.aux {
+            AuxState::RetryAt(t) => Some(t),
+            _ => None,
+        };
+        let expiry = self
+            .watched
+            .values()
+            .map(|w| match w.last_report_ms {
+                Some(t) => w.deadline_ms.max(t.saturating_add(EXPIRY_RESEND_MS)),
+                None => w.deadline_ms,
+            })
+            .min();
+        [aux, expiry, self.deliveries.next_wake_ms()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn propose(&mut self, report: Report, out: &mut Vec<Action>) {
+        let id = self.deliveries.start(report.clone());
+        out.push(Action::Propose { id, report });
+    }
+
+    /// Looks at every record once (start-up, or a change feed that overflowed).
+    fn resync(&mut self, now_ms: u64, state: &CustodyState, out: &mut Vec<Action>) {
+        let mut keys: Vec<RecordKey> = Vec::new();
+        keys.extend(
+            state
+                .vaults(None)
+                .map(|v| RecordKey::Vault(v.vault_id.clone())),
+        );
+        keys.extend(
+            state
+                .presig_pools()
+                .map(|p| RecordKey::PresigPool(p.wallet_id.clone())),
+        );
+        keys.extend(
+            state
+                .requests(None)
+                .filter(|r| r.status == RequestStatus::Signing)
+                .map(|r| RecordKey::Request(r.request_id.clone())),
+        );
+        // Jobs and watches whose records no longer ask for them.
+        let jobs: Vec<Job> = self.jobs.iter().cloned().collect();
+        for job in jobs {
+            if !self.wanted(state, &job) {
+                self.jobs.remove(&job);
+            }
+        }
+        self.watched
+            .retain(|(rid, attempt), _| current_attempt(state, rid) == Some(*attempt));
+        for key in keys {
+            self.changed(now_ms, state, &key, out);
+        }
+    }
+
+    fn changed(
+        &mut self,
+        now_ms: u64,
+        state: &CustodyState,
+        key: &RecordKey,
+        out: &mut Vec<Action>,
+    ) {
+        match key {
+            RecordKey::Vault(id) => self.vault_changed(state, id, out),
+            RecordKey::PresigPool(wallet_id) => self.pool_changed(state, wallet_id, out),
+            RecordKey::Request(id) => self.request_changed(now_ms, state, id, out),
+            _ => {}
+        }
+    }
+
+    /// Whether the log still wants `job` from this node.
+    fn wanted(&self, state: &CustodyState, job: &Job) -> bool {
+        match job {
+            Job::Aux => true,
+            Job::Dkg { vault_id } => state.vault(vault_id).is_some_and(|v| {
+                v.status == VaultStatus::Pending
+                    && v.committee.contains(&self.me)
+                    && !v.reports.contains_key(&self.me)
+            }),
+            Job::Presign { wallet_id, seq } => state.presig_pool(wallet_id).is_some_and(|p| {
+                p.signers.contains(&self.me)
+                    && p.generating
+                        .get(seq)
+                        .is_some_and(|reported| !reported.contains(&self.me))
+            }),
+            Job::Sign {
+                request_id,
+                attempt,
+            } => state.request(request_id).is_some_and(|r| {
+                r.status == RequestStatus::Signing
+                    && r.attempts
+                        .last()
+                        .is_some_and(|a| a.attempt == *attempt && a.signers.contains(&self.me))
+            }),
+        }
+    }
+
+    // ----- aux info -----
+
+    fn start_aux(&mut self, out: &mut Vec<Action>) {
+        self.aux = AuxState::Running;
+        out.push(Action::Start {
+            job: Job::Aux,
+            spec: SessionSpec::Aux {
+                session_id: ids::aux_session(&self.cluster_id, &self.committee),
+                parties: parties(&self.committee),
+            },
+        });
+    }
+
+    fn aux_ready(&mut self, state: &CustodyState, out: &mut Vec<Action>) {
+        self.aux = AuxState::Ready;
+        let pools: Vec<String> = self.my_pools.iter().cloned().collect();
+        for wallet_id in pools {
+            self.pool_changed(state, &wallet_id, out);
+        }
+    }
+
+    // ----- DKG -----
+
+    fn vault_changed(&mut self, state: &CustodyState, vault_id: &str, out: &mut Vec<Action>) {
+        let job = Job::Dkg {
+            vault_id: vault_id.to_string(),
+        };
+        if !self.wanted(state, &job) {
+            self.jobs.remove(&job);
+            return;
+        }
+        let Some(vault) = state.vault(vault_id) else {
+            return;
+        };
+        if !self.jobs.insert(job.clone()) {
+            return;
+        }
+        let sessions = KeyType::ALL
+            .iter()
+            .map(|kt| {
+                let sid = ids::dkg_session(
+                    &self.cluster_id,
+                    vault_id,
+                    vault.created_log_index,
+                    kt.as_str(),
+                );
+                (*kt, sid)
+            })
+            .collect();
+        out.push(Action::Start {
+            job,
+            spec: SessionSpec::Dkg {
+                vault_id: vault_id.to_string(),
+                parties: parties(&vault.committee),
+                threshold: vault.threshold,
+                sessions,
+            },
+        });
+    }
+
+    // ----- presignature pools -----
+
+    fn pool_changed(&mut self, state: &CustodyState, wallet_id: &str, out: &mut Vec<Action>) {
+        let Some(pool) = state.presig_pool(wallet_id) else {
+            return;
+        };
+        if !pool.signers.contains(&self.me) {
+            return;
+        }
+        self.my_pools.insert(wallet_id.to_string());
+        let stale: Vec<Job> = self
+            .jobs
+            .iter()
+            .filter(|j| matches!(j, Job::Presign { wallet_id: w, .. } if w == wallet_id))
+            .filter(|j| !self.wanted(state, j))
+            .cloned()
+            .collect();
+        for j in stale {
+            self.jobs.remove(&j);
+        }
+        // Presignatures need the committee's aux info; they start once it is ready, lowest
+        // sequence number first (every signer runs them in the same order).
+        if self.aux != AuxState::Ready {
+            return;
+        }
+        let Some(wallet) = state.wallet(wallet_id) else {
+            return;
+        };
+        let Some(keygen) = keygen_indices(&pool.signers, &self.committee) else {
+            return;
+        };
+        for (seq, reported) in &pool.generating {
+            let job = Job::Presign {
+                wallet_id: wallet_id.to_string(),
+                seq: *seq,
+            };
+            if reported.contains(&self.me) || !self.jobs.insert(job.clone()) {
+                continue;
+            }
+            out.push(Action::Start {
+                job,
+                spec: SessionSpec::Presign {
+                    wallet_id: wallet_id.to_string(),
+                    seq: *seq,
+                    session_id: pool.session_id(&self.cluster_id, *seq),
+                    parties: parties(&pool.signers),
+                    keygen_indices: keygen.clone(),
+                    store_key: pool.store_key(*seq),
+                    vault_id: wallet.vault_id.clone(),
+                    chain: wallet.chain,
+                    network: wallet.network,
+                    index: wallet.index,
+                },
+            });
+        }
+    }
+
+    // ----- signing -----
+
+    fn request_changed(
+        &mut self,
+        now_ms: u64,
+        state: &CustodyState,
+        request_id: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let current = current_attempt(state, request_id);
+        self.watched
+            .retain(|(rid, a), _| rid != request_id || Some(*a) == current);
+        let stale: Vec<Job> = self
+            .jobs
+            .iter()
+            .filter(|j| matches!(j, Job::Sign { request_id: r, .. } if r == request_id))
+            .filter(|j| !self.wanted(state, j))
+            .cloned()
+            .collect();
+        for j in stale {
+            self.jobs.remove(&j);
+        }
+        let Some(req) = state.request(request_id) else {
+            return;
+        };
+        let Some(attempt) = req.attempts.last().filter(|_| current.is_some()) else {
+            return;
+        };
+        if attempt.deadline_ms != 0 {
+            self.watched
+                .entry((request_id.to_string(), attempt.attempt))
+                .or_insert(Watched {
+                    deadline_ms: attempt.deadline_ms,
+                    last_report_ms: None,
+                });
+        }
+        let job = Job::Sign {
+            request_id: request_id.to_string(),
+            attempt: attempt.attempt,
+        };
+        if !attempt.signers.contains(&self.me) || !self.jobs.insert(job.clone()) {
+            return;
+        }
+        // Invariant 2: nothing is contributed unless this node's own check of its own state
+        // passes, at its own clock.
+        match state.signing_job_at(request_id, self.me, now_ms) {
+            Ok(signing) => {
+                let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
+                    return;
+                };
+                let message_sessions = (0..signing.messages.len())
+                    .map(|i| {
+                        ids::sign_message_session(
+                            &self.cluster_id,
+                            &signing.session_id,
+                            u32::try_from(i).unwrap_or(u32::MAX),
+                        )
+                    })
+                    .collect();
+                out.push(Action::Start {
+                    job,
+                    spec: SessionSpec::Sign {
+                        parties: parties(&signing.signers),
+                        keygen_indices: keygen,
+                        message_sessions,
+                        job: Box::new(signing),
+                    },
+                });
+            }
+            Err(reason) => {
+                let keys: Vec<String> = attempt
+                    .presignatures
+                    .iter()
+                    .map(|seq| presig_store_key(&req.wallet_id, *seq))
+                    .collect();
+                if !keys.is_empty() {
+                    out.push(Action::DiscardPresignatures { keys });
+                }
+                self.propose(
+                    Report::SignFailed {
+                        request_id: request_id.to_string(),
+                        attempt: attempt.attempt,
+                        reason: format!("signer check failed: {reason}"),
+                        unresponsive: vec![],
+                    },
+                    out,
+                );
+            }
+        }
+    }
+
+    // ----- session results -----
+
+    fn session_done(
+        &mut self,
+        now_ms: u64,
+        state: &CustodyState,
+        job: Job,
+        outcome: SessionOutcome,
+        out: &mut Vec<Action>,
+    ) {
+        let failed = |o: &SessionOutcome| match o {
+            SessionOutcome::Failed {
+                reason,
+                unresponsive,
+            } => Some((reason.clone(), unresponsive.clone())),
+            _ => None,
+        };
+        let report = match (&job, &outcome) {
+            (Job::Aux, SessionOutcome::AuxReady) => {
+                self.aux_ready(state, out);
+                None
+            }
+            (Job::Aux, _) => {
+                self.aux = AuxState::RetryAt(now_ms.saturating_add(AUX_RETRY_MS));
+                None
+            }
+            (Job::Dkg { vault_id }, SessionOutcome::VaultKeys(keys)) => Some(Report::VaultKeys {
+                vault_id: vault_id.clone(),
+                keys: keys.clone(),
+            }),
+            (Job::Presign { wallet_id, seq }, SessionOutcome::PresigStored) => {
+                Some(Report::PresigReady {
+                    wallet_id: wallet_id.clone(),
+                    seq: *seq,
+                })
+            }
+            (
+                Job::Sign {
+                    request_id,
+                    attempt,
+                },
+                SessionOutcome::Signed(signatures),
+            ) => Some(Report::Signature {
+                request_id: request_id.clone(),
+                attempt: *attempt,
+                signatures: signatures.clone(),
+            }),
+            (job, o) => {
+                let (reason, unresponsive) = failed(o).unwrap_or_else(|| {
+                    (format!("unexpected outcome {o:?} for {job:?}"), Vec::new())
+                });
+                failure_report(job, reason, unresponsive)
+            }
+        };
+        if let Some(report) = report {
+            self.propose(report, out);
+        }
+    }
+}
+
+/// The report for a failed job (aux info reports nothing: it is retried).
+fn failure_report(job: &Job, reason: String, unresponsive: Vec<NodeId>) -> Option<Report> {
+    Some(match job {
+        Job::Dkg { vault_id } => Report::VaultFailed {
+            vault_id: vault_id.clone(),
+            reason,
+        },
+        Job::Presign { wallet_id, seq } => Report::PresigFailed {
+            wallet_id: wallet_id.clone(),
+            seq: *seq,
+            reason,
+        },
+        Job::Sign {
+            request_id,
+            attempt,
+        } => Report::SignFailed {
+            request_id: request_id.clone(),
+            attempt: *attempt,
+            reason,
+            unresponsive,
+        },
+        Job::Aux => return None,
+    })
+}
+
+/// The current attempt of a request in `signing`.
+fn current_attempt(state: &CustodyState, request_id: &str) -> Option<u32> {
+    state
+        .request(request_id)
+        .filter(|r| r.status == RequestStatus::Signing)
+        .and_then(|r| r.attempts.last())
+        .map(|a| a.attempt)
+}

@@ -1,0 +1,185 @@
+//! What goes into the engine ([`Input`]) and what comes out ([`Action`]).
+
+use mpc_custody::state::{RecordKey, SigningJob};
+use mpc_custody::{NodeId, Report};
+use mpc_protocol::chain::keys::VaultPublicKeys;
+use mpc_protocol::chain::{Chain, KeyType, Network};
+use mpc_protocol::session::PartyIndex;
+use std::collections::BTreeMap;
+
+/// A piece of threshold work this node runs, named by what the log fixed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Job {
+    /// The committee's ECDSA aux info.
+    Aux,
+    /// DKG of a vault's three keys.
+    Dkg {
+        /// Vault.
+        vault_id: String,
+    },
+    /// Presignature `seq` of a wallet's pool.
+    Presign {
+        /// Wallet.
+        wallet_id: String,
+        /// Sequence number.
+        seq: u64,
+    },
+    /// One signing attempt.
+    Sign {
+        /// Request.
+        request_id: String,
+        /// Attempt.
+        attempt: u32,
+    },
+}
+
+/// How a session ended, as its driver saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOutcome {
+    /// Aux info stored.
+    AuxReady,
+    /// DKG done: the public keys this node holds shares of.
+    VaultKeys(VaultPublicKeys),
+    /// The presignature is stored.
+    PresigStored,
+    /// Signatures (hex), one per message.
+    Signed(Vec<String>),
+    /// The session failed.
+    Failed {
+        /// Why.
+        reason: String,
+        /// Peers from which nothing arrived.
+        unresponsive: Vec<NodeId>,
+    },
+}
+
+/// What became of a proposed report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Committed and applied (whether or not it changed anything).
+    Applied,
+    /// Not committed (no leader, network, timeout): try again.
+    NotCommitted(String),
+}
+
+/// Which records applied entries changed since the last [`Input::Applied`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// These records.
+    Keys(Vec<RecordKey>),
+    /// Unknown (start-up, or the change feed overflowed): look at everything once.
+    All,
+}
+
+/// An input to [`crate::Engine::step`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Applied log entries changed these records (the state passed to `step` is after them).
+    Applied(Changed),
+    /// A leader is known: the network has formed.
+    NetworkFormed,
+    /// The committee's aux info is already in this node's share store (found at start).
+    AuxStored,
+    /// A session the engine started ended.
+    SessionDone {
+        /// Which.
+        job: Job,
+        /// How.
+        outcome: SessionOutcome,
+    },
+    /// A proposed report was delivered or not.
+    Delivered {
+        /// The id of the [`Action::Propose`].
+        id: u64,
+        /// What happened.
+        outcome: DeliveryOutcome,
+    },
+    /// Time passed (a timer the engine asked for fired).
+    Tick,
+}
+
+/// Everything the driver needs to run one session; the engine derived it from the log.
+#[derive(Debug, Clone)]
+pub enum SessionSpec {
+    /// ECDSA aux info with the whole committee.
+    Aux {
+        /// Session id.
+        session_id: [u8; 32],
+        /// Every committee node and its party index.
+        parties: BTreeMap<NodeId, PartyIndex>,
+    },
+    /// DKG of the three key types of a vault.
+    Dkg {
+        /// Vault.
+        vault_id: String,
+        /// Every committee node and its party index.
+        parties: BTreeMap<NodeId, PartyIndex>,
+        /// Threshold.
+        threshold: u16,
+        /// One session id per key type, in DKG order.
+        sessions: Vec<(KeyType, [u8; 32])>,
+    },
+    /// One presignature of a wallet's pool.
+    Presign {
+        /// Wallet.
+        wallet_id: String,
+        /// Sequence number.
+        seq: u64,
+        /// Session id.
+        session_id: [u8; 32],
+        /// The pool's signers and their party indices.
+        parties: BTreeMap<NodeId, PartyIndex>,
+        /// Keygen-time (0-based) indices of the signers, in signer order.
+        keygen_indices: Vec<u16>,
+        /// Share-store key the presignature is kept under.
+        store_key: String,
+        /// The wallet's vault, chain, network and index (its key and HD path).
+        vault_id: String,
+        /// Chain.
+        chain: Chain,
+        /// Network.
+        network: Network,
+        /// Index.
+        index: u32,
+    },
+    /// One signing attempt, after this node's own checks (invariant 2).
+    Sign {
+        /// The verified job.
+        job: Box<SigningJob>,
+        /// The signers and their party indices.
+        parties: BTreeMap<NodeId, PartyIndex>,
+        /// Keygen-time (0-based) indices of the signers, in signer order.
+        keygen_indices: Vec<u16>,
+        /// One session id per message.
+        message_sessions: Vec<[u8; 32]>,
+    },
+}
+
+/// What the engine asks its driver to do, in order.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Run a session and answer with [`Input::SessionDone`]. The driver joins each session id
+    /// once, ever (the share store remembers it across restarts), and for a signing job takes
+    /// its presignatures out of the share store (flushed) before any partial signature leaves.
+    Start {
+        /// Which job.
+        job: Job,
+        /// What to run.
+        spec: SessionSpec,
+    },
+    /// Delete these presignatures from the share store (an attempt this node will not sign).
+    DiscardPresignatures {
+        /// Share-store keys.
+        keys: Vec<String>,
+    },
+    /// Sign `report` with the node key, propose it through Raft and answer with
+    /// [`Input::Delivered`].
+    Propose {
+        /// Delivery id.
+        id: u64,
+        /// The report.
+        report: Report,
+    },
+    /// Send [`Input::Tick`] at this time (ms, the driver's clock) or earlier.
+    WakeAt(u64),
+}

@@ -1,0 +1,393 @@
+//! The engine driver: feeds the pure [`mpc_engine::Engine`] what happened (records changed by
+//! applied entries, session results, report deliveries, timers) and executes the actions it
+//! returns — run a session on a blocking thread, delete presignatures, sign and propose a report,
+//! wake up later. It decides nothing itself: *what* to run, and whether a request may be signed
+//! (`CustodyState::signing_job_at`, invariant 2), is the engine's and the state machine's call.
+//!
+//! The sessions themselves (`aux.rs`, `dkg.rs`, `presign.rs`, `sign.rs`) join each session id
+//! once ever (the share store remembers it across restarts), take pool presignatures out of the
+//! share store (flushed) before any partial signature, and run over Noise channels through the
+//! [`SessionHub`].
+
+mod aux;
+mod dkg;
+#[cfg(feature = "forge-for-tests")]
+mod forge;
+mod presign;
+mod sign;
+
+use crate::clock::now_ms;
+use crate::cluster::ClusterHandle;
+use crate::sessions::SessionHub;
+use crate::share_store::{RecordKind, ShareStore};
+use mpc_consensus::raft::NodeId;
+use mpc_custody::{report_message, Report, ReportBody, SignedReport};
+use mpc_engine::{
+    Action, Changed, DeliveryOutcome, Engine, Input, Job, SessionOutcome, SessionSpec,
+};
+use mpc_protocol::chain::{Chain, Network};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, SeedableRng};
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+// Session timeouts are *idle* timeouts: how long a session may wait without any message from
+// its peers (see `SessionHub::run`).
+/// DKG (per key type).
+const DKG_TIMEOUT: Duration = Duration::from_secs(60);
+/// Aux info (each party's proofs take long to make and check).
+const AUX_TIMEOUT: Duration = Duration::from_secs(600);
+/// Signing one message: FROST, and ECDSA from a presignature.
+const SIGN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Interactive ECDSA signing of one message (Paillier proofs in each round).
+const ECDSA_SIGN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Presigning.
+const PRESIGN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an ECDSA signer waits for aux info before failing the attempt.
+const AUX_WAIT: Duration = Duration::from_secs(120);
+/// Longest sleep of the driver when nothing happens, ms (a tick then; no state is scanned).
+const IDLE_WAKE_MS: u64 = 1_000;
+/// Session results and deliveries waiting for the driver.
+const INPUT_QUEUE: usize = 4_096;
+/// Share-store key of the committee's aux info.
+const AUX_KEY: &str = "committee/aux";
+
+/// ECDSA aux-info progress, shown by `node_status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AuxStatus {
+    /// Waiting for the network to form (a leader elected): aux info starts then, so that the
+    /// first ECDSA signature does not wait for it.
+    NotStarted,
+    /// Generating Paillier safe primes (only for a node initialised without them).
+    GeneratingPrimes,
+    /// Running the aux-info protocol with every node.
+    Running,
+    /// Ready (stored).
+    Ready,
+    /// Failed; retried.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the engine holds, for `engine_status`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EngineStats {
+    /// Jobs started that the log still wants (sessions running or their reports in delivery).
+    pub jobs: usize,
+    /// Reports proposed and not yet applied (retried with backoff until applied or moot).
+    pub pending_reports: usize,
+}
+
+/// The key id a wallet's presignatures are bound to: the wallet id (vault, chain, network,
+/// index — the key and its HD path).
+fn presig_key_id(vault_id: &str, chain: Chain, network: Network, index: u32) -> String {
+    mpc_custody::Wallet::id_for(vault_id, chain, network, index)
+}
+
+/// A session RNG seeded from the OS.
+fn fresh_rng() -> Result<ChaCha20Rng, String> {
+    ChaCha20Rng::from_rng(OsRng).map_err(|e| format!("seeding an RNG: {e}"))
+}
+
+/// The driver (cloneable handle).
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cluster: ClusterHandle,
+    hub: SessionHub,
+    shares: Arc<ShareStore>,
+    keypair: libp2p::identity::Keypair,
+    aux: RwLock<AuxStatus>,
+    insecure_primes: Option<PathBuf>,
+    /// Signing sessions this node has started (after its own checks), for `engine_status`.
+    signing_sessions: AtomicU64,
+    stats: Mutex<EngineStats>,
+    /// TEST BUILDS ONLY: requests the forger already tried.
+    #[cfg(feature = "forge-for-tests")]
+    forged: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Runner {
+    /// A driver. `insecure_primes` is the INSECURE test fixture (tests and local testnets only).
+    pub fn new(
+        cluster: ClusterHandle,
+        hub: SessionHub,
+        shares: Arc<ShareStore>,
+        keypair: libp2p::identity::Keypair,
+        insecure_primes: Option<PathBuf>,
+    ) -> Self {
+        Runner {
+            inner: Arc::new(Inner {
+                cluster,
+                hub,
+                shares,
+                keypair,
+                aux: RwLock::new(AuxStatus::NotStarted),
+                insecure_primes,
+                signing_sessions: AtomicU64::new(0),
+                stats: Mutex::new(EngineStats::default()),
+                #[cfg(feature = "forge-for-tests")]
+                forged: Mutex::new(Default::default()),
+            }),
+        }
+    }
+
+    /// Aux-info status.
+    pub fn aux_status(&self) -> AuxStatus {
+        self.inner
+            .aux
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or(AuxStatus::Running)
+    }
+
+    /// Signing sessions started by this node since it started.
+    pub fn signing_sessions(&self) -> u64 {
+        self.inner.signing_sessions.load(Ordering::Relaxed)
+    }
+
+    /// What the session hub holds for peers.
+    pub fn hub_stats(&self) -> crate::sessions::HubStats {
+        self.inner.hub.stats()
+    }
+
+    /// What the engine holds.
+    pub fn engine_stats(&self) -> EngineStats {
+        self.inner.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    fn me(&self) -> NodeId {
+        self.inner.cluster.node_id()
+    }
+
+    fn set_aux(&self, s: AuxStatus) {
+        if let Ok(mut a) = self.inner.aux.write() {
+            *a = s;
+        }
+    }
+
+    /// Runs until the node stops: the engine's inputs in, its actions out.
+    pub async fn run(self) {
+        let (tx, mut rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+        let me = self.me();
+        // Changes so far are covered by the first full look (`Changed::All`).
+        let _ = self.inner.cluster.take_changes();
+        let Ok(mut engine) = self.inner.cluster.read_state(|s| Engine::new(me, s)) else {
+            tracing::error!("engine: custody state unreadable");
+            return;
+        };
+        let mut pending = VecDeque::new();
+        if let Ok(Some(_)) = self.inner.shares.get(AUX_KEY, RecordKind::AuxInfo) {
+            self.set_aux(AuxStatus::Ready);
+            pending.push_back(Input::AuxStored);
+        }
+        pending.push_back(Input::Applied(Changed::All));
+        let mut metrics = self.inner.cluster.raft().metrics();
+        let mut formed = false;
+        let mut wake_at: Option<u64> = None;
+        loop {
+            if !formed && metrics.borrow().current_leader.is_some() {
+                formed = true;
+                pending.push_back(Input::NetworkFormed);
+            }
+            if let Some(changed) = self.inner.cluster.take_changes() {
+                pending.push_back(Input::Applied(changed));
+            }
+            if wake_at.is_some_and(|t| t <= now_ms()) {
+                pending.push_back(Input::Tick);
+            }
+            while let Some(input) = pending.pop_front() {
+                wake_at = self.step(&mut engine, input, &tx);
+            }
+            #[cfg(feature = "forge-for-tests")]
+            if crate::forge::forging_sessions() {
+                self.forge_scan();
+            }
+            let sleep_ms = wake_at
+                .map(|t| t.saturating_sub(now_ms()))
+                .unwrap_or(IDLE_WAKE_MS)
+                .min(IDLE_WAKE_MS);
+            tokio::select! {
+                Some(input) = rx.recv() => pending.push_back(input),
+                changed = metrics.changed() => {
+                    if changed.is_err() {
+                        return; // Raft stopped.
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {
+                    pending.push_back(Input::Tick);
+                }
+            }
+        }
+    }
+
+    /// One engine step; executes its actions and returns the next wake-up time.
+    fn step(&self, engine: &mut Engine, input: Input, tx: &mpsc::Sender<Input>) -> Option<u64> {
+        let now = now_ms();
+        let actions = match self
+            .inner
+            .cluster
+            .read_state(|s| engine.step(now, s, input))
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("engine: custody state unreadable: {e}");
+                return Some(now.saturating_add(IDLE_WAKE_MS));
+            }
+        };
+        if let Ok(mut s) = self.inner.stats.lock() {
+            *s = EngineStats {
+                jobs: engine.jobs().len(),
+                pending_reports: engine.pending_reports(),
+            };
+        }
+        let mut wake_at = None;
+        for action in actions {
+            match action {
+                Action::Start { job, spec } => self.start(job, spec, tx.clone()),
+                Action::DiscardPresignatures { keys } => {
+                    for key in keys {
+                        if let Err(e) = self.inner.shares.take(&key, RecordKind::Presignature) {
+                            tracing::warn!("discarding presignature {key}: {e}");
+                        }
+                    }
+                }
+                Action::Propose { id, report } => self.propose(id, report, tx.clone()),
+                Action::WakeAt(t) => wake_at = Some(t),
+            }
+        }
+        wake_at
+    }
+
+    /// Runs a session on a blocking thread; its outcome goes back to the engine.
+    fn start(&self, job: Job, spec: SessionSpec, tx: mpsc::Sender<Input>) {
+        if matches!(spec, SessionSpec::Sign { .. }) {
+            self.inner.signing_sessions.fetch_add(1, Ordering::Relaxed);
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let run = this.clone();
+            let res = tokio::task::spawn_blocking(move || run.execute(&spec)).await;
+            let outcome = res.unwrap_or_else(|e| SessionOutcome::Failed {
+                reason: format!("session task: {e}"),
+                unresponsive: vec![],
+            });
+            match &outcome {
+                SessionOutcome::Failed { reason, .. } => {
+                    tracing::warn!(?job, "session failed: {reason}");
+                    if job == Job::Aux {
+                        this.set_aux(AuxStatus::Failed {
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                _ => {
+                    tracing::info!(?job, "session done in {} ms", started.elapsed().as_millis());
+                    if job == Job::Aux {
+                        this.set_aux(AuxStatus::Ready);
+                    }
+                }
+            }
+            let _ = tx.send(Input::SessionDone { job, outcome }).await;
+        });
+    }
+
+    /// Runs one session to its end (blocking).
+    fn execute(&self, spec: &SessionSpec) -> SessionOutcome {
+        let failed = |reason: String| SessionOutcome::Failed {
+            reason,
+            unresponsive: vec![],
+        };
+        match spec {
+            SessionSpec::Aux {
+                session_id,
+                parties,
+            } => match self.aux_blocking(*session_id, parties) {
+                Ok(()) => SessionOutcome::AuxReady,
+                Err(e) => failed(e),
+            },
+            SessionSpec::Dkg {
+                vault_id,
+                parties,
+                threshold,
+                sessions,
+            } => match self.dkg_blocking(vault_id, parties, *threshold, sessions) {
+                Ok(keys) => SessionOutcome::VaultKeys(keys),
+                Err(e) => failed(e),
+            },
+            SessionSpec::Presign { .. } => match self.presign_blocking(spec) {
+                Ok(()) => SessionOutcome::PresigStored,
+                Err(e) => failed(e),
+            },
+            SessionSpec::Sign {
+                job,
+                parties,
+                keygen_indices,
+                message_sessions,
+            } => match self.sign_blocking(job, parties, keygen_indices, message_sessions) {
+                Ok(sigs) => SessionOutcome::Signed(sigs.into_iter().map(hex::encode).collect()),
+                Err(e) => SessionOutcome::Failed {
+                    reason: e.reason,
+                    unresponsive: e.unresponsive,
+                },
+            },
+        }
+    }
+
+    /// Signs `report` with the node key and proposes it; the outcome goes back to the engine,
+    /// which retries until the report is applied or no longer matters.
+    fn propose(&self, id: u64, report: Report, tx: mpsc::Sender<Input>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let outcome = match this.signed_report(report) {
+                Ok(rep) => match this.inner.cluster.submit_report(rep).await {
+                    Ok(o) => {
+                        if let Some(e) = o.error {
+                            tracing::debug!("report applied without effect: {e}");
+                        }
+                        DeliveryOutcome::Applied
+                    }
+                    Err(e) => {
+                        tracing::debug!("report not committed yet: {e}");
+                        DeliveryOutcome::NotCommitted(e.to_string())
+                    }
+                },
+                Err(e) => {
+                    tracing::error!("signing a report: {e}");
+                    DeliveryOutcome::NotCommitted(e)
+                }
+            };
+            let _ = tx.send(Input::Delivered { id, outcome }).await;
+        });
+    }
+
+    fn signed_report(&self, report: Report) -> Result<SignedReport, String> {
+        let body = serde_json::to_string(&ReportBody {
+            cluster: self.inner.cluster.cluster_id().to_string(),
+            report,
+        })
+        .map_err(|e| format!("encoding report: {e}"))?;
+        let signature = self
+            .inner
+            .keypair
+            .sign(&report_message(&body))
+            .map_err(|e| format!("signing report: {e}"))?;
+        Ok(SignedReport {
+            node_id: self.me(),
+            body,
+            signature: hex::encode(signature),
+        })
+    }
+}
