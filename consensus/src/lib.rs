@@ -8,7 +8,7 @@
 //! - [`store`]: sled-backed log store and state-machine store (flushed before Raft is told a write
 //!   is durable; the vote is persisted). No snapshots are built or installed (decision 0012).
 //! - [`network`]: openraft's network traits implemented over a small [`network::RaftTransport`]
-//!   trait, so that the node can carry Raft RPCs over libp2p and tests can carry them in memory.
+//!   trait, which the node implements over libp2p request-response.
 //! - [`rpc`]: the Raft RPC messages; [`rpc_guard`]: incoming Raft RPCs checked against the sender's authenticated identity.
 //!
 //! Invariants: an I/O error inside the store is fatal to the Raft node; `apply` itself is

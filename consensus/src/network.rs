@@ -29,7 +29,7 @@ pub enum TransportError {
     Network(String),
 }
 
-/// Carries Raft RPCs to peers. Implemented by the node over libp2p, and in memory by tests.
+/// Carries Raft RPCs to peers. Implemented by the node over libp2p request-response.
 pub trait RaftTransport: Clone + Send + Sync + 'static {
     /// Sends `rpc` to `target` and waits at most `timeout` for the reply.
     fn send(

@@ -136,10 +136,19 @@ impl CustodyState {
         // Time only moves forward, whatever the proposing leader's clock said.
         let now_ms = entry.proposed_at_ms.max(self.last_timestamp_ms);
         self.last_timestamp_ms = now_ms;
-        let cmd = match &entry.proposal {
-            Proposal::User(cmd) => cmd,
-            Proposal::Node(report) => return self.apply_report(ctx, now_ms, report),
-        };
+        match &entry.proposal {
+            Proposal::User(cmd) => self.apply_command(ctx, now_ms, cmd),
+            Proposal::Node(report) => self.apply_report(ctx, now_ms, report),
+        }
+    }
+
+    /// A user's command: verified again, idempotency checked, executed, audited, remembered.
+    fn apply_command(
+        &mut self,
+        ctx: EntryContext,
+        now_ms: u64,
+        cmd: &crate::command::SignedCommand,
+    ) -> CommandOutcome {
         let verified = match cmd.verify(&self.genesis.cluster_id) {
             Ok(v) => v,
             Err(reason) => {
@@ -181,7 +190,19 @@ impl CustodyState {
                 ..Default::default()
             };
         }
-        let result = self.execute(&verified, ctx, now_ms);
+        self.execute_and_record(&verified, ctx, now_ms)
+    }
+
+    /// Executes a verified, new command; audits it and records its outcome under its
+    /// idempotency key.
+    fn execute_and_record(
+        &mut self,
+        verified: &VerifiedCommand,
+        ctx: EntryContext,
+        now_ms: u64,
+    ) -> CommandOutcome {
+        let idem_key = (verified.signer, verified.body.idempotency_key.clone());
+        let result = self.execute(verified, ctx, now_ms);
         let org = Some(verified.body.action.org_id().clone());
         let outcome_text = match &result {
             Ok(_) => "ok".to_string(),

@@ -146,3 +146,54 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
             .is_some_and(|a| a.attempt == *attempt),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpc_custody::state::GenesisParams;
+
+    fn report() -> Report {
+        Report::PresigReady {
+            wallet_id: "w".into(),
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn retries_back_off_to_a_ceiling_and_never_give_up_on_their_own() {
+        let mut d = Deliveries::default();
+        let id = d.start(report());
+        let mut now = 0;
+        let mut delays = Vec::new();
+        for _ in 0..20 {
+            let at = d.not_committed(id, now).unwrap();
+            delays.push(at - now);
+            now = at;
+        }
+        assert_eq!(&delays[..6], &[500, 1_000, 2_000, 4_000, 8_000, 16_000]);
+        assert!(delays[6..].iter().all(|d| *d == MAX_BACKOFF_MS));
+        // Twenty failures later it is still owed.
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.next_wake_ms(), Some(now));
+        d.applied(id);
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn a_report_the_log_no_longer_needs_is_dropped_at_its_retry() {
+        // No such pool in an empty state: the presignature report is moot.
+        let state = CustodyState::new(GenesisParams {
+            cluster_id: "c".into(),
+            admins: Default::default(),
+            nodes: Default::default(),
+            threshold: 2,
+        });
+        let mut d = Deliveries::default();
+        let id = d.start(report());
+        let at = d.not_committed(id, 0).unwrap();
+        assert!(d.due(at - 1, 1, &state).is_empty());
+        assert_eq!(d.len(), 1);
+        assert!(d.due(at, 1, &state).is_empty());
+        assert!(d.is_empty());
+    }
+}

@@ -429,9 +429,34 @@ impl Engine {
         if !attempt.signers.contains(&self.me) || !self.jobs.insert(job.clone()) {
             return;
         }
+        let presignature_keys = attempt
+            .presignatures
+            .iter()
+            .map(|seq| presig_store_key(&req.wallet_id, *seq))
+            .collect();
+        self.start_signing(now_ms, state, job, presignature_keys, out);
+    }
+
+    /// Starts a signing job after this node's own check, or reports why it refuses.
+    fn start_signing(
+        &mut self,
+        now_ms: u64,
+        state: &CustodyState,
+        job: Job,
+        presignature_keys: Vec<String>,
+        out: &mut Vec<Action>,
+    ) {
+        let Job::Sign {
+            request_id,
+            attempt,
+        } = &job
+        else {
+            return;
+        };
+        let (request_id, attempt) = (request_id.clone(), *attempt);
         // Invariant 2: nothing is contributed unless this node's own check of its own state
         // passes, at its own clock.
-        match state.signing_job_at(request_id, self.me, now_ms) {
+        match state.signing_job_at(&request_id, self.me, now_ms) {
             Ok(signing) => {
                 let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
                     return;
@@ -456,18 +481,15 @@ impl Engine {
                 });
             }
             Err(reason) => {
-                let keys: Vec<String> = attempt
-                    .presignatures
-                    .iter()
-                    .map(|seq| presig_store_key(&req.wallet_id, *seq))
-                    .collect();
-                if !keys.is_empty() {
-                    out.push(Action::DiscardPresignatures { keys });
+                if !presignature_keys.is_empty() {
+                    out.push(Action::DiscardPresignatures {
+                        keys: presignature_keys,
+                    });
                 }
                 self.propose(
                     Report::SignFailed {
-                        request_id: request_id.to_string(),
-                        attempt: attempt.attempt,
+                        request_id,
+                        attempt,
                         reason: format!("signer check failed: {reason}"),
                         unresponsive: vec![],
                     },

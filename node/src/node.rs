@@ -14,7 +14,7 @@ use crate::transport::Libp2pTransport;
 use anyhow::Context;
 use libp2p::{Multiaddr, PeerId};
 use mpc_bootstrap::genesis::{pin_genesis, Genesis};
-use mpc_bootstrap::identity::NodeIdentity;
+use mpc_bootstrap::identity::{IdentityCard, NodeIdentity};
 use mpc_bootstrap::sealed::KdfParams;
 use mpc_consensus::network::Network;
 use mpc_consensus::raft::{PeerNode, Raft};
@@ -77,74 +77,16 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         .context("opening the share store")?,
     );
     drop(passphrase);
-    let genesis = Genesis::load(&opts.genesis_path)
-        .with_context(|| format!("loading {}", opts.genesis_path.display()))?;
+    let genesis = load_genesis(&opts, &identity.card)?;
     let node_id = identity.card.node_id;
-    let me = genesis
-        .node(node_id)
-        .ok_or_else(|| anyhow::anyhow!("node {node_id} is not in this genesis"))?;
-    if me != &identity.card {
-        anyhow::bail!(
-            "the genesis entry for node {node_id} does not match this node's identity card"
-        );
-    }
     let cluster_id = genesis.hash();
-    pin_genesis(&opts.data_dir, &cluster_id)?;
-    tracing::info!(node_id, network = %genesis.network, %cluster_id, "starting");
+    let me = identity.card.clone();
+    let (params, noise_keys) = genesis_params(&genesis, &cluster_id)?;
+    let (log_store, sm_store) = mpc_consensus::store::open(&opts.data_dir.join("db"), params)
+        .await
+        .context("opening the node database")?;
 
-    let admins: BTreeSet<UserKey> = genesis
-        .admins
-        .iter()
-        .map(|a| UserKey::from_hex(&a.public_key).map_err(|e| anyhow::anyhow!(e)))
-        .collect::<anyhow::Result<_>>()?;
-    let mut node_keys = BTreeMap::new();
-    let mut noise_keys = BTreeMap::new();
-    for card in &genesis.nodes {
-        node_keys.insert(card.node_id, UserKey(ed25519_of_peer(&card.peer_id)?));
-        let nk: [u8; 32] = hex::decode(&card.noise_public_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| anyhow::anyhow!("noise key of node {} is not 32 bytes", card.node_id))?;
-        noise_keys.insert(card.node_id, nk);
-    }
-    let threshold = u16::try_from(genesis.threshold).context("threshold")?;
-    let (log_store, sm_store) = mpc_consensus::store::open(
-        &opts.data_dir.join("db"),
-        GenesisParams {
-            cluster_id: cluster_id.clone(),
-            admins,
-            nodes: node_keys,
-            threshold,
-        },
-    )
-    .await
-    .context("opening the node database")?;
-
-    let mut peers = BTreeMap::new();
-    let mut peers_by_node = BTreeMap::new();
-    let mut members = BTreeMap::new();
-    for card in &genesis.nodes {
-        let peer: PeerId = card.peer_id.parse()?;
-        let addr: Multiaddr = card
-            .p2p_addr
-            .parse()
-            .with_context(|| format!("p2p address of node {}", card.node_id))?;
-        peers.insert(
-            peer,
-            PeerInfo {
-                node_id: card.node_id,
-                addr,
-            },
-        );
-        peers_by_node.insert(card.node_id, peer);
-        members.insert(
-            card.node_id,
-            PeerNode {
-                peer_id: card.peer_id.clone(),
-                p2p_addr: card.p2p_addr.clone(),
-            },
-        );
-    }
+    let (peers, peers_by_node, members) = peer_tables(&genesis)?;
 
     let statuses = PeerStatusTable::default();
     let swarm = build_swarm(identity.libp2p_keypair()?, &peers)?;
@@ -218,6 +160,97 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     }
     p2p_task.abort();
     Ok(())
+}
+
+/// Loads the genesis, checks this node's entry in it is this node's identity card, and pins its
+/// hash on first start (refusing any other genesis afterwards).
+fn load_genesis(opts: &NodeOptions, card: &IdentityCard) -> anyhow::Result<Genesis> {
+    let genesis = Genesis::load(&opts.genesis_path)
+        .with_context(|| format!("loading {}", opts.genesis_path.display()))?;
+    let node_id = card.node_id;
+    let me = genesis
+        .node(node_id)
+        .ok_or_else(|| anyhow::anyhow!("node {node_id} is not in this genesis"))?;
+    if me != card {
+        anyhow::bail!(
+            "the genesis entry for node {node_id} does not match this node's identity card"
+        );
+    }
+    let cluster_id = genesis.hash();
+    pin_genesis(&opts.data_dir, &cluster_id)?;
+    tracing::info!(node_id, network = %genesis.network, %cluster_id, "starting");
+    Ok(genesis)
+}
+
+/// The state machine's genesis parameters (admins, node report keys, threshold) and every
+/// node's pinned Noise key, from the genesis document.
+fn genesis_params(
+    genesis: &Genesis,
+    cluster_id: &str,
+) -> anyhow::Result<(GenesisParams, BTreeMap<u64, [u8; 32]>)> {
+    let admins: BTreeSet<UserKey> = genesis
+        .admins
+        .iter()
+        .map(|a| UserKey::from_hex(&a.public_key).map_err(|e| anyhow::anyhow!(e)))
+        .collect::<anyhow::Result<_>>()?;
+    let mut node_keys = BTreeMap::new();
+    let mut noise_keys = BTreeMap::new();
+    for card in &genesis.nodes {
+        node_keys.insert(card.node_id, UserKey(ed25519_of_peer(&card.peer_id)?));
+        let nk: [u8; 32] = hex::decode(&card.noise_public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("noise key of node {} is not 32 bytes", card.node_id))?;
+        noise_keys.insert(card.node_id, nk);
+    }
+    let threshold = u16::try_from(genesis.threshold).context("threshold")?;
+    Ok((
+        GenesisParams {
+            cluster_id: cluster_id.to_string(),
+            admins,
+            nodes: node_keys,
+            threshold,
+        },
+        noise_keys,
+    ))
+}
+
+/// libp2p peers (allow-list with addresses), peer ids by node id, and the Raft membership.
+#[allow(clippy::type_complexity)]
+fn peer_tables(
+    genesis: &Genesis,
+) -> anyhow::Result<(
+    BTreeMap<PeerId, PeerInfo>,
+    BTreeMap<u64, PeerId>,
+    BTreeMap<u64, PeerNode>,
+)> {
+    let mut peers = BTreeMap::new();
+    let mut peers_by_node = BTreeMap::new();
+    let mut members = BTreeMap::new();
+    for card in &genesis.nodes {
+        let peer: PeerId = card.peer_id.parse()?;
+        let addr: Multiaddr = card
+            .p2p_addr
+            .parse()
+            .with_context(|| format!("p2p address of node {}", card.node_id))?;
+        peers.insert(
+            peer,
+            PeerInfo {
+                node_id: card.node_id,
+                addr,
+            },
+        );
+        peers_by_node.insert(card.node_id, peer);
+        members.insert(
+            card.node_id,
+            PeerNode {
+                peer_id: card.peer_id.clone(),
+                p2p_addr: card.p2p_addr.clone(),
+            },
+        );
+    }
+
+    Ok((peers, peers_by_node, members))
 }
 
 /// The Ed25519 public key inside an Ed25519 libp2p peer id (identity multihash).

@@ -360,6 +360,57 @@ impl SessionHub {
         }
     }
 
+    /// The Noise handshake with `to` for session `sid`, retried until `deadline` while the peer
+    /// may still be connecting; `None` when it fails or the session ended.
+    async fn handshake(
+        &self,
+        sid: Sid,
+        to: NodeId,
+        peer: PeerId,
+        key: &[u8; 32],
+        rx: &mpsc::UnboundedReceiver<Vec<u8>>,
+        deadline: Instant,
+    ) -> Option<PeerChannel> {
+        loop {
+            let (init, hello) = match channel::Initiator::start(
+                &self.inner.noise_secret,
+                key,
+                &mut rand_core::OsRng,
+            ) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(to, "noise start: {e}");
+                    return None;
+                }
+            };
+            let frame = SessionFrame {
+                session_id: sid,
+                kind: FrameKind::Hello(hello),
+            };
+            match self.request(peer, frame).await {
+                Ok(Some(reply)) => match init.finish(&reply) {
+                    Ok(c) => return Some(c),
+                    Err(e) => {
+                        tracing::warn!(to, "noise handshake: {e}");
+                        return None;
+                    }
+                },
+                Ok(None) => {
+                    tracing::warn!(to, "peer sent no handshake reply");
+                    return None;
+                }
+                Err(e) => {
+                    if Instant::now() >= deadline || rx.is_closed() {
+                        tracing::warn!(to, "session handshake gave up: {e}");
+                        return None;
+                    }
+                    tracing::debug!(to, "session handshake retry: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
     async fn outbox(
         self,
         sid: Sid,
@@ -374,44 +425,8 @@ impl SessionHub {
             tracing::warn!(to, "session peer unknown");
             return;
         };
-        // Handshake, retried until the deadline (the peer may still be connecting).
-        let mut chan = loop {
-            let (init, hello) = match channel::Initiator::start(
-                &self.inner.noise_secret,
-                key,
-                &mut rand_core::OsRng,
-            ) {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(to, "noise start: {e}");
-                    return;
-                }
-            };
-            let frame = SessionFrame {
-                session_id: sid,
-                kind: FrameKind::Hello(hello),
-            };
-            match self.request(peer, frame).await {
-                Ok(Some(reply)) => match init.finish(&reply) {
-                    Ok(c) => break c,
-                    Err(e) => {
-                        tracing::warn!(to, "noise handshake: {e}");
-                        return;
-                    }
-                },
-                Ok(None) => {
-                    tracing::warn!(to, "peer sent no handshake reply");
-                    return;
-                }
-                Err(e) => {
-                    if Instant::now() >= deadline || rx.is_closed() {
-                        tracing::warn!(to, "session handshake gave up: {e}");
-                        return;
-                    }
-                    tracing::debug!(to, "session handshake retry: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+        let Some(mut chan) = self.handshake(sid, to, peer, key, &rx, deadline).await else {
+            return;
         };
         while let Some(message) = rx.recv().await {
             let frames = match chan.seal(&message) {
@@ -429,6 +444,31 @@ impl SessionHub {
                 if let Err(e) = self.request(peer, frame).await {
                     tracing::warn!(to, "session frame not delivered: {e}");
                     return;
+                }
+            }
+        }
+    }
+
+    /// Sends a session's outgoing messages: to every other party, or to one.
+    fn send_outgoing(
+        &self,
+        sid: Sid,
+        out: Vec<mpc_protocol::session::Outgoing>,
+        others: &[NodeId],
+        node_of: &BTreeMap<PartyIndex, NodeId>,
+        deadline: Instant,
+    ) {
+        for o in out {
+            match o.to {
+                Recipient::All => {
+                    for n in others {
+                        self.send(sid, *n, o.bytes.clone(), deadline);
+                    }
+                }
+                Recipient::One(p) => {
+                    if let Some(n) = node_of.get(&p) {
+                        self.send(sid, *n, o.bytes, deadline);
+                    }
                 }
             }
         }
@@ -477,20 +517,7 @@ impl SessionHub {
                 .collect(),
         };
         let send_all = |out: Vec<mpc_protocol::session::Outgoing>| {
-            for o in out {
-                match o.to {
-                    Recipient::All => {
-                        for n in &others {
-                            self.send(sid, *n, o.bytes.clone(), deadline);
-                        }
-                    }
-                    Recipient::One(p) => {
-                        if let Some(n) = node_of.get(&p) {
-                            self.send(sid, *n, o.bytes, deadline);
-                        }
-                    }
-                }
-            }
+            self.send_outgoing(sid, out, &others, &node_of, deadline)
         };
         let out = session
             .start(rng)

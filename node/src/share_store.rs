@@ -120,6 +120,39 @@ impl fmt::Debug for ShareStore {
     }
 }
 
+/// A new store's key (from the passphrase and a fresh salt) and header (with the encrypted
+/// check value that detects a wrong passphrase).
+fn new_header(
+    passphrase: &[u8],
+    node_id: u64,
+    kdf: KdfParams,
+) -> Result<(Zeroizing<[u8; 32]>, Header), ShareStoreError> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let key = derive_key(passphrase, &salt, &kdf)?;
+    let mut check_nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut check_nonce);
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key[..]));
+    let check = cipher
+        .encrypt(
+            XNonce::from_slice(&check_nonce),
+            Payload {
+                msg: CHECK_PLAINTEXT,
+                aad: CHECK_AD,
+            },
+        )
+        .map_err(|_| ShareStoreError::Invalid("encrypting the check value".into()))?;
+    let header = Header {
+        version: STORE_VERSION,
+        node_id,
+        kdf,
+        salt,
+        check_nonce,
+        check,
+    };
+    Ok((key, header))
+}
+
 fn record_key(key_id: &str, kind: RecordKind) -> Result<Vec<u8>, ShareStoreError> {
     if key_id.is_empty() || key_id.len() > 128 || key_id.contains('\0') {
         return Err(ShareStoreError::Invalid(
@@ -170,29 +203,7 @@ impl ShareStore {
                 (derive_key(passphrase, &header.salt, &header.kdf)?, header)
             }
             None => {
-                let mut salt = [0u8; 16];
-                rand::rngs::OsRng.fill_bytes(&mut salt);
-                let key = derive_key(passphrase, &salt, &kdf_for_new)?;
-                let mut check_nonce = [0u8; 24];
-                rand::rngs::OsRng.fill_bytes(&mut check_nonce);
-                let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&key[..]));
-                let check = cipher
-                    .encrypt(
-                        XNonce::from_slice(&check_nonce),
-                        Payload {
-                            msg: CHECK_PLAINTEXT,
-                            aad: CHECK_AD,
-                        },
-                    )
-                    .map_err(|_| ShareStoreError::Invalid("encrypting the check value".into()))?;
-                let header = Header {
-                    version: STORE_VERSION,
-                    node_id,
-                    kdf: kdf_for_new,
-                    salt,
-                    check_nonce,
-                    check,
-                };
+                let (key, header) = new_header(passphrase, node_id, kdf_for_new)?;
                 let bytes = mpc_protocol::encode(&header)
                     .map_err(|e| ShareStoreError::Invalid(e.to_string()))?;
                 meta.insert(HEADER_KEY, bytes)?;

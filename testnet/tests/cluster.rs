@@ -296,8 +296,18 @@ fn a_peer_outside_the_genesis_cannot_join() {
             "node {id} let the rogue in"
         );
     }
+    // The rogue may see a connection for the moment between a real node's Noise handshake and
+    // its allow-list closing it (longer on a busy machine: the real nodes run aux info now); no
+    // connection stays.
+    wait_until(Duration::from_secs(10), || {
+        rogue_rpc.call("node_status", json!({})).is_ok_and(|rs| {
+            rs["connected_peers"]
+                .as_array()
+                .is_some_and(|a| a.is_empty())
+        })
+    })
+    .unwrap();
     let rs = rogue_rpc.call("node_status", json!({})).unwrap();
-    assert_eq!(rs["connected_peers"].as_array().unwrap().len(), 0, "{rs}");
     assert_ne!(rs["role"], "leader");
     let refused = (1..=3).any(|id| c.log_of(id).contains("incoming connection refused"));
     assert!(refused, "no node logged the refused connection");

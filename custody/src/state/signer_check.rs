@@ -129,6 +129,14 @@ impl CustodyState {
         {
             return Err("the policy changed since the request was approved".into());
         }
+        self.authorisation_holds(req)?;
+        Ok(job)
+    }
+
+    /// The policy part of the signer's check: whitelist, approvals (or auto-approval) and the
+    /// spend windows as of the reservation (or an admin's valid approval of a REQUIRE_ADMIN
+    /// limit).
+    fn authorisation_holds(&self, req: &Request) -> Result<(), String> {
         if req.policy.rules.whitelist_required && !self.all_whitelisted(req) {
             return Err("a destination is not in the address book".into());
         }
@@ -164,7 +172,7 @@ impl CustodyState {
                 return Err(why);
             }
         }
-        Ok(job)
+        Ok(())
     }
 
     /// The job for `attempt` of `req`, its payload re-parsed here: the wallet must still be the
