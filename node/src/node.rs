@@ -95,21 +95,16 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     let (event_loop, p2p) = P2pEventLoop::new(swarm, listen, peers, statuses.clone(), inbound_tx)?;
     let p2p_task = tokio::spawn(event_loop.run());
 
-    let config = Arc::new(raft_config(&opts, &genesis.network)?);
-    let raft = Raft::new(
+    let raft = start_raft(
+        &opts,
+        &genesis,
         node_id,
-        config,
-        Network::new(Libp2pTransport::new(p2p.clone())),
+        Libp2pTransport::new(p2p.clone()),
         log_store,
         sm_store.clone(),
+        members,
     )
     .await?;
-    if !raft.is_initialized().await? {
-        // Every node initialises with the same genesis membership; openraft accepts that.
-        if let Err(e) = raft.initialize(members).await {
-            tracing::debug!("initialize: {e}");
-        }
-    }
 
     let cluster = ClusterHandle::new(
         node_id,
@@ -160,6 +155,34 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     }
     p2p_task.abort();
     Ok(())
+}
+
+/// Creates the Raft node and, on a fresh database, initialises it with the genesis membership.
+async fn start_raft(
+    opts: &NodeOptions,
+    genesis: &Genesis,
+    node_id: u64,
+    transport: Libp2pTransport,
+    log_store: mpc_consensus::store::LogStore,
+    sm_store: mpc_consensus::store::StateMachineStore,
+    members: BTreeMap<u64, PeerNode>,
+) -> anyhow::Result<Raft> {
+    let config = Arc::new(raft_config(opts, &genesis.network)?);
+    let raft = Raft::new(
+        node_id,
+        config,
+        Network::new(transport),
+        log_store,
+        sm_store,
+    )
+    .await?;
+    if !raft.is_initialized().await? {
+        // Every node initialises with the same genesis membership; openraft accepts that.
+        if let Err(e) = raft.initialize(members).await {
+            tracing::debug!("initialize: {e}");
+        }
+    }
+    Ok(raft)
 }
 
 /// Loads the genesis, checks this node's entry in it is this node's identity card, and pins its

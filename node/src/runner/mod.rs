@@ -20,7 +20,7 @@ use crate::clock::now_ms;
 use crate::cluster::ClusterHandle;
 use crate::sessions::SessionHub;
 use crate::share_store::{RecordKind, ShareStore};
-use mpc_consensus::raft::NodeId;
+use mpc_consensus::raft::{NodeId, PeerNode};
 use mpc_custody::{report_message, Report, ReportBody, SignedReport};
 use mpc_engine::{
     Action, Changed, DeliveryOutcome, Engine, Input, Job, SessionOutcome, SessionSpec,
@@ -61,8 +61,8 @@ const AUX_KEY: &str = "committee/aux";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AuxStatus {
-    /// Waiting for the network to form (a leader elected): aux info starts then, so that the
-    /// first ECDSA signature does not wait for it.
+    /// Waiting for the network to form (a leader elected, every node connected): aux info
+    /// starts then, so that the first ECDSA signature does not wait for it.
     NotStarted,
     /// Generating Paillier safe primes (only for a node initialised without them).
     GeneratingPrimes,
@@ -197,7 +197,7 @@ impl Runner {
         let mut formed = false;
         let mut wake_at: Option<u64> = None;
         loop {
-            if !formed && metrics.borrow().current_leader.is_some() {
+            if !formed && self.network_formed(&metrics) {
                 formed = true;
                 pending.push_back(Input::NetworkFormed);
             }
@@ -230,6 +230,18 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// The network has formed for aux info: a leader is known and every other genesis node is
+    /// connected (aux info needs all of them; started earlier it would wait out its idle timeout
+    /// for a node still starting, and its retries reuse the session id — see issue 10's note).
+    fn network_formed(
+        &self,
+        metrics: &tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, PeerNode>>,
+    ) -> bool {
+        let others = self.inner.cluster.genesis().nodes.len().saturating_sub(1);
+        metrics.borrow().current_leader.is_some()
+            && self.inner.cluster.p2p().connected_peers().len() >= others
     }
 
     /// One engine step; executes its actions and returns the next wake-up time.
