@@ -269,6 +269,19 @@ impl Engine {
         }
     }
 
+    /// Forgets the jobs selected by `which` that the log no longer wants.
+    fn forget_stale(&mut self, state: &CustodyState, which: impl Fn(&Job) -> bool) {
+        let stale: Vec<Job> = self
+            .jobs
+            .iter()
+            .filter(|j| which(j) && !self.wanted(state, j))
+            .cloned()
+            .collect();
+        for j in stale {
+            self.jobs.remove(&j);
+        }
+    }
+
     // ----- aux info -----
 
     fn start_aux(&mut self, out: &mut Vec<Action>) {
@@ -339,16 +352,10 @@ impl Engine {
             return;
         }
         self.my_pools.insert(wallet_id.to_string());
-        let stale: Vec<Job> = self
-            .jobs
-            .iter()
-            .filter(|j| matches!(j, Job::Presign { wallet_id: w, .. } if w == wallet_id))
-            .filter(|j| !self.wanted(state, j))
-            .cloned()
-            .collect();
-        for j in stale {
-            self.jobs.remove(&j);
-        }
+        self.forget_stale(
+            state,
+            |j| matches!(j, Job::Presign { wallet_id: w, .. } if w == wallet_id),
+        );
         // Presignatures need the committee's aux info; they start once it is ready, lowest
         // sequence number first (every signer runs them in the same order).
         if self.aux != AuxState::Ready {
@@ -398,16 +405,10 @@ impl Engine {
         let current = current_attempt(state, request_id);
         self.watched
             .retain(|(rid, a), _| rid != request_id || Some(*a) == current);
-        let stale: Vec<Job> = self
-            .jobs
-            .iter()
-            .filter(|j| matches!(j, Job::Sign { request_id: r, .. } if r == request_id))
-            .filter(|j| !self.wanted(state, j))
-            .cloned()
-            .collect();
-        for j in stale {
-            self.jobs.remove(&j);
-        }
+        self.forget_stale(
+            state,
+            |j| matches!(j, Job::Sign { request_id: r, .. } if r == request_id),
+        );
         let Some(req) = state.request(request_id) else {
             return;
         };
