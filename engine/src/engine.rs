@@ -47,6 +47,9 @@ pub struct Engine {
     jobs: BTreeSet<Job>,
     /// Wallets whose presignature pool this node signs for.
     my_pools: BTreeSet<String>,
+    /// Interactive ECDSA signing jobs of this node now running. While there is one, this node
+    /// starts no presigning: the waiting request gets the cores, the pool can wait.
+    interactive: BTreeSet<Job>,
     /// Current attempts of requests in `signing`, by (request, attempt).
     watched: BTreeMap<(String, u32), Watched>,
     deliveries: Deliveries,
@@ -85,6 +88,7 @@ impl Engine {
             aux: AuxState::Waiting,
             jobs: BTreeSet::new(),
             my_pools: BTreeSet::new(),
+            interactive: BTreeSet::new(),
             watched: BTreeMap::new(),
             deliveries: Deliveries::default(),
         }
@@ -222,6 +226,7 @@ impl Engine {
         }
         self.watched
             .retain(|(rid, attempt), _| current_attempt(state, rid) == Some(*attempt));
+        self.interactive_done(state, None, out);
         for key in keys {
             self.changed(now_ms, state, &key, out);
         }
@@ -297,9 +302,36 @@ impl Engine {
 
     fn aux_ready(&mut self, state: &CustodyState, out: &mut Vec<Action>) {
         self.aux = AuxState::Ready;
+        self.start_pools(state, out);
+    }
+
+    /// Starts the presigning every pool of this node asks for (when aux info is ready and no
+    /// interactive signature runs).
+    fn start_pools(&mut self, state: &CustodyState, out: &mut Vec<Action>) {
         let pools: Vec<String> = self.my_pools.iter().cloned().collect();
         for wallet_id in pools {
             self.pool_changed(state, &wallet_id, out);
+        }
+    }
+
+    /// Drops interactive signing jobs that are no longer running (done, or no longer wanted);
+    /// when the last one goes, presigning resumes.
+    fn interactive_done(
+        &mut self,
+        state: &CustodyState,
+        done: Option<&Job>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.interactive.is_empty() {
+            return;
+        }
+        if let Some(job) = done {
+            self.interactive.remove(job);
+        }
+        let jobs = &self.jobs;
+        self.interactive.retain(|j| jobs.contains(j));
+        if self.interactive.is_empty() {
+            self.start_pools(state, out);
         }
     }
 
@@ -358,7 +390,7 @@ impl Engine {
         );
         // Presignatures need the committee's aux info; they start once it is ready, lowest
         // sequence number first (every signer runs them in the same order).
-        if self.aux != AuxState::Ready {
+        if self.aux != AuxState::Ready || !self.interactive.is_empty() {
             return;
         }
         let Some(wallet) = state.wallet(wallet_id) else {
@@ -409,6 +441,7 @@ impl Engine {
             state,
             |j| matches!(j, Job::Sign { request_id: r, .. } if r == request_id),
         );
+        self.interactive_done(state, None, out);
         let Some(req) = state.request(request_id) else {
             return;
         };
@@ -462,6 +495,9 @@ impl Engine {
                 let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
                     return;
                 };
+                if signing.key_type == KeyType::EcdsaSecp256k1 && signing.presignatures.is_empty() {
+                    self.interactive.insert(job.clone());
+                }
                 let message_sessions = (0..signing.messages.len())
                     .map(|i| {
                         ids::sign_message_session(
@@ -517,6 +553,9 @@ impl Engine {
             } => Some((reason.clone(), unresponsive.clone())),
             _ => None,
         };
+        if matches!(job, Job::Sign { .. }) {
+            self.interactive_done(state, Some(&job), out);
+        }
         let report = match (&job, &outcome) {
             (Job::Aux, SessionOutcome::AuxReady) => {
                 self.aux_ready(state, out);

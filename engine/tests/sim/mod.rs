@@ -401,6 +401,33 @@ impl Sim {
         );
     }
 
+    /// A wallet of `chain` on `network` (index 0) in vault v1.
+    pub fn create_wallet(&mut self, chain: Chain, network: Network) {
+        self.user(
+            1,
+            Cmd::WalletCreate {
+                org_id: OrgId("acme".into()),
+                vault_id: "v1".into(),
+                chain,
+                network,
+                index: 0,
+            },
+        );
+    }
+
+    /// A request on `wallet_id` with `payload` (hex), submitted by the initiator.
+    pub fn submit_to(&mut self, wallet_id: &str, payload: String) {
+        self.user(
+            20,
+            Cmd::RequestSubmit {
+                org_id: OrgId("acme".into()),
+                wallet_id: wallet_id.into(),
+                payload,
+                extras: Default::default(),
+            },
+        );
+    }
+
     /// The wallet's public key (as the healthiest node sees it).
     pub fn wallet_pk(&self) -> Option<Vec<u8>> {
         let s = self.reference_state();
@@ -1115,6 +1142,14 @@ pub fn state_hash(s: &CustodyState) -> [u8; 32] {
 }
 
 /// A Solana legacy message: one System Program transfer from `payer`.
+/// An unsigned EIP-1559 transfer on mainnet (chain id 1): 1000 wei to 0xdd…dd.
+pub fn eth_transfer() -> String {
+    let mut p = vec![0x02, 0xe1, 0x01, 0x80, 0x01, 0x02, 0x82, 0x52, 0x08, 0x94];
+    p.extend_from_slice(&[0xdd; 20]);
+    p.extend_from_slice(&[0x82, 0x03, 0xe8, 0x80, 0xc0]);
+    hex::encode(p)
+}
+
 pub fn sol_transfer(payer: &[u8], to: &[u8; 32], lamports: u64) -> String {
     let mut m = vec![1, 0, 1, 3];
     m.extend_from_slice(payer);
