@@ -77,7 +77,46 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         .context("opening the share store")?,
     );
     drop(passphrase);
-    let genesis = load_genesis(&opts, &identity.card)?;
+    let node_id = identity.card.node_id;
+    let services = start_services(&opts, &identity, shares).await?;
+    drop(identity);
+    wait_for_signal().await;
+    tracing::info!(node_id, "shutting down");
+    services.shutdown().await;
+    Ok(())
+}
+
+/// The tasks of a running node, stopped in order on shutdown.
+struct Services {
+    rpc: jsonrpsee::server::ServerHandle,
+    raft: openraft::Raft<mpc_consensus::raft::TypeConfig>,
+    status_task: tokio::task::JoinHandle<()>,
+    runner_task: tokio::task::JoinHandle<()>,
+    inbound_task: tokio::task::JoinHandle<()>,
+    p2p_task: tokio::task::JoinHandle<()>,
+}
+
+impl Services {
+    async fn shutdown(self) {
+        let _ = self.rpc.stop();
+        self.status_task.abort();
+        self.runner_task.abort();
+        self.inbound_task.abort();
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!("raft shutdown: {e}");
+        }
+        self.p2p_task.abort();
+    }
+}
+
+/// Opens the database, joins the peer network, starts Raft, the session hub, the runner and
+/// JSON-RPC.
+async fn start_services(
+    opts: &NodeOptions,
+    identity: &NodeIdentity,
+    shares: Arc<ShareStore>,
+) -> anyhow::Result<Services> {
+    let genesis = load_genesis(opts, &identity.card)?;
     let node_id = identity.card.node_id;
     let cluster_id = genesis.hash();
     let me = identity.card.clone();
@@ -85,27 +124,20 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     let (log_store, sm_store) = mpc_consensus::store::open(&opts.data_dir.join("db"), params)
         .await
         .context("opening the node database")?;
-
     let (peers, peers_by_node, members) = peer_tables(&genesis)?;
-
     let statuses = PeerStatusTable::default();
-    let swarm = build_swarm(identity.libp2p_keypair()?, &peers)?;
-    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-    let listen: Multiaddr = me.p2p_addr.parse()?;
-    let (event_loop, p2p) = P2pEventLoop::new(swarm, listen, peers, statuses.clone(), inbound_tx)?;
-    let p2p_task = tokio::spawn(event_loop.run());
-
+    let (p2p, p2p_task, inbound_rx) = start_p2p(identity, peers, statuses.clone())?;
+    let transport = Libp2pTransport::new(p2p.clone());
     let raft = start_raft(
-        &opts,
+        opts,
         &genesis,
         node_id,
-        Libp2pTransport::new(p2p.clone()),
+        transport,
         log_store,
         sm_store.clone(),
         members,
     )
     .await?;
-
     let cluster = ClusterHandle::new(
         node_id,
         raft.clone(),
@@ -115,13 +147,12 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
         peers_by_node.clone(),
         statuses,
     );
-    let cluster_peers = peers_by_node;
     let hub = SessionHub::new(
         node_id,
         identity.noise_secret().clone(),
         noise_keys,
-        cluster_peers,
-        p2p.clone(),
+        peers_by_node,
+        p2p,
     );
     let runner = Runner::new(
         cluster.clone(),
@@ -138,23 +169,36 @@ pub async fn run(opts: NodeOptions, passphrase: Zeroizing<String>) -> anyhow::Re
     let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx, hub));
     let status_task = tokio::spawn(publish_status(cluster.clone()));
     let rpc_addr = me.rpc_addr.parse()?;
-    let (rpc, bound) = crate::rpc::start(rpc_addr, cluster.clone(), runner.clone())
+    let (rpc, bound) = crate::rpc::start(rpc_addr, cluster, runner)
         .await
         .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
     tracing::info!(node_id, rpc = %bound, "JSON-RPC listening");
-    drop(identity);
+    Ok(Services {
+        rpc,
+        raft,
+        status_task,
+        runner_task,
+        inbound_task,
+        p2p_task,
+    })
+}
 
-    wait_for_signal().await;
-    tracing::info!(node_id, "shutting down");
-    let _ = rpc.stop();
-    status_task.abort();
-    runner_task.abort();
-    inbound_task.abort();
-    if let Err(e) = raft.shutdown().await {
-        tracing::warn!("raft shutdown: {e}");
-    }
-    p2p_task.abort();
-    Ok(())
+/// Joins the peer network: the libp2p swarm's event loop, and the queue of peers' requests.
+#[allow(clippy::type_complexity)]
+fn start_p2p(
+    identity: &NodeIdentity,
+    peers: BTreeMap<PeerId, PeerInfo>,
+    statuses: PeerStatusTable,
+) -> anyhow::Result<(
+    crate::p2p::P2pHandle,
+    tokio::task::JoinHandle<()>,
+    mpsc::Receiver<crate::p2p::Inbound>,
+)> {
+    let swarm = build_swarm(identity.libp2p_keypair()?, &peers)?;
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let listen: Multiaddr = identity.card.p2p_addr.parse()?;
+    let (event_loop, p2p) = P2pEventLoop::new(swarm, listen, peers, statuses, inbound_tx)?;
+    Ok((p2p, tokio::spawn(event_loop.run()), inbound_rx))
 }
 
 /// Creates the Raft node and, on a fresh database, initialises it with the genesis membership.

@@ -502,66 +502,98 @@ impl SessionHub {
         idle: Duration,
         inbox: &std::sync::mpsc::Receiver<(NodeId, Vec<u8>)>,
     ) -> Result<S::Output, RunError> {
-        let deadline = Instant::now() + MAX_SESSION;
-        let mut last_message = Instant::now();
         let me = self.inner.me;
-        let others: Vec<NodeId> = parties.keys().copied().filter(|n| *n != me).collect();
+        let mut progress = Progress::new(parties.keys().copied().filter(|n| *n != me).collect());
         let node_of: BTreeMap<PartyIndex, NodeId> = parties.iter().map(|(n, p)| (*p, *n)).collect();
-        let mut heard: BTreeSet<NodeId> = BTreeSet::new();
-        let fail = |reason: String, heard: &BTreeSet<NodeId>| RunError {
-            reason,
-            unresponsive: others
-                .iter()
-                .copied()
-                .filter(|n| !heard.contains(n))
-                .collect(),
-        };
-        let send_all = |out: Vec<mpc_protocol::session::Outgoing>| {
-            self.send_outgoing(sid, out, &others, &node_of, deadline)
+        let send_all = |out: Vec<mpc_protocol::session::Outgoing>, p: &Progress| {
+            self.send_outgoing(sid, out, &p.others, &node_of, p.deadline)
         };
         let out = session
             .start(rng)
-            .map_err(|e| fail(e.to_string(), &heard))?;
-        send_all(out);
-        let timed_out = |heard: &BTreeSet<NodeId>, last: Instant| {
-            let why = if Instant::now() >= deadline {
-                format!("session timed out (ran {} s)", MAX_SESSION.as_secs())
-            } else {
-                format!(
-                    "session timed out (no message for {:.0} s)",
-                    last.elapsed().as_secs_f64()
-                )
-            };
-            fail(why, heard)
-        };
+            .map_err(|e| progress.fail(e.to_string()))?;
+        send_all(out, &progress);
         loop {
-            let until = deadline.min(last_message + idle);
-            let left = until.saturating_duration_since(Instant::now());
+            let left = progress.wait_left(idle);
             if left.is_zero() {
-                return Err(timed_out(&heard, last_message));
+                return Err(progress.timed_out());
             }
-            let (from, bytes) = match inbox.recv_timeout(left) {
-                Ok(m) => m,
-                Err(_) => return Err(timed_out(&heard, last_message)),
+            let Ok((from, bytes)) = inbox.recv_timeout(left) else {
+                return Err(progress.timed_out());
             };
             let Some(party) = parties.get(&from).copied() else {
                 tracing::warn!(from, "message from a node outside the session");
                 continue;
             };
-            heard.insert(from);
             // Only a participant's message counts as progress.
-            last_message = Instant::now();
+            progress.heard_from(from);
             match session.handle(party, &bytes, rng) {
-                Ok(Step::Continue(out)) => send_all(out),
+                Ok(Step::Continue(out)) => send_all(out, &progress),
                 Ok(Step::Done(output, out)) => {
-                    send_all(out);
+                    send_all(out, &progress);
                     return Ok(output);
                 }
                 Err(SessionError::Rejected { from, reason }) => {
                     tracing::warn!(%from, "session message rejected: {reason}");
                 }
-                Err(e) => return Err(fail(e.to_string(), &heard)),
+                Err(e) => return Err(progress.fail(e.to_string())),
             }
         }
+    }
+}
+
+/// A running session's view of its peers and of time: who has been heard from, when the last
+/// participant's message came, and the session's hard deadline.
+struct Progress {
+    others: Vec<NodeId>,
+    heard: BTreeSet<NodeId>,
+    deadline: Instant,
+    last_message: Instant,
+}
+
+impl Progress {
+    fn new(others: Vec<NodeId>) -> Self {
+        let now = Instant::now();
+        Progress {
+            others,
+            heard: BTreeSet::new(),
+            deadline: now + MAX_SESSION,
+            last_message: now,
+        }
+    }
+
+    fn heard_from(&mut self, node: NodeId) {
+        self.heard.insert(node);
+        self.last_message = Instant::now();
+    }
+
+    /// How long to wait for the next message: until the idle timeout or the hard deadline.
+    fn wait_left(&self, idle: Duration) -> Duration {
+        let until = self.deadline.min(self.last_message + idle);
+        until.saturating_duration_since(Instant::now())
+    }
+
+    /// A failure naming the participants never heard from.
+    fn fail(&self, reason: String) -> RunError {
+        RunError {
+            reason,
+            unresponsive: self
+                .others
+                .iter()
+                .copied()
+                .filter(|n| !self.heard.contains(n))
+                .collect(),
+        }
+    }
+
+    fn timed_out(&self) -> RunError {
+        let why = if Instant::now() >= self.deadline {
+            format!("session timed out (ran {} s)", MAX_SESSION.as_secs())
+        } else {
+            format!(
+                "session timed out (no message for {:.0} s)",
+                self.last_message.elapsed().as_secs_f64()
+            )
+        };
+        self.fail(why)
     }
 }

@@ -20,26 +20,7 @@ impl CustodyState {
         payload: &str,
         extras: &PayloadExtras,
     ) -> Result<ActionResult, String> {
-        if !self.orgs.contains_key(org_id) {
-            return Err(format!("no organisation '{org_id}'"));
-        }
-        let initiator = self
-            .member_with_key(org_id, &x.signer)
-            .filter(|m| m.roles.contains(&Role::Initiator) || m.roles.contains(&Role::Admin))
-            .ok_or("x.signer is not an initiator of this organisation")?
-            .user_id
-            .clone();
-        let wallet = self
-            .wallets
-            .get(wallet_id)
-            .filter(|w| &w.org_id == org_id)
-            .ok_or_else(|| format!("no wallet '{wallet_id}' in '{org_id}'"))?
-            .clone();
-        let policy = self
-            .policies
-            .get(&wallet.vault_id)
-            .ok_or_else(|| format!("vault '{}' has no policy", wallet.vault_id))?
-            .clone();
+        let (initiator, wallet, policy) = self.submit_context(x, org_id, wallet_id)?;
         let bytes = payload_bytes(payload)?;
         let parsed = chain::parse(&wallet.key()?, &bytes, extras).map_err(|e| e.to_string())?;
         let request_id = format!("req-{}", x.ctx.log_index);
@@ -82,6 +63,37 @@ impl CustodyState {
             self.proceed(&mut req, x.ctx, x.now_ms);
         }
         Ok(self.put_request(req))
+    }
+
+    /// Who submits (an initiator or admin of the organisation), the wallet, and the policy
+    /// in force for its vault.
+    fn submit_context(
+        &self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        wallet_id: &String,
+    ) -> Result<(crate::types::UserId, crate::Wallet, crate::Policy), String> {
+        if !self.orgs.contains_key(org_id) {
+            return Err(format!("no organisation '{org_id}'"));
+        }
+        let initiator = self
+            .member_with_key(org_id, &x.signer)
+            .filter(|m| m.roles.contains(&Role::Initiator) || m.roles.contains(&Role::Admin))
+            .ok_or("the signer is not an initiator of this organisation")?
+            .user_id
+            .clone();
+        let wallet = self
+            .wallets
+            .get(wallet_id)
+            .filter(|w| &w.org_id == org_id)
+            .ok_or_else(|| format!("no wallet '{wallet_id}' in '{org_id}'"))?
+            .clone();
+        let policy = self
+            .policies
+            .get(&wallet.vault_id)
+            .ok_or_else(|| format!("vault '{}' has no policy", wallet.vault_id))?
+            .clone();
+        Ok((initiator, wallet, policy))
     }
 
     pub(super) fn request_approve(
@@ -163,7 +175,7 @@ impl CustodyState {
         let admin = self
             .member_with_key(org_id, &x.signer)
             .filter(|m| m.roles.contains(&Role::Admin))
-            .ok_or("x.signer is not an admin of this organisation")?;
+            .ok_or("the signer is not an admin of this organisation")?;
         if !matches!(req.status, RequestStatus::AwaitingAdmin { .. }) {
             return Err(format!(
                 "request is {}, not awaiting an admin",
