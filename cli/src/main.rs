@@ -700,7 +700,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 signer,
                 Action::VaultCreate {
                     org_id: org_of(signer),
-                    vault_id: vault.clone(),
+                    vault_id: vault.as_str().into(),
                     name: name.clone(),
                 },
             )?;
@@ -744,7 +744,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             signer,
             Action::WalletCreate {
                 org_id: org_of(signer),
-                vault_id: vault.clone(),
+                vault_id: vault.as_str().into(),
                 chain: chain_arg(chain)?,
                 network: network_arg(network)?,
                 index: *index,
@@ -810,7 +810,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 signer,
                 Action::PolicySet {
                     org_id: org_of(signer),
-                    vault_id: vault.clone(),
+                    vault_id: vault.as_str().into(),
                     rules,
                 },
             )?
@@ -836,7 +836,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 signer,
                 Action::RequestSubmit {
                     org_id: org_of(signer),
-                    wallet_id: wallet.clone(),
+                    wallet_id: wallet.as_str().into(),
                     payload: payload.trim_start_matches("0x").to_string(),
                     extras: mpc_protocol::chain::PayloadExtras {
                         spent_outputs: spent,
@@ -881,7 +881,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 signer,
                 Action::RequestApprove {
                     org_id: org_of(signer),
-                    request_id: request.clone(),
+                    request_id: request.as_str().into(),
                     intent_digest: digest,
                 },
             )?
@@ -899,7 +899,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 signer,
                 Action::RequestReject {
                     org_id: org_of(signer),
-                    request_id: request.clone(),
+                    request_id: request.as_str().into(),
                     intent_digest: digest,
                     reason: reason.clone(),
                 },
@@ -918,7 +918,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 signer,
                 Action::RequestAdminApprove {
                     org_id: org_of(signer),
-                    request_id: request.clone(),
+                    request_id: request.as_str().into(),
                     intent_digest: digest,
                 },
             )?

@@ -7,7 +7,8 @@
 //! a retried or replayed command is applied at most once.
 
 use crate::types::{
-    validate_id, OrgId, Role, UserId, UserKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES,
+    validate_id, OrgId, RequestId, Role, UserId, UserKey, VaultId, WalletId,
+    MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES,
 };
 use crate::PolicyRules;
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -80,7 +81,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// New vault id (unique in the network).
-        vault_id: String,
+        vault_id: VaultId,
         /// Display name.
         name: String,
     },
@@ -89,7 +90,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// Vault.
-        vault_id: String,
+        vault_id: VaultId,
         /// Chain.
         chain: Chain,
         /// Network.
@@ -126,7 +127,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// Vault.
-        vault_id: String,
+        vault_id: VaultId,
         /// The rules.
         rules: PolicyRules,
     },
@@ -135,7 +136,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// Wallet.
-        wallet_id: String,
+        wallet_id: WalletId,
         /// Unsigned payload, hex.
         payload: String,
         /// Chain extras (Bitcoin spent outputs).
@@ -148,7 +149,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// The digest the approver saw.
         intent_digest: String,
     },
@@ -157,7 +158,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// The digest the approver saw.
         intent_digest: String,
         /// Why.
@@ -168,7 +169,7 @@ pub enum Action {
         /// Organisation.
         org_id: OrgId,
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// The digest the admin saw.
         intent_digest: String,
     },

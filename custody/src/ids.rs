@@ -2,6 +2,7 @@
 //! derived here, from what the log fixed (decision 0011, invariant 3).
 
 use mpc_protocol::domain;
+pub use mpc_protocol::session::SessionId;
 use sha2::{Digest, Sha256};
 
 /// Raft node id.
@@ -9,7 +10,7 @@ pub type NodeId = u64;
 
 /// Derives a session id from its purpose and parts (each length-prefixed). Prefer the named
 /// derivations below; every purpose string of the network appears in this file only.
-pub fn session_id(cluster_id: &str, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
+pub fn session_id(cluster_id: &str, purpose: &str, parts: &[&[u8]]) -> SessionId {
     let mut h = Sha256::new();
     h.update(domain::SESSION_ID);
     for part in std::iter::once(cluster_id.as_bytes())
@@ -19,17 +20,17 @@ pub fn session_id(cluster_id: &str, purpose: &str, parts: &[&[u8]]) -> [u8; 32] 
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
-    h.finalize().into()
+    SessionId(h.finalize().into())
 }
 
 /// The ECDSA aux-info session of a committee.
-pub fn aux_session(cluster_id: &str, committee: &[NodeId]) -> [u8; 32] {
+pub fn aux_session(cluster_id: &str, committee: &[NodeId]) -> SessionId {
     let ids: Vec<u8> = committee.iter().flat_map(|n| n.to_be_bytes()).collect();
     session_id(cluster_id, "aux", &[&ids])
 }
 
 /// The DKG session of one key type (`key_type` is its name) of a vault created at `log_index`.
-pub fn dkg_session(cluster_id: &str, vault_id: &str, log_index: u64, key_type: &str) -> [u8; 32] {
+pub fn dkg_session(cluster_id: &str, vault_id: &str, log_index: u64, key_type: &str) -> SessionId {
     session_id(
         cluster_id,
         "dkg",
@@ -47,7 +48,7 @@ pub fn presign_session(
     wallet_id: &str,
     signers: &[NodeId],
     seq: u64,
-) -> [u8; 32] {
+) -> SessionId {
     let signers: Vec<u8> = signers.iter().flat_map(|n| n.to_be_bytes()).collect();
     session_id(
         cluster_id,
@@ -62,7 +63,7 @@ pub fn sign_attempt_session(
     request_id: &str,
     attempt: u32,
     log_index: u64,
-) -> [u8; 32] {
+) -> SessionId {
     session_id(
         cluster_id,
         "sign",
@@ -75,11 +76,15 @@ pub fn sign_attempt_session(
 }
 
 /// The session of message `index` within a signing attempt (one session per message).
-pub fn sign_message_session(cluster_id: &str, attempt_session: &[u8; 32], index: u32) -> [u8; 32] {
+pub fn sign_message_session(
+    cluster_id: &str,
+    attempt_session: &SessionId,
+    index: u32,
+) -> SessionId {
     session_id(
         cluster_id,
         "sign-message",
-        &[attempt_session, &index.to_be_bytes()],
+        &[&attempt_session.0, &index.to_be_bytes()],
     )
 }
 

@@ -1,7 +1,7 @@
 //! Vault policies as admins write them: approvers and M, whitelist, spending limits and
 //! auto-approval.
 
-use crate::types::UserId;
+use crate::types::{UserId, VaultId};
 use mpc_protocol::chain::Amount;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -118,7 +118,7 @@ fn validate_asset(a: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// Vault.
-    pub vault_id: String,
+    pub vault_id: VaultId,
     /// Version, from 1.
     pub version: u32,
     /// Hash of the rules.

@@ -1,6 +1,7 @@
 //! ECDSA presignature pools (decision 0011).
 
 use crate::ids::{presign_session, NodeId};
+use crate::types::WalletId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +20,7 @@ pub const PRESIG_MAX_FAILURES: u32 = 3;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresigPool {
     /// Wallet.
-    pub wallet_id: String,
+    pub wallet_id: WalletId,
     /// The t nodes that make and use this pool's presignatures (sorted).
     pub signers: Vec<NodeId>,
     /// Next sequence number to schedule.
@@ -38,7 +39,7 @@ impl PresigPool {
     /// A pool for `wallet_id` made by `signers`, with its first presignatures scheduled.
     pub fn new(wallet_id: &str, signers: Vec<NodeId>) -> Self {
         let mut p = PresigPool {
-            wallet_id: wallet_id.to_string(),
+            wallet_id: wallet_id.into(),
             signers,
             next_seq: 0,
             generating: BTreeMap::new(),
@@ -75,7 +76,7 @@ impl PresigPool {
     }
 
     /// Session id of presignature `seq`.
-    pub fn session_id(&self, cluster_id: &str, seq: u64) -> [u8; 32] {
+    pub fn session_id(&self, cluster_id: &str, seq: u64) -> crate::ids::SessionId {
         presign_session(cluster_id, &self.wallet_id, &self.signers, seq)
     }
 

@@ -2,6 +2,7 @@
 //! presignature or a failure.
 
 use crate::ids::NodeId;
+use crate::types::{RequestId, VaultId, WalletId};
 use mpc_protocol::chain::keys::VaultPublicKeys;
 use mpc_protocol::domain;
 use serde::{Deserialize, Serialize};
@@ -35,21 +36,21 @@ pub enum Report {
     /// DKG finished; these are the public keys this node holds shares of.
     VaultKeys {
         /// Vault.
-        vault_id: String,
+        vault_id: VaultId,
         /// Keys.
         keys: VaultPublicKeys,
     },
     /// DKG failed on this node.
     VaultFailed {
         /// Vault.
-        vault_id: String,
+        vault_id: VaultId,
         /// Why.
         reason: String,
     },
     /// Signing finished: one signature (hex) per message.
     Signature {
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// Attempt.
         attempt: u32,
         /// Signatures.
@@ -58,14 +59,14 @@ pub enum Report {
     /// This node stored presignature `seq` of the wallet's pool.
     PresigReady {
         /// Wallet.
-        wallet_id: String,
+        wallet_id: WalletId,
         /// Sequence number.
         seq: u64,
     },
     /// Presignature `seq` of the wallet's pool could not be made here.
     PresigFailed {
         /// Wallet.
-        wallet_id: String,
+        wallet_id: WalletId,
         /// Sequence number.
         seq: u64,
         /// Why.
@@ -76,14 +77,14 @@ pub enum Report {
     /// applied, the attempt is still current and its deadline has passed.
     AttemptExpired {
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// Attempt.
         attempt: u32,
     },
     /// Signing failed on this node.
     SignFailed {
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// Attempt.
         attempt: u32,
         /// Why.

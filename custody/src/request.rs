@@ -4,7 +4,7 @@
 use crate::command::{Action, SignedCommand};
 use crate::ids::NodeId;
 use crate::policy::Policy;
-use crate::types::{OrgId, UserId, UserKey};
+use crate::types::{OrgId, RequestId, UserId, UserKey, VaultId, WalletId};
 use mpc_protocol::chain::{Intent, PayloadExtras};
 use mpc_protocol::domain;
 use serde::{Deserialize, Serialize};
@@ -103,13 +103,13 @@ pub struct SignAttempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     /// `req-<log index>`.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// Organisation.
     pub org_id: OrgId,
     /// Wallet.
-    pub wallet_id: String,
+    pub wallet_id: WalletId,
     /// Vault.
-    pub vault_id: String,
+    pub vault_id: VaultId,
     /// Submitted by (user id).
     pub initiator: UserId,
     /// The unsigned payload, hex.

@@ -13,7 +13,7 @@ use crate::command::{Action, VerifiedCommand};
 use crate::entry::{LogCommand, Proposal};
 use crate::ids::NodeId;
 use crate::org::{Member, Org};
-use crate::types::{OrgId, UserId, UserKey};
+use crate::types::{OrgId, RequestId, UserId, UserKey, VaultId, WalletId};
 use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,14 +89,14 @@ pub struct CustodyState {
     members: BTreeMap<(OrgId, UserId), Member>,
     idempotency: BTreeMap<(UserKey, String), IdempotencyRecord>,
     audit: Vec<AuditEntry>,
-    vaults: BTreeMap<String, Vault>,
-    wallets: BTreeMap<String, Wallet>,
+    vaults: BTreeMap<VaultId, Vault>,
+    wallets: BTreeMap<WalletId, Wallet>,
     address_book: BTreeMap<(OrgId, String, String), AddressBookEntry>,
-    policies: BTreeMap<String, Policy>,
-    requests: BTreeMap<String, Request>,
+    policies: BTreeMap<VaultId, Policy>,
+    requests: BTreeMap<RequestId, Request>,
     /// ECDSA presignature pools by wallet id.
     #[serde(default)]
-    presig_pools: BTreeMap<String, PresigPool>,
+    presig_pools: BTreeMap<WalletId, PresigPool>,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,

@@ -50,6 +50,68 @@ macro_rules! id_newtype {
                 f.write_str(&self.0)
             }
         }
+
+        impl $name {
+            /// The identifier as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+
+        impl From<&$name> for $name {
+            fn from(s: &$name) -> Self {
+                s.clone()
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_string())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
     };
 }
 
@@ -62,6 +124,22 @@ id_newtype!(
     /// User identifier, unique within an organisation.
     UserId,
     "user_id"
+);
+id_newtype!(
+    /// Vault identifier chosen by the admin who creates it, unique in the network.
+    VaultId,
+    "vault_id"
+);
+id_newtype!(
+    /// Wallet identifier, derived from its vault, chain, network and index
+    /// (`<vault>-<chain>-<network>-<index>`).
+    WalletId,
+    "wallet_id"
+);
+id_newtype!(
+    /// Signing-request identifier, derived from the log index that created it (`req-<index>`).
+    RequestId,
+    "request_id"
 );
 
 /// An Ed25519 user public key, hex-encoded (64 hex characters) on the wire.
@@ -174,6 +252,21 @@ mod tests {
             assert_eq!(validate_id("org_id", s).is_ok(), ok, "{s:?}");
         }
         assert!(validate_id("org_id", &"a".repeat(65)).is_err());
+    }
+
+    /// Typed ids serialise as the plain string, so the log, the state hash and the JSON-RPC
+    /// API did not change when they replaced bare strings.
+    #[test]
+    fn typed_ids_serialise_as_plain_strings() {
+        let v = VaultId::from("treasury");
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"treasury\"");
+        let w: WalletId = serde_json::from_str("\"v-ethereum-mainnet-0\"").unwrap();
+        assert_eq!(w, "v-ethereum-mainnet-0");
+        assert_eq!(
+            serde_json::to_value(RequestId::from("req-7")).unwrap(),
+            serde_json::json!("req-7")
+        );
+        assert!(VaultId::from("Bad Id").validate().is_err());
     }
 
     #[test]

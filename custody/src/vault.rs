@@ -2,7 +2,7 @@
 //! from a vault key).
 
 use crate::ids::NodeId;
-use crate::types::OrgId;
+use crate::types::{OrgId, VaultId, WalletId};
 use mpc_protocol::chain::keys::VaultPublicKeys;
 use mpc_protocol::chain::{Chain, KeyType, Network};
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ pub enum VaultStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vault {
     /// Id (unique in the network).
-    pub vault_id: String,
+    pub vault_id: VaultId,
     /// Owning organisation.
     pub org_id: OrgId,
     /// Display name.
@@ -52,11 +52,11 @@ pub struct Vault {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wallet {
     /// `vault-chain-network-index`.
-    pub wallet_id: String,
+    pub wallet_id: WalletId,
     /// Organisation.
     pub org_id: OrgId,
     /// Vault.
-    pub vault_id: String,
+    pub vault_id: VaultId,
     /// Chain.
     pub chain: Chain,
     /// Network.
@@ -75,12 +75,12 @@ pub struct Wallet {
 
 impl Wallet {
     /// The id of a wallet.
-    pub fn id_for(vault_id: &str, chain: Chain, network: Network, index: u32) -> String {
+    pub fn id_for(vault_id: &str, chain: Chain, network: Network, index: u32) -> WalletId {
         let net = match network {
             Network::Mainnet => "mainnet",
             Network::Testnet => "testnet",
         };
-        format!("{vault_id}-{chain}-{net}-{index}")
+        WalletId(format!("{vault_id}-{chain}-{net}-{index}"))
     }
 
     /// The chain module's view of the wallet.

@@ -3,6 +3,7 @@
 use crate::delivery::Deliveries;
 use crate::io::{Action, Changed, DeliveryOutcome, Input, Job, SessionOutcome, SessionSpec};
 use mpc_custody::state::{CustodyState, RecordKey};
+use mpc_custody::types::{RequestId, VaultId, WalletId};
 use mpc_custody::{ids, presig_store_key, NodeId, Report, RequestStatus, VaultStatus};
 use mpc_protocol::chain::KeyType;
 use mpc_protocol::session::PartyIndex;
@@ -46,12 +47,12 @@ pub struct Engine {
     /// Jobs started (session running, or its report in delivery) that the log still wants.
     jobs: BTreeSet<Job>,
     /// Wallets whose presignature pool this node signs for.
-    my_pools: BTreeSet<String>,
+    my_pools: BTreeSet<WalletId>,
     /// Interactive ECDSA signing jobs of this node now running. While there is one, this node
     /// starts no presigning: the waiting request gets the cores, the pool can wait.
     interactive: BTreeSet<Job>,
     /// Current attempts of requests in `signing`, by (request, attempt).
-    watched: BTreeMap<(String, u32), Watched>,
+    watched: BTreeMap<(RequestId, u32), Watched>,
     deliveries: Deliveries,
 }
 
@@ -308,7 +309,7 @@ impl Engine {
     /// Starts the presigning every pool of this node asks for (when aux info is ready and no
     /// interactive signature runs).
     fn start_pools(&mut self, state: &CustodyState, out: &mut Vec<Action>) {
-        let pools: Vec<String> = self.my_pools.iter().cloned().collect();
+        let pools: Vec<WalletId> = self.my_pools.iter().cloned().collect();
         for wallet_id in pools {
             self.pool_changed(state, &wallet_id, out);
         }
@@ -337,9 +338,9 @@ impl Engine {
 
     // ----- DKG -----
 
-    fn vault_changed(&mut self, state: &CustodyState, vault_id: &str, out: &mut Vec<Action>) {
+    fn vault_changed(&mut self, state: &CustodyState, vault_id: &VaultId, out: &mut Vec<Action>) {
         let job = Job::Dkg {
-            vault_id: vault_id.to_string(),
+            vault_id: vault_id.clone(),
         };
         if !self.wanted(state, &job) {
             self.jobs.remove(&job);
@@ -366,7 +367,7 @@ impl Engine {
         out.push(Action::Start {
             job,
             spec: SessionSpec::Dkg {
-                vault_id: vault_id.to_string(),
+                vault_id: vault_id.clone(),
                 parties: parties(&vault.committee),
                 threshold: vault.threshold,
                 sessions,
@@ -376,14 +377,14 @@ impl Engine {
 
     // ----- presignature pools -----
 
-    fn pool_changed(&mut self, state: &CustodyState, wallet_id: &str, out: &mut Vec<Action>) {
+    fn pool_changed(&mut self, state: &CustodyState, wallet_id: &WalletId, out: &mut Vec<Action>) {
         let Some(pool) = state.presig_pool(wallet_id) else {
             return;
         };
         if !pool.signers.contains(&self.me) {
             return;
         }
-        self.my_pools.insert(wallet_id.to_string());
+        self.my_pools.insert(wallet_id.clone());
         self.forget_stale(
             state,
             |j| matches!(j, Job::Presign { wallet_id: w, .. } if w == wallet_id),
@@ -401,7 +402,7 @@ impl Engine {
         };
         for (seq, reported) in &pool.generating {
             let job = Job::Presign {
-                wallet_id: wallet_id.to_string(),
+                wallet_id: wallet_id.clone(),
                 seq: *seq,
             };
             if reported.contains(&self.me) || !self.jobs.insert(job.clone()) {
@@ -410,7 +411,7 @@ impl Engine {
             out.push(Action::Start {
                 job,
                 spec: SessionSpec::Presign {
-                    wallet_id: wallet_id.to_string(),
+                    wallet_id: wallet_id.clone(),
                     seq: *seq,
                     session_id: pool.session_id(&self.cluster_id, *seq),
                     parties: parties(&pool.signers),
@@ -431,7 +432,7 @@ impl Engine {
         &mut self,
         now_ms: u64,
         state: &CustodyState,
-        request_id: &str,
+        request_id: &RequestId,
         out: &mut Vec<Action>,
     ) {
         let current = current_attempt(state, request_id);
@@ -450,14 +451,14 @@ impl Engine {
         };
         if attempt.deadline_ms != 0 {
             self.watched
-                .entry((request_id.to_string(), attempt.attempt))
+                .entry((request_id.clone(), attempt.attempt))
                 .or_insert(Watched {
                     deadline_ms: attempt.deadline_ms,
                     last_report_ms: None,
                 });
         }
         let job = Job::Sign {
-            request_id: request_id.to_string(),
+            request_id: request_id.clone(),
             attempt: attempt.attempt,
         };
         if !attempt.signers.contains(&self.me) || !self.jobs.insert(job.clone()) {

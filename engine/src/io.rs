@@ -1,10 +1,12 @@
 //! What goes into the engine ([`Input`]) and what comes out ([`Action`]).
 
 use mpc_custody::state::{RecordKey, SigningJob};
+use mpc_custody::types::{RequestId, VaultId, WalletId};
 use mpc_custody::{NodeId, Report};
 use mpc_protocol::chain::keys::VaultPublicKeys;
 use mpc_protocol::chain::{Chain, KeyType, Network};
 use mpc_protocol::session::PartyIndex;
+use mpc_protocol::session::SessionId;
 use std::collections::BTreeMap;
 
 /// A piece of threshold work this node runs, named by what the log fixed.
@@ -15,19 +17,19 @@ pub enum Job {
     /// DKG of a vault's three keys.
     Dkg {
         /// Vault.
-        vault_id: String,
+        vault_id: VaultId,
     },
     /// Presignature `seq` of a wallet's pool.
     Presign {
         /// Wallet.
-        wallet_id: String,
+        wallet_id: WalletId,
         /// Sequence number.
         seq: u64,
     },
     /// One signing attempt.
     Sign {
         /// Request.
-        request_id: String,
+        request_id: RequestId,
         /// Attempt.
         attempt: u32,
     },
@@ -104,29 +106,29 @@ pub enum SessionSpec {
     /// ECDSA aux info with the whole committee.
     Aux {
         /// Session id.
-        session_id: [u8; 32],
+        session_id: SessionId,
         /// Every committee node and its party index.
         parties: BTreeMap<NodeId, PartyIndex>,
     },
     /// DKG of the three key types of a vault.
     Dkg {
         /// Vault.
-        vault_id: String,
+        vault_id: VaultId,
         /// Every committee node and its party index.
         parties: BTreeMap<NodeId, PartyIndex>,
         /// Threshold.
         threshold: u16,
         /// One session id per key type, in DKG order.
-        sessions: Vec<(KeyType, [u8; 32])>,
+        sessions: Vec<(KeyType, SessionId)>,
     },
     /// One presignature of a wallet's pool.
     Presign {
         /// Wallet.
-        wallet_id: String,
+        wallet_id: WalletId,
         /// Sequence number.
         seq: u64,
         /// Session id.
-        session_id: [u8; 32],
+        session_id: SessionId,
         /// The pool's signers and their party indices.
         parties: BTreeMap<NodeId, PartyIndex>,
         /// Keygen-time (0-based) indices of the signers, in signer order.
@@ -134,7 +136,7 @@ pub enum SessionSpec {
         /// Share-store key the presignature is kept under.
         store_key: String,
         /// The wallet's vault, chain, network and index (its key and HD path).
-        vault_id: String,
+        vault_id: VaultId,
         /// Chain.
         chain: Chain,
         /// Network.
@@ -151,7 +153,7 @@ pub enum SessionSpec {
         /// Keygen-time (0-based) indices of the signers, in signer order.
         keygen_indices: Vec<u16>,
         /// One session id per message.
-        message_sessions: Vec<[u8; 32]>,
+        message_sessions: Vec<SessionId>,
     },
 }
 

@@ -14,7 +14,8 @@ fn no_signature_without_the_required_approvals() {
         s.submit(1_000);
         s.submit(2_000);
         s.run_for(100);
-        let ids: Vec<String> = s.requests().into_iter().map(|r| r.request_id).collect();
+        let ids: Vec<mpc_custody::types::RequestId> =
+            s.requests().into_iter().map(|r| r.request_id).collect();
         // The first request gets M = 2 approvals, the second only one.
         s.approve(11, &ids[0]);
         s.approve(12, &ids[0]);

@@ -321,7 +321,7 @@ fn custody_flow_end_to_end() {
             "request_admin_approve",
             Action::RequestAdminApprove {
                 org_id: OrgId(ORG.into()),
-                request_id: rid.clone(),
+                request_id: rid.as_str().into(),
                 intent_digest: req["intent_digest"].as_str().unwrap().into(),
             },
         );

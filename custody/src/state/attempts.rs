@@ -39,7 +39,7 @@ impl CustodyState {
         req.attempts.push(SignAttempt {
             attempt,
             signers,
-            session_id: hex::encode(sid),
+            session_id: hex::encode(sid.0),
             log_index: at.ctx.log_index,
             failure: None,
             presignatures,
@@ -234,7 +234,7 @@ impl CustodyState {
 
     /// Current attempts whose deadline has passed by `now_ms` (the caller's clock): what a node
     /// reports with [`crate::Report::AttemptExpired`].
-    pub fn expired_attempts(&self, now_ms: u64) -> Vec<(String, u32)> {
+    pub fn expired_attempts(&self, now_ms: u64) -> Vec<(crate::types::RequestId, u32)> {
         self.requests
             .values()
             .filter(|r| r.status == RequestStatus::Signing)

@@ -3,7 +3,7 @@
 
 use super::signer_check::log_index_of;
 use super::{ActionResult, CustodyState, Exec, RecordKey};
-use crate::types::{OrgId, Role, UserId};
+use crate::types::{OrgId, Role, UserId, VaultId};
 use crate::{check_approval, LimitAction, Policy, PolicyRules, Request, RequestStatus};
 use std::collections::BTreeSet;
 
@@ -12,7 +12,7 @@ impl CustodyState {
         &mut self,
         x: &Exec<'_>,
         org_id: &OrgId,
-        vault_id: &String,
+        vault_id: &VaultId,
         rules: &PolicyRules,
     ) -> Result<ActionResult, String> {
         self.require_org_admin(org_id, &x.signer)?;

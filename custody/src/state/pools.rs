@@ -44,8 +44,7 @@ impl CustodyState {
             text = format!("presignature {seq} ready ({} ready)", pool.ready.len());
         }
         let pool = pool.clone();
-        self.dirty
-            .insert(RecordKey::PresigPool(wallet_id.to_string()));
+        self.dirty.insert(RecordKey::PresigPool(wallet_id.into()));
         Ok(Some((org, text, ActionResult::PresigPool { pool })))
     }
 
@@ -65,8 +64,7 @@ impl CustodyState {
         let reason: String = reason.chars().take(500).collect();
         let text = format!("presignature {seq} failed on node {node}: {reason}");
         let pool = pool.clone();
-        self.dirty
-            .insert(RecordKey::PresigPool(wallet_id.to_string()));
+        self.dirty.insert(RecordKey::PresigPool(wallet_id.into()));
         Ok(Some((org, text, ActionResult::PresigPool { pool })))
     }
 

@@ -3,7 +3,7 @@
 use super::{CustodyState, GenesisParams, IdempotencyRecord};
 use crate::audit::AuditEntry;
 use crate::org::{Member, Org};
-use crate::types::{OrgId, UserId, UserKey};
+use crate::types::{OrgId, RequestId, UserId, UserKey, VaultId, WalletId};
 use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,17 +20,17 @@ pub enum RecordKey {
     /// An audit entry.
     Audit(u64),
     /// A vault.
-    Vault(String),
+    Vault(VaultId),
     /// A wallet.
-    Wallet(String),
+    Wallet(WalletId),
     /// An address-book entry.
     AddressBook(OrgId, String, String),
     /// A vault's policy.
-    Policy(String),
+    Policy(VaultId),
     /// A request.
-    Request(String),
+    Request(RequestId),
     /// A wallet's presignature pool.
-    PresigPool(String),
+    PresigPool(WalletId),
 }
 
 /// A record's value, as persisted.

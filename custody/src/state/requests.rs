@@ -2,7 +2,7 @@
 
 use super::{ActionResult, At, CustodyState, EntryContext, Exec, RecordKey};
 use crate::ids::NodeId;
-use crate::types::{OrgId, Role};
+use crate::types::{OrgId, RequestId, Role, WalletId};
 use crate::{intent_digest, LimitAction, Request, RequestStatus};
 use mpc_protocol::chain::{self, PayloadExtras};
 use std::collections::BTreeSet;
@@ -16,14 +16,14 @@ impl CustodyState {
         &mut self,
         x: &Exec<'_>,
         org_id: &OrgId,
-        wallet_id: &String,
+        wallet_id: &WalletId,
         payload: &str,
         extras: &PayloadExtras,
     ) -> Result<ActionResult, String> {
         let (initiator, wallet, policy) = self.submit_context(x, org_id, wallet_id)?;
         let bytes = payload_bytes(payload)?;
         let parsed = chain::parse(&wallet.key()?, &bytes, extras).map_err(|e| e.to_string())?;
-        let request_id = format!("req-{}", x.ctx.log_index);
+        let request_id = RequestId(format!("req-{}", x.ctx.log_index));
         let digest = intent_digest(
             &self.genesis.cluster_id,
             &request_id,
@@ -71,7 +71,7 @@ impl CustodyState {
         &self,
         x: &Exec<'_>,
         org_id: &OrgId,
-        wallet_id: &String,
+        wallet_id: &WalletId,
     ) -> Result<(crate::types::UserId, crate::Wallet, crate::Policy), String> {
         if !self.orgs.contains_key(org_id) {
             return Err(format!("no organisation '{org_id}'"));
@@ -254,7 +254,7 @@ impl CustodyState {
     }
 
     /// Requests in `signing` whose current signer set includes `node`.
-    pub fn signing_work(&self, node: NodeId) -> Vec<(String, u32)> {
+    pub fn signing_work(&self, node: NodeId) -> Vec<(RequestId, u32)> {
         self.requests
             .values()
             .filter(|r| r.status == RequestStatus::Signing)

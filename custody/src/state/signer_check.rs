@@ -17,15 +17,15 @@ use mpc_protocol::chain::{self, Chain, KeyType, Network, ToSign, WalletKey};
 #[derive(Debug, Clone)]
 pub struct SigningJob {
     /// Request.
-    pub request_id: String,
+    pub request_id: crate::types::RequestId,
     /// Attempt number.
     pub attempt: u32,
     /// Session id fixed in the log.
-    pub session_id: [u8; 32],
+    pub session_id: crate::ids::SessionId,
     /// Signer node ids (sorted).
     pub signers: Vec<NodeId>,
     /// Vault.
-    pub vault_id: String,
+    pub vault_id: crate::types::VaultId,
     /// Key type.
     pub key_type: KeyType,
     /// Wallet chain, network and index (for FROST tweaks and ECDSA paths).
@@ -204,6 +204,7 @@ impl CustodyState {
             session_id: hex::decode(&attempt.session_id)
                 .ok()
                 .and_then(|b| b.try_into().ok())
+                .map(crate::ids::SessionId)
                 .ok_or("bad session id")?,
             signers: attempt.signers.clone(),
             vault_id: req.vault_id.clone(),

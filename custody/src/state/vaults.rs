@@ -2,7 +2,7 @@
 
 use super::{ActionResult, CustodyState, Exec, RecordKey, ReportResult};
 use crate::ids::NodeId;
-use crate::types::OrgId;
+use crate::types::{OrgId, VaultId};
 use crate::{PresigPool, Vault, VaultStatus, Wallet};
 use mpc_protocol::chain::keys::{self, VaultPublicKeys};
 use mpc_protocol::chain::{Chain, KeyType, Network};
@@ -12,7 +12,7 @@ impl CustodyState {
         &mut self,
         x: &Exec<'_>,
         org_id: &OrgId,
-        vault_id: &String,
+        vault_id: &VaultId,
         name: &str,
     ) -> Result<ActionResult, String> {
         self.require_org_admin(org_id, &x.signer)?;
@@ -31,7 +31,7 @@ impl CustodyState {
             keys: None,
             reports: Default::default(),
         };
-        self.dirty.insert(RecordKey::Vault(vault_id.to_string()));
+        self.dirty.insert(RecordKey::Vault(vault_id.into()));
         self.vaults.insert(vault_id.clone(), vault.clone());
         Ok(ActionResult::Vault { vault })
     }
@@ -40,7 +40,7 @@ impl CustodyState {
         &mut self,
         x: &Exec<'_>,
         org_id: &OrgId,
-        vault_id: &String,
+        vault_id: &VaultId,
         chain: &Chain,
         network: &Network,
         index: &u32,
@@ -73,8 +73,7 @@ impl CustodyState {
         };
         if wallet.key_type == KeyType::EcdsaSecp256k1 {
             let pool = PresigPool::new(&wallet_id, self.pool_signers(&wallet_id));
-            self.dirty
-                .insert(RecordKey::PresigPool(wallet_id.to_string()));
+            self.dirty.insert(RecordKey::PresigPool(wallet_id.clone()));
             self.presig_pools.insert(wallet_id.clone(), pool);
         }
         self.dirty.insert(RecordKey::Wallet(wallet_id.clone()));
@@ -113,7 +112,7 @@ impl CustodyState {
             }
         }
         let (org, vault) = (vault.org_id.clone(), vault.clone());
-        self.dirty.insert(RecordKey::Vault(vault_id.to_string()));
+        self.dirty.insert(RecordKey::Vault(vault_id.into()));
         Ok(Some((org, text, ActionResult::Vault { vault })))
     }
 
@@ -134,7 +133,7 @@ impl CustodyState {
             reason: format!("DKG failed on node {node}: {reason}"),
         };
         let (org, vault) = (vault.org_id.clone(), vault.clone());
-        self.dirty.insert(RecordKey::Vault(vault_id.to_string()));
+        self.dirty.insert(RecordKey::Vault(vault_id.into()));
         Ok(Some((
             org,
             "vault failed".into(),
@@ -174,7 +173,7 @@ impl CustodyState {
     }
 
     /// Vaults still waiting for DKG, with their creation log index.
-    pub fn pending_vaults(&self) -> Vec<(String, u64)> {
+    pub fn pending_vaults(&self) -> Vec<(VaultId, u64)> {
         self.vaults
             .values()
             .filter(|v| v.status == VaultStatus::Pending)

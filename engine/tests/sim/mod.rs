@@ -36,9 +36,7 @@ use mpc_protocol::chain::{Chain, KeyType, Network};
 use mpc_protocol::frost::dkg::{DkgMode, FrostDkg};
 use mpc_protocol::frost::online::FrostSignOnline;
 use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
-use mpc_protocol::session::{
-    Outgoing, PartyIndex, Recipient, Session, SessionError, SessionId, Step,
-};
+use mpc_protocol::session::{Outgoing, PartyIndex, Recipient, Session, SessionError, Step};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -105,8 +103,11 @@ struct Run {
 /// What survives a crash: the share store.
 #[derive(Default)]
 pub struct Store {
-    pub ed: BTreeMap<String, (KeyPackage<Ed25519>, PublicKeyPackage<Ed25519>)>,
-    pub tr: BTreeMap<String, (KeyPackage<Secp256k1Tr>, PublicKeyPackage<Secp256k1Tr>)>,
+    pub ed: BTreeMap<mpc_custody::types::VaultId, (KeyPackage<Ed25519>, PublicKeyPackage<Ed25519>)>,
+    pub tr: BTreeMap<
+        mpc_custody::types::VaultId,
+        (KeyPackage<Secp256k1Tr>, PublicKeyPackage<Secp256k1Tr>),
+    >,
     /// Every session id this node joined, ever.
     pub joined: BTreeSet<[u8; 32]>,
     /// Every time it joined one (a second join of an id would be a nonce reuse).
@@ -132,7 +133,7 @@ pub struct Node {
     /// When the next committed entry may be applied.
     apply_at: u64,
     /// Sign sessions this node started: (request, attempt).
-    pub signs_started: Vec<(String, u32)>,
+    pub signs_started: Vec<(mpc_custody::types::RequestId, u32)>,
     /// Restarts so far.
     pub incarnation: u32,
     /// Every session the engine asked this node to start: (incarnation, session id).
@@ -875,15 +876,15 @@ impl Sim {
                 let mine = *parties.get(&me).ok_or("not in committee")?;
                 let sess = match kt {
                     KeyType::Ed25519 => Sess::DkgEd(
-                        FrostDkg::new(SessionId(sid), mine, &ps, *threshold, DkgMode::Fresh)
+                        FrostDkg::new(sid, mine, &ps, *threshold, DkgMode::Fresh)
                             .map_err(|e| e.to_string())?,
                     ),
                     _ => Sess::DkgTr(
-                        FrostDkg::new(SessionId(sid), mine, &ps, *threshold, DkgMode::Fresh)
+                        FrostDkg::new(sid, mine, &ps, *threshold, DkgMode::Fresh)
                             .map_err(|e| e.to_string())?,
                     ),
                 };
-                Ok((sid, parties.clone(), sess))
+                Ok((sid.0, parties.clone(), sess))
             }
             SessionSpec::Sign {
                 job,
@@ -911,9 +912,9 @@ impl Sim {
                 let ps: Vec<PartyIndex> = parties.values().copied().collect();
                 let mine = *parties.get(&me).ok_or("not a signer")?;
                 let msg = job.messages.get(stage).ok_or("no message")?.message();
-                let s = FrostSignOnline::new(SessionId(sid), mine, &ps, kp, pkp, &msg)
+                let s = FrostSignOnline::new(sid, mine, &ps, kp, pkp, &msg)
                     .map_err(|e| e.to_string())?;
-                Ok((sid, parties.clone(), Sess::SignEd(s)))
+                Ok((sid.0, parties.clone(), Sess::SignEd(s)))
             }
             _ => Err("not simulated".into()),
         }
@@ -1202,7 +1203,8 @@ pub fn scenario_with(seed: u64, requests: usize, byzantine: Option<NodeId>) -> S
         sim.submit(1_000 + k as u64);
     }
     sim.run_for(100);
-    let ids: Vec<String> = sim.requests().into_iter().map(|r| r.request_id).collect();
+    let ids: Vec<mpc_custody::types::RequestId> =
+        sim.requests().into_iter().map(|r| r.request_id).collect();
     // A fault picked by the seed while approvals arrive.
     let victim = 1 + sim.rand_below(3);
     let fault = if byzantine.is_some() {

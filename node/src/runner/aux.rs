@@ -39,7 +39,7 @@ impl Runner {
     /// nothing to do when it is already stored.
     pub(super) fn aux_blocking(
         &self,
-        session_id: [u8; 32],
+        session_id: SessionId,
         parties: &BTreeMap<NodeId, PartyIndex>,
     ) -> Result<(), String> {
         if self
@@ -53,7 +53,7 @@ impl Runner {
         }
         let primes = self.primes()?;
         self.set_aux(AuxStatus::Running);
-        let sid = SessionId(session_id);
+        let sid = session_id;
         tracing::info!("running ECDSA aux info with {} nodes", parties.len());
         let t = std::time::Instant::now();
         let mut rng = fresh_rng()?;

@@ -26,7 +26,7 @@ impl Runner {
         vault_id: &str,
         parties: &BTreeMap<NodeId, PartyIndex>,
         t: u16,
-        sessions: &[(KeyType, [u8; 32])],
+        sessions: &[(KeyType, SessionId)],
     ) -> Result<VaultPublicKeys, String> {
         let me = *parties
             .get(&self.me())
@@ -36,7 +36,7 @@ impl Runner {
             sessions
                 .iter()
                 .find(|(k, _)| *k == kt)
-                .map(|(_, s)| SessionId(*s))
+                .map(|(_, s)| *s)
                 .ok_or_else(|| format!("no {} DKG session", kt.as_str()))
         };
         let started = std::time::Instant::now();

@@ -89,7 +89,7 @@ pub struct EngineStats {
 /// The key id a wallet's presignatures are bound to: the wallet id (vault, chain, network,
 /// index — the key and its HD path).
 fn presig_key_id(vault_id: &str, chain: Chain, network: Network, index: u32) -> String {
-    mpc_custody::Wallet::id_for(vault_id, chain, network, index)
+    mpc_custody::Wallet::id_for(vault_id, chain, network, index).0
 }
 
 /// A session RNG seeded from the OS.

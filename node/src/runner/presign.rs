@@ -6,7 +6,7 @@ use crate::share_store::RecordKind;
 use mpc_engine::SessionSpec;
 use mpc_protocol::chain::keys;
 use mpc_protocol::ecdsa;
-use mpc_protocol::session::{PartyIndex, SessionId};
+use mpc_protocol::session::PartyIndex;
 use zeroize::Zeroizing;
 
 impl Runner {
@@ -38,12 +38,12 @@ impl Runner {
         }
         // Joined once, ever: a presigning session interrupted by a restart is reported failed
         // (the pool schedules a new sequence number) rather than re-entered.
-        self.join_once(&SessionId(*session_id), "presigning")?;
+        self.join_once(session_id, "presigning")?;
         let me = *parties.get(&self.me()).ok_or("not a pool signer")?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
         let share = self.complete_ecdsa_share(vault_id)?;
         let path = keys::ecdsa_path(*chain, *network, *index).map_err(|e| e.to_string())?;
-        let sid = SessionId(*session_id);
+        let sid = *session_id;
         let mut rng = fresh_rng()?;
         let mut session = ecdsa::presign(&sid, me, &ps, keygen_indices, &share, &path, &mut rng)
             .map_err(|e| e.to_string())?;

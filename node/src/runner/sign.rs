@@ -22,7 +22,7 @@ impl Runner {
         job: &SigningJob,
         parties: &BTreeMap<NodeId, PartyIndex>,
         keygen_indices: &[u16],
-        message_sessions: &[[u8; 32]],
+        message_sessions: &[SessionId],
     ) -> Result<Vec<Vec<u8>>, RunError> {
         let err = |reason: String| RunError {
             reason,
@@ -37,8 +37,7 @@ impl Runner {
             .ok_or_else(|| err("not a signer".into()))?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
         // This node joins each signing session once, ever: a restart does not re-enter it.
-        self.join_once(&SessionId(job.session_id), "signing")
-            .map_err(err)?;
+        self.join_once(&job.session_id, "signing").map_err(err)?;
         // Every pool presignature of this attempt leaves the share store (flushed) before any
         // partial signature is issued, so none can be used twice whatever happens next.
         let mut presigs = job
@@ -52,11 +51,9 @@ impl Runner {
         }
         let mut out = Vec::with_capacity(job.messages.len());
         for (i, msg) in job.messages.iter().enumerate() {
-            let sid = SessionId(
-                *message_sessions
-                    .get(i)
-                    .ok_or_else(|| err("no session for this message".into()))?,
-            );
+            let sid = *message_sessions
+                .get(i)
+                .ok_or_else(|| err("no session for this message".into()))?;
             let sig = match (job.key_type, msg) {
                 (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) if !presigs.is_empty() => {
                     let presig = presigs

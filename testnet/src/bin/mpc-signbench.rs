@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
         "policy_set",
         Action::PolicySet {
             org_id: OrgId(org.clone()),
-            vault_id: vault.clone(),
+            vault_id: vault.as_str().into(),
             rules,
         },
     )?;

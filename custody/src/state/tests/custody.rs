@@ -97,7 +97,7 @@ fn org() -> OrgId {
 
 /// An organisation with approvers a1..a3 (keys 11..13), initiator (20), an active vault and a
 /// Solana test wallet.
-pub(super) fn setup(policy: PolicyRules) -> (H, String, Vec<u8>) {
+pub(super) fn setup(policy: PolicyRules) -> (H, crate::types::WalletId, Vec<u8>) {
     use Role::*;
     let mut h = H {
         s: fresh(),
@@ -342,7 +342,7 @@ fn m_of_n_approvals_then_signing_job_and_signer_rechecks() {
     let me = attempt.signers[0];
     let job = h.s.signing_job(&req.request_id, me).unwrap();
     assert_eq!(
-        job.session_id.to_vec(),
+        job.session_id.0.to_vec(),
         hex::decode(&attempt.session_id).unwrap()
     );
     // The signer's own clock (decision 0012): the reservation's log time must be within
