@@ -1021,12 +1021,19 @@ fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
             println!("  connected peers {peers}  sealed {}", s(v, "sealed"));
             let aux = &v["ecdsa_aux_info"];
             let state = aux["state"].as_str().unwrap_or("?");
+            let attempt = aux["attempt"].as_u64().unwrap_or(0);
             let what = match state {
                 "not_started" => "waiting for the network to form".to_string(),
-                "generating_primes" => "generating Paillier primes".to_string(),
-                "running" => "running the aux-info protocol with every node".to_string(),
-                "ready" => "ready".to_string(),
-                "failed" => format!("failed, retrying: {}", s(aux, "reason")),
+                "generating_primes" => format!("generating Paillier primes (attempt {attempt})"),
+                "running" => format!("running with every node (attempt {attempt})"),
+                "retrying" => format!(
+                    "attempt {attempt} starts shortly; last failure: {}",
+                    s(aux, "last_failure")
+                ),
+                "waiting_for_nodes" => {
+                    format!("stored here, waiting for the other nodes (attempt {attempt})")
+                }
+                "ready" => format!("ready (attempt {attempt})"),
                 other => other.to_string(),
             };
             println!("  ECDSA aux info  {what}");

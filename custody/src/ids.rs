@@ -23,10 +23,10 @@ pub fn session_id(cluster_id: &str, purpose: &str, parts: &[&[u8]]) -> SessionId
     SessionId(h.finalize().into())
 }
 
-/// The ECDSA aux-info session of a committee.
-pub fn aux_session(cluster_id: &str, committee: &[NodeId]) -> SessionId {
+/// Attempt `attempt` of a committee's ECDSA aux-info session.
+pub fn aux_session(cluster_id: &str, committee: &[NodeId], attempt: u32) -> SessionId {
     let ids: Vec<u8> = committee.iter().flat_map(|n| n.to_be_bytes()).collect();
-    session_id(cluster_id, "aux", &[&ids])
+    session_id(cluster_id, "aux", &[&ids, &attempt.to_be_bytes()])
 }
 
 /// The DKG session of one key type (`key_type` is its name) of a vault created at `log_index`.

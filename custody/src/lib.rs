@@ -9,7 +9,8 @@
 //! Bird's-eye view, lowest first:
 //! - [`types`], [`ids`]: identifiers, roles, node ids, signer subsets and every session-id
 //!   derivation of the network.
-//! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage.
+//! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage;
+//!   [`aux`]: the committee's ECDSA aux-info attempts.
 //! - [`command`]: what users sign. A [`command::SignedCommand`] carries the exact JSON text of a
 //!   [`command::CommandBody`], the signer's Ed25519 public key and a signature over a
 //!   domain-separated hash of that text. Nodes verify it before proposing; `apply` verifies again.
@@ -35,6 +36,7 @@
 
 pub mod address_book;
 pub mod audit;
+pub mod aux;
 pub mod command;
 pub mod entry;
 pub mod ids;
@@ -48,6 +50,7 @@ pub mod types;
 pub mod vault;
 
 pub use address_book::{book_chain, AddressBookEntry};
+pub use aux::AuxRecord;
 pub use ids::{session_id, subsets, NodeId};
 pub use org::{Member, Org};
 pub use policy::{

@@ -81,6 +81,18 @@ pub enum Report {
         /// Attempt.
         attempt: u32,
     },
+    /// This node stored the committee's aux info of `attempt`.
+    AuxReady {
+        /// Attempt.
+        attempt: u32,
+    },
+    /// The committee's aux info of `attempt` failed on this node: the next attempt starts.
+    AuxFailed {
+        /// Attempt.
+        attempt: u32,
+        /// Why.
+        reason: String,
+    },
     /// Signing failed on this node.
     SignFailed {
         /// Request.
@@ -105,6 +117,8 @@ impl Report {
             Report::AttemptExpired { .. } => "attempt_expired",
             Report::PresigReady { .. } => "presig_ready",
             Report::PresigFailed { .. } => "presig_failed",
+            Report::AuxReady { .. } => "aux_ready",
+            Report::AuxFailed { .. } => "aux_failed",
         }
     }
 }

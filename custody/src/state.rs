@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod address_book;
 mod attempts;
+mod aux;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
 mod members;
@@ -65,8 +66,8 @@ pub(crate) struct At {
 }
 
 /// What a report handler returns: `Ok(None)` when the report changed nothing (duplicate or
-/// late), else the organisation, the audit text and the result.
-pub(crate) type ReportResult = Result<Option<(OrgId, String, ActionResult)>, String>;
+/// late), else the organisation (none for network-wide records), the audit text and the result.
+pub(crate) type ReportResult = Result<Option<(Option<OrgId>, String, ActionResult)>, String>;
 
 /// Fixed parameters from the genesis document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +98,9 @@ pub struct CustodyState {
     /// ECDSA presignature pools by wallet id.
     #[serde(default)]
     presig_pools: BTreeMap<WalletId, PresigPool>,
+    /// The committee's ECDSA aux-info attempts.
+    #[serde(default)]
+    aux: crate::AuxRecord,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
@@ -120,6 +124,7 @@ impl CustodyState {
             policies: BTreeMap::new(),
             requests: BTreeMap::new(),
             presig_pools: BTreeMap::new(),
+            aux: crate::AuxRecord::default(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),

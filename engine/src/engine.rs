@@ -9,23 +9,37 @@ use mpc_protocol::chain::KeyType;
 use mpc_protocol::session::PartyIndex;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How long after a failed aux-info run it is tried again, ms.
+/// How long after a failed aux-info attempt the next one starts, ms (doubled per attempt, up to
+/// [`AUX_RETRY_MAX_MS`]).
 pub const AUX_RETRY_MS: u64 = 2_000;
+/// Longest pause before an aux-info attempt, ms.
+pub const AUX_RETRY_MAX_MS: u64 = 300_000;
 /// How often a node re-sends its report that an attempt expired while the attempt stays current
 /// (the first may have been applied before the log's clock reached the deadline), ms.
 pub const EXPIRY_RESEND_MS: u64 = 10_000;
 
-/// The committee's ECDSA aux info, as far as this node knows.
+/// The committee's ECDSA aux info, as far as this node knows (attempts are in the log:
+/// [`mpc_custody::AuxRecord`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuxState {
     /// Waiting for the network to form.
     Waiting,
-    /// Running.
-    Running,
-    /// Stored: presigning may start.
-    Ready,
-    /// Failed; runs again at this time (ms).
-    RetryAt(u64),
+    /// Running this attempt.
+    Running(u32),
+    /// This attempt starts at this time (ms): a previous one failed.
+    Scheduled(u32, u64),
+    /// This node stored this attempt; waiting for the other nodes' reports.
+    Stored(u32),
+    /// Every node stored this attempt: presigning and ECDSA signing may start.
+    Ready(u32),
+}
+
+/// Pause before aux-info attempt `attempt` (> 0), ms.
+pub fn aux_retry_ms(attempt: u32) -> u64 {
+    let doublings = attempt.saturating_sub(1).min(16);
+    AUX_RETRY_MS
+        .saturating_mul(1u64 << doublings)
+        .min(AUX_RETRY_MAX_MS)
 }
 
 /// An attempt of a request in `signing` this node watches for its deadline.
@@ -44,6 +58,10 @@ pub struct Engine {
     cluster_id: String,
     committee: Vec<NodeId>,
     aux: AuxState,
+    /// The network has formed (a leader known, every node connected): aux info may run.
+    formed: bool,
+    /// Requests whose ECDSA signing waits for aux info to be complete.
+    held_for_aux: BTreeSet<RequestId>,
     /// Jobs started (session running, or its report in delivery) that the log still wants.
     jobs: BTreeSet<Job>,
     /// Wallets whose presignature pool this node signs for.
@@ -87,6 +105,8 @@ impl Engine {
             cluster_id: g.cluster_id.clone(),
             committee: g.nodes.keys().copied().collect(),
             aux: AuxState::Waiting,
+            formed: false,
+            held_for_aux: BTreeSet::new(),
             jobs: BTreeSet::new(),
             my_pools: BTreeSet::new(),
             interactive: BTreeSet::new(),
@@ -123,14 +143,10 @@ impl Engine {
                 }
             }
             Input::NetworkFormed => {
-                if self.aux == AuxState::Waiting {
-                    self.start_aux(&mut out);
-                }
+                self.formed = true;
+                self.aux_changed(now_ms, state, &mut out);
             }
-            Input::AuxStored => self.aux_ready(state, &mut out),
-            Input::SessionDone { job, outcome } => {
-                self.session_done(now_ms, state, job, outcome, &mut out)
-            }
+            Input::SessionDone { job, outcome } => self.session_done(state, job, outcome, &mut out),
             Input::Delivered { id, outcome } => match outcome {
                 DeliveryOutcome::Applied => self.deliveries.applied(id),
                 DeliveryOutcome::NotCommitted(_) => {
@@ -146,9 +162,9 @@ impl Engine {
     /// Everything due at `now_ms`: aux retry, expired attempts, report retries; then the next
     /// wake-up.
     fn timers(&mut self, now_ms: u64, state: &CustodyState, out: &mut Vec<Action>) {
-        if let AuxState::RetryAt(t) = self.aux {
+        if let AuxState::Scheduled(attempt, t) = self.aux {
             if t <= now_ms {
-                self.start_aux(out);
+                self.start_aux(state, attempt, out);
             }
         }
         let mut expired = Vec::new();
@@ -177,7 +193,7 @@ impl Engine {
 
     fn next_wake_ms(&self) -> Option<u64> {
         let aux = match self.aux {
-            AuxState::RetryAt(t) => Some(t),
+            AuxState::Scheduled(_, t) => Some(t),
             _ => None,
         };
         let expiry = self
@@ -231,6 +247,7 @@ impl Engine {
         for key in keys {
             self.changed(now_ms, state, &key, out);
         }
+        self.aux_changed(now_ms, state, out);
     }
 
     fn changed(
@@ -244,6 +261,7 @@ impl Engine {
             RecordKey::Vault(id) => self.vault_changed(state, id, out),
             RecordKey::PresigPool(wallet_id) => self.pool_changed(state, wallet_id, out),
             RecordKey::Request(id) => self.request_changed(now_ms, state, id, out),
+            RecordKey::Aux => self.aux_changed(now_ms, state, out),
             _ => {}
         }
     }
@@ -251,7 +269,10 @@ impl Engine {
     /// Whether the log still wants `job` from this node.
     fn wanted(&self, state: &CustodyState, job: &Job) -> bool {
         match job {
-            Job::Aux => true,
+            Job::Aux { attempt } => {
+                let a = state.aux();
+                !a.complete && a.attempt == *attempt && !a.ready.contains(&self.me)
+            }
             Job::Dkg { vault_id } => state.vault(vault_id).is_some_and(|v| {
                 v.status == VaultStatus::Pending
                     && v.committee.contains(&self.me)
@@ -290,20 +311,56 @@ impl Engine {
 
     // ----- aux info -----
 
-    fn start_aux(&mut self, out: &mut Vec<Action>) {
-        self.aux = AuxState::Running;
+    /// Follows the log's aux-info record: runs the current attempt once the network has
+    /// formed (after a pause if an earlier one failed), and once every node stored it, starts
+    /// the pools and the ECDSA signatures that waited for it.
+    fn aux_changed(&mut self, now_ms: u64, state: &CustodyState, out: &mut Vec<Action>) {
+        self.forget_stale(state, |j| matches!(j, Job::Aux { .. }));
+        let rec = state.aux();
+        if rec.complete {
+            if self.aux != AuxState::Ready(rec.attempt) {
+                self.aux = AuxState::Ready(rec.attempt);
+                // The signatures people wait for first; presigning pauses behind them.
+                let held = std::mem::take(&mut self.held_for_aux);
+                for request_id in held {
+                    self.request_changed(now_ms, state, &request_id, out);
+                }
+                self.start_pools(state, out);
+            }
+            return;
+        }
+        if !self.formed {
+            return;
+        }
+        if rec.ready.contains(&self.me) {
+            self.aux = AuxState::Stored(rec.attempt);
+            return;
+        }
+        match self.aux {
+            AuxState::Running(a) | AuxState::Scheduled(a, _) if a == rec.attempt => {}
+            _ if rec.attempt == 0 => self.start_aux(state, 0, out),
+            _ => {
+                let at = now_ms.saturating_add(aux_retry_ms(rec.attempt));
+                self.aux = AuxState::Scheduled(rec.attempt, at);
+            }
+        }
+    }
+
+    fn start_aux(&mut self, state: &CustodyState, attempt: u32, out: &mut Vec<Action>) {
+        let job = Job::Aux { attempt };
+        if !self.wanted(state, &job) {
+            return;
+        }
+        self.aux = AuxState::Running(attempt);
+        self.jobs.insert(job.clone());
         out.push(Action::Start {
-            job: Job::Aux,
+            job,
             spec: SessionSpec::Aux {
-                session_id: ids::aux_session(&self.cluster_id, &self.committee),
+                attempt,
+                session_id: ids::aux_session(&self.cluster_id, &self.committee, attempt),
                 parties: parties(&self.committee),
             },
         });
-    }
-
-    fn aux_ready(&mut self, state: &CustodyState, out: &mut Vec<Action>) {
-        self.aux = AuxState::Ready;
-        self.start_pools(state, out);
     }
 
     /// Starts the presigning every pool of this node asks for (when aux info is ready and no
@@ -391,7 +448,10 @@ impl Engine {
         );
         // Presignatures need the committee's aux info; they start once it is ready, lowest
         // sequence number first (every signer runs them in the same order).
-        if self.aux != AuxState::Ready || !self.interactive.is_empty() {
+        let AuxState::Ready(aux_attempt) = self.aux else {
+            return;
+        };
+        if !self.interactive.is_empty() {
             return;
         }
         let Some(wallet) = state.wallet(wallet_id) else {
@@ -416,6 +476,7 @@ impl Engine {
                     session_id: pool.session_id(&self.cluster_id, *seq),
                     parties: parties(&pool.signers),
                     keygen_indices: keygen.clone(),
+                    aux_attempt,
                     store_key: pool.store_key(*seq),
                     vault_id: wallet.vault_id.clone(),
                     chain: wallet.chain,
@@ -496,6 +557,17 @@ impl Engine {
                 let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
                     return;
                 };
+                // ECDSA needs the committee's aux info: the job waits until every node stored
+                // it (then `aux_changed` looks at the request again).
+                let aux_attempt = match self.aux {
+                    AuxState::Ready(a) => a,
+                    _ if signing.key_type != KeyType::EcdsaSecp256k1 => 0,
+                    _ => {
+                        self.jobs.remove(&job);
+                        self.held_for_aux.insert(request_id);
+                        return;
+                    }
+                };
                 if signing.key_type == KeyType::EcdsaSecp256k1 && signing.presignatures.is_empty() {
                     self.interactive.insert(job.clone());
                 }
@@ -513,6 +585,7 @@ impl Engine {
                     spec: SessionSpec::Sign {
                         parties: parties(&signing.signers),
                         keygen_indices: keygen,
+                        aux_attempt,
                         message_sessions,
                         job: Box::new(signing),
                     },
@@ -541,7 +614,6 @@ impl Engine {
 
     fn session_done(
         &mut self,
-        now_ms: u64,
         state: &CustodyState,
         job: Job,
         outcome: SessionOutcome,
@@ -558,13 +630,11 @@ impl Engine {
             self.interactive_done(state, Some(&job), out);
         }
         let report = match (&job, &outcome) {
-            (Job::Aux, SessionOutcome::AuxReady) => {
-                self.aux_ready(state, out);
-                None
-            }
-            (Job::Aux, _) => {
-                self.aux = AuxState::RetryAt(now_ms.saturating_add(AUX_RETRY_MS));
-                None
+            (Job::Aux { attempt }, SessionOutcome::AuxReady) => {
+                if self.aux == AuxState::Running(*attempt) {
+                    self.aux = AuxState::Stored(*attempt);
+                }
+                Some(Report::AuxReady { attempt: *attempt })
             }
             (Job::Dkg { vault_id }, SessionOutcome::VaultKeys(keys)) => Some(Report::VaultKeys {
                 vault_id: vault_id.clone(),
@@ -600,7 +670,7 @@ impl Engine {
     }
 }
 
-/// The report for a failed job (aux info reports nothing: it is retried).
+/// The report for a failed job.
 fn failure_report(job: &Job, reason: String, unresponsive: Vec<NodeId>) -> Option<Report> {
     Some(match job {
         Job::Dkg { vault_id } => Report::VaultFailed {
@@ -621,7 +691,10 @@ fn failure_report(job: &Job, reason: String, unresponsive: Vec<NodeId>) -> Optio
             reason,
             unresponsive,
         },
-        Job::Aux => return None,
+        Job::Aux { attempt } => Report::AuxFailed {
+            attempt: *attempt,
+            reason,
+        },
     })
 }
 

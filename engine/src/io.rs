@@ -12,8 +12,11 @@ use std::collections::BTreeMap;
 /// A piece of threshold work this node runs, named by what the log fixed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Job {
-    /// The committee's ECDSA aux info.
-    Aux,
+    /// Attempt `attempt` of the committee's ECDSA aux info.
+    Aux {
+        /// Attempt (the log's [`mpc_custody::AuxRecord`]).
+        attempt: u32,
+    },
     /// DKG of a vault's three keys.
     Dkg {
         /// Vault.
@@ -78,10 +81,8 @@ pub enum Changed {
 pub enum Input {
     /// Applied log entries changed these records (the state passed to `step` is after them).
     Applied(Changed),
-    /// A leader is known: the network has formed.
+    /// A leader is known and every node is connected: the network has formed.
     NetworkFormed,
-    /// The committee's aux info is already in this node's share store (found at start).
-    AuxStored,
     /// A session the engine started ended.
     SessionDone {
         /// Which.
@@ -105,6 +106,8 @@ pub enum Input {
 pub enum SessionSpec {
     /// ECDSA aux info with the whole committee.
     Aux {
+        /// Attempt: the driver keeps each attempt's aux info apart.
+        attempt: u32,
         /// Session id.
         session_id: SessionId,
         /// Every committee node and its party index.
@@ -133,6 +136,8 @@ pub enum SessionSpec {
         parties: BTreeMap<NodeId, PartyIndex>,
         /// Keygen-time (0-based) indices of the signers, in signer order.
         keygen_indices: Vec<u16>,
+        /// The complete aux-info attempt to use.
+        aux_attempt: u32,
         /// Share-store key the presignature is kept under.
         store_key: String,
         /// The wallet's vault, chain, network and index (its key and HD path).
@@ -152,6 +157,8 @@ pub enum SessionSpec {
         parties: BTreeMap<NodeId, PartyIndex>,
         /// Keygen-time (0-based) indices of the signers, in signer order.
         keygen_indices: Vec<u16>,
+        /// The complete aux-info attempt ECDSA uses (0 and unused for FROST).
+        aux_attempt: u32,
         /// One session id per message.
         message_sessions: Vec<SessionId>,
     },

@@ -35,5 +35,7 @@ pub mod delivery;
 mod engine;
 pub mod io;
 
-pub use engine::{party, AuxState, Engine, AUX_RETRY_MS, EXPIRY_RESEND_MS};
+pub use engine::{
+    aux_retry_ms, party, AuxState, Engine, AUX_RETRY_MAX_MS, AUX_RETRY_MS, EXPIRY_RESEND_MS,
+};
 pub use io::{Action, Changed, DeliveryOutcome, Input, Job, SessionOutcome, SessionSpec};

@@ -5,6 +5,7 @@
 
 mod sim;
 
+use mpc_custody::state::RecordKey;
 use mpc_custody::RequestStatus;
 use mpc_engine::{Action, Changed, Engine, Input, Job, SessionOutcome};
 use mpc_protocol::chain::{Chain, Network};
@@ -88,12 +89,22 @@ fn presigning_waits_until_the_interactive_signature_is_done() {
         .expect("two 2-of-3 signer sets share a node");
     let now = s.now_ms;
 
-    // A node that signs interactively: aux info arriving starts no presigning...
+    // Before aux info is complete the ECDSA signature waits (nothing starts)...
     let mut engine = Engine::new(me, &state);
     let first = engine.step(now, &state, Input::Applied(Changed::All));
-    let job = sign_start(&first).expect("the signer starts its signing session");
+    assert!(
+        sign_start(&first).is_none(),
+        "ECDSA started without aux info"
+    );
     assert_eq!(presign_starts(&first), 0);
-    let aux = engine.step(now, &state, Input::AuxStored);
+    // ...once every node stored it, the signature starts and presigning does not...
+    let ready = s.with_aux_ready(&state, 0);
+    let aux = engine.step(
+        now,
+        &ready,
+        Input::Applied(Changed::Keys(vec![RecordKey::Aux])),
+    );
+    let job = sign_start(&aux).expect("the held signature starts when aux info is complete");
     assert_eq!(
         presign_starts(&aux),
         0,
@@ -102,7 +113,7 @@ fn presigning_waits_until_the_interactive_signature_is_done() {
     // ...until the signature is done; then the whole pool starts.
     let done = engine.step(
         now,
-        &state,
+        &ready,
         Input::SessionDone {
             job,
             outcome: SessionOutcome::Failed {
@@ -118,7 +129,12 @@ fn presigning_waits_until_the_interactive_signature_is_done() {
     let quiet = before_request;
     let mut idle = Engine::new(me, &quiet);
     idle.step(now, &quiet, Input::Applied(Changed::All));
-    let aux = idle.step(now, &quiet, Input::AuxStored);
+    let quiet_ready = s.with_aux_ready(&quiet, 0);
+    let aux = idle.step(
+        now,
+        &quiet_ready,
+        Input::Applied(Changed::Keys(vec![RecordKey::Aux])),
+    );
     assert_eq!(
         presign_starts(&aux),
         quiet.presig_pool(&wallet_id).unwrap().generating.len()

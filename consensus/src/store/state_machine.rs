@@ -354,7 +354,10 @@ impl StateMachineStore {
         for (k, _) in &changes {
             if matches!(
                 k,
-                RecordKey::Vault(_) | RecordKey::Request(_) | RecordKey::PresigPool(_)
+                RecordKey::Vault(_)
+                    | RecordKey::Request(_)
+                    | RecordKey::PresigPool(_)
+                    | RecordKey::Aux
             ) && !feed.overflowed
             {
                 feed.keys.insert(k.clone());

@@ -137,7 +137,7 @@ impl CustodyState {
         req.updated_at_ms = at.now_ms;
         let org = req.org_id.clone();
         let text = format!("signed (attempt {attempt}, reported by node {node})");
-        Ok(Some((org, text, self.put_request(req))))
+        Ok(Some((Some(org), text, self.put_request(req))))
     }
 
     /// A signer of the current attempt failed: the attempt ends, and the next one avoids the
@@ -220,7 +220,7 @@ impl CustodyState {
         }
         req.updated_at_ms = at.now_ms;
         let org = req.org_id.clone();
-        Ok(Some((org, audit_text, self.put_request(req))))
+        Ok(Some((Some(org), audit_text, self.put_request(req))))
     }
 
     /// The request, if it is signing.

@@ -34,7 +34,7 @@ impl CustodyState {
         SignAttempt {
             attempt: 1,
             signers,
-            session_id: hex::encode(sid),
+            session_id: hex::encode(sid.0),
             log_index,
             failure: None,
             presignatures: Vec::new(),
@@ -47,7 +47,7 @@ impl CustodyState {
     /// and every vault's policy set to auto-approve any amount. Returns how many requests
     /// were forged.
     pub fn forge_approvals_for_tests(&mut self, me: NodeId, now_ms: u64) -> usize {
-        let pending: Vec<String> = self
+        let pending: Vec<crate::types::RequestId> = self
             .requests
             .values()
             .filter(|r| r.status == RequestStatus::Pending)

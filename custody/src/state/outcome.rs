@@ -1,7 +1,7 @@
 //! What applying a log entry produced.
 
 use crate::org::{Member, Org};
-use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
+use crate::{AddressBookEntry, AuxRecord, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
 
 /// What a successful command produced.
@@ -24,6 +24,11 @@ pub enum ActionResult {
     MemberRemoved {
         /// The member as it was.
         member: Member,
+    },
+    /// The committee's aux-info record changed (aux-info report).
+    Aux {
+        /// The record now.
+        aux: AuxRecord,
     },
     /// A vault created or changed (DKG report).
     Vault {

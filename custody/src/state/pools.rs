@@ -45,7 +45,7 @@ impl CustodyState {
         }
         let pool = pool.clone();
         self.dirty.insert(RecordKey::PresigPool(wallet_id.into()));
-        Ok(Some((org, text, ActionResult::PresigPool { pool })))
+        Ok(Some((Some(org), text, ActionResult::PresigPool { pool })))
     }
 
     pub(super) fn report_presig_failed(
@@ -65,7 +65,7 @@ impl CustodyState {
         let text = format!("presignature {seq} failed on node {node}: {reason}");
         let pool = pool.clone();
         self.dirty.insert(RecordKey::PresigPool(wallet_id.into()));
-        Ok(Some((org, text, ActionResult::PresigPool { pool })))
+        Ok(Some((Some(org), text, ActionResult::PresigPool { pool })))
     }
 
     /// A wallet's organisation and presignature pool (for a pool report).

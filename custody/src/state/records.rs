@@ -31,6 +31,8 @@ pub enum RecordKey {
     Request(RequestId),
     /// A wallet's presignature pool.
     PresigPool(WalletId),
+    /// The committee's aux-info record.
+    Aux,
 }
 
 /// A record's value, as persisted.
@@ -56,6 +58,8 @@ pub enum RecordValue {
     Request(Box<Request>),
     /// A presignature pool.
     PresigPool(PresigPool),
+    /// The aux-info record.
+    Aux(crate::AuxRecord),
 }
 
 impl CustodyState {
@@ -101,6 +105,7 @@ impl CustodyState {
                 .get(id)
                 .cloned()
                 .map(RecordValue::PresigPool),
+            RecordKey::Aux => Some(RecordValue::Aux(self.aux.clone())),
         }
     }
 
@@ -137,6 +142,7 @@ impl CustodyState {
             .chain(policies)
             .chain(requests)
             .chain(pools)
+            .chain(std::iter::once(RecordKey::Aux))
             .collect()
     }
 
@@ -185,6 +191,7 @@ impl CustodyState {
                 (RecordKey::PresigPool(id), RecordValue::PresigPool(p)) if id == p.wallet_id => {
                     s.presig_pools.insert(id, p);
                 }
+                (RecordKey::Aux, RecordValue::Aux(a)) => s.aux = a,
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }
         }

@@ -30,8 +30,7 @@ impl CustodyState {
         let result = self.execute_report(rep.node_id, &report, at);
         match result {
             Ok(Some((org, text, result))) => {
-                let seq =
-                    self.append_audit(ctx, now_ms, node_key, Some(org), report.kind(), hash, &text);
+                let seq = self.append_audit(ctx, now_ms, node_key, org, report.kind(), hash, &text);
                 CommandOutcome {
                     result: Some(result),
                     error: None,
@@ -75,6 +74,8 @@ impl CustodyState {
                 request_id,
                 attempt,
             } => self.report_attempt_expired(node, request_id, attempt, at),
+            Report::AuxReady { attempt } => self.report_aux_ready(node, *attempt),
+            Report::AuxFailed { attempt, reason } => self.report_aux_failed(node, *attempt, reason),
         }
     }
 }

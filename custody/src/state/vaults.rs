@@ -113,7 +113,7 @@ impl CustodyState {
         }
         let (org, vault) = (vault.org_id.clone(), vault.clone());
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
-        Ok(Some((org, text, ActionResult::Vault { vault })))
+        Ok(Some((Some(org), text, ActionResult::Vault { vault })))
     }
 
     pub(super) fn report_vault_failed(
@@ -135,7 +135,7 @@ impl CustodyState {
         let (org, vault) = (vault.org_id.clone(), vault.clone());
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
         Ok(Some((
-            org,
+            Some(org),
             "vault failed".into(),
             ActionResult::Vault { vault },
         )))

@@ -184,6 +184,21 @@ fn node_key(n: NodeId) -> SigningKey {
     SigningKey::from_bytes(&[100 + n as u8; 32])
 }
 
+/// Node `n`'s signed report.
+pub fn signed_report(n: NodeId, report: Report) -> SignedReport {
+    let body = serde_json::to_string(&ReportBody {
+        cluster: CLUSTER.into(),
+        report,
+    })
+    .unwrap();
+    let sig = node_key(n).sign(&mpc_custody::report_message(&body));
+    SignedReport {
+        node_id: n,
+        body,
+        signature: hex::encode(sig.to_bytes()),
+    }
+}
+
 pub fn pk(k: &SigningKey) -> UserKey {
     UserKey(k.verifying_key().to_bytes())
 }
@@ -474,6 +489,28 @@ impl Sim {
                 intent_digest: digest,
             },
         );
+    }
+
+    /// `state` after every node reported that it stored aux-info attempt `attempt` (the
+    /// simulator runs no ECDSA; this stands for a completed aux-info run).
+    pub fn with_aux_ready(&self, state: &CustodyState, attempt: u32) -> CustodyState {
+        let mut s = state.clone();
+        for n in self.genesis.nodes.keys() {
+            let proposal = Proposal::Node(signed_report(*n, Report::AuxReady { attempt }));
+            let entry = LogCommand {
+                proposed_at_ms: self.now_ms,
+                proposal,
+            };
+            let log_index = self.log.len() as u64 + 1 + n;
+            let out = s.apply(EntryContext { log_index }, &entry);
+            assert!(
+                out.error.is_none(),
+                "aux_ready from node {n}: {:?}",
+                out.error
+            );
+        }
+        let _ = s.take_dirty();
+        s
     }
 
     /// The state of a node that applied the whole log.

@@ -91,7 +91,7 @@ impl Runner {
             .filter_map(|n| committee.iter().position(|c| c == n))
             .filter_map(|i| u16::try_from(i).ok())
             .collect();
-        let sessions: Vec<[u8; 32]> = (0..job.messages.len())
+        let sessions: Vec<mpc_protocol::session::SessionId> = (0..job.messages.len())
             .map(|i| {
                 ids::sign_message_session(
                     self.inner.cluster.cluster_id(),
@@ -100,6 +100,14 @@ impl Runner {
                 )
             })
             .collect();
-        self.sign_blocking(job, &parties, &keygen, &sessions)
+        let aux_attempt = self
+            .inner
+            .cluster
+            .read_state(|s| s.aux().attempt)
+            .map_err(|e| RunError {
+                reason: e.to_string(),
+                unresponsive: vec![],
+            })?;
+        self.sign_blocking(job, &parties, &keygen, aux_attempt, &sessions)
     }
 }

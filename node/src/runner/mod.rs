@@ -23,7 +23,7 @@ use crate::share_store::{RecordKind, ShareStore};
 use mpc_consensus::raft::{NodeId, PeerNode};
 use mpc_custody::{report_message, Report, ReportBody, SignedReport};
 use mpc_engine::{
-    Action, Changed, DeliveryOutcome, Engine, Input, Job, SessionOutcome, SessionSpec,
+    Action, AuxState, Changed, DeliveryOutcome, Engine, Input, Job, SessionOutcome, SessionSpec,
 };
 use mpc_protocol::chain::{Chain, Network};
 use rand_chacha::ChaCha20Rng;
@@ -48,16 +48,16 @@ const SIGN_TIMEOUT: Duration = Duration::from_secs(15);
 const ECDSA_SIGN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Presigning.
 const PRESIGN_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long an ECDSA signer waits for aux info before failing the attempt.
-const AUX_WAIT: Duration = Duration::from_secs(120);
 /// Longest sleep of the driver when nothing happens, ms (a tick then; no state is scanned).
 const IDLE_WAKE_MS: u64 = 1_000;
 /// Session results and deliveries waiting for the driver.
 const INPUT_QUEUE: usize = 4_096;
-/// Share-store key of the committee's aux info.
-const AUX_KEY: &str = "committee/aux";
+/// Share-store key of the committee's aux info of attempt `attempt` (attempts are in the log).
+fn aux_key(attempt: u32) -> String {
+    format!("committee/aux/{attempt}")
+}
 
-/// ECDSA aux-info progress, shown by `node_status`.
+/// ECDSA aux-info progress, shown by `node_status` (attempts are in the log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AuxStatus {
@@ -65,15 +65,31 @@ pub enum AuxStatus {
     /// starts then, so that the first ECDSA signature does not wait for it.
     NotStarted,
     /// Generating Paillier safe primes (only for a node initialised without them).
-    GeneratingPrimes,
+    GeneratingPrimes {
+        /// Attempt.
+        attempt: u32,
+    },
     /// Running the aux-info protocol with every node.
-    Running,
-    /// Ready (stored).
-    Ready,
-    /// Failed; retried.
-    Failed {
-        /// Why.
-        reason: String,
+    Running {
+        /// Attempt.
+        attempt: u32,
+    },
+    /// An attempt failed; the next one starts after a pause.
+    Retrying {
+        /// The attempt that will run.
+        attempt: u32,
+        /// Why the previous one failed (from the log).
+        last_failure: Option<String>,
+    },
+    /// Stored here; waiting for the other nodes to report theirs.
+    WaitingForNodes {
+        /// Attempt.
+        attempt: u32,
+    },
+    /// Every node stored it: ECDSA presigning and signing run.
+    Ready {
+        /// Attempt.
+        attempt: u32,
     },
 }
 
@@ -115,7 +131,7 @@ struct Inner {
     stats: Mutex<EngineStats>,
     /// TEST BUILDS ONLY: requests the forger already tried.
     #[cfg(feature = "forge-for-tests")]
-    forged: Mutex<std::collections::HashSet<String>>,
+    forged: Mutex<std::collections::HashSet<mpc_custody::types::RequestId>>,
 }
 
 impl Runner {
@@ -149,7 +165,7 @@ impl Runner {
             .aux
             .read()
             .map(|a| a.clone())
-            .unwrap_or(AuxStatus::Running)
+            .unwrap_or(AuxStatus::NotStarted)
     }
 
     /// Signing sessions started by this node since it started.
@@ -177,6 +193,26 @@ impl Runner {
         }
     }
 
+    /// The aux-info status from the engine's view (the driver adds prime generation).
+    fn show_aux(&self, aux: AuxState, last_failure: Option<String>) {
+        let status = match aux {
+            AuxState::Waiting => AuxStatus::NotStarted,
+            AuxState::Running(attempt) => {
+                if self.aux_status() == (AuxStatus::GeneratingPrimes { attempt }) {
+                    return;
+                }
+                AuxStatus::Running { attempt }
+            }
+            AuxState::Scheduled(attempt, _) => AuxStatus::Retrying {
+                attempt,
+                last_failure,
+            },
+            AuxState::Stored(attempt) => AuxStatus::WaitingForNodes { attempt },
+            AuxState::Ready(attempt) => AuxStatus::Ready { attempt },
+        };
+        self.set_aux(status);
+    }
+
     /// Runs until the node stops: the engine's inputs in, its actions out.
     pub async fn run(self) {
         let (tx, mut rx) = mpsc::channel::<Input>(INPUT_QUEUE);
@@ -187,12 +223,7 @@ impl Runner {
             tracing::error!("engine: custody state unreadable");
             return;
         };
-        let mut pending = VecDeque::new();
-        if let Ok(Some(_)) = self.inner.shares.get(AUX_KEY, RecordKind::AuxInfo) {
-            self.set_aux(AuxStatus::Ready);
-            pending.push_back(Input::AuxStored);
-        }
-        pending.push_back(Input::Applied(Changed::All));
+        let mut pending = VecDeque::from([Input::Applied(Changed::All)]);
         let mut metrics = self.inner.cluster.raft().metrics();
         let mut formed = false;
         let mut wake_at: Option<u64> = None;
@@ -247,12 +278,15 @@ impl Runner {
     /// One engine step; executes its actions and returns the next wake-up time.
     fn step(&self, engine: &mut Engine, input: Input, tx: &mpsc::Sender<Input>) -> Option<u64> {
         let now = now_ms();
-        let actions = match self
-            .inner
-            .cluster
-            .read_state(|s| engine.step(now, s, input))
-        {
-            Ok(a) => a,
+        let stepped = self.inner.cluster.read_state(|s| {
+            let actions = engine.step(now, s, input);
+            (actions, s.aux().last_failure.clone())
+        });
+        let actions = match stepped {
+            Ok((a, last_failure)) => {
+                self.show_aux(engine.aux(), last_failure);
+                a
+            }
             Err(e) => {
                 tracing::error!("engine: custody state unreadable: {e}");
                 return Some(now.saturating_add(IDLE_WAKE_MS));
@@ -299,17 +333,9 @@ impl Runner {
             match &outcome {
                 SessionOutcome::Failed { reason, .. } => {
                     tracing::warn!(?job, "session failed: {reason}");
-                    if job == Job::Aux {
-                        this.set_aux(AuxStatus::Failed {
-                            reason: reason.clone(),
-                        });
-                    }
                 }
                 _ => {
                     tracing::info!(?job, "session done in {} ms", started.elapsed().as_millis());
-                    if job == Job::Aux {
-                        this.set_aux(AuxStatus::Ready);
-                    }
                 }
             }
             let _ = tx.send(Input::SessionDone { job, outcome }).await;
@@ -324,9 +350,10 @@ impl Runner {
         };
         match spec {
             SessionSpec::Aux {
+                attempt,
                 session_id,
                 parties,
-            } => match self.aux_blocking(*session_id, parties) {
+            } => match self.aux_blocking(*attempt, *session_id, parties) {
                 Ok(()) => SessionOutcome::AuxReady,
                 Err(e) => failed(e),
             },
@@ -347,8 +374,15 @@ impl Runner {
                 job,
                 parties,
                 keygen_indices,
+                aux_attempt,
                 message_sessions,
-            } => match self.sign_blocking(job, parties, keygen_indices, message_sessions) {
+            } => match self.sign_blocking(
+                job,
+                parties,
+                keygen_indices,
+                *aux_attempt,
+                message_sessions,
+            ) {
                 Ok(sigs) => SessionOutcome::Signed(sigs.into_iter().map(hex::encode).collect()),
                 Err(e) => SessionOutcome::Failed {
                     reason: e.reason,

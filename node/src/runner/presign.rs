@@ -16,6 +16,7 @@ impl Runner {
             session_id,
             parties,
             keygen_indices,
+            aux_attempt,
             store_key,
             vault_id,
             chain,
@@ -41,7 +42,7 @@ impl Runner {
         self.join_once(session_id, "presigning")?;
         let me = *parties.get(&self.me()).ok_or("not a pool signer")?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
-        let share = self.complete_ecdsa_share(vault_id)?;
+        let share = self.complete_ecdsa_share(vault_id, *aux_attempt)?;
         let path = keys::ecdsa_path(*chain, *network, *index).map_err(|e| e.to_string())?;
         let sid = *session_id;
         let mut rng = fresh_rng()?;

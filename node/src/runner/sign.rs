@@ -22,6 +22,7 @@ impl Runner {
         job: &SigningJob,
         parties: &BTreeMap<NodeId, PartyIndex>,
         keygen_indices: &[u16],
+        aux_attempt: u32,
         message_sessions: &[SessionId],
     ) -> Result<Vec<Vec<u8>>, RunError> {
         let err = |reason: String| RunError {
@@ -63,7 +64,10 @@ impl Runner {
                     self.sign_ecdsa_presig(job, presig, sid, parties, me, &ps, digest)?
                 }
                 (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) => {
-                    self.sign_ecdsa(job, sid, parties, me, &ps, keygen_indices, digest)?
+                    let share = self
+                        .complete_ecdsa_share(&job.vault_id, aux_attempt)
+                        .map_err(err)?;
+                    self.sign_ecdsa(job, &share, sid, parties, me, &ps, keygen_indices, digest)?
                 }
                 (KeyType::Ed25519, m) => {
                     self.sign_frost::<Ed25519>(job, sid, parties, me, &ps, &m.message())?
@@ -132,6 +136,7 @@ impl Runner {
     fn sign_ecdsa(
         &self,
         job: &SigningJob,
+        share: &ecdsa::EcdsaKeyShare,
         sid: SessionId,
         parties: &BTreeMap<NodeId, PartyIndex>,
         me: PartyIndex,
@@ -143,21 +148,11 @@ impl Runner {
             reason,
             unresponsive: vec![],
         };
-        let share = self.complete_ecdsa_share(&job.vault_id).map_err(err)?;
         let path =
             keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
         let mut rng = fresh_rng().map_err(err)?;
-        let mut session = ecdsa::sign(
-            &sid,
-            me,
-            ps,
-            keygen_indices,
-            &share,
-            &path,
-            digest,
-            &mut rng,
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let mut session = ecdsa::sign(&sid, me, ps, keygen_indices, share, &path, digest, &mut rng)
+            .map_err(|e| err(e.to_string()))?;
         let mut rng2 = fresh_rng().map_err(err)?;
         let sig =
             self.inner
