@@ -100,14 +100,28 @@ impl Runner {
                 )
             })
             .collect();
-        let aux_attempt = self
-            .inner
-            .cluster
-            .read_state(|s| s.aux().attempt)
-            .map_err(|e| RunError {
-                reason: e.to_string(),
-                unresponsive: vec![],
-            })?;
+        // Like a real signer, ECDSA waits until every node stored the committee's aux info.
+        let waited = std::time::Instant::now();
+        let aux_attempt = loop {
+            let aux = self
+                .inner
+                .cluster
+                .read_state(|s| s.aux().clone())
+                .map_err(|e| RunError {
+                    reason: e.to_string(),
+                    unresponsive: vec![],
+                })?;
+            if aux.complete || job.key_type != mpc_protocol::chain::KeyType::EcdsaSecp256k1 {
+                break aux.attempt;
+            }
+            if waited.elapsed() > std::time::Duration::from_secs(180) {
+                return Err(RunError {
+                    reason: "aux info not complete".into(),
+                    unresponsive: vec![],
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        };
         self.sign_blocking(job, &parties, &keygen, aux_attempt, &sessions)
     }
 }
