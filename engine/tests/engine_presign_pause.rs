@@ -37,7 +37,7 @@ fn sign_start(actions: &[Action]) -> Option<Job> {
 
 #[test]
 fn presigning_waits_until_the_interactive_signature_is_done() {
-    let mut s = sim::Sim::new(7, 3, 2);
+    let mut s = sim::Sim::new_unformed(7, 3, 2);
     s.setup_vault();
     s.create_wallet(Chain::Ethereum, Network::Mainnet);
     s.run_for(500);

@@ -11,8 +11,13 @@
 //!   packages and the set of sessions joined — survives; state rebuilt by replaying the log), and
 //!   a Byzantine node that answers every session message with garbage.
 //!
-//! Not simulated: ECDSA (cggmp21 keygen, aux info, presigning and signing) — vaults carry a fixed
-//! ECDSA public key that nothing signs with; e2e tests cover ECDSA against real nodes.
+//! - **ECDSA** (aux info, presigning, signing) runs as an ideal functionality (`ecdsa.rs`): a
+//!   trusted party completes a session once every party joined it and can reach the others;
+//!   everything around the session — ids, joined-once, aux info per attempt, presignatures
+//!   stored and taken out once, reports — is the engine's and the share store's real
+//!   behaviour. Vaults carry a fixed ECDSA key (`G`) whose wallet secrets the ideal signer
+//!   derives, so ECDSA signatures verify. cggmp21 itself is covered by protocol tests and the
+//!   e2e tests against real nodes.
 //!
 //! The change feed overflows now and then (the engine then looks at every record once).
 //!
@@ -20,6 +25,9 @@
 //! ChaCha20 stream seeded by the seed, so a seed replays exactly: `MPC_SIM_SEED=<n>`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::large_enum_variant)]
+
+mod ecdsa;
+pub use ecdsa::Taken;
 
 use ed25519_dalek::{Signer, SigningKey};
 use frost_core::keys::{KeyPackage, PublicKeyPackage};
@@ -112,6 +120,12 @@ pub struct Store {
     pub joined: BTreeSet<[u8; 32]>,
     /// Every time it joined one (a second join of an id would be a nonce reuse).
     pub join_log: Vec<[u8; 32]>,
+    /// Aux-info attempts stored (ideal ECDSA).
+    pub aux: BTreeSet<u32>,
+    /// Presignatures stored, by share-store key (ideal ECDSA).
+    pub presigs: BTreeSet<String>,
+    /// Every presignature taken out for a signing attempt.
+    pub taken: Vec<Taken>,
 }
 
 pub struct Node {
@@ -138,6 +152,9 @@ pub struct Node {
     pub incarnation: u32,
     /// Every session the engine asked this node to start: (incarnation, session id).
     pub starts: Vec<(u32, [u8; 32])>,
+    /// For each ECDSA signing session started: whether this node's state showed aux info
+    /// complete at that moment.
+    pub ecdsa_sign_starts: Vec<bool>,
 }
 
 enum Net {
@@ -174,6 +191,10 @@ pub struct Sim {
     pub hashes: BTreeMap<usize, BTreeMap<NodeId, [u8; 32]>>,
     /// The sequencer's own replica: the whole log applied (what a caught-up node holds).
     reference: CustodyState,
+    /// ECDSA sessions in flight (ideal functionality, `ecdsa.rs`).
+    ideal: ecdsa::Ideal,
+    /// The nodes were told the network formed (aux info may run).
+    pub formed: bool,
 }
 
 fn user_key(seed: u8) -> SigningKey {
@@ -239,9 +260,10 @@ impl Sim {
                     store: Store::default(),
                     wake_at: None,
                     proposals: BTreeMap::new(),
-                    inputs: VecDeque::from([Input::Applied(Changed::All)]),
+                    inputs: VecDeque::from([Input::Applied(Changed::All), Input::NetworkFormed]),
                     apply_at: 0,
                     signs_started: Vec::new(),
+                    ecdsa_sign_starts: Vec::new(),
                     incarnation: 0,
                     starts: Vec::new(),
                 }
@@ -267,6 +289,8 @@ impl Sim {
             idem: 0,
             hashes: BTreeMap::new(),
             reference: CustodyState::new(genesis),
+            ideal: ecdsa::Ideal::default(),
+            formed: true,
         }
     }
 
@@ -552,6 +576,25 @@ impl Sim {
         out
     }
 
+    /// A network whose nodes are not yet told it formed (aux info waits): see
+    /// [`Sim::form_network`].
+    pub fn new_unformed(seed: u64, n: u64, t: u16) -> Self {
+        let mut sim = Sim::new(seed, n, t);
+        sim.formed = false;
+        for node in &mut sim.nodes {
+            node.inputs.retain(|i| *i != Input::NetworkFormed);
+        }
+        sim
+    }
+
+    /// Tells every live node the network formed.
+    pub fn form_network(&mut self) {
+        self.formed = true;
+        for node in self.nodes.iter_mut().filter(|n| n.up) {
+            node.inputs.push_back(Input::NetworkFormed);
+        }
+    }
+
     // ----- faults -----
 
     pub fn crash(&mut self, node: NodeId) {
@@ -567,6 +610,7 @@ impl Sim {
     /// Restarts a crashed node: state replayed from the log it had applied, a fresh engine.
     pub fn restart(&mut self, node: NodeId) {
         let genesis = self.genesis.clone();
+        let formed = self.formed;
         let n = &mut self.nodes[(node - 1) as usize];
         let mut state = CustodyState::new(genesis);
         for (i, e) in self.log.iter().take(n.applied).enumerate() {
@@ -580,6 +624,9 @@ impl Sim {
         n.state = state;
         n.engine = Engine::new(node, &n.state);
         n.inputs = VecDeque::from([Input::Applied(Changed::All)]);
+        if formed {
+            n.inputs.push_back(Input::NetworkFormed);
+        }
         n.incarnation += 1;
         n.up = true;
     }
@@ -592,6 +639,7 @@ impl Sim {
         while self.now_ms < end {
             self.now_ms += TICK_MS;
             self.deliver_network();
+            self.ideal_turn();
             for i in 0..self.nodes.len() {
                 self.node_turn(i);
             }
@@ -782,18 +830,18 @@ impl Sim {
     fn start(&mut self, i: usize, job: Job, spec: SessionSpec) {
         let now = self.now_ms;
         let me = self.nodes[i].id;
-        match &spec {
-            SessionSpec::Aux { .. } | SessionSpec::Presign { .. } => {
-                // ECDSA is not simulated (module docs); the engine never asks for these here
-                // because the simulator never reports the network formed.
-                self.nodes[i].inputs.push_back(Input::SessionDone {
-                    job,
-                    outcome: SessionOutcome::Failed {
-                        reason: "ECDSA is not simulated".into(),
-                        unresponsive: vec![],
-                    },
-                });
+        if let SessionSpec::Sign { job: sj, .. } = &spec {
+            if sj.key_type == KeyType::EcdsaSecp256k1 {
+                self.nodes[i]
+                    .signs_started
+                    .push((sj.request_id.clone(), sj.attempt));
             }
+        }
+        if self.start_ecdsa(i, job.clone(), &spec) {
+            return;
+        }
+        match &spec {
+            SessionSpec::Aux { .. } | SessionSpec::Presign { .. } => {}
             SessionSpec::Dkg { .. } => self.start_stage(i, job, spec, 0, Vec::new()),
             SessionSpec::Sign { job: sj, .. } => {
                 self.nodes[i]
@@ -1240,48 +1288,100 @@ pub fn scenario_with(seed: u64, requests: usize, byzantine: Option<NodeId>) -> S
         sim.submit(1_000 + k as u64);
     }
     sim.run_for(100);
-    let ids: Vec<mpc_custody::types::RequestId> =
-        sim.requests().into_iter().map(|r| r.request_id).collect();
-    // A fault picked by the seed while approvals arrive.
-    let victim = 1 + sim.rand_below(3);
-    let fault = if byzantine.is_some() {
-        3
-    } else {
-        sim.rand_below(4)
-    };
-    match fault {
-        0 => sim.crash(victim),
-        1 => {
-            sim.partitioned.insert(victim);
-        }
-        _ => {}
-    }
-    for rid in &ids {
-        sim.approve(11, rid);
-        sim.approve(12, rid);
-        let pause = sim.rand_below(500);
-        sim.run_for(pause);
-    }
-    let settle = sim.rand_below(3_000);
-    sim.run_for(settle);
-    // Heal: restart crashed nodes, end partitions.
-    for n in 1..=3 {
-        if !sim.nodes[(n - 1) as usize].up {
-            sim.restart(n);
-        }
-    }
-    sim.partitioned.clear();
-    sim.run_until(900_000, |s| {
-        s.requests().iter().all(|r| {
-            matches!(
-                r.status,
-                RequestStatus::Signed
-                    | RequestStatus::Failed { .. }
-                    | RequestStatus::Rejected { .. }
-            )
-        })
-    });
-    // Let every node catch up with the log.
-    sim.run_for(2_000);
+    sim.approve_all_under_a_fault();
+    sim.heal_and_finish();
     sim
+}
+
+/// The ECDSA scenario: the vault and an Ethereum wallet (with its presignature pool), then
+/// two rounds of `requests` Ethereum transfers, each approved by two approvers while a fault
+/// picked by the seed strikes, then healed and run until every request is final. The network
+/// forms (aux info starts) at a moment the seed picks among the first round's approvals, so
+/// those requests wait for aux info and sign interactively; the second round signs from the
+/// pool where it has presignatures ready.
+pub fn scenario_ecdsa(seed: u64, requests: usize, byzantine: Option<NodeId>) -> Sim {
+    let mut sim = Sim::new_unformed(seed, 3, 2);
+    sim.setup_vault();
+    sim.create_wallet(Chain::Ethereum, Network::Mainnet);
+    sim.run_for(200);
+    let wallet_id = sim
+        .reference_state()
+        .wallets(None)
+        .find(|w| w.chain == Chain::Ethereum)
+        .map(|w| w.wallet_id.clone())
+        .unwrap_or_else(|| panic!("seed {seed}: no Ethereum wallet: {}", sim.summary()));
+    sim.faults.byzantine = byzantine;
+    // Two rounds: the first before aux info (the network forms during its approvals), the
+    // second later, mostly from the pool; each under a fault of its own.
+    for _ in 0..2 {
+        for _ in 0..requests {
+            sim.submit_to(&wallet_id, eth_transfer());
+            let pause = sim.rand_below(2_000);
+            sim.run_for(pause);
+        }
+        sim.approve_all_under_a_fault();
+        sim.heal_and_finish();
+    }
+    sim
+}
+
+impl Sim {
+    /// Approves every request (two approvers) while a fault picked by the seed strikes: a
+    /// crash, a partition, or nothing (always nothing with a Byzantine node).
+    fn approve_all_under_a_fault(&mut self) {
+        let ids: Vec<mpc_custody::types::RequestId> =
+            self.requests().into_iter().map(|r| r.request_id).collect();
+        let victim = 1 + self.rand_below(3);
+        let fault = if self.faults.byzantine.is_some() {
+            3
+        } else {
+            self.rand_below(4)
+        };
+        match fault {
+            0 => self.crash(victim),
+            1 => {
+                self.partitioned.insert(victim);
+            }
+            _ => {}
+        }
+        // In an unformed network, aux info starts at a moment picked by the seed: some
+        // approvals come before it is ready (interactive signing, held until it is).
+        let form_at = (!self.formed).then(|| self.rand_below(ids.len() as u64 + 1) as usize);
+        for (k, rid) in ids.iter().enumerate() {
+            if form_at == Some(k) {
+                self.form_network();
+            }
+            self.approve(11, rid);
+            self.approve(12, rid);
+            let pause = self.rand_below(500);
+            self.run_for(pause);
+        }
+        if !self.formed {
+            self.form_network();
+        }
+        let settle = self.rand_below(3_000);
+        self.run_for(settle);
+    }
+
+    /// Restarts crashed nodes, ends partitions, and runs until every request is final.
+    fn heal_and_finish(&mut self) {
+        for n in 1..=3 {
+            if !self.nodes[(n - 1) as usize].up {
+                self.restart(n);
+            }
+        }
+        self.partitioned.clear();
+        self.run_until(900_000, |s| {
+            s.requests().iter().all(|r| {
+                matches!(
+                    r.status,
+                    RequestStatus::Signed
+                        | RequestStatus::Failed { .. }
+                        | RequestStatus::Rejected { .. }
+                )
+            })
+        });
+        // Let every node catch up with the log.
+        self.run_for(2_000);
+    }
 }
