@@ -224,7 +224,8 @@ pub fn pk(k: &SigningKey) -> UserKey {
     UserKey(k.verifying_key().to_bytes())
 }
 
-/// A fixed ECDSA public key and chain code for simulated vaults (ECDSA is not simulated).
+/// A fixed ECDSA public key (`G`, secret key 1) and chain code (zero) for simulated vaults: the
+/// ideal ECDSA signer (`ecdsa.rs`) derives the wallet secrets from them.
 fn ecdsa_placeholder() -> (String, String) {
     (
         "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798".into(),
