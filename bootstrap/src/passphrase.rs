@@ -24,6 +24,11 @@ pub fn obtain(
         return non_empty(Zeroizing::new(line));
     }
     if let Ok(v) = std::env::var(env_var) {
+        // Read once, then removed from this process's environment, so that nothing started
+        // later inherits it. (The kernel keeps the environment the process started with in
+        // /proc/<pid>/environ, readable by the same user: prefer --passphrase-file.) Called at
+        // start-up, before any other thread exists.
+        std::env::remove_var(env_var);
         return non_empty(Zeroizing::new(v));
     }
     let first = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
@@ -52,4 +57,21 @@ fn non_empty(p: Zeroizing<String>) -> Result<Zeroizing<String>, BootstrapError> 
         ));
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passphrase_from_the_environment_is_removed_from_it() {
+        let var = "MPC_TEST_PASSPHRASE_REMOVED_AFTER_READ";
+        std::env::set_var(var, "correct horse");
+        let p = obtain(None, var, "unused: ", false).unwrap();
+        assert_eq!(p.as_str(), "correct horse");
+        assert!(
+            std::env::var(var).is_err(),
+            "the passphrase is still in the environment"
+        );
+    }
 }

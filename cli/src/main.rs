@@ -385,6 +385,33 @@ fn org_of(s: &Signer) -> OrgId {
     OrgId(s.org.clone())
 }
 
+/// The intent in human units (the asset's decimals, base units beside them).
+fn print_intent_summary(intent: &Value) {
+    use mpc_protocol::chain::units::display_amount;
+    let Ok(i) = serde_json::from_value::<mpc_protocol::chain::Intent>(intent.clone()) else {
+        eprintln!("  (the intent could not be read)");
+        return;
+    };
+    let network = format!("{:?}", i.network).to_lowercase();
+    eprintln!("  chain     {} {network}", i.chain);
+    eprintln!("  from      {}", i.from);
+    for t in &i.transfers {
+        eprintln!(
+            "  sends     {} to {}",
+            display_amount(i.chain, &i.asset, t.amount),
+            t.to
+        );
+    }
+    eprintln!(
+        "  total     {}",
+        display_amount(i.chain, &i.asset, i.amount)
+    );
+    eprintln!("  fee (max) {}", display_amount(i.chain, &i.asset, i.fee));
+    for (k, v) in &i.details {
+        eprintln!("  {k:<9} {v}");
+    }
+}
+
 /// Fetches a request, prints its parsed intent and asks for confirmation.
 fn show_and_confirm(
     client: &RpcClient,
@@ -402,6 +429,7 @@ fn show_and_confirm(
         r["status"]["state"].as_str().unwrap_or("?")
     );
     eprintln!("  parsed from the transaction bytes by the node:");
+    print_intent_summary(&intent);
     eprintln!("{}", serde_json::to_string_pretty(&intent)?);
     eprintln!(
         "  intent digest {}",

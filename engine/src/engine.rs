@@ -2,7 +2,7 @@
 
 use crate::delivery::Deliveries;
 use crate::io::{Action, Changed, DeliveryOutcome, Input, Job, SessionOutcome, SessionSpec};
-use mpc_custody::state::{CustodyState, RecordKey};
+use mpc_custody::state::{CustodyState, RecordKey, SigningJob};
 use mpc_custody::types::{RequestId, VaultId, WalletId};
 use mpc_custody::{ids, presig_store_key, NodeId, Report, RequestStatus, VaultStatus};
 use mpc_protocol::chain::KeyType;
@@ -553,44 +553,7 @@ impl Engine {
         // Invariant 2: nothing is contributed unless this node's own check of its own state
         // passes, at its own clock.
         match state.signing_job_at(&request_id, self.me, now_ms) {
-            Ok(signing) => {
-                let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
-                    return;
-                };
-                // ECDSA needs the committee's aux info: the job waits until every node stored
-                // it (then `aux_changed` looks at the request again).
-                let aux_attempt = match self.aux {
-                    AuxState::Ready(a) => a,
-                    _ if signing.key_type != KeyType::EcdsaSecp256k1 => 0,
-                    _ => {
-                        self.jobs.remove(&job);
-                        self.held_for_aux.insert(request_id);
-                        return;
-                    }
-                };
-                if signing.key_type == KeyType::EcdsaSecp256k1 && signing.presignatures.is_empty() {
-                    self.interactive.insert(job.clone());
-                }
-                let message_sessions = (0..signing.messages.len())
-                    .map(|i| {
-                        ids::sign_message_session(
-                            &self.cluster_id,
-                            &signing.session_id,
-                            u32::try_from(i).unwrap_or(u32::MAX),
-                        )
-                    })
-                    .collect();
-                out.push(Action::Start {
-                    job,
-                    spec: SessionSpec::Sign {
-                        parties: parties(&signing.signers),
-                        keygen_indices: keygen,
-                        aux_attempt,
-                        message_sessions,
-                        job: Box::new(signing),
-                    },
-                });
-            }
+            Ok(signing) => self.start_verified(job, signing, out),
             Err(reason) => {
                 if !presignature_keys.is_empty() {
                     out.push(Action::DiscardPresignatures {
@@ -608,6 +571,46 @@ impl Engine {
                 );
             }
         }
+    }
+
+    /// Starts a verified signing job — for ECDSA only once the committee's aux info is
+    /// complete (until then the request waits in `held_for_aux`).
+    fn start_verified(&mut self, job: Job, signing: SigningJob, out: &mut Vec<Action>) {
+        let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
+            return;
+        };
+        let ecdsa = signing.key_type == KeyType::EcdsaSecp256k1;
+        let aux_attempt = match self.aux {
+            AuxState::Ready(a) => a,
+            _ if !ecdsa => 0,
+            _ => {
+                self.jobs.remove(&job);
+                self.held_for_aux.insert(signing.request_id);
+                return;
+            }
+        };
+        if ecdsa && signing.presignatures.is_empty() {
+            self.interactive.insert(job.clone());
+        }
+        let message_sessions = (0..signing.messages.len())
+            .map(|i| {
+                ids::sign_message_session(
+                    &self.cluster_id,
+                    &signing.session_id,
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                )
+            })
+            .collect();
+        out.push(Action::Start {
+            job,
+            spec: SessionSpec::Sign {
+                parties: parties(&signing.signers),
+                keygen_indices: keygen,
+                aux_attempt,
+                message_sessions,
+                job: Box::new(signing),
+            },
+        });
     }
 
     // ----- session results -----

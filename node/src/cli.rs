@@ -26,33 +26,7 @@ pub struct Args {
 pub enum Command {
     /// Create a node identity (libp2p + Noise keys, sealed under the passphrase) and print its
     /// public identity card.
-    Init {
-        /// Data directory (created if missing).
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Raft node id (≥ 1, unique in the network).
-        #[arg(long)]
-        node_id: u64,
-        /// libp2p listen address.
-        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/7001")]
-        p2p_addr: String,
-        /// JSON-RPC listen address.
-        #[arg(long, default_value = "127.0.0.1:8001")]
-        rpc_addr: String,
-        /// Read the passphrase from this file instead of MPC_PASSPHRASE or a prompt.
-        #[arg(long)]
-        passphrase_file: Option<PathBuf>,
-        /// Argon2id memory cost in KiB (floor 19456).
-        #[arg(long, default_value_t = KdfParams::default().memory_kib)]
-        kdf_memory_kib: u32,
-        /// Argon2id iterations (floor 2).
-        #[arg(long, default_value_t = KdfParams::default().iterations)]
-        kdf_iterations: u32,
-        /// INSECURE, tests and local testnets only: store this node's Paillier primes from the
-        /// published test fixture instead of generating them.
-        #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
-        insecure_test_primes: Option<PathBuf>,
-    },
+    Init(InitArgs),
     /// Print the identity card of an initialised node (no passphrase needed).
     Card {
         /// Data directory.
@@ -61,195 +35,253 @@ pub enum Command {
     },
     /// Build genesis.json from identity cards, the threshold and the initial admin keys, and
     /// print its hash.
-    Genesis {
-        /// Identity card files (`card.json` of each node), one per node.
-        #[arg(long = "card", required = true)]
-        cards: Vec<PathBuf>,
-        /// Signing threshold t (2 ≤ t ≤ number of nodes).
-        #[arg(long)]
-        threshold: u32,
-        /// Initial admin as NAME=ED25519_PUBLIC_KEY_HEX (repeatable).
-        #[arg(long = "admin")]
-        admins: Vec<String>,
-        /// Initial admin from a user key file made by `mpc key create` (repeatable).
-        #[arg(long = "admin-key-file")]
-        admin_key_files: Vec<PathBuf>,
-        /// Network name.
-        #[arg(long, default_value = "mpc-local")]
-        network: String,
-        /// Output file.
-        #[arg(long, default_value = "genesis.json")]
-        out: PathBuf,
-        /// Overwrite an existing output file.
-        #[arg(long)]
-        force: bool,
-    },
+    Genesis(GenesisArgs),
     /// Start the node (runs until SIGINT / SIGTERM).
-    Start {
-        /// Data directory made by `init`.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// The network's genesis.json.
-        #[arg(long)]
-        genesis: PathBuf,
-        /// Read the passphrase from this file instead of MPC_PASSPHRASE or a prompt.
-        #[arg(long)]
-        passphrase_file: Option<PathBuf>,
-        /// Raft heartbeat interval, ms.
-        #[arg(long, default_value_t = 100)]
-        heartbeat_ms: u64,
-        /// Raft election timeout lower bound, ms (upper bound is 1.6×).
-        #[arg(long, default_value_t = 400)]
-        election_timeout_ms: u64,
-        /// Log as JSON lines instead of text.
-        #[arg(long)]
-        log_json: bool,
-        /// INSECURE, tests and local testnets only: take this node's Paillier primes from the
-        /// published test fixture instead of generating them.
-        #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
-        insecure_test_primes: Option<PathBuf>,
-    },
+    Start(StartArgs),
+}
+
+/// Arguments of `mpc-node init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Data directory (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Raft node id (≥ 1, unique in the network).
+    #[arg(long)]
+    pub node_id: u64,
+    /// libp2p listen address.
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/7001")]
+    pub p2p_addr: String,
+    /// JSON-RPC listen address.
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub rpc_addr: String,
+    /// Read the passphrase from this file instead of MPC_PASSPHRASE or a prompt.
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Argon2id memory cost in KiB (floor 19456).
+    #[arg(long, default_value_t = KdfParams::default().memory_kib)]
+    pub kdf_memory_kib: u32,
+    /// Argon2id iterations (floor 2).
+    #[arg(long, default_value_t = KdfParams::default().iterations)]
+    pub kdf_iterations: u32,
+    /// INSECURE, tests and local testnets only: store this node's Paillier primes from the
+    /// published test fixture instead of generating them.
+    #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
+    pub insecure_test_primes: Option<PathBuf>,
+}
+
+/// Arguments of `mpc-node genesis`.
+#[derive(Debug, clap::Args)]
+pub struct GenesisArgs {
+    /// Identity card files (`card.json` of each node), one per node.
+    #[arg(long = "card", required = true)]
+    pub cards: Vec<PathBuf>,
+    /// Signing threshold t (2 ≤ t ≤ number of nodes).
+    #[arg(long)]
+    pub threshold: u32,
+    /// Initial admin as NAME=ED25519_PUBLIC_KEY_HEX (repeatable).
+    #[arg(long = "admin")]
+    pub admins: Vec<String>,
+    /// Initial admin from a user key file made by `mpc key create` (repeatable).
+    #[arg(long = "admin-key-file")]
+    pub admin_key_files: Vec<PathBuf>,
+    /// Network name.
+    #[arg(long, default_value = "mpc-local")]
+    pub network: String,
+    /// Output file.
+    #[arg(long, default_value = "genesis.json")]
+    pub out: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `mpc-node start`.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Data directory made by `init`.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The network's genesis.json.
+    #[arg(long)]
+    pub genesis: PathBuf,
+    /// Read the passphrase from this file instead of MPC_PASSPHRASE or a prompt.
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Raft heartbeat interval, ms.
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_ms: u64,
+    /// Raft election timeout lower bound, ms (upper bound is 1.6×).
+    #[arg(long, default_value_t = 400)]
+    pub election_timeout_ms: u64,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+    /// INSECURE, tests and local testnets only: take this node's Paillier primes from the
+    /// published test fixture instead of generating them.
+    #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
+    pub insecure_test_primes: Option<PathBuf>,
 }
 
 /// Runs a parsed command line.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        Command::Init {
-            data_dir,
-            node_id,
-            p2p_addr,
-            rpc_addr,
-            passphrase_file,
-            kdf_memory_kib,
-            kdf_iterations,
-            insecure_test_primes,
-        } => {
-            let kdf = KdfParams {
-                memory_kib: kdf_memory_kib,
-                iterations: kdf_iterations,
-                ..KdfParams::default()
-            };
-            kdf.check_floor()?;
-            let pass = passphrase::obtain(
-                passphrase_file.as_deref(),
-                NODE_PASSPHRASE_ENV,
-                "New node passphrase: ",
-                true,
-            )?;
-            std::fs::create_dir_all(&data_dir)
-                .with_context(|| format!("creating {}", data_dir.display()))?;
-            let id = NodeIdentity::create(
-                &data_dir,
-                node_id,
-                &p2p_addr,
-                &rpc_addr,
-                pass.as_bytes(),
-                kdf,
-            )?;
-            make_primes(
-                &data_dir,
-                node_id,
-                pass.as_bytes(),
-                kdf,
-                insecure_test_primes,
-            )?;
-            println!("{}", serde_json::to_string_pretty(&id.card)?);
-            eprintln!(
-                "identity sealed in {}; public card in {}",
-                NodeIdentity::path(&data_dir).display(),
-                data_dir.join(CARD_FILE).display()
-            );
-            Ok(())
-        }
+        Command::Init(a) => init(a),
         Command::Card { data_dir } => {
             let text = read_bounded(&data_dir.join(CARD_FILE), 64 * 1024)?;
             let card: IdentityCard = serde_json::from_str(&text)?;
             println!("{}", serde_json::to_string_pretty(&card)?);
             Ok(())
         }
-        Command::Genesis {
-            cards,
-            threshold,
-            admins,
-            admin_key_files,
-            network,
-            out,
-            force,
-        } => {
-            let mut parsed = Vec::new();
-            for path in &cards {
-                let text = read_bounded(path, 64 * 1024)?;
-                let card: IdentityCard = serde_json::from_str(&text)
-                    .with_context(|| format!("parsing identity card {}", path.display()))?;
-                parsed.push(card);
-            }
-            let mut admin_list = Vec::new();
-            for a in &admins {
-                let (name, key) = a.split_once('=').ok_or_else(|| {
-                    anyhow::anyhow!("--admin takes NAME=PUBLIC_KEY_HEX, got '{a}'")
-                })?;
-                admin_list.push(GenesisAdmin {
-                    name: name.to_string(),
-                    public_key: key.to_string(),
-                });
-            }
-            for f in &admin_key_files {
-                let p = UserKeyFile::read_public(f)?;
-                admin_list.push(GenesisAdmin {
-                    name: p.name,
-                    public_key: p.public_key,
-                });
-            }
-            let genesis = Genesis::build(&network, threshold, parsed, admin_list)?;
-            genesis.save(&out, force)?;
-            println!("{}", genesis.hash());
-            eprintln!(
-                "genesis for {} nodes (t = {}) written to {}",
-                genesis.nodes.len(),
-                genesis.threshold,
-                out.display()
-            );
-            Ok(())
-        }
-        Command::Start {
-            data_dir,
-            genesis,
-            passphrase_file,
-            heartbeat_ms,
-            election_timeout_ms,
-            log_json,
-            insecure_test_primes,
-        } => {
-            init_tracing(log_json);
-            let pass = passphrase::obtain(
-                passphrase_file.as_deref(),
-                NODE_PASSPHRASE_ENV,
-                "Node passphrase: ",
-                false,
-            )?;
-            let opts = NodeOptions {
-                data_dir,
-                genesis_path: genesis,
-                heartbeat_ms,
-                election_timeout_ms,
-                insecure_test_primes,
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let res = runtime.block_on(node::run(opts, pass));
-            // Threshold sessions run on blocking threads; abandon the ones still running
-            // instead of waiting for their timeouts (up to minutes for presigning). Nothing is
-            // lost: every write was flushed before it was acknowledged, and the peers time out
-            // and retry.
-            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-            res
-        }
+        Command::Genesis(a) => genesis(a),
+        Command::Start(a) => start(a),
     }
+}
+
+/// `mpc-node init`: the sealed identity, the Paillier primes, the public card.
+fn init(a: InitArgs) -> anyhow::Result<()> {
+    let kdf = KdfParams {
+        memory_kib: a.kdf_memory_kib,
+        iterations: a.kdf_iterations,
+        ..KdfParams::default()
+    };
+    kdf.check_floor()?;
+    let pass = passphrase::obtain(
+        a.passphrase_file.as_deref(),
+        NODE_PASSPHRASE_ENV,
+        "New node passphrase: ",
+        true,
+    )?;
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("creating {}", a.data_dir.display()))?;
+    make_private(&a.data_dir)?;
+    let id = NodeIdentity::create(
+        &a.data_dir,
+        a.node_id,
+        &a.p2p_addr,
+        &a.rpc_addr,
+        pass.as_bytes(),
+        kdf,
+    )?;
+    make_primes(
+        &a.data_dir,
+        a.node_id,
+        pass.as_bytes(),
+        kdf,
+        a.insecure_test_primes,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&id.card)?);
+    eprintln!(
+        "identity sealed in {}; public card in {}",
+        NodeIdentity::path(&a.data_dir).display(),
+        a.data_dir.join(CARD_FILE).display()
+    );
+    Ok(())
+}
+
+/// `mpc-node genesis`: genesis.json from the cards, threshold and admins; prints its hash.
+fn genesis(a: GenesisArgs) -> anyhow::Result<()> {
+    let mut parsed = Vec::new();
+    for path in &a.cards {
+        let text = read_bounded(path, 64 * 1024)?;
+        let card: IdentityCard = serde_json::from_str(&text)
+            .with_context(|| format!("parsing identity card {}", path.display()))?;
+        parsed.push(card);
+    }
+    let mut admin_list = Vec::new();
+    for admin in &a.admins {
+        let (name, key) = admin
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--admin takes NAME=PUBLIC_KEY_HEX, got '{admin}'"))?;
+        admin_list.push(GenesisAdmin {
+            name: name.to_string(),
+            public_key: key.to_string(),
+        });
+    }
+    for f in &a.admin_key_files {
+        let p = UserKeyFile::read_public(f)?;
+        admin_list.push(GenesisAdmin {
+            name: p.name,
+            public_key: p.public_key,
+        });
+    }
+    let genesis = Genesis::build(&a.network, a.threshold, parsed, admin_list)?;
+    genesis.save(&a.out, a.force)?;
+    println!("{}", genesis.hash());
+    eprintln!(
+        "genesis for {} nodes (t = {}) written to {}",
+        genesis.nodes.len(),
+        genesis.threshold,
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `mpc-node start`: runs the node until SIGINT / SIGTERM.
+fn start(a: StartArgs) -> anyhow::Result<()> {
+    init_tracing(a.log_json);
+    check_private(&a.data_dir)?;
+    let pass = passphrase::obtain(
+        a.passphrase_file.as_deref(),
+        NODE_PASSPHRASE_ENV,
+        "Node passphrase: ",
+        false,
+    )?;
+    let opts = NodeOptions {
+        data_dir: a.data_dir,
+        genesis_path: a.genesis,
+        heartbeat_ms: a.heartbeat_ms,
+        election_timeout_ms: a.election_timeout_ms,
+        insecure_test_primes: a.insecure_test_primes,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let res = runtime.block_on(node::run(opts, pass));
+    // Threshold sessions run on blocking threads; abandon the ones still running instead of
+    // waiting for their timeouts (up to minutes for presigning). Nothing is lost: every write
+    // was flushed before it was acknowledged, and the peers time out and retry.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    res
 }
 
 /// Makes this node's Paillier primes for ECDSA aux info now (tens of seconds of one core), sealed
 /// in the share store, so that the network's first ECDSA signature does not wait for them.
+/// Restricts a data directory to its owner (mode 0700 on Unix).
+fn make_private(dir: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {} to its owner", dir.display()))?;
+    }
+    let _ = dir;
+    Ok(())
+}
+
+/// Refuses a data directory other users can enter or read (it holds the sealed identity, the
+/// share store and the database).
+fn check_private(dir: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("data directory {}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "data directory {} is open to other users (mode {:o}); restrict it with: chmod 700 {}",
+                dir.display(),
+                mode & 0o777,
+                dir.display()
+            );
+        }
+    }
+    let _ = dir;
+    Ok(())
+}
+
 fn make_primes(
     data_dir: &std::path::Path,
     node_id: u64,
@@ -290,5 +322,26 @@ fn init_tracing(json: bool) {
         builder.json().init();
     } else {
         builder.with_ansi(false).init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_data_directory_open_to_others_is_refused_until_restricted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("node");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = check_private(&data).unwrap_err().to_string();
+        assert!(err.contains("chmod 700"), "{err}");
+        make_private(&data).unwrap();
+        check_private(&data).unwrap();
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

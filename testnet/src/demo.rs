@@ -10,6 +10,7 @@ use mpc_cli::sign::sign_action;
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
 use mpc_custody::{LimitAction, PolicyRules, SpendLimit};
+use mpc_protocol::chain::units::display_amount;
 use mpc_protocol::chain::{Amount, Chain, Network, PayloadExtras, SpentOutput};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -385,11 +386,20 @@ pub fn transfers(
             .as_str()
             .context("request id")?
             .to_string();
+        let intent = &req["intent"];
+        let asset = intent["asset"].as_str().unwrap_or("?");
+        let shown = |field: &str| {
+            intent[field]
+                .as_str()
+                .and_then(|v| v.parse::<u128>().ok())
+                .map(|v| display_amount(*chain, asset, Amount(v)))
+                .unwrap_or_else(|| "?".into())
+        };
         say(&format!(
-            "{chain}: request {rid} pending — intent: {} {} to {}",
-            req["intent"]["amount"].as_str().unwrap_or("?"),
-            req["intent"]["asset"].as_str().unwrap_or("?"),
-            req["intent"]["transfers"][0]["to"].as_str().unwrap_or("?")
+            "{chain}: request {rid} pending — {} to {}, fee at most {}",
+            shown("amount"),
+            intent["transfers"][0]["to"].as_str().unwrap_or("?"),
+            shown("fee")
         ));
         approve(net, &users.alice, org, &req)?;
         approve(net, &users.bob, org, &req)?;

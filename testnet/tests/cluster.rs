@@ -430,16 +430,19 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
     let e = client
         .call("org_get", json!({ "org_id": huge }))
         .unwrap_err();
-    // The node refuses the body: with HTTP 413, or by closing the connection while the client is
-    // still sending it (a broken pipe / reset on the client side). Either way nothing is processed
-    // and the node keeps answering.
-    let text = e.to_string();
-    let refused = e.code().is_some()
-        || ["413", "Broken pipe", "reset", "Connection"]
-            .iter()
-            .any(|m| text.contains(m));
-    assert!(refused, "{e}");
-    assert!(client.call("node_status", json!({})).is_ok());
+    // The node refuses the body before reading it as JSON-RPC: HTTP 413 with jsonrpsee's
+    // "request too big" (-32007), or the connection closed while the client is still sending —
+    // which the client reports in several ways under load (broken pipe, reset, a non-JSON
+    // answer): a transport error. A body that was processed would get a JSON-RPC error of the
+    // method instead (-32602 for this id).
+    let refused = e.code() == Some(-32007) || e.code().is_none();
+    assert!(refused, "the oversized request was processed: {e}");
+    // The node keeps answering. (The client's pooled connection may be the one the node
+    // closed, so the first call after it can fail on the client side: retried briefly.)
+    wait_until(Duration::from_secs(5), || {
+        client.call("node_status", json!({})).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("the node stopped answering after an oversized request: {e}"));
 
     // Nothing changed anywhere.
     for id in 1..=3 {

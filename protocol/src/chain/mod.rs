@@ -15,6 +15,7 @@ pub mod btc;
 pub mod eth;
 pub mod keys;
 pub mod sol;
+pub mod units;
 
 use crate::ecdsa::MessageDigest;
 use serde::{Deserialize, Serialize};

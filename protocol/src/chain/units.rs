@@ -1,0 +1,98 @@
+//! Amounts as people read them: base units (wei, satoshi, lamport) shown with the asset's
+//! decimals, the base-unit value beside them. Every place a person reads an amount (CLI, demo,
+//! docs) uses these functions.
+
+use super::{Amount, Chain};
+
+/// Decimals of a chain's native asset (ETH 18, BTC 8, SOL 9).
+pub fn native_decimals(chain: Chain) -> u32 {
+    match chain {
+        Chain::Ethereum => 18,
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => 8,
+        Chain::Solana => 9,
+    }
+}
+
+/// Name of a chain's native base unit.
+pub fn base_unit(chain: Chain) -> &'static str {
+    match chain {
+        Chain::Ethereum => "wei",
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => "sat",
+        Chain::Solana => "lamport",
+    }
+}
+
+/// `amount` base units as a decimal number with `decimals` places, trailing zeros dropped:
+/// `format_units(10_000_000_000_000_000, 18)` is `"0.01"`.
+pub fn format_units(amount: u128, decimals: u32) -> String {
+    let digits = amount.to_string();
+    let d = decimals as usize;
+    if d == 0 {
+        return digits;
+    }
+    let padded = if digits.len() <= d {
+        format!("{}{digits}", "0".repeat(d + 1 - digits.len()))
+    } else {
+        digits
+    };
+    let (int, frac) = padded.split_at(padded.len() - d);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    }
+}
+
+/// A native amount for people: `"0.01 ETH (10000000000000000 wei)"`.
+pub fn display_amount(chain: Chain, asset: &str, amount: Amount) -> String {
+    format!(
+        "{} {asset} ({} {})",
+        format_units(amount.0, native_decimals(chain)),
+        amount.0,
+        base_unit(chain)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_units_table() {
+        let cases: [(u128, u32, &str); 9] = [
+            (0, 18, "0"),
+            (1, 18, "0.000000000000000001"),
+            (10_000_000_000_000_000, 18, "0.01"),
+            (1_000_000_000_000_000_000, 18, "1"),
+            (1_234_500_000_000_000_000_000, 18, "1234.5"),
+            (25_000, 8, "0.00025"),
+            (1_000_000, 9, "0.001"),
+            (42, 0, "42"),
+            (u128::MAX, 18, "340282366920938463463.374607431768211455"),
+        ];
+        for (amount, decimals, want) in cases {
+            assert_eq!(
+                format_units(amount, decimals),
+                want,
+                "{amount} / 10^{decimals}"
+            );
+        }
+    }
+
+    #[test]
+    fn display_names_the_base_unit() {
+        assert_eq!(
+            display_amount(Chain::Ethereum, "ETH", Amount(10_000_000_000_000_000)),
+            "0.01 ETH (10000000000000000 wei)"
+        );
+        assert_eq!(
+            display_amount(Chain::BitcoinP2wpkh, "BTC", Amount(25_000)),
+            "0.00025 BTC (25000 sat)"
+        );
+        assert_eq!(
+            display_amount(Chain::Solana, "SOL", Amount(1_000_000)),
+            "0.001 SOL (1000000 lamport)"
+        );
+    }
+}
