@@ -1,0 +1,470 @@
+//! The command line of `mpc`: every subcommand and its arguments (clap).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command-line client for mpc-node.
+#[derive(Debug, Parser)]
+#[command(name = "mpc", version, about)]
+pub(crate) struct Args {
+    /// JSON-RPC URL of any node.
+    #[arg(
+        long,
+        env = "MPC_RPC",
+        default_value = "http://127.0.0.1:8001",
+        global = true
+    )]
+    pub(crate) rpc: String,
+    /// Print raw JSON (for scripts).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Network id (genesis hash) to sign for; fetched from the node when absent.
+    #[arg(long, env = "MPC_CLUSTER_ID", global = true)]
+    pub(crate) cluster_id: Option<String>,
+    /// File holding the user-key passphrase (else MPC_KEY_PASSPHRASE, else a prompt).
+    #[arg(long, global = true)]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Cmd {
+    /// User keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// This node's status.
+    Status,
+    /// Every member node and its last heartbeat.
+    Cluster,
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Members.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Vaults (keys made by DKG on every node).
+    #[command(subcommand)]
+    Vault(VaultCmd),
+    /// Wallets derived from vault keys.
+    #[command(subcommand)]
+    Wallet(WalletCmd),
+    /// The organisation's address book (whitelist).
+    #[command(subcommand)]
+    Addressbook(BookCmd),
+    /// Vault policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Signing requests: submit, inspect, approve, reject.
+    #[command(subcommand)]
+    Request(RequestCmd),
+    /// Build unsigned transactions (for testing and demos).
+    #[command(subcommand)]
+    Tx(TxCmd),
+}
+
+/// Arguments every signed write takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Signer {
+    /// Signing key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Organisation id.
+    #[arg(long)]
+    pub(crate) org: String,
+    /// Idempotency key (random when absent).
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VaultCmd {
+    /// Create a vault (org admins); every node then runs DKG.
+    Create {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Wait until the vault is active or failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a vault.
+    Get {
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+    },
+    /// List vaults.
+    List {
+        /// Only this organisation's.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WalletCmd {
+    /// Derive a wallet (org admins).
+    Create {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// ethereum, bitcoin_p2wpkh, bitcoin_p2tr or solana.
+        #[arg(long)]
+        chain: String,
+        /// mainnet or testnet.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Derivation index.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+    },
+    /// Show a wallet.
+    Get {
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+    },
+    /// List wallets.
+    List {
+        /// Only this vault's.
+        #[arg(long)]
+        vault: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BookCmd {
+    /// Whitelist an address (org admins).
+    Add {
+        #[command(flatten)]
+        signer: Signer,
+        /// Chain.
+        #[arg(long)]
+        chain: String,
+        /// Network.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Address.
+        #[arg(long)]
+        address: String,
+        /// Label.
+        #[arg(long)]
+        label: String,
+    },
+    /// Remove an address (org admins).
+    Remove {
+        #[command(flatten)]
+        signer: Signer,
+        /// Chain.
+        #[arg(long)]
+        chain: String,
+        /// Network.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Address.
+        #[arg(long)]
+        address: String,
+    },
+    /// List the address book.
+    List {
+        /// Organisation.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCmd {
+    /// Set a vault's policy from a JSON rules file (org admins).
+    Set {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// Rules file: {"approvers": [...], "threshold": M, "whitelist_required": bool,
+        /// "limits": [...], "auto_approve": [...]}.
+        #[arg(long)]
+        rules: PathBuf,
+    },
+    /// Show a vault's policy.
+    Get {
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RequestCmd {
+    /// Submit an unsigned transaction (initiators).
+    Submit {
+        #[command(flatten)]
+        signer: Signer,
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+        /// Unsigned payload, hex.
+        #[arg(long)]
+        payload: String,
+        /// Bitcoin: JSON file with the spent outputs [{"amount": "…", "script_pubkey": "…"}].
+        #[arg(long)]
+        spent_outputs: Option<PathBuf>,
+    },
+    /// Show a request (the parsed intent, approvals, status, signed transaction).
+    Get {
+        /// Request id.
+        #[arg(long)]
+        request: String,
+    },
+    /// Follow status changes over WebSocket (one request until it is final, or all requests),
+    /// printing one JSON line per change.
+    Watch {
+        /// Request id (default: every request).
+        #[arg(long)]
+        request: Option<String>,
+    },
+    /// List requests.
+    List {
+        /// Organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve: shows the parsed intent, then signs its digest.
+    Approve {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Reject a request.
+    Reject {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Reason.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let a request exceed a REQUIRE_ADMIN spending limit (org admins).
+    AdminApprove {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Wait until a request is signed, rejected or failed.
+    Wait {
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TxCmd {
+    /// An EIP-1559 ETH transfer (unsigned, hex).
+    Eth {
+        /// Chain id (1 mainnet, 11155111 Sepolia).
+        #[arg(long, default_value_t = 11_155_111)]
+        chain_id: u64,
+        /// Nonce.
+        #[arg(long, default_value_t = 0)]
+        nonce: u64,
+        /// Destination.
+        #[arg(long)]
+        to: String,
+        /// Value, wei.
+        #[arg(long)]
+        value_wei: u128,
+        /// Max fee per gas, wei.
+        #[arg(long, default_value_t = 30_000_000_000)]
+        max_fee_per_gas: u128,
+        /// Max priority fee per gas, wei.
+        #[arg(long, default_value_t = 1_000_000_000)]
+        max_priority_fee_per_gas: u128,
+    },
+    /// A Bitcoin spend of one UTXO with change (unsigned hex and the spent output).
+    Btc {
+        /// The wallet address (owner of the UTXO, receives change).
+        #[arg(long)]
+        from: String,
+        /// The UTXO, txid:vout.
+        #[arg(long)]
+        utxo: String,
+        /// Its value, sat.
+        #[arg(long)]
+        input_sats: u64,
+        /// Destination.
+        #[arg(long)]
+        to: String,
+        /// Amount, sat.
+        #[arg(long)]
+        amount_sats: u64,
+        /// Fee, sat.
+        #[arg(long, default_value_t = 500)]
+        fee_sats: u64,
+    },
+    /// A Solana System transfer message (unsigned hex).
+    Sol {
+        /// The wallet address (fee payer).
+        #[arg(long)]
+        from: String,
+        /// Destination.
+        #[arg(long)]
+        to: String,
+        /// Lamports.
+        #[arg(long)]
+        lamports: u64,
+        /// Recent blockhash (base58).
+        #[arg(long)]
+        blockhash: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCmd {
+    /// Create a sealed Ed25519 user key file.
+    Create {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Label.
+        #[arg(long)]
+        name: String,
+    },
+    /// Show the public key of a key file.
+    Show {
+        /// Key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OrgCmd {
+    /// Create an organisation (genesis admins only).
+    Create {
+        /// Signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Organisation id (a-z, 0-9, '-', '_').
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// User id under which you become the first admin.
+        #[arg(long, default_value = "admin")]
+        admin_user_id: String,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Show one organisation.
+    Get {
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// Read through the leader (linearizable).
+        #[arg(long)]
+        linearizable: bool,
+    },
+    /// List organisations.
+    List {
+        /// Read through the leader (linearizable).
+        #[arg(long)]
+        linearizable: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MemberCmd {
+    /// Add a member (org admins).
+    Add {
+        /// Signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// New member's user id.
+        #[arg(long)]
+        user: String,
+        /// New member's public key (hex)...
+        #[arg(long, conflicts_with = "user_key_file")]
+        public_key: Option<String>,
+        /// ...or their key file (only its public part is read).
+        #[arg(long)]
+        user_key_file: Option<PathBuf>,
+        /// Role (repeatable): admin, operator, initiator, approver, auditor.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Remove a member (org admins).
+    Remove {
+        /// Signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// Member's user id.
+        #[arg(long)]
+        user: String,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// List an organisation's members.
+    List {
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCmd {
+    /// List audit entries.
+    List {
+        /// First entry.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// How many (1–1000).
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Recompute the hash chain.
+    Verify,
+}

@@ -1,0 +1,181 @@
+//! What `mpc` prints for people (everything but `--json`): per-command summaries and the
+//! intent of a request in human units.
+
+use crate::args::{AuditCmd, Cmd, MemberCmd, OrgCmd};
+use serde_json::Value;
+
+/// The intent in human units (the asset's decimals, base units beside them).
+pub(crate) fn print_intent_summary(intent: &Value) {
+    use mpc_protocol::chain::units::display_amount;
+    let Ok(i) = serde_json::from_value::<mpc_protocol::chain::Intent>(intent.clone()) else {
+        eprintln!("  (the intent could not be read)");
+        return;
+    };
+    let network = format!("{:?}", i.network).to_lowercase();
+    eprintln!("  chain     {} {network}", i.chain);
+    eprintln!("  from      {}", i.from);
+    for t in &i.transfers {
+        eprintln!(
+            "  sends     {} to {}",
+            display_amount(i.chain, &i.asset, t.amount),
+            t.to
+        );
+    }
+    eprintln!(
+        "  total     {}",
+        display_amount(i.chain, &i.asset, i.amount)
+    );
+    eprintln!("  fee (max) {}", display_amount(i.chain, &i.asset, i.fee));
+    for (k, v) in &i.details {
+        eprintln!("  {k:<9} {v}");
+    }
+}
+
+pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
+    let s = |v: &Value, k: &str| {
+        v.get(k)
+            .map(|x| match x {
+                Value::String(s) => s.clone(),
+                Value::Null => "-".into(),
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| "-".into())
+    };
+    match cmd {
+        Cmd::Status => {
+            println!(
+                "node {} ({}) on network {}",
+                s(v, "node_id"),
+                s(v, "peer_id"),
+                s(v, "network")
+            );
+            println!(
+                "  role {}  term {}  leader {}  applied {}",
+                s(v, "role"),
+                s(v, "term"),
+                s(v, "leader"),
+                s(v, "applied_index")
+            );
+            let peers = v
+                .get("connected_peers")
+                .and_then(Value::as_array)
+                .map(|a| a.len())
+                .unwrap_or(0);
+            println!("  connected peers {peers}  sealed {}", s(v, "sealed"));
+            let aux = &v["ecdsa_aux_info"];
+            let state = aux["state"].as_str().unwrap_or("?");
+            let attempt = aux["attempt"].as_u64().unwrap_or(0);
+            let what = match state {
+                "not_started" => "waiting for the network to form".to_string(),
+                "generating_primes" => format!("generating Paillier primes (attempt {attempt})"),
+                "running" => format!("running with every node (attempt {attempt})"),
+                "retrying" => format!(
+                    "attempt {attempt} starts shortly; last failure: {}",
+                    s(aux, "last_failure")
+                ),
+                "waiting_for_nodes" => {
+                    format!("stored here, waiting for the other nodes (attempt {attempt})")
+                }
+                "ready" => format!("ready (attempt {attempt})"),
+                other => other.to_string(),
+            };
+            println!("  ECDSA aux info  {what}");
+        }
+        Cmd::Cluster => {
+            println!(
+                "network {}  leader {}  term {}  threshold {}",
+                s(v, "network"),
+                s(v, "leader"),
+                s(v, "term"),
+                s(v, "threshold")
+            );
+            for m in v
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let hb = m.get("last_heartbeat").cloned().unwrap_or(Value::Null);
+                let hb_text = if hb.is_null() {
+                    "no heartbeat".to_string()
+                } else {
+                    format!(
+                        "{} term {} applied {} ({} ms ago)",
+                        s(&hb, "role"),
+                        s(&hb, "term"),
+                        s(&hb, "applied_index"),
+                        s(&hb, "age_ms")
+                    )
+                };
+                println!(
+                    "  node {}  rpc {}  connected {}  {}",
+                    s(m, "node_id"),
+                    s(m, "rpc_addr"),
+                    s(m, "connected"),
+                    hb_text
+                );
+            }
+        }
+        Cmd::Org(OrgCmd::List { .. }) => {
+            for o in v
+                .get("orgs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!("{}  {}", s(o, "org_id"), s(o, "name"));
+            }
+        }
+        Cmd::Member(MemberCmd::List { .. }) => {
+            for m in v
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "{}  {}  roles {}",
+                    s(m, "user_id"),
+                    s(m, "public_key"),
+                    s(m, "roles")
+                );
+            }
+        }
+        Cmd::Audit(AuditCmd::List { .. }) => {
+            for e in v
+                .get("entries")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "#{} idx {} {} {} by {}… {}",
+                    s(e, "seq"),
+                    s(e, "log_index"),
+                    s(e, "timestamp_ms"),
+                    s(e, "action"),
+                    &s(e, "actor")[..8.min(s(e, "actor").len())],
+                    s(e, "outcome")
+                );
+            }
+            println!("total {}", s(v, "total"));
+        }
+        Cmd::Audit(AuditCmd::Verify) => {
+            if v.get("ok").and_then(Value::as_bool) == Some(true) {
+                println!(
+                    "audit chain intact: {} entries, head {}",
+                    s(v, "entries"),
+                    s(v, "head_hash")
+                );
+            } else {
+                println!(
+                    "audit chain BROKEN at entry {}: {}",
+                    s(v, "broken_at"),
+                    s(v, "reason")
+                );
+            }
+        }
+        _ => println!("{}", serde_json::to_string_pretty(v)?),
+    }
+    Ok(())
+}
