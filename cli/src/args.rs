@@ -64,6 +64,67 @@ pub(crate) enum Cmd {
     /// Build unsigned transactions (for testing and demos).
     #[command(subcommand)]
     Tx(TxCmd),
+    /// Governance proposals: list, show, approve, veto, execute.
+    #[command(subcommand)]
+    Proposal(ProposalCmd),
+}
+
+/// Arguments of an admin's proposal command.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProposalRef {
+    /// Signing key file (an org admin's).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Organisation id.
+    #[arg(long)]
+    pub(crate) org: String,
+    /// Proposal id (prop-<n>).
+    #[arg(long)]
+    pub(crate) id: String,
+    /// Idempotency key (random when absent).
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProposalCmd {
+    /// List an organisation's proposals (open ones unless --status).
+    List {
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// open (default), all, pending, queued, executed, vetoed, failed, expired.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one proposal, its change checked against the proposer's signature.
+    Show {
+        /// Proposal id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Approve a proposal: the change is re-read from the proposer's signed command and its
+    /// hash recomputed here before signing.
+    Approve {
+        #[command(flatten)]
+        p: ProposalRef,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Veto a pending or time-locked proposal.
+    Veto {
+        #[command(flatten)]
+        p: ProposalRef,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Execute a proposal whose time-lock has passed.
+    Execute {
+        #[command(flatten)]
+        p: ProposalRef,
+    },
 }
 
 /// Arguments every signed write takes.
@@ -381,12 +442,27 @@ pub(crate) enum OrgCmd {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// User id under which you become the first admin.
+        /// User id of the first admin.
         #[arg(long, default_value = "admin")]
         admin_user_id: String,
+        /// The first admin's public key (hex); default: yours. A genesis admin who names
+        /// another key keeps no power over the organisation.
+        #[arg(long)]
+        admin_public_key: Option<String>,
         /// Idempotency key (random when absent).
         #[arg(long)]
         idempotency_key: Option<String>,
+    },
+    /// Propose new governance settings (admin quorum, time-lock).
+    Settings {
+        #[command(flatten)]
+        signer: Signer,
+        /// Admin approvals a change needs (0: the default, 2 with two admins or more).
+        #[arg(long, default_value_t = 0)]
+        admin_quorum: u16,
+        /// Seconds a change waits after its quorum, during which any admin may veto it.
+        #[arg(long, default_value_t = 0)]
+        timelock_secs: u64,
     },
     /// Show one organisation.
     Get {

@@ -1,7 +1,7 @@
 //! What `mpc` prints for people (everything but `--json`): per-command summaries and the
 //! intent of a request in human units.
 
-use crate::args::{AuditCmd, Cmd, MemberCmd, OrgCmd};
+use crate::args::{AuditCmd, Cmd, MemberCmd, OrgCmd, ProposalCmd};
 use serde_json::Value;
 
 /// The intent in human units (the asset's decimals, base units beside them).
@@ -31,6 +31,42 @@ pub(crate) fn print_intent_summary(intent: &Value) {
     }
 }
 
+/// The proposal of a governed write that has not taken effect yet, or that a proposal command
+/// changed.
+fn governed_result(v: &Value) -> Option<&Value> {
+    let r = v.get("result")?;
+    match r["type"].as_str()? {
+        "proposal" | "proposal_executed" => r.get("proposal"),
+        _ => None,
+    }
+}
+
+/// One line per proposal: id, kind, status, approvals, and what happens next.
+fn print_proposal_line(p: &Value) {
+    let approvals = 1 + p["approvals"].as_object().map_or(0, |a| a.len());
+    let quorum = p["quorum"].as_u64().unwrap_or(0);
+    let id = p["proposal_id"].as_str().unwrap_or("?");
+    let org = p["org_id"].as_str().unwrap_or("?");
+    let status = p["status"].as_str().unwrap_or("?");
+    let next = match status {
+        "pending" => format!(
+            "needs {} more admin approval(s): mpc proposal approve --org {org} --id {id}",
+            quorum.saturating_sub(approvals as u64)
+        ),
+        "queued" => format!(
+            "time-locked until log time {} ms; then mpc proposal execute --org {org} --id {id} \
+             (any admin may veto before)",
+            p["executable_at_ms"]
+        ),
+        "executed" => "in effect".to_string(),
+        _ => p["note"].as_str().unwrap_or("").to_string(),
+    };
+    println!(
+        "{id}  {}  {status}  approvals {approvals}/{quorum}  {next}",
+        p["kind"].as_str().unwrap_or("?")
+    );
+}
+
 pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
     let s = |v: &Value, k: &str| {
         v.get(k)
@@ -41,7 +77,21 @@ pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
             })
             .unwrap_or_else(|| "-".into())
     };
+    if let Some(p) = governed_result(v) {
+        print_proposal_line(p);
+        return Ok(());
+    }
     match cmd {
+        Cmd::Proposal(ProposalCmd::List { .. }) => {
+            for p in v
+                .get("proposals")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                print_proposal_line(p);
+            }
+        }
         Cmd::Status => {
             println!(
                 "node {} ({}) on network {}",

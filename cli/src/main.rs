@@ -1,6 +1,7 @@
 //! `mpc`: command-line client for mpc-node admins and approvers.
 
 mod args;
+mod governance;
 mod human;
 
 use anyhow::Context;
@@ -105,7 +106,7 @@ fn load_key(args: &Args, path: &Path) -> anyhow::Result<UserKeyFile> {
     Ok(UserKeyFile::load(path, pass.as_bytes())?)
 }
 
-fn cluster_id(args: &Args, client: &RpcClient) -> anyhow::Result<String> {
+pub(crate) fn cluster_id(args: &Args, client: &RpcClient) -> anyhow::Result<String> {
     if let Some(c) = &args.cluster_id {
         return Ok(c.clone());
     }
@@ -117,7 +118,7 @@ fn cluster_id(args: &Args, client: &RpcClient) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("node_status has no cluster_id"))
 }
 
-fn submit(
+pub(crate) fn submit(
     args: &Args,
     client: &RpcClient,
     method: &str,
@@ -154,6 +155,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             org,
             name,
             admin_user_id,
+            admin_public_key,
             idempotency_key,
         }) => submit(
             &args,
@@ -165,8 +167,31 @@ fn run(args: Args) -> anyhow::Result<()> {
                 org_id: OrgId(org.clone()),
                 name: name.clone(),
                 admin_user_id: UserId(admin_user_id.clone()),
+                admin_public_key: admin_public_key
+                    .as_deref()
+                    .map(UserKey::from_hex)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?,
             },
         )?,
+        Cmd::Org(OrgCmd::Settings {
+            signer,
+            admin_quorum,
+            timelock_secs,
+        }) => signed(
+            &args,
+            &client,
+            "org_settings_set",
+            signer,
+            Action::OrgSettingsSet {
+                org_id: org_of(signer),
+                settings: mpc_custody::OrgSettings {
+                    admin_quorum: *admin_quorum,
+                    timelock_secs: *timelock_secs,
+                },
+            },
+        )?,
+        Cmd::Proposal(p) => governance::run(&args, &client, p)?,
         Cmd::Org(OrgCmd::Get { org, linearizable }) => client.call(
             "org_get",
             json!({ "org_id": org, "linearizable": linearizable }),
@@ -247,7 +272,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                     name: name.clone(),
                 },
             )?;
-            if *wait {
+            if *wait && !governance::is_proposal(&out) {
                 let t0 = std::time::Instant::now();
                 loop {
                     let v = client.call("vault_get", json!({ "vault_id": vault }))?;

@@ -19,6 +19,9 @@ pub struct AddressBookEntry {
     pub label: String,
     /// When added (ms).
     pub added_at_ms: u64,
+    /// The signed evidence that the organisation's admins adopted this entry.
+    #[serde(default)]
+    pub adoption: Option<Box<crate::Adoption>>,
 }
 
 /// The address-book key of a chain (Bitcoin kinds share one list).

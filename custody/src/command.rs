@@ -6,8 +6,9 @@
 //! command signed for one network is worthless on another, and carries an idempotency key so that
 //! a retried or replayed command is applied at most once.
 
+use crate::governance::OrgSettings;
 use crate::types::{
-    validate_id, OrgId, RequestId, Role, UserId, UserKey, VaultId, WalletId,
+    validate_id, OrgId, ProposalId, RequestId, Role, UserId, UserKey, VaultId, WalletId,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_NAME_BYTES,
 };
 use crate::PolicyRules;
@@ -49,14 +50,50 @@ pub struct CommandBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
-    /// Create an organisation; the signer (a genesis admin) becomes its first admin member.
+    /// Create an organisation (genesis admins only); its first admin member is the key
+    /// `admin_public_key`, or the signer when absent. A genesis admin holds no other power.
     OrgCreate {
         /// New organisation id.
         org_id: OrgId,
         /// Display name.
         name: String,
-        /// User id under which the signer is added as admin.
+        /// User id of the first admin.
         admin_user_id: UserId,
+        /// The first admin's Ed25519 key (default: the signer's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        admin_public_key: Option<UserKey>,
+    },
+    /// Change the organisation's governance settings (governed).
+    OrgSettingsSet {
+        /// Organisation.
+        org_id: OrgId,
+        /// The new settings.
+        settings: OrgSettings,
+    },
+    /// An admin approves a pending governance proposal: signs its id and change hash.
+    ProposalApprove {
+        /// Organisation.
+        org_id: OrgId,
+        /// Proposal.
+        proposal_id: ProposalId,
+        /// The change hash the admin computed from the change it read.
+        change_hash: String,
+    },
+    /// An admin vetoes a pending or time-locked proposal.
+    ProposalVeto {
+        /// Organisation.
+        org_id: OrgId,
+        /// Proposal.
+        proposal_id: ProposalId,
+        /// Why.
+        reason: String,
+    },
+    /// An admin executes a proposal whose time-lock has passed.
+    ProposalExecute {
+        /// Organisation.
+        org_id: OrgId,
+        /// Proposal.
+        proposal_id: ProposalId,
     },
     /// Add a member with roles to an organisation.
     MemberAdd {
@@ -180,6 +217,10 @@ impl Action {
     pub fn kind(&self) -> &'static str {
         match self {
             Action::OrgCreate { .. } => "org_create",
+            Action::OrgSettingsSet { .. } => "org_settings_set",
+            Action::ProposalApprove { .. } => "proposal_approve",
+            Action::ProposalVeto { .. } => "proposal_veto",
+            Action::ProposalExecute { .. } => "proposal_execute",
             Action::MemberAdd { .. } => "member_add",
             Action::MemberRemove { .. } => "member_remove",
             Action::VaultCreate { .. } => "vault_create",
@@ -198,6 +239,10 @@ impl Action {
     pub fn org_id(&self) -> &OrgId {
         match self {
             Action::OrgCreate { org_id, .. }
+            | Action::OrgSettingsSet { org_id, .. }
+            | Action::ProposalApprove { org_id, .. }
+            | Action::ProposalVeto { org_id, .. }
+            | Action::ProposalExecute { org_id, .. }
             | Action::MemberAdd { org_id, .. }
             | Action::MemberRemove { org_id, .. }
             | Action::VaultCreate { org_id, .. }
@@ -212,9 +257,43 @@ impl Action {
         }
     }
 
+    /// Whether the action changes what the organisation governs (members, vaults, wallets,
+    /// address book, policies, settings): it then needs the admin quorum.
+    pub fn is_governed(&self) -> bool {
+        matches!(
+            self,
+            Action::MemberAdd { .. }
+                | Action::MemberRemove { .. }
+                | Action::VaultCreate { .. }
+                | Action::WalletCreate { .. }
+                | Action::AddressBookAdd { .. }
+                | Action::AddressBookRemove { .. }
+                | Action::PolicySet { .. }
+                | Action::OrgSettingsSet { .. }
+        )
+    }
+
     fn validate(&self) -> Result<(), String> {
         self.org_id().validate()?;
         match self {
+            Action::OrgSettingsSet { settings, .. } => settings.validate(),
+            Action::ProposalApprove {
+                proposal_id,
+                change_hash,
+                ..
+            } => {
+                proposal_id.validate()?;
+                validate_short("change_hash", change_hash)
+            }
+            Action::ProposalVeto {
+                proposal_id,
+                reason,
+                ..
+            } => {
+                proposal_id.validate()?;
+                validate_name(reason)
+            }
+            Action::ProposalExecute { proposal_id, .. } => proposal_id.validate(),
             Action::OrgCreate {
                 name,
                 admin_user_id,
@@ -425,6 +504,7 @@ mod tests {
                 org_id: OrgId("acme".into()),
                 name: "Acme".into(),
                 admin_user_id: UserId("alice".into()),
+                admin_public_key: None,
             },
         }
     }
@@ -454,6 +534,7 @@ mod tests {
                     org_id: OrgId("Bad Id".into()),
                     name: "x".into(),
                     admin_user_id: UserId("a".into()),
+                    admin_public_key: None,
                 },
                 ..body("k")
             },

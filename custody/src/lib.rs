@@ -10,6 +10,7 @@
 //! - [`types`], [`ids`]: identifiers, roles, node ids, signer subsets and every session-id
 //!   derivation of the network.
 //! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage;
+//!   [`governance`]: the proposals that change them, each adopted by an admin quorum;
 //!   [`aux`]: the committee's ECDSA aux-info attempts.
 //! - [`command`]: what users sign. A [`command::SignedCommand`] carries the exact JSON text of a
 //!   [`command::CommandBody`], the signer's Ed25519 public key and a signature over a
@@ -39,6 +40,7 @@ pub mod audit;
 pub mod aux;
 pub mod command;
 pub mod entry;
+pub mod governance;
 pub mod ids;
 pub mod org;
 pub mod policy;
@@ -51,6 +53,7 @@ pub mod vault;
 
 pub use address_book::{book_chain, AddressBookEntry};
 pub use aux::AuxRecord;
+pub use governance::{Adoption, OrgSettings, Proposal, ProposalStatus};
 pub use ids::{session_id, subsets, NodeId};
 pub use org::{Member, Org};
 pub use policy::{

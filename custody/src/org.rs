@@ -1,5 +1,6 @@
 //! Organisations and their members.
 
+use crate::governance::{Adoption, OrgSettings};
 use crate::types::{OrgId, Role, UserId, UserKey};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,12 @@ pub struct Org {
     pub created_at_ms: u64,
     /// Key of the genesis admin who created it.
     pub created_by: UserKey,
+    /// Governance settings (admin quorum, time-lock).
+    #[serde(default)]
+    pub settings: OrgSettings,
+    /// The adoption of the settings in force (none while they are the defaults).
+    #[serde(default)]
+    pub settings_adoption: Option<Box<Adoption>>,
 }
 
 /// A member of an organisation.
@@ -29,4 +36,7 @@ pub struct Member {
     pub roles: Vec<Role>,
     /// When added (ms, from the log).
     pub added_at_ms: u64,
+    /// The signed evidence that the organisation adopted this member.
+    #[serde(default)]
+    pub adoption: Option<Box<Adoption>>,
 }

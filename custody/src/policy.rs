@@ -129,4 +129,7 @@ pub struct Policy {
     pub set_by: UserId,
     /// When (ms).
     pub set_at_ms: u64,
+    /// The signed evidence that the organisation's admins adopted these rules.
+    #[serde(default)]
+    pub adoption: Option<Box<crate::Adoption>>,
 }

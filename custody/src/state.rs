@@ -13,7 +13,7 @@ use crate::command::{Action, VerifiedCommand};
 use crate::entry::{LogCommand, Proposal};
 use crate::ids::NodeId;
 use crate::org::{Member, Org};
-use crate::types::{OrgId, RequestId, UserId, UserKey, VaultId, WalletId};
+use crate::types::{OrgId, ProposalId, RequestId, UserId, UserKey, VaultId, WalletId};
 use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +23,7 @@ mod attempts;
 mod aux;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
+mod governance;
 mod members;
 mod outcome;
 mod policy;
@@ -54,6 +55,8 @@ pub(crate) struct Exec<'a> {
     pub ctx: EntryContext,
     /// Log time (ms), monotonic.
     pub now_ms: u64,
+    /// For a governed change being executed: the admin quorum that adopted it.
+    pub adoption: Option<crate::Adoption>,
 }
 
 /// Where and when a node report is applied.
@@ -95,6 +98,9 @@ pub struct CustodyState {
     address_book: BTreeMap<(OrgId, String, String), AddressBookEntry>,
     policies: BTreeMap<VaultId, Policy>,
     requests: BTreeMap<RequestId, Request>,
+    /// Governance proposals.
+    #[serde(default)]
+    proposals: BTreeMap<ProposalId, crate::Proposal>,
     /// ECDSA presignature pools by wallet id.
     #[serde(default)]
     presig_pools: BTreeMap<WalletId, PresigPool>,
@@ -123,6 +129,7 @@ impl CustodyState {
             address_book: BTreeMap::new(),
             policies: BTreeMap::new(),
             requests: BTreeMap::new(),
+            proposals: BTreeMap::new(),
             presig_pools: BTreeMap::new(),
             aux: crate::AuxRecord::default(),
             last_timestamp_ms: 0,
@@ -256,50 +263,33 @@ impl CustodyState {
             signer: cmd.signer,
             ctx,
             now_ms,
+            adoption: None,
         };
-        match &cmd.body.action {
+        let action = &cmd.body.action;
+        if action.is_governed() {
+            return self.propose(&x, action);
+        }
+        match action {
             Action::OrgCreate {
                 org_id,
                 name,
                 admin_user_id,
-            } => self.org_create(&x, org_id, name, admin_user_id),
-            Action::MemberAdd {
+                admin_public_key,
+            } => self.org_create(&x, org_id, name, admin_user_id, admin_public_key),
+            Action::ProposalApprove {
                 org_id,
-                user_id,
-                public_key,
-                roles,
-            } => self.member_add(&x, org_id, user_id, public_key, roles),
-            Action::MemberRemove { org_id, user_id } => self.member_remove(&x, org_id, user_id),
-            Action::VaultCreate {
+                proposal_id,
+                change_hash,
+            } => self.proposal_approve(&x, org_id, proposal_id, change_hash),
+            Action::ProposalVeto {
                 org_id,
-                vault_id,
-                name,
-            } => self.vault_create(&x, org_id, vault_id, name),
-            Action::WalletCreate {
+                proposal_id,
+                reason,
+            } => self.proposal_veto(&x, org_id, proposal_id, reason),
+            Action::ProposalExecute {
                 org_id,
-                vault_id,
-                chain,
-                network,
-                index,
-            } => self.wallet_create(&x, org_id, vault_id, chain, network, index),
-            Action::AddressBookAdd {
-                org_id,
-                chain,
-                network,
-                address,
-                label,
-            } => self.address_book_add(&x, org_id, chain, network, address, label),
-            Action::AddressBookRemove {
-                org_id,
-                chain,
-                network,
-                address,
-            } => self.address_book_remove(&x, org_id, chain, network, address),
-            Action::PolicySet {
-                org_id,
-                vault_id,
-                rules,
-            } => self.policy_set(&x, org_id, vault_id, rules),
+                proposal_id,
+            } => self.proposal_execute(&x, org_id, proposal_id),
             Action::RequestSubmit {
                 org_id,
                 wallet_id,
@@ -322,6 +312,59 @@ impl CustodyState {
                 request_id,
                 intent_digest,
             } => self.request_admin_approve(&x, org_id, request_id, intent_digest),
+            _ => Err(format!("{} is a governed change", action.kind())),
+        }
+    }
+
+    /// Executes a governed change whose authorisation (the admin quorum recorded in
+    /// `x.adoption`) has been established by the governance handlers.
+    pub(super) fn apply_change(
+        &mut self,
+        x: &Exec<'_>,
+        action: &Action,
+    ) -> Result<ActionResult, String> {
+        match action {
+            Action::MemberAdd {
+                org_id,
+                user_id,
+                public_key,
+                roles,
+            } => self.member_add(x, org_id, user_id, public_key, roles),
+            Action::MemberRemove { org_id, user_id } => self.member_remove(org_id, user_id),
+            Action::VaultCreate {
+                org_id,
+                vault_id,
+                name,
+            } => self.vault_create(x, org_id, vault_id, name),
+            Action::WalletCreate {
+                org_id,
+                vault_id,
+                chain,
+                network,
+                index,
+            } => self.wallet_create(x, org_id, vault_id, chain, network, index),
+            Action::AddressBookAdd {
+                org_id,
+                chain,
+                network,
+                address,
+                label,
+            } => self.address_book_add(x, org_id, chain, network, address, label),
+            Action::AddressBookRemove {
+                org_id,
+                chain,
+                network,
+                address,
+            } => self.address_book_remove(org_id, chain, network, address),
+            Action::PolicySet {
+                org_id,
+                vault_id,
+                rules,
+            } => self.policy_set(x, org_id, vault_id, rules),
+            Action::OrgSettingsSet { org_id, settings } => {
+                self.org_settings_set(x, org_id, settings)
+            }
+            _ => Err(format!("{} is not a governed change", action.kind())),
         }
     }
 

@@ -141,6 +141,12 @@ id_newtype!(
     RequestId,
     "request_id"
 );
+id_newtype!(
+    /// Governance-proposal identifier, derived from the log index that created it
+    /// (`prop-<index>`).
+    ProposalId,
+    "proposal_id"
+);
 
 /// An Ed25519 user public key, hex-encoded (64 hex characters) on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -272,6 +272,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             org_id: OrgId("acme".into()),
             name: "Acme".into(),
             admin_user_id: UserId("root".into()),
+            admin_public_key: None,
         },
     };
     let Ok(cmd) = SignedCommand::sign(&body, &admin) else {

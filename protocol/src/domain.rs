@@ -33,5 +33,7 @@ pub const WALLET_TWEAK: &[u8] = b"mpc-node/v1/wallet-tweak\n";
 pub const INTENT_DIGEST: &[u8] = b"mpc-node/v1/intent-digest\n";
 /// Prefix of the signature a node puts on its reports (DKG results, signatures, failures).
 pub const NODE_REPORT: &[u8] = b"mpc-node/v1/node-report\n";
+/// Prefix of the hash of a governed change (what org admins approve).
+pub const GOVERNANCE_CHANGE: &[u8] = b"mpc-node/v1/governance-change\n";
 /// Prefix of session-id derivations.
 pub const SESSION_ID: &[u8] = b"mpc-node/v1/session-id\n";

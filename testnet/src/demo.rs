@@ -159,6 +159,7 @@ pub fn setup(
             org_id: o.clone(),
             name: "Acme Custody".into(),
             admin_user_id: UserId("admin".into()),
+            admin_public_key: None,
         },
     )?;
     for (name, key, role) in [

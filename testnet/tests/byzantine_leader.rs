@@ -81,6 +81,7 @@ fn a_leader_cannot_fake_the_outcome_of_a_forwarded_write() {
             org_id: org.clone(),
             name: "Acme".into(),
             admin_user_id: UserId("admin".into()),
+            admin_public_key: None,
         },
     )
     .unwrap();
@@ -207,6 +208,7 @@ fn a_leader_with_a_clock_a_day_ahead_commits_nothing_it_stamps() {
                 org_id: OrgId(org.into()),
                 name: "Acme".into(),
                 admin_user_id: UserId("admin".into()),
+                admin_public_key: None,
             },
         )
     };

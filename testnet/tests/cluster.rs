@@ -20,6 +20,7 @@ fn org_create(c: &Cluster, org: &str, idem: &str) -> SignedCommand {
             org_id: OrgId(org.into()),
             name: format!("{org} inc"),
             admin_user_id: UserId("root".into()),
+            admin_public_key: None,
         },
     )
     .unwrap()
@@ -346,6 +347,7 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
             org_id: OrgId("evil".into()),
             name: "Evil".into(),
             admin_user_id: UserId("x".into()),
+            admin_public_key: None,
         },
     )
     .unwrap();
@@ -389,6 +391,7 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
             org_id: OrgId("other".into()),
             name: "Other".into(),
             admin_user_id: UserId("x".into()),
+            admin_public_key: None,
         },
     )
     .unwrap();

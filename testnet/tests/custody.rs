@@ -371,4 +371,83 @@ fn custody_flow_end_to_end() {
         intent: Value::Null,
         signed_transaction: done["signed_transaction"].as_str().unwrap().into(),
     });
+
+    governance_needs_two_admins(&net2);
+}
+
+/// With a second admin, a policy change by one admin is only a proposal until the other admin
+/// approves the change hash it computed itself; nothing changes before.
+fn governance_needs_two_admins(net: &Net) {
+    use mpc_custody::governance::change_hash;
+    use mpc_custody::types::{ProposalId, Role, UserKey};
+    let dora = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let org = OrgId(ORG.into());
+    // One admin: adding the second takes effect at once.
+    let out = net
+        .write(
+            &net.admin,
+            "member_add",
+            Action::MemberAdd {
+                org_id: org.clone(),
+                user_id: UserId("dora".into()),
+                public_key: UserKey(dora.verifying_key().to_bytes()),
+                roles: vec![Role::Admin],
+            },
+        )
+        .unwrap();
+    assert_eq!(out["result"]["type"], "member_added", "{out}");
+    let before = net
+        .read("policy_get", json!({ "vault_id": VAULT }))
+        .unwrap();
+    let mut rules: mpc_custody::PolicyRules =
+        serde_json::from_value(before["rules"].clone()).unwrap();
+    rules.threshold = 1;
+    rules.approvers.retain(|a| a != "carol"); // removed above
+    let change = Action::PolicySet {
+        org_id: org.clone(),
+        vault_id: VAULT.into(),
+        rules,
+    };
+    let out = net.write(&net.admin, "policy_set", change.clone()).unwrap();
+    assert_eq!(out["result"]["type"], "proposal", "{out}");
+    let pid = out["result"]["proposal"]["proposal_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = net
+        .read("policy_get", json!({ "vault_id": VAULT }))
+        .unwrap();
+    assert_eq!(
+        now["version"], before["version"],
+        "one admin changed the policy"
+    );
+    let open = net.read("proposal_list", json!({ "org_id": ORG })).unwrap();
+    assert_eq!(open["proposals"][0]["proposal_id"], pid.as_str(), "{open}");
+    let approve = |key: &ed25519_dalek::SigningKey, hash: String| {
+        net.write(
+            key,
+            "proposal_approve",
+            Action::ProposalApprove {
+                org_id: org.clone(),
+                proposal_id: ProposalId(pid.clone()),
+                change_hash: hash,
+            },
+        )
+    };
+    let cluster = net.cluster_id.clone();
+    rejected_with(
+        approve(&net.admin, change_hash(&cluster, &change)),
+        "already approved",
+    );
+    let out = approve(&dora, change_hash(&cluster, &change)).unwrap();
+    assert_eq!(out["result"]["type"], "proposal_executed", "{out}");
+    let after = net
+        .read("policy_get", json!({ "vault_id": VAULT }))
+        .unwrap();
+    assert_eq!(after["rules"]["threshold"], 1, "{after}");
+    assert_eq!(
+        after["adoption"]["commands"].as_array().unwrap().len(),
+        2,
+        "{after}"
+    );
 }

@@ -517,6 +517,7 @@ mod tests {
                                 org_id: OrgId(format!("{n:0>60}")),
                                 name: format!("{n:x>200}"),
                                 admin_user_id: UserId(format!("{n:a>60}")),
+                                admin_public_key: None,
                             },
                         };
                         Entry {

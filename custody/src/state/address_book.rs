@@ -15,7 +15,6 @@ impl CustodyState {
         address: &str,
         label: &str,
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         let address =
             chain::normalize_address(*chain, *network, address).map_err(|e| e.to_string())?;
         let c = book_chain(*chain);
@@ -30,6 +29,7 @@ impl CustodyState {
             address: address.clone(),
             label: label.to_string(),
             added_at_ms: x.now_ms,
+            adoption: x.adoption.clone().map(Box::new),
         };
         self.dirty.insert(RecordKey::AddressBook(
             key.0.clone(),
@@ -45,13 +45,11 @@ impl CustodyState {
 
     pub(super) fn address_book_remove(
         &mut self,
-        x: &Exec<'_>,
         org_id: &OrgId,
         chain: &Chain,
         network: &Network,
         address: &str,
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         let address =
             chain::normalize_address(*chain, *network, address).map_err(|e| e.to_string())?;
         let key = (

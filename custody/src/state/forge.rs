@@ -79,6 +79,7 @@ impl CustodyState {
                     address: t.to.clone(),
                     label: "forged".into(),
                     added_at_ms: now_ms,
+                    adoption: None,
                 };
                 self.address_book.insert(key, entry);
             }

@@ -2,6 +2,7 @@
 //! admin.
 
 use super::{ActionResult, CustodyState, Exec, RecordKey};
+use crate::governance::{change_hash, Adoption};
 use crate::org::{Member, Org};
 use crate::types::{OrgId, Role, UserId, UserKey};
 
@@ -12,6 +13,7 @@ impl CustodyState {
         org_id: &OrgId,
         name: &str,
         admin_user_id: &UserId,
+        admin_public_key: &Option<UserKey>,
     ) -> Result<ActionResult, String> {
         if !self.genesis.admins.contains(&x.signer) {
             return Err("only a genesis admin may create an organisation".into());
@@ -24,13 +26,25 @@ impl CustodyState {
             name: name.to_string(),
             created_at_ms: x.now_ms,
             created_by: x.signer,
+            settings: Default::default(),
+            settings_adoption: None,
+        };
+        // The first admin is adopted by the genesis admin's signed command itself.
+        let adoption = Adoption {
+            proposal_id: None,
+            change_hash: change_hash(&self.genesis.cluster_id, &x.cmd.body.action),
+            commands: vec![x.cmd.signed()],
+            admins: Vec::new(),
+            quorum: 0,
+            adopted_at_ms: x.now_ms,
         };
         let admin = Member {
             org_id: org_id.clone(),
             user_id: admin_user_id.clone(),
-            public_key: x.signer,
+            public_key: admin_public_key.unwrap_or(x.signer),
             roles: vec![Role::Admin],
             added_at_ms: x.now_ms,
+            adoption: Some(Box::new(adoption)),
         };
         self.orgs.insert(org_id.clone(), org.clone());
         self.dirty.insert(RecordKey::Org(org_id.clone()));
@@ -46,7 +60,6 @@ impl CustodyState {
         public_key: &UserKey,
         roles: &[Role],
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         if self
             .members
             .contains_key(&(org_id.clone(), user_id.clone()))
@@ -67,6 +80,7 @@ impl CustodyState {
             public_key: *public_key,
             roles,
             added_at_ms: x.now_ms,
+            adoption: x.adoption.clone().map(Box::new),
         };
         self.put_member(member.clone());
         Ok(ActionResult::MemberAdded { member })
@@ -74,11 +88,9 @@ impl CustodyState {
 
     pub(super) fn member_remove(
         &mut self,
-        x: &Exec<'_>,
         org_id: &OrgId,
         user_id: &UserId,
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         let key = (org_id.clone(), user_id.clone());
         let Some(member) = self.members.get(&key).cloned() else {
             return Err(format!("no member '{user_id}' in '{org_id}'"));
@@ -90,17 +102,26 @@ impl CustodyState {
         if member.roles.contains(&Role::Admin) && admins <= 1 {
             return Err("cannot remove the last admin of an organisation".into());
         }
+        let explicit = self
+            .orgs
+            .get(org_id)
+            .map_or(0, |o| usize::from(o.settings.admin_quorum));
+        if member.roles.contains(&Role::Admin) && admins - 1 < explicit {
+            return Err(format!(
+                "removing this admin would leave fewer admins than the quorum of {explicit}"
+            ));
+        }
         self.members.remove(&key);
         self.dirty
             .insert(RecordKey::Member(org_id.clone(), user_id.clone()));
         Ok(ActionResult::MemberRemoved { member })
     }
 
+    /// Whether `key` is an admin member of `org_id` (genesis admins are not, unless the
+    /// organisation made them members).
     pub(super) fn is_org_admin(&self, org_id: &OrgId, key: &UserKey) -> bool {
-        self.genesis.admins.contains(key)
-            || self
-                .member_with_key(org_id, key)
-                .is_some_and(|m| m.roles.contains(&Role::Admin))
+        self.member_with_key(org_id, key)
+            .is_some_and(|m| m.roles.contains(&Role::Admin))
     }
 
     pub(super) fn member_with_key(&self, org_id: &OrgId, key: &UserKey) -> Option<&Member> {

@@ -15,6 +15,23 @@ pub enum ActionResult {
         /// Its first admin.
         admin: Member,
     },
+    /// A governance proposal created or changed (approved, vetoed, expired).
+    Proposal {
+        /// The proposal now.
+        proposal: Box<crate::Proposal>,
+    },
+    /// A proposal reached its quorum (and time-lock) and its change took effect.
+    ProposalExecuted {
+        /// The proposal now.
+        proposal: Box<crate::Proposal>,
+        /// What the change produced.
+        result: Box<ActionResult>,
+    },
+    /// An organisation's governance settings changed.
+    OrgSettingsSet {
+        /// The organisation now.
+        org: Org,
+    },
     /// A new member.
     MemberAdded {
         /// The member.

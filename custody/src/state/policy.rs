@@ -15,7 +15,6 @@ impl CustodyState {
         vault_id: &VaultId,
         rules: &PolicyRules,
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         self.vault_in_org(org_id, vault_id)?;
         for a in &rules.approvers {
             let ok = self
@@ -44,6 +43,7 @@ impl CustodyState {
             rules: rules.clone(),
             set_by,
             set_at_ms: x.now_ms,
+            adoption: x.adoption.clone().map(Box::new),
         };
         self.dirty.insert(RecordKey::Policy(vault_id.clone()));
         self.policies.insert(vault_id.clone(), policy.clone());
@@ -110,7 +110,8 @@ impl CustodyState {
                 .any(|a| a.asset == req.intent.asset && req.intent.amount <= a.max_amount)
     }
 
-    /// Approvals that count: distinct policy approvers, still members with the same key.
+    /// Approvals that count: distinct policy approvers, still members with the same key, whose
+    /// membership an admin quorum adopted.
     pub(super) fn valid_approvals(&self, req: &Request) -> BTreeSet<UserId> {
         let mut ok = BTreeSet::new();
         for (user, cmd) in &req.approvals {
@@ -125,7 +126,11 @@ impl CustodyState {
             };
             let member = self.members.get(&(req.org_id.clone(), user.clone()));
             if req.policy.rules.approvers.contains(user)
-                && member.is_some_and(|m| m.public_key == key && m.roles.contains(&Role::Approver))
+                && member.is_some_and(|m| {
+                    m.public_key == key
+                        && m.roles.contains(&Role::Approver)
+                        && self.member_adopted(m).is_ok()
+                })
             {
                 ok.insert(user.clone());
             }

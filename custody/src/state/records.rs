@@ -3,7 +3,7 @@
 use super::{CustodyState, GenesisParams, IdempotencyRecord};
 use crate::audit::AuditEntry;
 use crate::org::{Member, Org};
-use crate::types::{OrgId, RequestId, UserId, UserKey, VaultId, WalletId};
+use crate::types::{OrgId, ProposalId, RequestId, UserId, UserKey, VaultId, WalletId};
 use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +33,8 @@ pub enum RecordKey {
     PresigPool(WalletId),
     /// The committee's aux-info record.
     Aux,
+    /// A governance proposal.
+    Proposal(ProposalId),
 }
 
 /// A record's value, as persisted.
@@ -43,7 +45,7 @@ pub enum RecordValue {
     /// A member.
     Member(Member),
     /// An idempotency record.
-    Idempotency(IdempotencyRecord),
+    Idempotency(Box<IdempotencyRecord>),
     /// An audit entry.
     Audit(AuditEntry),
     /// A vault.
@@ -60,6 +62,8 @@ pub enum RecordValue {
     PresigPool(PresigPool),
     /// The aux-info record.
     Aux(crate::AuxRecord),
+    /// A governance proposal.
+    Proposal(Box<crate::Proposal>),
 }
 
 impl CustodyState {
@@ -81,7 +85,7 @@ impl CustodyState {
                 .idempotency
                 .get(&(*k, i.clone()))
                 .cloned()
-                .map(RecordValue::Idempotency),
+                .map(|r| RecordValue::Idempotency(Box::new(r))),
             RecordKey::Audit(seq) => usize::try_from(*seq)
                 .ok()
                 .and_then(|i| self.audit.get(i))
@@ -106,6 +110,11 @@ impl CustodyState {
                 .cloned()
                 .map(RecordValue::PresigPool),
             RecordKey::Aux => Some(RecordValue::Aux(self.aux.clone())),
+            RecordKey::Proposal(id) => self
+                .proposals
+                .get(id)
+                .cloned()
+                .map(|p| RecordValue::Proposal(Box::new(p))),
         }
     }
 
@@ -133,6 +142,10 @@ impl CustodyState {
             .presig_pools
             .keys()
             .map(|k| RecordKey::PresigPool(k.clone()));
+        let proposals = self
+            .proposals
+            .keys()
+            .map(|k| RecordKey::Proposal(k.clone()));
         orgs.chain(members)
             .chain(idem)
             .chain(audit)
@@ -142,6 +155,7 @@ impl CustodyState {
             .chain(policies)
             .chain(requests)
             .chain(pools)
+            .chain(proposals)
             .chain(std::iter::once(RecordKey::Aux))
             .collect()
     }
@@ -166,7 +180,7 @@ impl CustodyState {
                     s.members.insert((o, u), m);
                 }
                 (RecordKey::Idempotency(k, i), RecordValue::Idempotency(rec)) => {
-                    s.idempotency.insert((k, i), rec);
+                    s.idempotency.insert((k, i), *rec);
                 }
                 (RecordKey::Audit(seq), RecordValue::Audit(a)) if seq == a.seq => {
                     audit.insert(seq, a);
@@ -192,6 +206,9 @@ impl CustodyState {
                     s.presig_pools.insert(id, p);
                 }
                 (RecordKey::Aux, RecordValue::Aux(a)) => s.aux = a,
+                (RecordKey::Proposal(id), RecordValue::Proposal(p)) if id == p.proposal_id => {
+                    s.proposals.insert(id, *p);
+                }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }
         }

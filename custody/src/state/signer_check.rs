@@ -88,10 +88,12 @@ impl CustodyState {
 
     /// The signer's own check before it contributes anything (invariant 2): the request is in
     /// `signing` with this node in the current signer set; the payload re-parses to the same
-    /// intent and digest; the policy is still the one in force and unchanged; the approvals are
-    /// valid signatures by distinct current approvers over this digest (or the auto-approve rule
-    /// holds); the whitelist holds when required; and the spend fits every window (or an admin's
-    /// valid approval covers a REQUIRE_ADMIN limit).
+    /// intent and digest; the policy is still the one in force, unchanged, and adopted by an
+    /// admin quorum whose signatures this node verifies; the approvals are valid signatures by
+    /// distinct current approvers, each adopted by an admin quorum, over this digest (or the
+    /// auto-approve rule holds); the whitelist holds when required, by address-book entries an
+    /// admin quorum adopted; and the spend fits every window (or an admin's valid approval covers
+    /// a REQUIRE_ADMIN limit).
     pub fn signing_job(&self, request_id: &str, me: NodeId) -> Result<SigningJob, String> {
         let req = self
             .requests
@@ -129,6 +131,7 @@ impl CustodyState {
         {
             return Err("the policy changed since the request was approved".into());
         }
+        self.policy_adopted(current, &req.org_id)?;
         self.authorisation_holds(req)?;
         Ok(job)
     }
@@ -139,6 +142,9 @@ impl CustodyState {
     fn authorisation_holds(&self, req: &Request) -> Result<(), String> {
         if req.policy.rules.whitelist_required && !self.all_whitelisted(req) {
             return Err("a destination is not in the address book".into());
+        }
+        if req.policy.rules.whitelist_required || req.auto_approved {
+            self.destinations_adopted(req)?;
         }
         if req.auto_approved {
             if !self.auto_approvable(req) {

@@ -49,6 +49,7 @@ fn org_create(org: &str) -> Action {
         org_id: OrgId(org.into()),
         name: format!("{org} inc"),
         admin_user_id: UserId("root".into()),
+        admin_public_key: None,
     }
 }
 
@@ -58,6 +59,25 @@ fn member_add(org: &str, user: &str, seed: u8, roles: &[Role]) -> Action {
         user_id: UserId(user.into()),
         public_key: pk(seed),
         roles: roles.to_vec(),
+    }
+}
+
+/// An organisation whose first admin ("boss") is the key of `seed`, not the genesis admin.
+fn org_create_for(org: &str, seed: u8) -> Action {
+    Action::OrgCreate {
+        org_id: OrgId(org.into()),
+        name: format!("{org} inc"),
+        admin_user_id: UserId("boss".into()),
+        admin_public_key: Some(pk(seed)),
+    }
+}
+
+/// An admin's approval of proposal `prop-<index>` for `change`.
+fn approve_change(org: &str, index: u64, change: &Action) -> Action {
+    Action::ProposalApprove {
+        org_id: OrgId(org.into()),
+        proposal_id: crate::types::ProposalId(format!("prop-{index}")),
+        change_hash: crate::governance::change_hash(CLUSTER, change),
     }
 }
 
@@ -94,6 +114,7 @@ fn run(steps: Vec<Step>) -> CustodyState {
 
 mod attempts;
 mod custody;
+mod governance;
 
 #[test]
 fn apply_table() {
@@ -189,13 +210,40 @@ fn apply_table() {
             vec![
                 (1, "a", org_create("acme"), Ok(())),
                 (1, "b", member_add("acme", "carol", 3, &[Admin]), Ok(())),
-                (1, "c", member_remove("acme", "carol"), Ok(())),
+                // Two admins, quorum 2: root proposes (log index 3), carol approves.
+                (1, "c", member_add("acme", "dan", 4, &[Admin]), Ok(())),
                 (
                     3,
                     "d",
-                    member_add("acme", "dave", 4, &[Auditor]),
+                    approve_change("acme", 3, &member_add("acme", "dan", 4, &[Admin])),
+                    Ok(()),
+                ),
+                (1, "e", member_remove("acme", "carol"), Ok(())),
+                (
+                    4,
+                    "f",
+                    approve_change("acme", 5, &member_remove("acme", "carol")),
+                    Ok(()),
+                ),
+                (
+                    3,
+                    "g",
+                    member_add("acme", "eve", 5, &[Auditor]),
                     Err("not an admin"),
                 ),
+            ],
+        ),
+        (
+            "genesis admins are not admins of the organisations they create",
+            vec![
+                (1, "a", org_create_for("acme", 3), Ok(())),
+                (
+                    1,
+                    "b",
+                    member_add("acme", "eve", 5, &[Admin]),
+                    Err("not an admin"),
+                ),
+                (3, "c", member_add("acme", "bob", 2, &[Approver]), Ok(())),
             ],
         ),
         (

@@ -15,7 +15,6 @@ impl CustodyState {
         vault_id: &VaultId,
         name: &str,
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         if self.vaults.contains_key(vault_id) {
             return Err(format!("vault '{vault_id}' already exists"));
         }
@@ -45,7 +44,6 @@ impl CustodyState {
         network: &Network,
         index: &u32,
     ) -> Result<ActionResult, String> {
-        self.require_org_admin(org_id, &x.signer)?;
         let vault = self.vault_in_org(org_id, vault_id)?;
         let Some(vkeys) = vault
             .keys

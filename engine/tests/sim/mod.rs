@@ -355,6 +355,7 @@ impl Sim {
                 org_id: org.clone(),
                 name: "Acme".into(),
                 admin_user_id: UserId("admin".into()),
+                admin_public_key: None,
             },
         );
         for (u, k, r) in [

@@ -5,6 +5,7 @@
 
 mod custody;
 pub mod errors;
+mod governance;
 mod methods;
 
 use crate::cluster::ClusterHandle;
@@ -30,5 +31,6 @@ pub async fn start(
     let local = server.local_addr()?;
     let mut module = methods::module(cluster)?;
     custody::register(&mut module, runner)?;
+    governance::register(&mut module)?;
     Ok((server.start(module), local))
 }

@@ -66,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             org_id: OrgId(org.clone()),
             name: "bench".into(),
             admin_user_id: UserId("admin".into()),
+            admin_public_key: None,
         },
     )
     .map_err(anyhow::Error::msg)?;

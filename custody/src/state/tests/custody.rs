@@ -10,7 +10,7 @@ use mpc_protocol::chain::{Amount, Chain, Network};
 
 pub(super) struct H {
     pub(super) s: CustodyState,
-    idx: u64,
+    pub(super) idx: u64,
     /// Added to every entry's log time (moves the log's clock forward).
     pub(super) shift_ms: u64,
 }
@@ -91,7 +91,7 @@ fn sol_transfer(payer: &[u8], to: &[u8; 32], lamports: u64) -> String {
     hex::encode(m)
 }
 
-fn org() -> OrgId {
+pub(super) fn org() -> OrgId {
     OrgId("acme".into())
 }
 

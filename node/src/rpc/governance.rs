@@ -1,0 +1,91 @@
+//! JSON-RPC methods for governance: organisation settings and the proposals that change what an
+//! organisation governs (`org_settings_set`, `proposal_approve`, `proposal_veto`,
+//! `proposal_execute`, `proposal_list`, `proposal_get`).
+
+use super::errors::RpcError;
+use super::methods::{barrier, parse, to_value, write};
+use crate::cluster::ClusterHandle;
+use jsonrpsee::RpcModule;
+use mpc_custody::types::OrgId;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Most proposals returned by one `proposal_list` call.
+const MAX_PROPOSAL_PAGE: usize = 200;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposalParams {
+    #[serde(default)]
+    org_id: String,
+    #[serde(default)]
+    proposal_id: String,
+    /// `open` (pending or queued, the default), `all`, or one status name.
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    linearizable: bool,
+}
+
+/// Registers the governance methods.
+pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
+    for action in [
+        "org_settings_set",
+        "proposal_approve",
+        "proposal_veto",
+        "proposal_execute",
+    ] {
+        m.register_async_method(
+            action,
+            move |p, c, _| async move { write(&p, &c, action).await },
+        )?;
+    }
+    m.register_async_method("proposal_list", |p, c, _| async move {
+        let q: ProposalParams = parse(&p)?;
+        let org = OrgId(q.org_id);
+        org.validate().map_err(RpcError::InvalidParams)?;
+        let filter = q.status.unwrap_or_else(|| "open".into());
+        if !matches!(
+            filter.as_str(),
+            "open" | "all" | "pending" | "queued" | "executed" | "vetoed" | "failed" | "expired"
+        ) {
+            return Err(RpcError::InvalidParams(format!("unknown status '{filter}'")).into());
+        }
+        barrier(&c, q.linearizable).await?;
+        let list = c
+            .read_state(|s| {
+                s.org(&org).map(|_| {
+                    s.proposals(&org)
+                        .filter(|p| match filter.as_str() {
+                            "open" => p.status.is_open(),
+                            "all" => true,
+                            name => p.status.name() == name,
+                        })
+                        .take(MAX_PROPOSAL_PAGE)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+            })
+            .map_err(RpcError::from)?;
+        match list {
+            Some(l) => to_value(&json!({ "org_id": org, "proposals": l })),
+            None => Err(RpcError::NotFound(format!("no organisation '{org}'")).into()),
+        }
+    })?;
+    m.register_async_method("proposal_get", |p, c, _| async move {
+        let q: ProposalParams = parse(&p)?;
+        if q.proposal_id.is_empty() || q.proposal_id.len() > 200 {
+            return Err(RpcError::InvalidParams("proposal_id is required".into()).into());
+        }
+        barrier(&c, q.linearizable).await?;
+        let id = q.proposal_id;
+        match c
+            .read_state(|s| s.proposal(&id).cloned())
+            .map_err(RpcError::from)?
+        {
+            Some(p) => to_value(&p),
+            None => Err(RpcError::NotFound(format!("no proposal '{id}'")).into()),
+        }
+    })?;
+    Ok(())
+}
