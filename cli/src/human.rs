@@ -4,21 +4,32 @@
 use crate::args::{AuditCmd, Cmd, MemberCmd, OrgCmd, ProposalCmd};
 use serde_json::Value;
 
-/// The intent in human units (the asset's decimals, base units beside them).
-pub(crate) fn print_intent_summary(intent: &Value) {
+/// The intent in human units (the asset's decimals, base units beside them), each destination
+/// with its label from the organisation's address book (`book`: an `addressbook_list` result).
+pub(crate) fn print_intent_summary(i: &mpc_protocol::chain::Intent, book: &Value) {
     use mpc_protocol::chain::units::display_amount;
-    let Ok(i) = serde_json::from_value::<mpc_protocol::chain::Intent>(intent.clone()) else {
-        eprintln!("  (the intent could not be read)");
-        return;
-    };
     let network = format!("{:?}", i.network).to_lowercase();
+    let label = |addr: &str| {
+        book["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["address"] == addr && e["network"] == network.as_str())
+            .and_then(|e| e["label"].as_str())
+            .map(|l| format!("\"{l}\" (address book)"))
+            .unwrap_or_else(|| "NOT in the address book".to_string())
+    };
     eprintln!("  chain     {} {network}", i.chain);
+    if let Some(id) = i.details.get("chain_id") {
+        eprintln!("  chain id  {id}");
+    }
     eprintln!("  from      {}", i.from);
     for t in &i.transfers {
         eprintln!(
-            "  sends     {} to {}",
+            "  sends     {} to {} {}",
             display_amount(i.chain, &i.asset, t.amount),
-            t.to
+            t.to,
+            label(&t.to)
         );
     }
     eprintln!(

@@ -9,4 +9,5 @@
 pub mod client;
 pub mod sign;
 pub mod txbuild;
+pub mod verify;
 pub mod watch;

@@ -48,29 +48,37 @@ fn org_of(s: &Signer) -> OrgId {
     OrgId(s.org.clone())
 }
 
-/// Fetches a request, prints its parsed intent and asks for confirmation.
+/// Fetches a request, re-parses its payload here and checks the node's intent and digest
+/// against this parse (refusing on any difference), prints the intent in human units with the
+/// address-book labels, and asks for confirmation. Returns the digest computed here.
 fn show_and_confirm(
+    args: &Args,
     client: &RpcClient,
     request: &str,
     yes: bool,
     what: &str,
 ) -> anyhow::Result<String> {
-    let r = client.call(
-        "request_get",
-        json!({ "request_id": request, "linearizable": true }),
-    )?;
-    let intent = r.get("intent").cloned().unwrap_or(Value::Null);
-    eprintln!(
-        "request {request} ({})",
-        r["status"]["state"].as_str().unwrap_or("?")
-    );
-    eprintln!("  parsed from the transaction bytes by the node:");
-    print_intent_summary(&intent);
-    eprintln!("{}", serde_json::to_string_pretty(&intent)?);
-    eprintln!(
-        "  intent digest {}",
-        r["intent_digest"].as_str().unwrap_or("?")
-    );
+    let read = |method: &str, params: Value| -> anyhow::Result<Value> {
+        let mut params = params;
+        params["linearizable"] = json!(true);
+        Ok(client.call(method, params)?)
+    };
+    let r: mpc_custody::Request =
+        serde_json::from_value(read("request_get", json!({ "request_id": request }))?)
+            .context("reading the request")?;
+    let wallet: mpc_custody::Wallet =
+        serde_json::from_value(read("wallet_get", json!({ "wallet_id": r.wallet_id }))?)
+            .context("reading the wallet")?;
+    let vault: mpc_custody::Vault =
+        serde_json::from_value(read("vault_get", json!({ "vault_id": wallet.vault_id }))?)
+            .context("reading the vault")?;
+    let cluster = cluster_id(args, client)?;
+    let checked = mpc_cli::verify::verify_request(&cluster, &r, &wallet, &vault)?;
+    let book = read("addressbook_list", json!({ "org_id": r.org_id }))?;
+    eprintln!("request {request} ({})", r.status.name());
+    eprintln!("  parsed HERE from the transaction bytes (the node's intent and digest match):");
+    print_intent_summary(&checked.intent, &book);
+    eprintln!("  intent digest {}", checked.digest);
     if !yes {
         eprint!("{what} this request? [y/N] ");
         let mut line = String::new();
@@ -79,10 +87,7 @@ fn show_and_confirm(
             anyhow::bail!("not confirmed");
         }
     }
-    r.get("intent_digest")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| anyhow::anyhow!("request has no intent digest"))
+    Ok(checked.digest)
 }
 
 fn main() -> std::process::ExitCode {
@@ -441,7 +446,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             request,
             yes,
         }) => {
-            let digest = show_and_confirm(&client, request, *yes, "Approve")?;
+            let digest = show_and_confirm(&args, &client, request, *yes, "Approve")?;
             signed(
                 &args,
                 &client,
@@ -459,7 +464,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             request,
             reason,
         }) => {
-            let digest = show_and_confirm(&client, request, true, "Reject")?;
+            let digest = show_and_confirm(&args, &client, request, true, "Reject")?;
             signed(
                 &args,
                 &client,
@@ -478,7 +483,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             request,
             yes,
         }) => {
-            let digest = show_and_confirm(&client, request, *yes, "Admin-approve")?;
+            let digest = show_and_confirm(&args, &client, request, *yes, "Admin-approve")?;
             signed(
                 &args,
                 &client,

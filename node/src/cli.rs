@@ -64,9 +64,9 @@ pub struct InitArgs {
     /// Argon2id iterations (floor 2).
     #[arg(long, default_value_t = KdfParams::default().iterations)]
     pub kdf_iterations: u32,
-    /// INSECURE, tests and local testnets only: store this node's Paillier primes from the
-    /// published test fixture instead of generating them.
-    #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
+    /// INSECURE, tests only (debug builds; a release build refuses it): store this node's
+    /// Paillier primes from the published test fixture instead of generating them.
+    #[arg(long)]
     pub insecure_test_primes: Option<PathBuf>,
 }
 
@@ -117,9 +117,9 @@ pub struct StartArgs {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
-    /// INSECURE, tests and local testnets only: take this node's Paillier primes from the
-    /// published test fixture instead of generating them.
-    #[arg(long, env = "MPC_INSECURE_TEST_PRIMES")]
+    /// INSECURE, tests only (debug builds; a release build refuses it): take this node's
+    /// Paillier primes from the published test fixture instead of generating them.
+    #[arg(long)]
     pub insecure_test_primes: Option<PathBuf>,
 }
 
@@ -139,7 +139,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// `mpc-node init`: the sealed identity, the Paillier primes, the public card.
+/// Refuses `--insecure-test-primes` in a build that has the test primes compiled out.
+fn check_test_primes(flag: &Option<PathBuf>) -> anyhow::Result<()> {
+    if flag.is_some() && !crate::primes::INSECURE_PRIMES_COMPILED_IN {
+        anyhow::bail!(crate::primes::INSECURE_PRIMES_REFUSED);
+    }
+    Ok(())
+}
+
 fn init(a: InitArgs) -> anyhow::Result<()> {
+    check_test_primes(&a.insecure_test_primes)?;
     let kdf = KdfParams {
         memory_kib: a.kdf_memory_kib,
         iterations: a.kdf_iterations,
@@ -219,6 +228,7 @@ fn genesis(a: GenesisArgs) -> anyhow::Result<()> {
 
 /// `mpc-node start`: runs the node until SIGINT / SIGTERM.
 fn start(a: StartArgs) -> anyhow::Result<()> {
+    check_test_primes(&a.insecure_test_primes)?;
     init_tracing(a.log_json);
     check_private(&a.data_dir)?;
     let pass = passphrase::obtain(

@@ -86,6 +86,23 @@ pub fn ensure(
 }
 
 /// This node's pair from the INSECURE published fixture (party `node_id − 1`).
+/// Whether this build may read the INSECURE test primes: debug builds and builds with the
+/// `insecure-test-primes` feature only. A release build refuses them whatever the command line
+/// or the environment says (the code that reads the fixture is not compiled in).
+pub const INSECURE_PRIMES_COMPILED_IN: bool =
+    cfg!(any(debug_assertions, feature = "insecure-test-primes"));
+
+/// The refusal a release build gives for `--insecure-test-primes`.
+pub const INSECURE_PRIMES_REFUSED: &str = "this is a release build: the INSECURE test primes are \
+     compiled out (they exist only in debug builds and builds with the insecure-test-primes \
+     feature, for tests)";
+
+#[cfg(not(any(debug_assertions, feature = "insecure-test-primes")))]
+fn fixture(_path: &Path, _node_id: u64) -> Result<Primes, String> {
+    Err(INSECURE_PRIMES_REFUSED.into())
+}
+
+#[cfg(any(debug_assertions, feature = "insecure-test-primes"))]
 fn fixture(path: &Path, node_id: u64) -> Result<Primes, String> {
     tracing::warn!(
         "using INSECURE published test primes from {} — never do this with real funds",

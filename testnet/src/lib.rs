@@ -154,8 +154,10 @@ pub fn init_node(
             .arg(pass)
             .args(["--kdf-memory-kib", &MIN_MEMORY_KIB.to_string()])
             .args(["--kdf-iterations", &MIN_ITERATIONS.to_string()])
-            // Tests use the INSECURE published primes (generating real ones takes minutes).
-            .env("MPC_INSECURE_TEST_PRIMES", insecure_primes_fixture()),
+            // Tests use the INSECURE published primes (generating real ones takes minutes);
+            // only debug builds accept them.
+            .arg("--insecure-test-primes")
+            .arg(insecure_primes_fixture()),
     )?;
     Ok(())
 }
@@ -290,7 +292,8 @@ impl Cluster {
             .arg(&genesis)
             .arg("--passphrase-file")
             .arg(&pass)
-            .env("MPC_INSECURE_TEST_PRIMES", insecure_primes_fixture())
+            .arg("--insecure-test-primes")
+            .arg(insecure_primes_fixture())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -185,6 +185,7 @@ fn custody_flow_end_to_end() {
     assert_eq!(first["request_id"], rid.as_str(), "{first}");
     assert_eq!(first["status"], "pending", "{first}");
     demo::approve(&net, &users.alice, ORG, &req).unwrap();
+    approver_software_refuses_a_lying_node(&net, &rid);
     // Approvals over another digest, from a non-approver: refused.
     let mut wrong = req.clone();
     wrong["intent_digest"] = json!("00".repeat(32));
@@ -373,6 +374,58 @@ fn custody_flow_end_to_end() {
     });
 
     governance_needs_two_admins(&net2);
+}
+
+/// The approver's CLI re-parses the payload with the wallet key it derives itself and recomputes
+/// intent and digest: the real node's answer passes; a node that changes the intent, the
+/// digest, the payload or the wallet is refused (`mpc request approve` calls this same check).
+fn approver_software_refuses_a_lying_node(net: &Net, rid: &str) {
+    use mpc_cli::verify::verify_request;
+    let req: mpc_custody::Request =
+        serde_json::from_value(state(net, rid)).expect("request parses");
+    let wallet: mpc_custody::Wallet = serde_json::from_value(
+        net.read("wallet_get", json!({ "wallet_id": req.wallet_id }))
+            .unwrap(),
+    )
+    .unwrap();
+    let vault: mpc_custody::Vault = serde_json::from_value(
+        net.read("vault_get", json!({ "vault_id": wallet.vault_id }))
+            .unwrap(),
+    )
+    .unwrap();
+    let ok = verify_request(&net.cluster_id, &req, &wallet, &vault).unwrap();
+    assert_eq!(ok.digest, req.intent_digest);
+    let refused = |req: &mpc_custody::Request, wallet: &mpc_custody::Wallet, want: &str| {
+        let e = verify_request(&net.cluster_id, req, wallet, &vault).unwrap_err();
+        assert!(e.to_string().contains(want), "wanted '{want}': {e}");
+    };
+    // A node showing a smaller amount than the bytes move.
+    let mut lie = req.clone();
+    lie.intent.amount.0 /= 10;
+    refused(&lie, &wallet, "intent differs");
+    // A node handing out another digest to collect approvals for something else.
+    let mut lie = req.clone();
+    lie.intent_digest = "00".repeat(32);
+    refused(&lie, &wallet, "digest");
+    // A node swapping the payload (another destination) under the same intent.
+    let mut lie = req.clone();
+    let to = bs58::encode([0x55u8; 32]).into_string();
+    lie.payload = hex::encode(
+        mpc_cli::txbuild::sol_transfer(
+            &wallet.address,
+            &to,
+            1,
+            &bs58::encode([9u8; 32]).into_string(),
+        )
+        .unwrap(),
+    );
+    refused(&lie, &wallet, "intent differs");
+    // A node claiming another wallet address than the vault key gives.
+    let mut w = wallet.clone();
+    w.address = to;
+    refused(&req, &w, "derived here");
+    // The digest is bound to the network: another cluster id gives another digest.
+    assert!(verify_request("another-network", &req, &wallet, &vault).is_err());
 }
 
 /// With a second admin, a policy change by one admin is only a proposal until the other admin
