@@ -32,7 +32,8 @@ pub struct SpendLimit {
     pub asset: String,
     /// Window length, seconds (e.g. 3600, 86400).
     pub window_secs: u64,
-    /// Most that may be reserved within any window, smallest unit.
+    /// Most that may be reserved within any window, smallest unit; what counts is each
+    /// request's amount plus its fee.
     pub max_amount: Amount,
     /// What happens beyond it.
     pub action: LimitAction,
@@ -44,8 +45,18 @@ pub struct SpendLimit {
 pub struct AutoApprove {
     /// Asset symbol.
     pub asset: String,
-    /// Largest amount auto-approved, smallest unit.
+    /// Largest amount plus fee auto-approved, smallest unit.
     pub max_amount: Amount,
+}
+
+/// The most one request may pay in fees, for one asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeCap {
+    /// Asset symbol (the chain's native asset, in which fees are paid).
+    pub asset: String,
+    /// Largest fee, smallest unit (Ethereum: gas limit × max fee per gas, the most it can pay).
+    pub max_fee: Amount,
 }
 
 /// The rules of a vault policy, as an admin writes them.
@@ -65,6 +76,9 @@ pub struct PolicyRules {
     /// Auto-approval rules (destination must be whitelisted).
     #[serde(default)]
     pub auto_approve: Vec<AutoApprove>,
+    /// Per-asset fee caps: a request whose fee exceeds its asset's cap is rejected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub max_fee: Vec<FeeCap>,
 }
 
 impl PolicyRules {
@@ -96,6 +110,16 @@ impl PolicyRules {
         }
         for a in &self.auto_approve {
             validate_asset(&a.asset)?;
+        }
+        if self.max_fee.len() > MAX_LIMITS {
+            return Err(format!("at most {MAX_LIMITS} fee caps"));
+        }
+        let mut seen = BTreeSet::new();
+        for f in &self.max_fee {
+            validate_asset(&f.asset)?;
+            if !seen.insert(f.asset.as_str()) {
+                return Err(format!("two fee caps for {}", f.asset));
+            }
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use crate::command::{Action, SignedCommand};
 use crate::ids::NodeId;
 use crate::policy::Policy;
 use crate::types::{OrgId, RequestId, UserId, UserKey, VaultId, WalletId};
-use mpc_protocol::chain::{Intent, PayloadExtras};
+use mpc_protocol::chain::{Amount, Intent, PayloadExtras};
 use mpc_protocol::domain;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -142,6 +142,26 @@ pub struct Request {
     pub created_at_ms: u64,
     /// Last change (ms).
     pub updated_at_ms: u64,
+}
+
+/// The amount every signature of this network for one Bitcoin P2WPKH output commits to: the
+/// first request that reserved a spend of the output fixed it (see decision 0016).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputClaim {
+    /// The spent output, `txid:vout`.
+    pub outpoint: String,
+    /// Its value in satoshi, as the request that fixed it claimed.
+    pub amount: Amount,
+    /// That request.
+    pub request_id: RequestId,
+}
+
+impl Request {
+    /// What the request takes from the wallet: the amount plus the fee (same asset: fees are
+    /// paid in the chain's native asset). Spend windows and auto-approval count this.
+    pub fn spend(&self) -> u128 {
+        self.intent.amount.0.saturating_add(self.intent.fee.0)
+    }
 }
 
 /// The digest approvers sign: binds the cluster, request, wallet, payload and parsed intent.

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod address_book;
 mod attempts;
 mod aux;
+mod btc_inputs;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
 mod governance;
@@ -101,6 +102,9 @@ pub struct CustodyState {
     /// Governance proposals.
     #[serde(default)]
     proposals: BTreeMap<ProposalId, crate::Proposal>,
+    /// The amount fixed for each Bitcoin P2WPKH output a reserved request spends.
+    #[serde(default)]
+    btc_inputs: BTreeMap<String, crate::request::InputClaim>,
     /// ECDSA presignature pools by wallet id.
     #[serde(default)]
     presig_pools: BTreeMap<WalletId, PresigPool>,
@@ -130,6 +134,7 @@ impl CustodyState {
             policies: BTreeMap::new(),
             requests: BTreeMap::new(),
             proposals: BTreeMap::new(),
+            btc_inputs: BTreeMap::new(),
             presig_pools: BTreeMap::new(),
             aux: crate::AuxRecord::default(),
             last_timestamp_ms: 0,

@@ -9,7 +9,7 @@ use mpc_cli::client::RpcClient;
 use mpc_cli::sign::sign_action;
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
-use mpc_custody::{LimitAction, PolicyRules, SpendLimit};
+use mpc_custody::{FeeCap, LimitAction, PolicyRules, SpendLimit};
 use mpc_protocol::chain::units::display_amount;
 use mpc_protocol::chain::{Amount, Chain, Network, PayloadExtras, SpentOutput};
 use serde::Serialize;
@@ -273,8 +273,22 @@ pub fn setup(
             },
         ],
         auto_approve: vec![],
+        max_fee: vec![
+            FeeCap {
+                asset: "ETH".into(),
+                max_fee: Amount(10_000_000_000_000_000),
+            },
+            FeeCap {
+                asset: "BTC".into(),
+                max_fee: Amount(100_000),
+            },
+            FeeCap {
+                asset: "SOL".into(),
+                max_fee: Amount(100_000),
+            },
+        ],
     };
-    say("policy: 2 of alice/bob/carol, whitelist required, ETH 5/24 h (admin beyond), BTC 0.5/1 h (reject beyond)");
+    say("policy: 2 of alice/bob/carol, whitelist required, ETH 5/24 h (admin beyond), BTC 0.5/1 h (reject beyond), fees counted in the windows and capped at 0.01 ETH / 0.001 BTC / 0.0001 SOL");
     net.write(
         &net.admin,
         "policy_set",
@@ -307,7 +321,9 @@ pub fn transfer_for(
             PayloadExtras::default(),
         ),
         Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => {
-            let utxo = format!("{}:0", "ab".repeat(32));
+            // A made-up output (no bitcoind here, see docs/operations.md), a fresh one per
+            // transfer: the network fixes each output's amount at its first reserved spend.
+            let utxo = format!("{}:0", hex::encode(rand::random::<[u8; 32]>()));
             let (tx, spent) =
                 mpc_cli::txbuild::btc_spend(addr, &utxo, 100_000 + amount, BTC_TO, amount, 500)?;
             (

@@ -84,12 +84,19 @@ impl CustodyState {
                 .filter(|r| r.intent.asset == l.asset)
                 .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
                 .filter(|r| counts(r))
-                .map(|r| r.intent.amount.0)
+                .map(Request::spend)
                 .fold(0u128, u128::saturating_add);
-            if used.saturating_add(req.intent.amount.0) > l.max_amount.0 {
+            if used.saturating_add(req.spend()) > l.max_amount.0 {
                 let why = format!(
-                    "spending limit of {} {} per {} s exceeded ({} already reserved, {} requested)",
-                    l.max_amount, l.asset, l.window_secs, used, req.intent.amount
+                    "spending limit of {} {} per {} s exceeded ({} already reserved, {} \
+                     requested: {} plus {} fee)",
+                    l.max_amount,
+                    l.asset,
+                    l.window_secs,
+                    used,
+                    req.spend(),
+                    req.intent.amount,
+                    req.intent.fee
                 );
                 if l.action == LimitAction::Reject || worst.is_none() {
                     worst = Some((l.action, why));
@@ -107,7 +114,22 @@ impl CustodyState {
                 .rules
                 .auto_approve
                 .iter()
-                .any(|a| a.asset == req.intent.asset && req.intent.amount <= a.max_amount)
+                .any(|a| a.asset == req.intent.asset && req.spend() <= a.max_amount.0)
+    }
+
+    /// Why `req`'s fee exceeds its policy's cap for the asset, if it does.
+    pub(super) fn fee_cap_breach(req: &Request) -> Option<String> {
+        req.policy
+            .rules
+            .max_fee
+            .iter()
+            .find(|c| c.asset == req.intent.asset && req.intent.fee > c.max_fee)
+            .map(|c| {
+                format!(
+                    "fee of {} {} exceeds the policy's maximum of {}",
+                    req.intent.fee, c.asset, c.max_fee
+                )
+            })
     }
 
     /// Approvals that count: distinct policy approvers, still members with the same key, whose

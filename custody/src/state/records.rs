@@ -35,6 +35,8 @@ pub enum RecordKey {
     Aux,
     /// A governance proposal.
     Proposal(ProposalId),
+    /// The amount fixed for a Bitcoin output (`txid:vout`).
+    BtcInput(String),
 }
 
 /// A record's value, as persisted.
@@ -64,6 +66,8 @@ pub enum RecordValue {
     Aux(crate::AuxRecord),
     /// A governance proposal.
     Proposal(Box<crate::Proposal>),
+    /// The amount fixed for a Bitcoin output.
+    BtcInput(crate::request::InputClaim),
 }
 
 impl CustodyState {
@@ -115,6 +119,7 @@ impl CustodyState {
                 .get(id)
                 .cloned()
                 .map(|p| RecordValue::Proposal(Box::new(p))),
+            RecordKey::BtcInput(op) => self.btc_inputs.get(op).cloned().map(RecordValue::BtcInput),
         }
     }
 
@@ -146,6 +151,10 @@ impl CustodyState {
             .proposals
             .keys()
             .map(|k| RecordKey::Proposal(k.clone()));
+        let inputs = self
+            .btc_inputs
+            .keys()
+            .map(|k| RecordKey::BtcInput(k.clone()));
         orgs.chain(members)
             .chain(idem)
             .chain(audit)
@@ -156,6 +165,7 @@ impl CustodyState {
             .chain(requests)
             .chain(pools)
             .chain(proposals)
+            .chain(inputs)
             .chain(std::iter::once(RecordKey::Aux))
             .collect()
     }
@@ -208,6 +218,9 @@ impl CustodyState {
                 (RecordKey::Aux, RecordValue::Aux(a)) => s.aux = a,
                 (RecordKey::Proposal(id), RecordValue::Proposal(p)) if id == p.proposal_id => {
                     s.proposals.insert(id, *p);
+                }
+                (RecordKey::BtcInput(op), RecordValue::BtcInput(c)) if op == c.outpoint => {
+                    s.btc_inputs.insert(op, c);
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }

@@ -58,6 +58,10 @@ impl CustodyState {
             req.status = RequestStatus::Rejected {
                 reason: "destination is not in the address book and the policy requires it".into(),
             };
+        } else if let Some(reason) = Self::fee_cap_breach(&req) {
+            req.status = RequestStatus::Rejected { reason };
+        } else if let Some(reason) = self.input_conflict(&req) {
+            req.status = RequestStatus::Rejected { reason };
         } else if self.auto_approvable(&req) {
             req.auto_approved = true;
             self.proceed(&mut req, x.ctx, x.now_ms);
@@ -207,7 +211,12 @@ impl CustodyState {
             }
             _ => {}
         }
+        if let Some(reason) = self.input_conflict(req) {
+            req.status = RequestStatus::Rejected { reason };
+            return;
+        }
         req.reserved_at_ms = Some(now_ms);
+        self.commit_inputs(req);
         self.start_attempt(req, At { ctx, now_ms }, &BTreeSet::new());
     }
 

@@ -143,6 +143,10 @@ impl CustodyState {
         if req.policy.rules.whitelist_required && !self.all_whitelisted(req) {
             return Err("a destination is not in the address book".into());
         }
+        if let Some(why) = Self::fee_cap_breach(req) {
+            return Err(why);
+        }
+        self.inputs_committed(req)?;
         if req.policy.rules.whitelist_required || req.auto_approved {
             self.destinations_adopted(req)?;
         }

@@ -113,7 +113,9 @@ fn run(steps: Vec<Step>) -> CustodyState {
 }
 
 mod attempts;
+mod btc_inputs;
 mod custody;
+mod fees;
 mod governance;
 
 #[test]

@@ -438,6 +438,7 @@ impl Sim {
                     whitelist_required: false,
                     limits: vec![],
                     auto_approve: vec![],
+                    max_fee: vec![],
                 },
             },
         );

@@ -64,6 +64,15 @@ fn decode(payload: &[u8]) -> Result<Transaction, ChainError> {
     Ok(tx)
 }
 
+/// The outputs an unsigned transaction spends, as `txid:vout`, in input order.
+pub fn spent_outpoints(payload: &[u8]) -> Result<Vec<String>, ChainError> {
+    Ok(decode(payload)?
+        .input
+        .iter()
+        .map(|i| i.previous_output.to_string())
+        .collect())
+}
+
 /// Parses the unsigned transaction and computes one sighash per input.
 pub fn parse(
     wallet: &WalletKey,

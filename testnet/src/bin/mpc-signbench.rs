@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         threshold: 2,
         whitelist_required: true,
         limits: vec![],
+        max_fee: vec![],
         auto_approve: vec![
             AutoApprove {
                 asset: "ETH".into(),

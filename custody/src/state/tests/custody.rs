@@ -185,6 +185,7 @@ pub(super) fn two_of_three() -> PolicyRules {
         whitelist_required: false,
         limits: vec![],
         auto_approve: vec![],
+        max_fee: vec![],
     }
 }
 
@@ -486,8 +487,9 @@ fn whitelist_limits_and_auto_approve() {
             label: "cold".into(),
         },
     );
-    // Whitelisted and under the auto-approve amount: straight to signing.
-    let r1 = submit(&mut h, &wallet, &pk, 1_000_000, "r1");
+    // Whitelisted and, with its 5,000-lamport fee, at the auto-approve amount: straight to
+    // signing.
+    let r1 = submit(&mut h, &wallet, &pk, 995_000, "r1");
     assert_eq!(r1.status, RequestStatus::Signing);
     assert!(r1.auto_approved);
     // Above auto-approve: needs approvals; then beyond the 1 h window it waits for an admin.
@@ -528,7 +530,7 @@ fn whitelist_limits_and_auto_approve() {
             label: "cold".into(),
         },
     );
-    submit(&mut h, &wallet, &pk, 1_000_000, "r1");
+    submit(&mut h, &wallet, &pk, 995_000, "r1");
     let r2 = submit(&mut h, &wallet, &pk, 2_500_000, "r2");
     approve(&mut h, 11, &r2, &r2.intent_digest);
     approve(&mut h, 12, &r2, &r2.intent_digest);
