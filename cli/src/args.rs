@@ -327,6 +327,17 @@ pub(crate) enum RequestCmd {
         #[arg(long)]
         reason: String,
     },
+    /// Cancel a request that is not yet signing (its initiator or an org admin).
+    Cancel {
+        #[command(flatten)]
+        signer: Signer,
+        /// Request id.
+        #[arg(long)]
+        request: String,
+        /// Reason.
+        #[arg(long)]
+        reason: String,
+    },
     /// Let a request exceed a REQUIRE_ADMIN spending limit (org admins).
     AdminApprove {
         #[command(flatten)]

@@ -478,6 +478,21 @@ fn run(args: Args) -> anyhow::Result<()> {
                 },
             )?
         }
+        Cmd::Request(RequestCmd::Cancel {
+            signer,
+            request,
+            reason,
+        }) => signed(
+            &args,
+            &client,
+            "request_cancel",
+            signer,
+            Action::RequestCancel {
+                org_id: org_of(signer),
+                request_id: request.as_str().into(),
+                reason: reason.clone(),
+            },
+        )?,
         Cmd::Request(RequestCmd::AdminApprove {
             signer,
             request,

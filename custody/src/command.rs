@@ -201,6 +201,15 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Cancel a request that is not yet signing (its initiator or an org admin).
+    RequestCancel {
+        /// Organisation.
+        org_id: OrgId,
+        /// Request.
+        request_id: RequestId,
+        /// Why.
+        reason: String,
+    },
     /// An organisation admin lets a request exceed a REQUIRE_ADMIN spending limit.
     RequestAdminApprove {
         /// Organisation.
@@ -231,6 +240,7 @@ impl Action {
             Action::RequestSubmit { .. } => "request_submit",
             Action::RequestApprove { .. } => "request_approve",
             Action::RequestReject { .. } => "request_reject",
+            Action::RequestCancel { .. } => "request_cancel",
             Action::RequestAdminApprove { .. } => "request_admin_approve",
         }
     }
@@ -253,6 +263,7 @@ impl Action {
             | Action::RequestSubmit { org_id, .. }
             | Action::RequestApprove { org_id, .. }
             | Action::RequestReject { org_id, .. }
+            | Action::RequestCancel { org_id, .. }
             | Action::RequestAdminApprove { org_id, .. } => org_id,
         }
     }
@@ -369,6 +380,12 @@ impl Action {
             } => {
                 validate_short("request_id", request_id)?;
                 validate_short("intent_digest", intent_digest)
+            }
+            Action::RequestCancel {
+                request_id, reason, ..
+            } => {
+                validate_short("request_id", request_id)?;
+                validate_name(reason)
             }
             Action::RequestReject {
                 request_id,

@@ -57,8 +57,8 @@ pub use governance::{Adoption, OrgSettings, Proposal, ProposalStatus};
 pub use ids::{session_id, subsets, NodeId};
 pub use org::{Member, Org};
 pub use policy::{
-    AutoApprove, FeeCap, LimitAction, Policy, PolicyRules, SpendLimit, MAX_APPROVERS, MAX_LIMITS,
-    MAX_WINDOW_SECS,
+    AutoApprove, FeeCap, LimitAction, Policy, PolicyRules, SpendLimit, DEFAULT_REQUEST_TTL_SECS,
+    MAX_APPROVERS, MAX_LIMITS, MAX_WINDOW_SECS,
 };
 pub use pool::{presig_store_key, PresigPool, PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
 pub use report::{report_message, Report, ReportBody, SignedReport};

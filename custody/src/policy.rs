@@ -13,6 +13,10 @@ pub const MAX_APPROVERS: usize = 32;
 pub const MAX_LIMITS: usize = 16;
 /// Longest spending window: 31 days.
 pub const MAX_WINDOW_SECS: u64 = 31 * 24 * 3600;
+/// A request's time-to-live when the policy sets none: 24 hours.
+pub const DEFAULT_REQUEST_TTL_SECS: u64 = 24 * 3600;
+/// Shortest and longest time-to-live a policy may set: 1 minute to 30 days.
+pub const REQUEST_TTL_RANGE_SECS: (u64, u64) = (60, 30 * 24 * 3600);
 
 /// What happens when a request would exceed a spending limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +83,10 @@ pub struct PolicyRules {
     /// Per-asset fee caps: a request whose fee exceeds its asset's cap is rejected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub max_fee: Vec<FeeCap>,
+    /// Seconds a request may take from submission to signing (default
+    /// [`DEFAULT_REQUEST_TTL_SECS`]); past it the request expires and releases its reservation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_ttl_secs: Option<u64>,
 }
 
 impl PolicyRules {
@@ -114,6 +122,12 @@ impl PolicyRules {
         if self.max_fee.len() > MAX_LIMITS {
             return Err(format!("at most {MAX_LIMITS} fee caps"));
         }
+        if let Some(ttl) = self.request_ttl_secs {
+            let (lo, hi) = REQUEST_TTL_RANGE_SECS;
+            if !(lo..=hi).contains(&ttl) {
+                return Err(format!("request_ttl_secs must be {lo} to {hi}"));
+            }
+        }
         let mut seen = BTreeSet::new();
         for f in &self.max_fee {
             validate_asset(&f.asset)?;
@@ -122,6 +136,13 @@ impl PolicyRules {
             }
         }
         Ok(())
+    }
+
+    /// The request time-to-live in ms.
+    pub fn request_ttl_ms(&self) -> u64 {
+        self.request_ttl_secs
+            .unwrap_or(DEFAULT_REQUEST_TTL_SECS)
+            .saturating_mul(1000)
     }
 
     /// SHA-256 of the canonical JSON of the rules, hex.

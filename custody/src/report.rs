@@ -81,6 +81,13 @@ pub enum Report {
         /// Attempt.
         attempt: u32,
     },
+    /// A request passed its time-to-live (log time) before it signed. Any node may send it; it
+    /// takes effect only if, at the log time it is applied, the request is still open and its
+    /// `expires_at_ms` has passed.
+    RequestExpired {
+        /// Request.
+        request_id: RequestId,
+    },
     /// This node stored the committee's aux info of `attempt`.
     AuxReady {
         /// Attempt.
@@ -115,6 +122,7 @@ impl Report {
             Report::Signature { .. } => "signature",
             Report::SignFailed { .. } => "sign_failed",
             Report::AttemptExpired { .. } => "attempt_expired",
+            Report::RequestExpired { .. } => "request_expired",
             Report::PresigReady { .. } => "presig_ready",
             Report::PresigFailed { .. } => "presig_failed",
             Report::AuxReady { .. } => "aux_ready",

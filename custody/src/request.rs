@@ -60,6 +60,13 @@ pub enum RequestStatus {
         /// Why.
         reason: String,
     },
+    /// Not signed within the policy's time-to-live; its reservation is released.
+    Expired,
+    /// Cancelled by its initiator or an org admin before signing started.
+    Cancelled {
+        /// Who and why.
+        reason: String,
+    },
 }
 
 impl RequestStatus {
@@ -72,7 +79,17 @@ impl RequestStatus {
             RequestStatus::Signed => "signed",
             RequestStatus::Rejected { .. } => "rejected",
             RequestStatus::Failed { .. } => "failed",
+            RequestStatus::Expired => "expired",
+            RequestStatus::Cancelled { .. } => "cancelled",
         }
+    }
+
+    /// Whether the request may still be signed (pending, awaiting an admin, or signing).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            RequestStatus::Pending | RequestStatus::AwaitingAdmin { .. } | RequestStatus::Signing
+        )
     }
 }
 
@@ -142,6 +159,10 @@ pub struct Request {
     pub created_at_ms: u64,
     /// Last change (ms).
     pub updated_at_ms: u64,
+    /// Log time (ms) after which the request can no longer sign: created plus the policy's
+    /// time-to-live. 0: no expiry.
+    #[serde(default)]
+    pub expires_at_ms: u64,
 }
 
 /// The amount every signature of this network for one Bitcoin P2WPKH output commits to: the

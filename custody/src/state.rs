@@ -317,6 +317,11 @@ impl CustodyState {
                 request_id,
                 intent_digest,
             } => self.request_admin_approve(&x, org_id, request_id, intent_digest),
+            Action::RequestCancel {
+                org_id,
+                request_id,
+                reason,
+            } => self.request_cancel(&x, org_id, request_id, reason),
             _ => Err(format!("{} is a governed change", action.kind())),
         }
     }

@@ -144,6 +144,9 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
         } => signing(request_id)
             .and_then(|r| r.attempts.last())
             .is_some_and(|a| a.attempt == *attempt),
+        Report::RequestExpired { request_id } => state
+            .request(request_id)
+            .is_some_and(|r| r.status.is_open()),
         Report::AuxReady { attempt } => {
             let a = state.aux();
             !a.complete && a.attempt == *attempt && !a.ready.contains(&me)

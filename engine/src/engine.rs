@@ -71,6 +71,8 @@ pub struct Engine {
     interactive: BTreeSet<Job>,
     /// Current attempts of requests in `signing`, by (request, attempt).
     watched: BTreeMap<(RequestId, u32), Watched>,
+    /// Open requests with a time-to-live, watched for it (`deadline_ms` = `expires_at_ms`).
+    expiring: BTreeMap<RequestId, Watched>,
     deliveries: Deliveries,
 }
 
@@ -111,6 +113,7 @@ impl Engine {
             my_pools: BTreeSet::new(),
             interactive: BTreeSet::new(),
             watched: BTreeMap::new(),
+            expiring: BTreeMap::new(),
             deliveries: Deliveries::default(),
         }
     }
@@ -180,6 +183,17 @@ impl Engine {
                 });
             }
         }
+        for (rid, w) in self.expiring.iter_mut() {
+            let resend_due = w
+                .last_report_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= EXPIRY_RESEND_MS);
+            if w.deadline_ms <= now_ms && resend_due {
+                w.last_report_ms = Some(now_ms);
+                expired.push(Report::RequestExpired {
+                    request_id: rid.clone(),
+                });
+            }
+        }
         for report in expired {
             self.propose(report, out);
         }
@@ -199,6 +213,7 @@ impl Engine {
         let expiry = self
             .watched
             .values()
+            .chain(self.expiring.values())
             .map(|w| match w.last_report_ms {
                 Some(t) => w.deadline_ms.max(t.saturating_add(EXPIRY_RESEND_MS)),
                 None => w.deadline_ms,
@@ -231,9 +246,11 @@ impl Engine {
         keys.extend(
             state
                 .requests(None)
-                .filter(|r| r.status == RequestStatus::Signing)
+                .filter(|r| r.status.is_open())
                 .map(|r| RecordKey::Request(r.request_id.clone())),
         );
+        self.expiring
+            .retain(|rid, _| state.request(rid).is_some_and(|r| r.status.is_open()));
         // Jobs and watches whose records no longer ask for them.
         let jobs: Vec<Job> = self.jobs.iter().cloned().collect();
         for job in jobs {
@@ -496,6 +513,17 @@ impl Engine {
         request_id: &RequestId,
         out: &mut Vec<Action>,
     ) {
+        match state.request(request_id) {
+            Some(r) if r.status.is_open() && r.expires_at_ms != 0 => {
+                self.expiring.entry(request_id.clone()).or_insert(Watched {
+                    deadline_ms: r.expires_at_ms,
+                    last_report_ms: None,
+                });
+            }
+            _ => {
+                self.expiring.remove(request_id);
+            }
+        }
         let current = current_attempt(state, request_id);
         self.watched
             .retain(|(rid, a), _| rid != request_id || Some(*a) == current);

@@ -74,6 +74,9 @@ impl CustodyState {
                 request_id,
                 attempt,
             } => self.report_attempt_expired(node, request_id, attempt, at),
+            Report::RequestExpired { request_id } => {
+                self.report_request_expired(node, request_id, at)
+            }
             Report::AuxReady { attempt } => self.report_aux_ready(node, *attempt),
             Report::AuxFailed { attempt, reason } => self.report_aux_failed(node, *attempt, reason),
         }

@@ -53,7 +53,9 @@ impl CustodyState {
             signed_transaction: None,
             created_at_ms: x.now_ms,
             updated_at_ms: x.now_ms,
+            expires_at_ms: 0,
         };
+        req.expires_at_ms = x.now_ms.saturating_add(req.policy.rules.request_ttl_ms());
         if req.policy.rules.whitelist_required && !self.all_whitelisted(&req) {
             req.status = RequestStatus::Rejected {
                 reason: "destination is not in the address book and the policy requires it".into(),
@@ -108,6 +110,7 @@ impl CustodyState {
         intent_digest: &str,
     ) -> Result<ActionResult, String> {
         let mut req = self.pending_request(org_id, request_id, intent_digest)?;
+        Self::not_expired(&req, x.now_ms)?;
         let member = self.signing_member(org_id, &x.signer)?;
         if !req.policy.rules.approvers.contains(&member.user_id)
             || !member.roles.contains(&Role::Approver)
@@ -176,6 +179,7 @@ impl CustodyState {
         intent_digest: &str,
     ) -> Result<ActionResult, String> {
         let mut req = self.pending_request(org_id, request_id, intent_digest)?;
+        Self::not_expired(&req, x.now_ms)?;
         let admin = self
             .member_with_key(org_id, &x.signer)
             .filter(|m| m.roles.contains(&Role::Admin))
@@ -245,6 +249,75 @@ impl CustodyState {
             return Err("intent digest does not match the request (approve what you saw)".into());
         }
         Ok(req.clone())
+    }
+
+    /// Refuses a request whose time-to-live has passed at log time `now_ms` (its expiry report
+    /// may not have been applied yet).
+    fn not_expired(req: &Request, now_ms: u64) -> Result<(), String> {
+        if req.expires_at_ms != 0 && now_ms >= req.expires_at_ms {
+            return Err(format!(
+                "request {} expired at log time {} ms",
+                req.request_id, req.expires_at_ms
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn request_cancel(
+        &mut self,
+        x: &Exec<'_>,
+        org_id: &OrgId,
+        request_id: &str,
+        reason: &str,
+    ) -> Result<ActionResult, String> {
+        let mut req = self
+            .requests
+            .get(request_id)
+            .filter(|r| &r.org_id == org_id)
+            .cloned()
+            .ok_or_else(|| format!("no request '{request_id}' in '{org_id}'"))?;
+        let member = self.signing_member(org_id, &x.signer)?;
+        if member.user_id != req.initiator && !member.roles.contains(&Role::Admin) {
+            return Err(format!(
+                "'{}' may not cancel this request (its initiator or an org admin may)",
+                member.user_id
+            ));
+        }
+        if !matches!(
+            req.status,
+            RequestStatus::Pending | RequestStatus::AwaitingAdmin { .. }
+        ) {
+            return Err(format!(
+                "request is {}: only a request not yet signing can be cancelled",
+                req.status.name()
+            ));
+        }
+        req.status = RequestStatus::Cancelled {
+            reason: format!("cancelled by {}: {reason}", member.user_id),
+        };
+        req.updated_at_ms = x.now_ms;
+        Ok(self.put_request(req))
+    }
+
+    /// A node reports that a request's time-to-live has passed.
+    pub(super) fn report_request_expired(
+        &mut self,
+        node: NodeId,
+        request_id: &str,
+        at: At,
+    ) -> super::ReportResult {
+        let Some(mut req) = self.requests.get(request_id).cloned() else {
+            return Ok(None);
+        };
+        if !req.status.is_open() || req.expires_at_ms == 0 || at.now_ms < req.expires_at_ms {
+            return Ok(None);
+        }
+        let was = req.status.name();
+        req.status = RequestStatus::Expired;
+        req.updated_at_ms = at.now_ms;
+        let org = req.org_id.clone();
+        let text = format!("request {request_id} expired while {was} (reported by node {node})");
+        Ok(Some((Some(org), text, self.put_request(req))))
     }
 
     /// One request.

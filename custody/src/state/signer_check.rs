@@ -83,6 +83,12 @@ impl CustodyState {
                  most {MAX_CLOCK_SKEW_MS} ms): a leader's clock or this node's is wrong"
             ));
         }
+        let expires = self.requests.get(request_id).map_or(0, |r| r.expires_at_ms);
+        if expires != 0 && now_ms > expires {
+            return Err(format!(
+                "the request expired at {expires} ms (this node's clock: {now_ms} ms)"
+            ));
+        }
         Ok(job)
     }
 

@@ -117,6 +117,7 @@ mod btc_inputs;
 mod custody;
 mod fees;
 mod governance;
+mod lifecycle;
 
 #[test]
 fn apply_table() {

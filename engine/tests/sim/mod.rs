@@ -439,6 +439,31 @@ impl Sim {
                     limits: vec![],
                     auto_approve: vec![],
                     max_fee: vec![],
+                    request_ttl_secs: None,
+                },
+            },
+        );
+    }
+
+    /// Replaces v1's policy by the 2-of-3 one with a request time-to-live of `secs`.
+    #[allow(dead_code)]
+    pub fn set_request_ttl(&mut self, secs: u64) {
+        self.user(
+            1,
+            Cmd::PolicySet {
+                org_id: OrgId("acme".into()),
+                vault_id: "v1".into(),
+                rules: PolicyRules {
+                    approvers: ["a1", "a2", "a3"]
+                        .iter()
+                        .map(|u| UserId(u.to_string()))
+                        .collect(),
+                    threshold: 2,
+                    whitelist_required: false,
+                    limits: vec![],
+                    auto_approve: vec![],
+                    max_fee: vec![],
+                    request_ttl_secs: Some(secs),
                 },
             },
         );

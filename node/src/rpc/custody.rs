@@ -59,6 +59,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         "request_approve",
         "request_reject",
         "request_admin_approve",
+        "request_cancel",
     ] {
         m.register_async_method(
             action,

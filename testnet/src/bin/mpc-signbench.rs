@@ -68,6 +68,7 @@ fn main() -> anyhow::Result<()> {
         whitelist_required: true,
         limits: vec![],
         max_fee: vec![],
+        request_ttl_secs: None,
         auto_approve: vec![
             AutoApprove {
                 asset: "ETH".into(),

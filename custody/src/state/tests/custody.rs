@@ -186,6 +186,7 @@ pub(super) fn two_of_three() -> PolicyRules {
         limits: vec![],
         auto_approve: vec![],
         max_fee: vec![],
+        request_ttl_secs: None,
     }
 }
 
