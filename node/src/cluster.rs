@@ -14,7 +14,7 @@ use mpc_consensus::raft::{NodeId, PeerNode, Raft};
 use mpc_consensus::rpc::{RaftRpc, RaftRpcReply};
 use mpc_consensus::rpc_guard::RpcGuard;
 use mpc_consensus::store::{proposal_hash, StateMachineStore};
-use mpc_custody::command::SignedCommand;
+use mpc_custody::command::{SignedCommand, VerifiedCommand};
 use mpc_custody::entry::{LogCommand, Proposal};
 use mpc_custody::state::{CommandOutcome, CustodyState};
 use mpc_custody::SignedReport;
@@ -49,6 +49,10 @@ pub enum ClusterError {
     /// Local failure (logged; not shown to clients in detail).
     #[error("internal error: {0}")]
     Internal(String),
+    /// Refused before the log: the signer is not known to the network (not a member of the
+    /// organisation, nor a genesis admin for `org_create`), or it sends too fast.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 impl From<ConsensusError> for ClusterError {
@@ -79,6 +83,7 @@ struct Inner {
     statuses: PeerStatusTable,
     guard: RpcGuard,
     refused: RefusalCounters,
+    write_limiter: crate::rate_limit::WriteLimiter,
 }
 
 /// Raft RPCs refused by the [`RpcGuard`], by kind (reported by `node_status`).
@@ -136,6 +141,7 @@ impl ClusterHandle {
                 statuses,
                 guard: RpcGuard::new(membership),
                 refused: RefusalCounters::default(),
+                write_limiter: Default::default(),
             }),
         }
     }
@@ -225,7 +231,24 @@ impl ClusterHandle {
                 });
             }
         }
+        self.check_signer(&verified).await?;
+        self.inner
+            .write_limiter
+            .admit(&verified.signer, Instant::now())
+            .map_err(ClusterError::Refused)?;
         self.propose(Proposal::User(cmd)).await
+    }
+
+    /// Refuses a stranger's command before it reaches the log (see
+    /// `CustodyState::signer_known`). A signer unknown to this node's applied state gets a second
+    /// look after a read barrier, in case this node lags behind a just-committed `member_add`.
+    async fn check_signer(&self, cmd: &VerifiedCommand) -> Result<(), ClusterError> {
+        if self.read_state(|s| s.signer_known(cmd))?.is_ok() {
+            return Ok(());
+        }
+        self.read_barrier().await?;
+        self.read_state(|s| s.signer_known(cmd))?
+            .map_err(|e| ClusterError::Refused(format!("{e}; nothing was written")))
     }
 
     /// Has a node report committed (reports carry no idempotency key: duplicates are no-ops in
@@ -463,8 +486,12 @@ impl ClusterHandle {
     async fn serve_forwarded_write(&self, cmd: Proposal) -> Result<CommandOutcome, ForwardError> {
         match &cmd {
             Proposal::User(c) => {
-                c.verify(&self.inner.cluster_id)
+                let v = c
+                    .verify(&self.inner.cluster_id)
                     .map_err(ForwardError::Invalid)?;
+                self.check_signer(&v)
+                    .await
+                    .map_err(|e| ForwardError::Invalid(e.to_string()))?;
             }
             Proposal::Node(r) => {
                 let key = self

@@ -33,6 +33,7 @@ pub mod heartbeat;
 pub mod node;
 pub mod p2p;
 pub mod primes;
+pub mod rate_limit;
 pub mod rpc;
 pub mod runner;
 pub mod sessions;

@@ -337,7 +337,8 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
     assert_eq!(e.code(), Some(1001), "{e}");
     assert!(e.to_string().contains("signature does not verify"), "{e}");
 
-    // Signed by a key that is not an admin: committed, rejected, audited.
+    // Signed by a key the network does not know: refused before the log (no log entry, audit
+    // entry or idempotency record for a stranger), for org_create and for an org's commands.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
     let cmd = sign_action(
         &stranger,
@@ -354,13 +355,70 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
     let e = client
         .call("org_create", json!({ "command": cmd }))
         .unwrap_err();
-    assert_eq!(e.code(), Some(1002), "{e}");
+    assert_eq!(e.code(), Some(1006), "{e}");
     assert!(e.to_string().contains("only a genesis admin"), "{e}");
+    let cmd = sign_action(
+        &stranger,
+        &c.cluster_id,
+        "k3b",
+        Action::MemberAdd {
+            org_id: OrgId("acme".into()),
+            user_id: UserId("mallory".into()),
+            public_key: UserKey(stranger.verifying_key().to_bytes()),
+            roles: vec![Role::Admin],
+        },
+    )
+    .unwrap();
+    for id in 1..=3 {
+        let e = c
+            .client(id)
+            .call("member_add", json!({ "command": cmd }))
+            .unwrap_err();
+        assert_eq!(e.code(), Some(1006), "{e}");
+        assert!(e.to_string().contains("not a member"), "{e}");
+    }
+    assert_eq!(
+        audit_total(&c, 2),
+        total,
+        "a stranger's command left an audit entry"
+    );
+    // A member who is not an admin: committed, rejected, audited (apply's own check).
+    let out = client
+        .call(
+            "member_add",
+            json!({ "command": member_add(&c, "acme", "bob", 5, "k3c") }),
+        )
+        .unwrap();
+    assert_eq!(out["result"]["type"], "member_added", "{out}");
+    let bob = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let cmd = sign_action(
+        &bob,
+        &c.cluster_id,
+        "k3d",
+        Action::MemberRemove {
+            org_id: OrgId("acme".into()),
+            user_id: UserId("root".into()),
+        },
+    )
+    .unwrap();
+    let e = client
+        .call("member_remove", json!({ "command": cmd }))
+        .unwrap_err();
+    assert_eq!(e.code(), Some(1002), "{e}");
+    assert!(e.to_string().contains("not an admin"), "{e}");
     let total = {
         let t = audit_total(&c, 2);
-        assert_eq!(t, total + 1, "a rejected command is audited");
+        assert_eq!(t, total + 2, "a member's rejected command is audited");
         t
     };
+    // A batch above the limit is refused whole.
+    let batch: Vec<serde_json::Value> = (0..33)
+        .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "node_status" }))
+        .collect();
+    let e = client
+        .send_raw(&serde_json::Value::Array(batch).to_string())
+        .unwrap_err();
+    assert_eq!(e.code(), Some(-32010), "{e}");
 
     // Replay: the first result again, nothing applied twice.
     let again = client

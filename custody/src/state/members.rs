@@ -165,6 +165,29 @@ impl CustodyState {
             .map(|(_, m)| m)
     }
 
+    /// Whether a node should propose `cmd` at all: its signer must be a genesis admin (for
+    /// `org_create`) or a member of the organisation the action names. Nodes refuse anyone else
+    /// *before* the log, so a stranger's key gets no log entry, audit entry or idempotency
+    /// record. (`apply` checks authorisation again, fully.)
+    pub fn signer_known(&self, cmd: &crate::command::VerifiedCommand) -> Result<(), String> {
+        match &cmd.body.action {
+            crate::command::Action::OrgCreate { .. } => {
+                if self.genesis.admins.contains(&cmd.signer) {
+                    Ok(())
+                } else {
+                    Err("only a genesis admin may create an organisation".into())
+                }
+            }
+            a => match self.member_with_key(a.org_id(), &cmd.signer) {
+                Some(_) => Ok(()),
+                None => Err(format!(
+                    "the signer is not a member of organisation '{}'",
+                    a.org_id()
+                )),
+            },
+        }
+    }
+
     /// The member of `org_id` whose key signed, or why there is none.
     pub(super) fn signing_member(&self, org_id: &OrgId, key: &UserKey) -> Result<Member, String> {
         self.member_with_key(org_id, key)

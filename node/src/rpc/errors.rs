@@ -17,6 +17,9 @@ pub const NOT_FOUND: i32 = 1003;
 pub const UNAVAILABLE: i32 = 1004;
 /// A local failure; see the node's log.
 pub const INTERNAL: i32 = 1005;
+/// Refused before the log: the signer is not a member (nor a genesis admin for `org_create`),
+/// or its key writes too fast. Nothing was written.
+pub const REFUSED: i32 = 1006;
 
 /// An error to return to a JSON-RPC client.
 #[derive(Debug)]
@@ -40,6 +43,8 @@ pub enum RpcError {
     Unavailable(String),
     /// See [`INTERNAL`].
     Internal(String),
+    /// See [`REFUSED`].
+    Refused(String),
 }
 
 impl From<ClusterError> for RpcError {
@@ -48,6 +53,7 @@ impl From<ClusterError> for RpcError {
             ClusterError::Invalid(m) => RpcError::InvalidCommand(m),
             ClusterError::Unavailable(m) => RpcError::Unavailable(m),
             ClusterError::Internal(m) => RpcError::Internal(m),
+            ClusterError::Refused(m) => RpcError::Refused(m),
         }
     }
 }
@@ -68,6 +74,7 @@ impl From<RpcError> for ErrorObjectOwned {
             ),
             RpcError::NotFound(m) => ErrorObjectOwned::owned(NOT_FOUND, m, None::<()>),
             RpcError::Unavailable(m) => ErrorObjectOwned::owned(UNAVAILABLE, m, None::<()>),
+            RpcError::Refused(m) => ErrorObjectOwned::owned(REFUSED, m, None::<()>),
             RpcError::Internal(m) => {
                 tracing::error!("internal error serving a request: {m}");
                 ErrorObjectOwned::owned(INTERNAL, "internal error; see the node's log", None::<()>)
