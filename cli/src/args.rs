@@ -189,6 +189,10 @@ pub(crate) enum WalletCmd {
         /// Derivation index.
         #[arg(long, default_value_t = 0)]
         index: u32,
+        /// Ethereum: the chain id the wallet signs for (default 1 on mainnet, 11155111 Sepolia
+        /// on testnet).
+        #[arg(long)]
+        chain_id: Option<u64>,
     },
     /// Show a wallet.
     Get {

@@ -310,6 +310,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             chain,
             network,
             index,
+            chain_id,
         }) => signed(
             &args,
             &client,
@@ -321,6 +322,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 chain: chain_arg(chain)?,
                 network: network_arg(network)?,
                 index: *index,
+                chain_id: *chain_id,
             },
         )?,
         Cmd::Wallet(WalletCmd::Get { wallet }) => {

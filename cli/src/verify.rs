@@ -45,6 +45,9 @@ pub fn verify_request(
     let payload = hex::decode(&req.payload).context("refusing: the payload is not hex")?;
     let parsed = chain::parse(&derived, &payload, &req.extras)
         .map_err(|e| anyhow::anyhow!("refusing: the payload does not parse here: {e}"))?;
+    wallet
+        .check_intent(&parsed.intent)
+        .map_err(|e| anyhow::anyhow!("refusing: {e}"))?;
     if parsed.intent != req.intent {
         bail!(
             "refusing: the node's intent differs from the one parsed here from the payload \

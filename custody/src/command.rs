@@ -134,6 +134,10 @@ pub enum Action {
         network: Network,
         /// Derivation index (below 2^31).
         index: u32,
+        /// Ethereum: the chain id the wallet signs for (default: 1 on mainnet, Sepolia's
+        /// 11155111 on testnet).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chain_id: Option<u64>,
     },
     /// Whitelist an address.
     AddressBookAdd {

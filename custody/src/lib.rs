@@ -66,4 +66,4 @@ pub use request::{
     attempt_deadline_ms, check_approval, intent_digest, Request, RequestStatus, SignAttempt,
     ATTEMPT_DEADLINE_INTERACTIVE_MS, ATTEMPT_DEADLINE_ONLINE_MS, MAX_SIGN_ATTEMPTS,
 };
-pub use vault::{Vault, VaultStatus, Wallet};
+pub use vault::{Vault, VaultStatus, Wallet, DEFAULT_ETH_TESTNET_CHAIN_ID};

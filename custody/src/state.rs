@@ -96,7 +96,7 @@ pub struct CustodyState {
     audit: Vec<AuditEntry>,
     vaults: BTreeMap<VaultId, Vault>,
     wallets: BTreeMap<WalletId, Wallet>,
-    address_book: BTreeMap<(OrgId, String, String), AddressBookEntry>,
+    address_book: BTreeMap<address_book::BookKey, AddressBookEntry>,
     policies: BTreeMap<VaultId, Policy>,
     requests: BTreeMap<RequestId, Request>,
     /// Governance proposals.
@@ -352,7 +352,11 @@ impl CustodyState {
                 chain,
                 network,
                 index,
-            } => self.wallet_create(x, org_id, vault_id, chain, network, index),
+                chain_id,
+            } => {
+                let chain_id = Wallet::chain_id_for(*chain, *network, *chain_id)?;
+                self.wallet_create(x, org_id, vault_id, (*chain, *network, *index), chain_id)
+            }
             Action::AddressBookAdd {
                 org_id,
                 chain,

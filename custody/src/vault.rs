@@ -71,9 +71,60 @@ pub struct Wallet {
     pub address: String,
     /// Creation time (ms).
     pub created_at_ms: u64,
+    /// Ethereum: the one chain id this wallet signs for (mainnet 1; a test network's own id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<u64>,
 }
 
+/// The chain id of an Ethereum test-network wallet created without one: Sepolia.
+pub const DEFAULT_ETH_TESTNET_CHAIN_ID: u64 = 11_155_111;
+
 impl Wallet {
+    /// The chain id an Ethereum wallet of `network` is created with: `requested`, checked, or
+    /// the network's default (mainnet 1, test networks Sepolia). Other chains take none.
+    pub fn chain_id_for(
+        chain: Chain,
+        network: Network,
+        requested: Option<u64>,
+    ) -> Result<Option<u64>, String> {
+        match (chain, network, requested) {
+            (Chain::Ethereum, Network::Mainnet, None | Some(1)) => Ok(Some(1)),
+            (Chain::Ethereum, Network::Mainnet, Some(id)) => Err(format!(
+                "a mainnet Ethereum wallet signs for chain id 1, not {id} (other EVM chains are \
+                 not supported yet)"
+            )),
+            (Chain::Ethereum, Network::Testnet, None) => Ok(Some(DEFAULT_ETH_TESTNET_CHAIN_ID)),
+            (Chain::Ethereum, Network::Testnet, Some(0 | 1)) => {
+                Err("a test-network Ethereum wallet cannot sign for chain id 0 or 1".into())
+            }
+            (Chain::Ethereum, Network::Testnet, Some(id)) => Ok(Some(id)),
+            (_, _, None) => Ok(None),
+            (_, _, Some(_)) => Err("only Ethereum wallets take a chain id".into()),
+        }
+    }
+
+    /// Refuses an intent this wallet may not sign: for Ethereum, any chain id but the wallet's.
+    pub fn check_intent(&self, intent: &mpc_protocol::chain::Intent) -> Result<(), String> {
+        if self.chain != Chain::Ethereum {
+            return Ok(());
+        }
+        let Some(mine) = self.chain_id else {
+            return Err(format!("wallet {} has no chain id", self.wallet_id));
+        };
+        let theirs = intent
+            .details
+            .get("chain_id")
+            .and_then(|c| c.parse::<u64>().ok())
+            .ok_or("the transaction has no chain id")?;
+        if theirs != mine {
+            return Err(format!(
+                "the transaction is for chain id {theirs}; wallet {} signs only for chain id {mine}",
+                self.wallet_id
+            ));
+        }
+        Ok(())
+    }
+
     /// The id of a wallet.
     pub fn id_for(vault_id: &str, chain: Chain, network: Network, index: u32) -> WalletId {
         let net = match network {

@@ -224,6 +224,7 @@ pub fn setup(
                 chain,
                 network: Network::Testnet,
                 index: 0,
+                chain_id: None,
             },
         )?;
         let w = r["result"]["wallet"].clone();

@@ -67,10 +67,11 @@ impl CustodyState {
             policy.hash = policy.rules.hash();
             self.policies.insert(req.vault_id.clone(), policy.clone());
             for t in &req.intent.transfers {
-                let key = (
-                    req.org_id.clone(),
-                    book_chain(req.intent.chain).as_str().to_string(),
-                    t.to.clone(),
+                let key = super::address_book::book_key(
+                    &req.org_id,
+                    req.intent.chain,
+                    req.intent.network,
+                    &t.to,
                 );
                 let entry = AddressBookEntry {
                     org_id: req.org_id.clone(),

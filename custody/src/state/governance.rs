@@ -375,10 +375,15 @@ impl CustodyState {
     /// Every destination of `req` is in the address book by an entry an admin quorum adopted.
     pub(super) fn destinations_adopted(&self, req: &crate::Request) -> Result<(), String> {
         for t in &req.intent.transfers {
-            let c = book_chain(req.intent.chain);
+            let key = super::address_book::book_key(
+                &req.org_id,
+                req.intent.chain,
+                req.intent.network,
+                &t.to,
+            );
             let entry = self
                 .address_book
-                .get(&(req.org_id.clone(), c.as_str().to_string(), t.to.clone()))
+                .get(&key)
                 .ok_or_else(|| format!("{} is not in the address book", t.to))?;
             let adoption = entry
                 .adoption

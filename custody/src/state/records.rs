@@ -24,7 +24,7 @@ pub enum RecordKey {
     /// A wallet.
     Wallet(WalletId),
     /// An address-book entry.
-    AddressBook(OrgId, String, String),
+    AddressBook(OrgId, String, String, String),
     /// A vault's policy.
     Policy(VaultId),
     /// A request.
@@ -97,9 +97,9 @@ impl CustodyState {
                 .map(RecordValue::Audit),
             RecordKey::Vault(id) => self.vaults.get(id).cloned().map(RecordValue::Vault),
             RecordKey::Wallet(id) => self.wallets.get(id).cloned().map(RecordValue::Wallet),
-            RecordKey::AddressBook(o, c, a) => self
+            RecordKey::AddressBook(o, c, n, a) => self
                 .address_book
-                .get(&(o.clone(), c.clone(), a.clone()))
+                .get(&(o.clone(), c.clone(), n.clone(), a.clone()))
                 .cloned()
                 .map(RecordValue::AddressBook),
             RecordKey::Policy(id) => self.policies.get(id).cloned().map(RecordValue::Policy),
@@ -140,7 +140,7 @@ impl CustodyState {
         let book = self
             .address_book
             .keys()
-            .map(|(o, c, a)| RecordKey::AddressBook(o.clone(), c.clone(), a.clone()));
+            .map(|(o, c, n, a)| RecordKey::AddressBook(o.clone(), c.clone(), n.clone(), a.clone()));
         let policies = self.policies.keys().map(|k| RecordKey::Policy(k.clone()));
         let requests = self.requests.keys().map(|k| RecordKey::Request(k.clone()));
         let pools = self
@@ -201,10 +201,10 @@ impl CustodyState {
                 (RecordKey::Wallet(id), RecordValue::Wallet(w)) if id == w.wallet_id => {
                     s.wallets.insert(id, w);
                 }
-                (RecordKey::AddressBook(o, c, a), RecordValue::AddressBook(e))
+                (RecordKey::AddressBook(o, c, n, a), RecordValue::AddressBook(e))
                     if o == e.org_id && a == e.address =>
                 {
-                    s.address_book.insert((o, c, a), e);
+                    s.address_book.insert((o, c, n, a), e);
                 }
                 (RecordKey::Policy(id), RecordValue::Policy(p)) if id == p.vault_id => {
                     s.policies.insert(id, p);

@@ -23,6 +23,7 @@ impl CustodyState {
         let (initiator, wallet, policy) = self.submit_context(x, org_id, wallet_id)?;
         let bytes = payload_bytes(payload)?;
         let parsed = chain::parse(&wallet.key()?, &bytes, extras).map_err(|e| e.to_string())?;
+        wallet.check_intent(&parsed.intent)?;
         let request_id = RequestId(format!("req-{}", x.ctx.log_index));
         let digest = intent_digest(
             &self.genesis.cluster_id,

@@ -214,6 +214,7 @@ impl CustodyState {
         }
         let payload = payload_bytes(&req.payload)?;
         let parsed = chain::parse(&derived, &payload, &req.extras).map_err(|e| e.to_string())?;
+        wallet.check_intent(&parsed.intent)?;
         let job = SigningJob {
             request_id: req.request_id.clone(),
             attempt: attempt.attempt,

@@ -118,6 +118,7 @@ mod custody;
 mod fees;
 mod governance;
 mod lifecycle;
+mod networks;
 
 #[test]
 fn apply_table() {

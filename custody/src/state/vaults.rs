@@ -40,10 +40,10 @@ impl CustodyState {
         x: &Exec<'_>,
         org_id: &OrgId,
         vault_id: &VaultId,
-        chain: &Chain,
-        network: &Network,
-        index: &u32,
+        (chain, network, index): (Chain, Network, u32),
+        chain_id: Option<u64>,
     ) -> Result<ActionResult, String> {
+        let (chain, network, index) = (&chain, &network, &index);
         let vault = self.vault_in_org(org_id, vault_id)?;
         let Some(vkeys) = vault
             .keys
@@ -68,6 +68,7 @@ impl CustodyState {
             public_key: hex::encode(&key.public_key),
             address: key.address,
             created_at_ms: x.now_ms,
+            chain_id,
         };
         if wallet.key_type == KeyType::EcdsaSecp256k1 {
             let pool = PresigPool::new(&wallet_id, self.pool_signers(&wallet_id));

@@ -422,6 +422,7 @@ impl Sim {
                 chain: Chain::Solana,
                 network: Network::Testnet,
                 index: 0,
+                chain_id: None,
             },
         );
         self.user(
@@ -479,6 +480,7 @@ impl Sim {
                 chain,
                 network,
                 index: 0,
+                chain_id: None,
             },
         );
     }

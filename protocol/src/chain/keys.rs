@@ -43,12 +43,15 @@ pub fn ecdsa_path(chain: Chain, network: Network, index: u32) -> Result<Vec<u32>
             "wallet index must be below 2^31 (non-hardened)".into(),
         ));
     }
-    let coin = match (chain, network) {
-        (Chain::Ethereum, _) => 60,
-        (_, Network::Mainnet) => 0,
-        (_, Network::Testnet) => 1,
-    };
-    Ok(vec![coin, index])
+    // SLIP-44 coin types, non-hardened (threshold HD derivation is public). Test networks use
+    // coin 1 — never a mainnet key — and Ethereum's test networks 1/60 under it, so that no
+    // testnet wallet shares a key with a mainnet wallet or with a Bitcoin testnet wallet.
+    Ok(match (chain, network) {
+        (Chain::Ethereum, Network::Mainnet) => vec![60, index],
+        (Chain::Ethereum, Network::Testnet) => vec![1, 60, index],
+        (_, Network::Mainnet) => vec![0, index],
+        (_, Network::Testnet) => vec![1, index],
+    })
 }
 
 /// SLIP-10 child of an ECDSA extended public key (33-byte compressed result).

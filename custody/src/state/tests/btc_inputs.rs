@@ -24,6 +24,7 @@ fn btc_wallet(h: &mut H) -> Btc {
             chain: Chain::BitcoinP2wpkh,
             network: Network::Testnet,
             index: 0,
+            chain_id: None,
         },
     );
     let ActionResult::WalletCreated { wallet } = out else {

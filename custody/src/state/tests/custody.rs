@@ -172,6 +172,7 @@ fn wallet_action() -> Action {
         chain: Chain::Solana,
         network: Network::Testnet,
         index: 0,
+        chain_id: None,
     }
 }
 
@@ -586,6 +587,7 @@ fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
             chain: Chain::Ethereum,
             network: Network::Mainnet,
             index: 0,
+            chain_id: None,
         },
     ) else {
         panic!()
