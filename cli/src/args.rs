@@ -72,18 +72,12 @@ pub(crate) enum Cmd {
 /// Arguments of an admin's proposal command.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProposalRef {
-    /// Signing key file (an org admin's).
-    #[arg(long)]
-    pub(crate) key: PathBuf,
-    /// Organisation id.
-    #[arg(long)]
-    pub(crate) org: String,
+    /// An org admin's key, the organisation, the idempotency key.
+    #[command(flatten)]
+    pub(crate) signer: Signer,
     /// Proposal id (prop-<n>).
     #[arg(long)]
     pub(crate) id: String,
-    /// Idempotency key (random when absent).
-    #[arg(long)]
-    pub(crate) idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

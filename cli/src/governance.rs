@@ -42,7 +42,7 @@ pub(crate) fn run(args: &Args, client: &RpcClient, cmd: &ProposalCmd) -> anyhow:
                 }
             }
             let action = Action::ProposalApprove {
-                org_id: OrgId(p.org.clone()),
+                org_id: OrgId(p.signer.org.clone()),
                 proposal_id: ProposalId(p.id.clone()),
                 change_hash: change_hash(&cluster, &proposal.change),
             };
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &Args, client: &RpcClient, cmd: &ProposalCmd) -> anyhow:
         }
         ProposalCmd::Veto { p, reason } => {
             let action = Action::ProposalVeto {
-                org_id: OrgId(p.org.clone()),
+                org_id: OrgId(p.signer.org.clone()),
                 proposal_id: ProposalId(p.id.clone()),
                 reason: reason.clone(),
             };
@@ -58,7 +58,7 @@ pub(crate) fn run(args: &Args, client: &RpcClient, cmd: &ProposalCmd) -> anyhow:
         }
         ProposalCmd::Execute { p } => {
             let action = Action::ProposalExecute {
-                org_id: OrgId(p.org.clone()),
+                org_id: OrgId(p.signer.org.clone()),
                 proposal_id: ProposalId(p.id.clone()),
             };
             write(args, client, "proposal_execute", p, action)?
@@ -73,7 +73,14 @@ fn write(
     p: &ProposalRef,
     action: Action,
 ) -> anyhow::Result<Value> {
-    crate::submit(args, client, method, &p.key, &p.idempotency_key, action)
+    crate::submit(
+        args,
+        client,
+        method,
+        &p.signer.key,
+        &p.signer.idempotency_key,
+        action,
+    )
 }
 
 /// The proposal, after checking that the change the node shows is the one the proposer signed

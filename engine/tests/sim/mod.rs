@@ -224,6 +224,22 @@ pub fn pk(k: &SigningKey) -> UserKey {
     UserKey(k.verifying_key().to_bytes())
 }
 
+/// The simulated vault's policy: 2 of a1, a2, a3, with an optional request time-to-live.
+fn two_of_three(request_ttl_secs: Option<u64>) -> PolicyRules {
+    PolicyRules {
+        approvers: ["a1", "a2", "a3"]
+            .iter()
+            .map(|u| UserId(u.to_string()))
+            .collect(),
+        threshold: 2,
+        whitelist_required: false,
+        limits: vec![],
+        auto_approve: vec![],
+        max_fee: vec![],
+        request_ttl_secs,
+    }
+}
+
 /// A fixed ECDSA public key (`G`, secret key 1) and chain code (zero) for simulated vaults: the
 /// ideal ECDSA signer (`ecdsa.rs`) derives the wallet secrets from them.
 fn ecdsa_placeholder() -> (String, String) {
@@ -430,18 +446,7 @@ impl Sim {
             Cmd::PolicySet {
                 org_id: org,
                 vault_id: "v1".into(),
-                rules: PolicyRules {
-                    approvers: ["a1", "a2", "a3"]
-                        .iter()
-                        .map(|u| UserId(u.to_string()))
-                        .collect(),
-                    threshold: 2,
-                    whitelist_required: false,
-                    limits: vec![],
-                    auto_approve: vec![],
-                    max_fee: vec![],
-                    request_ttl_secs: None,
-                },
+                rules: two_of_three(None),
             },
         );
     }
@@ -454,18 +459,7 @@ impl Sim {
             Cmd::PolicySet {
                 org_id: OrgId("acme".into()),
                 vault_id: "v1".into(),
-                rules: PolicyRules {
-                    approvers: ["a1", "a2", "a3"]
-                        .iter()
-                        .map(|u| UserId(u.to_string()))
-                        .collect(),
-                    threshold: 2,
-                    whitelist_required: false,
-                    limits: vec![],
-                    auto_approve: vec![],
-                    max_fee: vec![],
-                    request_ttl_secs: Some(secs),
-                },
+                rules: two_of_three(Some(secs)),
             },
         );
     }

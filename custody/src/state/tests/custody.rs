@@ -176,6 +176,21 @@ fn wallet_action() -> Action {
     }
 }
 
+/// Whitelists the Solana destination `submit` sends to.
+pub(super) fn whitelist_destination(h: &mut H) {
+    h.ok(
+        1,
+        "ab",
+        Action::AddressBookAdd {
+            org_id: org(),
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            address: bs58::encode([8u8; 32]).into_string(),
+            label: "cold".into(),
+        },
+    );
+}
+
 pub(super) fn two_of_three() -> PolicyRules {
     PolicyRules {
         approvers: ["a1", "a2", "a3"]
@@ -477,18 +492,7 @@ fn whitelist_limits_and_auto_approve() {
         "{:?}",
         r.status
     );
-    let dest = bs58::encode([8u8; 32]).into_string();
-    h.ok(
-        1,
-        "ab",
-        Action::AddressBookAdd {
-            org_id: org(),
-            chain: Chain::Solana,
-            network: Network::Testnet,
-            address: dest,
-            label: "cold".into(),
-        },
-    );
+    whitelist_destination(&mut h);
     // Whitelisted and, with its 5,000-lamport fee, at the auto-approve amount: straight to
     // signing.
     let r1 = submit(&mut h, &wallet, &pk, 995_000, "r1");
@@ -521,17 +525,7 @@ fn whitelist_limits_and_auto_approve() {
     // With a REJECT limit instead, the same spend is rejected.
     rules.limits[0].action = LimitAction::Reject;
     let (mut h, wallet, pk) = setup(rules);
-    h.ok(
-        1,
-        "ab",
-        Action::AddressBookAdd {
-            org_id: org(),
-            chain: Chain::Solana,
-            network: Network::Testnet,
-            address: bs58::encode([8u8; 32]).into_string(),
-            label: "cold".into(),
-        },
-    );
+    whitelist_destination(&mut h);
     submit(&mut h, &wallet, &pk, 995_000, "r1");
     let r2 = submit(&mut h, &wallet, &pk, 2_500_000, "r2");
     approve(&mut h, 11, &r2, &r2.intent_digest);

@@ -2,26 +2,11 @@
 //! caps, and a per-policy fee cap rejects an expensive request. (Solana transfers here: a fixed
 //! fee of 5,000 lamports.)
 
-use super::custody::{approve, org, setup, submit, two_of_three};
-use super::*;
+use super::custody::{approve, setup, submit, two_of_three, whitelist_destination};
 use crate::{AutoApprove, FeeCap, LimitAction, RequestStatus, SpendLimit};
-use mpc_protocol::chain::{Amount, Chain, Network};
+use mpc_protocol::chain::Amount;
 
 const FEE: u128 = 5_000;
-
-fn whitelist(h: &mut super::custody::H) {
-    h.ok(
-        1,
-        "ab",
-        Action::AddressBookAdd {
-            org_id: org(),
-            chain: Chain::Solana,
-            network: Network::Testnet,
-            address: bs58::encode([8u8; 32]).into_string(),
-            label: "cold".into(),
-        },
-    );
-}
 
 #[test]
 fn auto_approve_counts_the_fee() {
@@ -31,7 +16,7 @@ fn auto_approve_counts_the_fee() {
         max_amount: Amount(1_000_000),
     }];
     let (mut h, wallet, pk) = setup(rules);
-    whitelist(&mut h);
+    whitelist_destination(&mut h);
     // 1,000,000 lamports plus the fee is above the cap: people must approve.
     let r = submit(&mut h, &wallet, &pk, 1_000_000, "r1");
     assert_eq!(r.intent.fee.0, FEE);

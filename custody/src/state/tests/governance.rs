@@ -44,6 +44,19 @@ fn two_admins() -> (H, crate::types::WalletId, Vec<u8>) {
     (h, wallet, pk)
 }
 
+/// Both admins adopt a one-hour time-lock.
+fn one_hour_timelock(h: &mut H) {
+    let settings = Action::OrgSettingsSet {
+        org_id: org(),
+        settings: OrgSettings {
+            admin_quorum: 0,
+            timelock_secs: 3600,
+        },
+    };
+    let pid = propose(h, 1, "s", &settings);
+    assert!(approve_prop(h, 30, &pid, &settings).error.is_none());
+}
+
 fn one_of_three() -> PolicyRules {
     PolicyRules {
         threshold: 1,
@@ -123,15 +136,7 @@ fn genesis_admin_has_no_power_over_an_organisation_it_bootstrapped() {
 #[test]
 fn time_locked_change_waits_and_can_be_vetoed() {
     let (mut h, _, _) = two_admins();
-    let settings = Action::OrgSettingsSet {
-        org_id: org(),
-        settings: OrgSettings {
-            admin_quorum: 0,
-            timelock_secs: 3600,
-        },
-    };
-    let pid = propose(&mut h, 1, "s", &settings);
-    assert!(approve_prop(&mut h, 30, &pid, &settings).error.is_none());
+    one_hour_timelock(&mut h);
     assert_eq!(h.s.org(&org()).unwrap().settings.timelock_secs, 3600);
 
     // Quorum reached: queued behind the time-lock; executing early is refused; a veto ends it.
@@ -189,36 +194,33 @@ fn signer_refuses_a_policy_or_approver_without_quorum_evidence() {
 
     // A policy "adopted" by a key that is no admin (the initiator's signed policy_set), with
     // request and policy consistent: refused, the signatures do not reach the quorum.
-    let mut forged = h.s.clone();
     let rules = one_of_three();
     let change = policy_change(rules.clone());
+    // A copy of the state whose policy in force (and the request's snapshot of it) has `rules`,
+    // its evidence changed by `edit`: the signer's refusal.
+    let with_rules = |edit: &dyn Fn(&mut crate::Adoption)| {
+        let mut forged = h.s.clone();
+        let p = forged.policies.get_mut("v1").unwrap();
+        edit(p.adoption.as_mut().unwrap());
+        p.rules = rules.clone();
+        p.hash = rules.hash();
+        let mut fr = r.clone();
+        fr.policy = p.clone();
+        forged.force_request_for_tests(fr);
+        forged.signing_job(&req.request_id, me).unwrap_err()
+    };
     let by_initiator = match &cmd(20, "evil", change.clone()).proposal {
         Proposal::User(c) => c.clone(),
         Proposal::Node(_) => unreachable!(),
     };
-    let p = forged.policies.get_mut("v1").unwrap();
-    let adoption = p.adoption.as_mut().unwrap();
-    adoption.commands = vec![by_initiator];
-    adoption.change_hash = change_hash(CLUSTER, &change);
-    p.rules = rules.clone();
-    p.hash = rules.hash();
-    let p = p.clone();
-    let mut fr = r.clone();
-    fr.policy = p;
-    forged.force_request_for_tests(fr);
-    let e = forged.signing_job(&req.request_id, me).unwrap_err();
+    let e = with_rules(&|a| {
+        a.commands = vec![by_initiator.clone()];
+        a.change_hash = change_hash(CLUSTER, &change);
+    });
     assert!(e.contains("adopted by 0 admin(s)"), "{e}");
 
     // The genuine evidence of another policy does not carry over to these rules.
-    let mut forged = h.s.clone();
-    let p = forged.policies.get_mut("v1").unwrap();
-    p.rules = rules.clone();
-    p.hash = rules.hash();
-    let p = p.clone();
-    let mut fr = r.clone();
-    fr.policy = p;
-    forged.force_request_for_tests(fr);
-    let e = forged.signing_job(&req.request_id, me).unwrap_err();
+    let e = with_rules(&|_| {});
     assert!(e.contains("different change"), "{e}");
 
     // An approver whose membership carries no evidence does not count.
@@ -232,15 +234,7 @@ fn signer_refuses_a_policy_or_approver_without_quorum_evidence() {
 #[test]
 fn a_leader_clock_jump_past_a_time_lock_gets_no_signature() {
     let (mut h, wallet, pk) = two_admins();
-    let settings = Action::OrgSettingsSet {
-        org_id: org(),
-        settings: OrgSettings {
-            admin_quorum: 0,
-            timelock_secs: 3600,
-        },
-    };
-    let pid = propose(&mut h, 1, "s", &settings);
-    assert!(approve_prop(&mut h, 30, &pid, &settings).error.is_none());
+    one_hour_timelock(&mut h);
     let change = policy_change(one_of_three());
     let pid = propose(&mut h, 1, "p2", &change);
     assert!(approve_prop(&mut h, 30, &pid, &change).error.is_none());
