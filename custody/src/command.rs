@@ -438,6 +438,17 @@ pub struct VerifiedCommand {
     pub signature: String,
 }
 
+impl VerifiedCommand {
+    /// The envelope this command arrived in (kept as evidence: approvals, adoptions).
+    pub fn signed(&self) -> SignedCommand {
+        SignedCommand {
+            body: self.body_text.clone(),
+            signer: self.signer,
+            signature: self.signature.clone(),
+        }
+    }
+}
+
 /// The bytes an Ed25519 signature over `body` covers.
 pub fn signing_message(body: &str) -> Vec<u8> {
     let mut msg = Vec::with_capacity(domain::COMMAND_SIGNATURE.len() + body.len());

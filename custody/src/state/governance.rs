@@ -2,22 +2,11 @@
 //! signer re-verifies the adoption of what it relies on (see [`crate::governance`]).
 
 use super::{ActionResult, CustodyState, Exec, RecordKey};
-use crate::command::{Action, SignedCommand, VerifiedCommand};
+use crate::command::Action;
 use crate::governance::{change_hash, Adoption, OrgSettings, PROPOSAL_TTL_MS};
 use crate::types::{OrgId, ProposalId, Role, UserKey};
 use crate::{book_chain, Member, Policy, Proposal, ProposalStatus};
 use mpc_protocol::chain;
-
-impl VerifiedCommand {
-    /// The envelope this command arrived in.
-    pub fn signed(&self) -> SignedCommand {
-        SignedCommand {
-            body: self.body_text.clone(),
-            signer: self.signer,
-            signature: self.signature.clone(),
-        }
-    }
-}
 
 impl CustodyState {
     /// Keys of an organisation's admins, sorted.

@@ -127,12 +127,7 @@ impl CustodyState {
         if req.approvals.contains_key(&member.user_id) {
             return Err(format!("'{}' has already approved", member.user_id));
         }
-        let signed = crate::command::SignedCommand {
-            body: x.cmd.body_text.clone(),
-            signer: x.signer,
-            signature: x.cmd.signature.clone(),
-        };
-        req.approvals.insert(member.user_id.clone(), signed);
+        req.approvals.insert(member.user_id.clone(), x.cmd.signed());
         req.updated_at_ms = x.now_ms;
         if self.valid_approvals(&req).len() >= usize::from(req.policy.rules.threshold) {
             self.proceed(&mut req, x.ctx, x.now_ms);
@@ -192,11 +187,7 @@ impl CustodyState {
             ));
         }
         let _ = admin;
-        req.admin_approval = Some(crate::command::SignedCommand {
-            body: x.cmd.body_text.clone(),
-            signer: x.signer,
-            signature: x.cmd.signature.clone(),
-        });
+        req.admin_approval = Some(x.cmd.signed());
         req.updated_at_ms = x.now_ms;
         self.proceed(&mut req, x.ctx, x.now_ms);
         Ok(self.put_request(req))
