@@ -20,4 +20,4 @@ URLS=()
 for i in $(seq 1 "$N"); do URLS+=("http://127.0.0.1:$((RPC_BASE + i))"); done
 "$BIN/mpc-demo" "$RUN" "${URLS[@]}"
 echo
-echo "try: $BIN/mpc --rpc ${URLS[0]} request list"
+echo "try: $BIN/mpc --rpc ${URLS[0]} --key $RUN/admin.key --passphrase-file $RUN/secrets/admin.pass request list"

@@ -21,6 +21,10 @@ pub(crate) struct Args {
     /// Network id (genesis hash) to sign for; fetched from the node when absent.
     #[arg(long, env = "MPC_CLUSTER_ID", global = true)]
     pub(crate) cluster_id: Option<String>,
+    /// Your key file: it signs writes and authenticates reads (every command but status,
+    /// cluster, key create and tx needs it).
+    #[arg(long, env = "MPC_KEY", global = true)]
+    pub(crate) key: Option<PathBuf>,
     /// File holding the user-key passphrase (else MPC_KEY_PASSPHRASE, else a prompt).
     #[arg(long, global = true)]
     pub(crate) passphrase_file: Option<PathBuf>,
@@ -121,12 +125,9 @@ pub(crate) enum ProposalCmd {
     },
 }
 
-/// Arguments every signed write takes.
+/// Arguments every signed write takes (the key is the global `--key`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Signer {
-    /// Signing key file.
-    #[arg(long)]
-    pub(crate) key: PathBuf,
     /// Organisation id.
     #[arg(long)]
     pub(crate) org: String,
@@ -430,21 +431,14 @@ pub(crate) enum KeyCmd {
         #[arg(long)]
         name: String,
     },
-    /// Show the public key of a key file.
-    Show {
-        /// Key file.
-        #[arg(long)]
-        key: PathBuf,
-    },
+    /// Show the public key of the key file given with --key.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OrgCmd {
     /// Create an organisation (genesis admins only).
     Create {
-        /// Signing key file.
-        #[arg(long)]
-        key: PathBuf,
         /// Organisation id (a-z, 0-9, '-', '_').
         #[arg(long)]
         org: String,
@@ -494,9 +488,6 @@ pub(crate) enum OrgCmd {
 pub(crate) enum MemberCmd {
     /// Add a member (org admins).
     Add {
-        /// Signing key file.
-        #[arg(long)]
-        key: PathBuf,
         /// Organisation id.
         #[arg(long)]
         org: String,
@@ -518,9 +509,6 @@ pub(crate) enum MemberCmd {
     },
     /// Remove a member (org admins).
     Remove {
-        /// Signing key file.
-        #[arg(long)]
-        key: PathBuf,
         /// Organisation id.
         #[arg(long)]
         org: String,
@@ -543,6 +531,10 @@ pub(crate) enum MemberCmd {
 pub(crate) enum AuditCmd {
     /// List audit entries.
     List {
+        /// The organisation whose entries to list (admins and auditors); only a genesis admin
+        /// may omit it and read the whole log.
+        #[arg(long)]
+        org: Option<String>,
         /// First entry.
         #[arg(long, default_value_t = 0)]
         offset: u64,
@@ -551,5 +543,9 @@ pub(crate) enum AuditCmd {
         limit: u64,
     },
     /// Recompute the hash chain.
-    Verify,
+    Verify {
+        /// An organisation you are an admin or auditor of (genesis admins may omit it).
+        #[arg(long)]
+        org: Option<String>,
+    },
 }

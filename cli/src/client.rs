@@ -32,11 +32,60 @@ impl CallError {
     }
 }
 
+/// A member's key and the network id, to sign reads with (decision 0017).
+pub struct Reader {
+    key: ed25519_dalek::SigningKey,
+    cluster_id: String,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field(
+                "public_key",
+                &hex::encode(self.key.verifying_key().to_bytes()),
+            )
+            .field("cluster_id", &self.cluster_id)
+            .finish()
+    }
+}
+
+impl Reader {
+    /// Reads signed with `key` for the network `cluster_id`.
+    pub fn new(key: ed25519_dalek::SigningKey, cluster_id: &str) -> Self {
+        Reader {
+            key,
+            cluster_id: cluster_id.to_string(),
+        }
+    }
+
+    /// The member's signing key (also used to sign commands).
+    pub fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.key
+    }
+
+    /// The network id reads and commands are signed for.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// `params` with a fresh signed `auth` for `method`.
+    pub fn sign(&self, method: &str, params: Value) -> Result<Value, CallError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        mpc_custody::read_auth::sign(&self.key, &self.cluster_id, method, params, now_ms)
+            .map_err(CallError::Transport)
+    }
+}
+
 /// A client for one node.
 pub struct RpcClient {
     url: String,
     agent: ureq::Agent,
     next_id: AtomicU64,
+    reader: Option<Reader>,
 }
 
 impl RpcClient {
@@ -46,7 +95,19 @@ impl RpcClient {
             url: url.to_string(),
             agent: ureq::AgentBuilder::new().timeout(timeout).build(),
             next_id: AtomicU64::new(1),
+            reader: None,
         }
+    }
+
+    /// This client, signing every authenticated read with `reader`.
+    pub fn with_reader(mut self, reader: Reader) -> Self {
+        self.reader = Some(reader);
+        self
+    }
+
+    /// The reader signing this client's reads, if any.
+    pub fn reader(&self) -> Option<&Reader> {
+        self.reader.as_ref()
     }
 
     /// The node's URL.
@@ -54,8 +115,13 @@ impl RpcClient {
         &self.url
     }
 
-    /// Calls `method` with named `params`.
+    /// Calls `method` with named `params`. An authenticated read is signed with this client's
+    /// reader, when it has one (else the node refuses it with code 1007).
     pub fn call(&self, method: &str, params: Value) -> Result<Value, CallError> {
+        let params = match &self.reader {
+            Some(r) if mpc_custody::read_auth::needs_auth(method) => r.sign(method, params)?,
+            _ => params,
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let req = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         self.send_raw(&req.to_string())

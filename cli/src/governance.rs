@@ -73,14 +73,7 @@ fn write(
     p: &ProposalRef,
     action: Action,
 ) -> anyhow::Result<Value> {
-    crate::submit(
-        args,
-        client,
-        method,
-        &p.signer.key,
-        &p.signer.idempotency_key,
-        action,
-    )
+    crate::submit(args, client, method, &p.signer.idempotency_key, action)
 }
 
 /// The proposal, after checking that the change the node shows is the one the proposer signed

@@ -221,7 +221,7 @@ pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
             }
             println!("total {}", s(v, "total"));
         }
-        Cmd::Audit(AuditCmd::Verify) => {
+        Cmd::Audit(AuditCmd::Verify { .. }) => {
             if v.get("ok").and_then(Value::as_bool) == Some(true) {
                 println!(
                     "audit chain intact: {} entries, head {}",

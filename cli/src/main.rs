@@ -14,7 +14,7 @@ use human::{print_human, print_intent_summary};
 use mpc_bootstrap::passphrase::{self, KEY_PASSPHRASE_ENV};
 use mpc_bootstrap::sealed::KdfParams;
 use mpc_bootstrap::userkey::UserKeyFile;
-use mpc_cli::client::RpcClient;
+use mpc_cli::client::{Reader, RpcClient};
 use mpc_cli::sign::{random_idempotency_key, sign_action};
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
@@ -41,7 +41,7 @@ fn signed(
     s: &Signer,
     action: Action,
 ) -> anyhow::Result<Value> {
-    submit(args, client, method, &s.key, &s.idempotency_key, action)
+    submit(args, client, method, &s.idempotency_key, action)
 }
 
 fn org_of(s: &Signer) -> OrgId {
@@ -123,24 +123,38 @@ pub(crate) fn cluster_id(args: &Args, client: &RpcClient) -> anyhow::Result<Stri
         .ok_or_else(|| anyhow::anyhow!("node_status has no cluster_id"))
 }
 
+/// Signs `action` with the key the client was set up with (`--key`) and sends it.
 pub(crate) fn submit(
-    args: &Args,
+    _args: &Args,
     client: &RpcClient,
     method: &str,
-    key: &Path,
     idem: &Option<String>,
     action: Action,
 ) -> anyhow::Result<Value> {
-    let key = load_key(args, key)?;
-    let cluster = cluster_id(args, client)?;
+    let reader = client
+        .reader()
+        .context("this command signs: pass --key FILE (or set MPC_KEY)")?;
     let idem = idem.clone().unwrap_or_else(random_idempotency_key);
-    let cmd =
-        sign_action(&key.signing_key, &cluster, &idem, action).map_err(|e| anyhow::anyhow!(e))?;
+    let cmd = sign_action(reader.signing_key(), reader.cluster_id(), &idem, action)
+        .map_err(|e| anyhow::anyhow!(e))?;
     Ok(client.call(method, json!({ "command": cmd }))?)
 }
 
+/// Whether a command signs or reads custody data, and so needs `--key`.
+fn uses_key(cmd: &Cmd) -> bool {
+    !matches!(cmd, Cmd::Key(_) | Cmd::Status | Cmd::Cluster | Cmd::Tx(_))
+}
+
 fn run(args: Args) -> anyhow::Result<()> {
-    let client = RpcClient::new(&args.rpc, Duration::from_secs(30));
+    let mut client = RpcClient::new(&args.rpc, Duration::from_secs(30));
+    if uses_key(&args.command) {
+        let path = args.key.as_deref().context(
+            "this command signs or reads custody data as a member: pass --key FILE (or set MPC_KEY)",
+        )?;
+        let key = load_key(&args, path)?;
+        let cluster = cluster_id(&args, &client)?;
+        client = client.with_reader(Reader::new(key.signing_key.clone(), &cluster));
+    }
     let out = match &args.command {
         Cmd::Key(KeyCmd::Create { out, name }) => {
             let pass = passphrase::obtain(
@@ -152,11 +166,13 @@ fn run(args: Args) -> anyhow::Result<()> {
             let k = UserKeyFile::create(out, name, pass.as_bytes(), KdfParams::default())?;
             json!({ "name": k.public.name, "public_key": k.public.public_key, "file": out })
         }
-        Cmd::Key(KeyCmd::Show { key }) => serde_json::to_value(UserKeyFile::read_public(key)?)?,
+        Cmd::Key(KeyCmd::Show) => {
+            let key = args.key.as_deref().context("pass --key FILE")?;
+            serde_json::to_value(UserKeyFile::read_public(key)?)?
+        }
         Cmd::Status => client.call("node_status", json!({}))?,
         Cmd::Cluster => client.call("cluster_status", json!({}))?,
         Cmd::Org(OrgCmd::Create {
-            key,
             org,
             name,
             admin_user_id,
@@ -166,7 +182,6 @@ fn run(args: Args) -> anyhow::Result<()> {
             &args,
             &client,
             "org_create",
-            key,
             idempotency_key,
             Action::OrgCreate {
                 org_id: OrgId(org.clone()),
@@ -205,7 +220,6 @@ fn run(args: Args) -> anyhow::Result<()> {
             client.call("org_list", json!({ "linearizable": linearizable }))?
         }
         Cmd::Member(MemberCmd::Add {
-            key,
             org,
             user,
             public_key,
@@ -227,7 +241,6 @@ fn run(args: Args) -> anyhow::Result<()> {
                 &args,
                 &client,
                 "member_add",
-                key,
                 idempotency_key,
                 Action::MemberAdd {
                     org_id: OrgId(org.clone()),
@@ -238,7 +251,6 @@ fn run(args: Args) -> anyhow::Result<()> {
             )?
         }
         Cmd::Member(MemberCmd::Remove {
-            key,
             org,
             user,
             idempotency_key,
@@ -246,7 +258,6 @@ fn run(args: Args) -> anyhow::Result<()> {
             &args,
             &client,
             "member_remove",
-            key,
             idempotency_key,
             Action::MemberRemove {
                 org_id: OrgId(org.clone()),
@@ -256,10 +267,20 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Member(MemberCmd::List { org }) => {
             client.call("member_list", json!({ "org_id": org }))?
         }
-        Cmd::Audit(AuditCmd::List { offset, limit }) => {
-            client.call("audit_list", json!({ "offset": offset, "limit": limit }))?
+        Cmd::Audit(AuditCmd::List { org, offset, limit }) => {
+            let mut params = json!({ "offset": offset, "limit": limit });
+            if let Some(o) = org {
+                params["org_id"] = json!(o);
+            }
+            client.call("audit_list", params)?
         }
-        Cmd::Audit(AuditCmd::Verify) => client.call("audit_verify", json!({}))?,
+        Cmd::Audit(AuditCmd::Verify { org }) => {
+            let mut params = json!({});
+            if let Some(o) = org {
+                params["org_id"] = json!(o);
+            }
+            client.call("audit_verify", params)?
+        }
         Cmd::Vault(VaultCmd::Create {
             signer,
             vault,
@@ -423,8 +444,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             client.call("request_get", json!({ "request_id": request }))?
         }
         Cmd::Request(RequestCmd::Watch { request }) => {
+            let reader = client.reader().context("pass --key FILE")?;
             let mut watch = mpc_cli::watch::Watch::connect(
                 &args.rpc,
+                reader,
                 request.as_deref(),
                 Duration::from_secs(30),
             )?;
@@ -433,7 +456,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 println!("{change}");
                 let last = matches!(
                     change["status"].as_str(),
-                    Some("signed" | "rejected" | "failed")
+                    Some("signed" | "rejected" | "failed" | "expired" | "cancelled")
                 );
                 if request.is_some() && last {
                     return Ok(());

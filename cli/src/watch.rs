@@ -34,9 +34,16 @@ fn authority(url: &str) -> anyhow::Result<&str> {
 }
 
 impl Watch {
-    /// Connects to the node at `url` and subscribes to `request_id` (or every request).
-    pub fn connect(url: &str, request_id: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
+    /// Connects to the node at `url` and subscribes to `request_id` (or every request of the
+    /// organisations `reader` may read); the subscribe call is signed by `reader`.
+    pub fn connect(
+        url: &str,
+        reader: &crate::client::Reader,
+        request_id: Option<&str>,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let host = authority(url)?.to_string();
+        let params = reader.sign("request_subscribe", json!({ "request_id": request_id }))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -57,7 +64,7 @@ impl Watch {
                     "jsonrpc": "2.0",
                     "id": 1,
                     "method": "request_subscribe",
-                    "params": { "request_id": request_id },
+                    "params": params,
                 });
                 tx.send_text(sub.to_string()).await?;
                 tx.flush().await?;

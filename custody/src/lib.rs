@@ -12,6 +12,7 @@
 //! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage;
 //!   [`governance`]: the proposals that change them, each adopted by an admin quorum;
 //!   [`aux`]: the committee's ECDSA aux-info attempts.
+//! - [`read_auth`]: the signed `auth` of a JSON-RPC read and who may read what.
 //! - [`command`]: what users sign. A [`command::SignedCommand`] carries the exact JSON text of a
 //!   [`command::CommandBody`], the signer's Ed25519 public key and a signature over a
 //!   domain-separated hash of that text. Nodes verify it before proposing; `apply` verifies again.
@@ -45,6 +46,7 @@ pub mod ids;
 pub mod org;
 pub mod policy;
 pub mod pool;
+pub mod read_auth;
 pub mod report;
 pub mod request;
 pub mod state;

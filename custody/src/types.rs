@@ -196,33 +196,38 @@ impl fmt::Display for UserKey {
 pub enum Role {
     /// Manages members, vaults, wallets, address books and policies.
     Admin,
-    /// Runs nodes; may read cluster state.
+    /// Runs nodes; reads the organisation record and operational state, not the custody book.
     Operator,
     /// Submits signing requests.
     Initiator,
     /// Approves or rejects signing requests.
     Approver,
-    /// Reads the audit log.
+    /// Reads the custody book and the audit log.
     Auditor,
+    /// Reads the custody book (vaults, wallets, requests, policies, members); changes nothing.
+    Viewer,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Operator,
         Role::Initiator,
         Role::Approver,
         Role::Auditor,
+        Role::Viewer,
     ];
 
-    /// Parses a role name (`admin`, `operator`, `initiator`, `approver`, `auditor`).
+    /// Parses a role name (`admin`, `operator`, `initiator`, `approver`, `auditor`, `viewer`).
     pub fn parse(s: &str) -> Result<Role, String> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown role '{s}' (admin, operator, initiator, approver, auditor)")
+                format!(
+                    "unknown role '{s}' (admin, operator, initiator, approver, auditor, viewer)"
+                )
             })
     }
 
@@ -234,6 +239,7 @@ impl Role {
             Role::Initiator => "initiator",
             Role::Approver => "approver",
             Role::Auditor => "auditor",
+            Role::Viewer => "viewer",
         }
     }
 }

@@ -37,3 +37,5 @@ pub const NODE_REPORT: &[u8] = b"mpc-node/v1/node-report\n";
 pub const GOVERNANCE_CHANGE: &[u8] = b"mpc-node/v1/governance-change\n";
 /// Prefix of session-id derivations.
 pub const SESSION_ID: &[u8] = b"mpc-node/v1/session-id\n";
+/// Prefix of the signature a member puts on an authenticated read (JSON-RPC `auth` field).
+pub const READ_AUTH: &[u8] = b"mpc-node/v1/read-auth\n";

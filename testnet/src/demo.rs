@@ -93,9 +93,22 @@ impl Net {
         Ok(self.client().call(method, json!({ "command": cmd }))?)
     }
 
-    /// A read on any node, linearizable.
-    pub fn read(&self, method: &str, mut params: Value) -> anyhow::Result<Value> {
+    /// A read on any node, linearizable, authenticated as the admin this connection holds
+    /// (a member of the organisations it created).
+    pub fn read(&self, method: &str, params: Value) -> anyhow::Result<Value> {
+        self.read_as(&self.admin, method, params)
+    }
+
+    /// A read on any node, linearizable, authenticated as `key`.
+    pub fn read_as(
+        &self,
+        key: &SigningKey,
+        method: &str,
+        mut params: Value,
+    ) -> anyhow::Result<Value> {
         params["linearizable"] = json!(true);
+        let params =
+            mpc_cli::client::Reader::new(key.clone(), &self.cluster_id).sign(method, params)?;
         Ok(self.client().call(method, params)?)
     }
 

@@ -347,8 +347,18 @@ impl Cluster {
         }
     }
 
-    /// A JSON-RPC client for node `id`.
+    /// A JSON-RPC client for node `id`; it signs reads as the genesis admin (a member of the
+    /// organisations it creates naming itself first admin).
     pub fn client(&self, id: u64) -> RpcClient {
+        self.anonymous_client(id)
+            .with_reader(mpc_cli::client::Reader::new(
+                self.admin.clone(),
+                &self.cluster_id,
+            ))
+    }
+
+    /// A JSON-RPC client for node `id` that signs nothing.
+    pub fn anonymous_client(&self, id: u64) -> RpcClient {
         RpcClient::new(
             &self.nodes[(id - 1) as usize].rpc_url,
             Duration::from_secs(15),

@@ -316,6 +316,97 @@ fn a_peer_outside_the_genesis_cannot_join() {
     let _ = rogue.wait();
 }
 
+/// Reads of custody data need a signed `auth` from a member whose roles allow the read
+/// (decision 0017); node health stays open for monitoring.
+fn reads_need_an_authenticated_member_with_the_role(
+    c: &Cluster,
+    stranger: &ed25519_dalek::SigningKey,
+    approver: &ed25519_dalek::SigningKey,
+) {
+    use mpc_cli::client::{Reader, RpcClient};
+    let anon = c.anonymous_client(1);
+    assert!(anon.call("node_status", json!({})).is_ok());
+    assert!(anon.call("cluster_status", json!({})).is_ok());
+    assert!(anon.call("engine_status", json!({})).is_ok());
+    for (method, params) in [
+        ("org_get", json!({ "org_id": "acme" })),
+        ("org_list", json!({})),
+        ("member_list", json!({ "org_id": "acme" })),
+        ("request_list", json!({})),
+        ("audit_list", json!({ "org_id": "acme" })),
+    ] {
+        let e = anon.call(method, params).unwrap_err();
+        assert_eq!(e.code(), Some(1007), "{method}: {e}");
+        assert!(e.to_string().contains("authenticated member"), "{e}");
+    }
+    let as_key = |k: &ed25519_dalek::SigningKey| -> RpcClient {
+        c.anonymous_client(1)
+            .with_reader(Reader::new(k.clone(), &c.cluster_id))
+    };
+    // A stranger's signature is valid but it is a member of nothing.
+    let s = as_key(stranger);
+    let e = s.call("org_get", json!({ "org_id": "acme" })).unwrap_err();
+    assert_eq!(e.code(), Some(1008), "{e}");
+    let e = s
+        .call("member_list", json!({ "org_id": "acme" }))
+        .unwrap_err();
+    assert_eq!(e.code(), Some(1008), "{e}");
+    let e = s.call("audit_list", json!({})).unwrap_err();
+    assert_eq!(e.code(), Some(1008), "{e}");
+    assert_eq!(s.call("org_list", json!({})).unwrap()["orgs"], json!([]));
+    assert_eq!(
+        s.call("vault_list", json!({})).unwrap()["vaults"],
+        json!([])
+    );
+    // An approver reads the book, not the audit log.
+    let a = as_key(approver);
+    let members = a.call("member_list", json!({ "org_id": "acme" })).unwrap();
+    assert!(members.to_string().contains("bob"), "{members}");
+    let e = a
+        .call("audit_list", json!({ "org_id": "acme" }))
+        .unwrap_err();
+    assert_eq!(e.code(), Some(1008), "{e}");
+    assert!(e.to_string().contains("admin or auditor"), "{e}");
+    // The org admin reads its organisation's audit entries.
+    let own = c
+        .client(1)
+        .call("audit_list", json!({ "org_id": "acme", "limit": 1000 }))
+        .unwrap();
+    assert!(own["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["org_id"] == "acme"));
+    // A signature over other params, for another method or out of its time window: refused.
+    let reader = Reader::new(approver.clone(), &c.cluster_id);
+    let mut moved = reader
+        .sign("member_list", json!({ "org_id": "acme" }))
+        .unwrap();
+    moved["org_id"] = json!("globex");
+    let e = anon.call("member_list", moved).unwrap_err();
+    assert_eq!(e.code(), Some(1007), "{e}");
+    let other_method = reader
+        .sign("member_list", json!({ "org_id": "acme" }))
+        .unwrap();
+    let e = anon.call("org_get", other_method).unwrap_err();
+    assert_eq!(e.code(), Some(1007), "{e}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let stale = mpc_custody::read_auth::sign(
+        approver,
+        &c.cluster_id,
+        "member_list",
+        json!({ "org_id": "acme" }),
+        now_ms - 10 * 60 * 1000,
+    )
+    .unwrap();
+    let e = anon.call("member_list", stale).unwrap_err();
+    assert_eq!(e.code(), Some(1007), "{e}");
+    assert!(e.to_string().contains("clock"), "{e}");
+}
+
 #[test]
 fn bad_input_gets_clear_errors_and_changes_nothing() {
     let c = Cluster::start(3, 21400).unwrap();
@@ -411,6 +502,7 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
         assert_eq!(t, total + 2, "a member's rejected command is audited");
         t
     };
+    reads_need_an_authenticated_member_with_the_role(&c, &stranger, &bob);
     // A batch above the limit is refused whole.
     let batch: Vec<serde_json::Value> = (0..33)
         .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "node_status" }))

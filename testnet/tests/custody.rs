@@ -179,8 +179,11 @@ fn custody_flow_end_to_end() {
     let req = demo::submit(&net, &users, ORG, &sol_id, &payload, &extras).unwrap();
     let rid = req["request_id"].as_str().unwrap().to_string();
     // A WebSocket subscriber (on another node than the writes) sees every status change.
+    // It authenticates as an approver of the organisation.
+    let reader = mpc_cli::client::Reader::new(users.alice.clone(), &net.cluster_id);
     let mut watch =
-        mpc_cli::watch::Watch::connect(&urls[2], Some(&rid), Duration::from_secs(10)).unwrap();
+        mpc_cli::watch::Watch::connect(&urls[2], &reader, Some(&rid), Duration::from_secs(10))
+            .unwrap();
     let first = watch.next(Some(Duration::from_secs(10))).unwrap();
     assert_eq!(first["request_id"], rid.as_str(), "{first}");
     assert_eq!(first["status"], "pending", "{first}");

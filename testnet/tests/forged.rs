@@ -132,7 +132,8 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
     // address-book entries (had they installed the snapshot, both would be there).
     std::thread::sleep(Duration::from_secs(2));
     for url in &urls[1..] {
-        let one = RpcClient::new(url, Duration::from_secs(10));
+        let one = RpcClient::new(url, Duration::from_secs(10))
+            .with_reader(mpc_cli::client::Reader::new(c.admin.clone(), &c.cluster_id));
         let policy = one
             .call("policy_get", json!({ "vault_id": VAULT }))
             .unwrap();

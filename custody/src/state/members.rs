@@ -188,6 +188,57 @@ impl CustodyState {
         }
     }
 
+    /// Whether `reader` may make a read of `scope` about organisation `org_id` (decision 0017).
+    /// Decided from the committed membership; the node has already checked the reader's
+    /// signature. Genesis admins, who bootstrap organisations, may read the organisation
+    /// record and the audit log, not the custody book.
+    pub fn may_read(
+        &self,
+        reader: &UserKey,
+        org_id: &OrgId,
+        scope: crate::read_auth::ReadScope,
+    ) -> Result<(), String> {
+        use crate::read_auth::ReadScope;
+        let genesis = self.genesis.admins.contains(reader);
+        if genesis && matches!(scope, ReadScope::Org | ReadScope::Audit) {
+            return Ok(());
+        }
+        let Some(member) = self.member_with_key(org_id, reader) else {
+            return Err(format!(
+                "the reader is not a member of organisation '{org_id}'"
+            ));
+        };
+        let allowed: &[Role] = match scope {
+            ReadScope::Org => &Role::ALL,
+            ReadScope::Book => &[
+                Role::Admin,
+                Role::Initiator,
+                Role::Approver,
+                Role::Auditor,
+                Role::Viewer,
+            ],
+            ReadScope::Audit => &[Role::Admin, Role::Auditor],
+        };
+        if member.roles.iter().any(|r| allowed.contains(r)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "member '{}' of '{org_id}' has no role that may read this ({})",
+                member.user_id,
+                match scope {
+                    ReadScope::Org => "any member",
+                    ReadScope::Book => "admin, initiator, approver, auditor or viewer",
+                    ReadScope::Audit => "admin or auditor",
+                }
+            ))
+        }
+    }
+
+    /// Whether `reader` is a genesis admin.
+    pub fn is_genesis_admin(&self, reader: &UserKey) -> bool {
+        self.genesis.admins.contains(reader)
+    }
+
     /// The member of `org_id` whose key signed, or why there is none.
     pub(super) fn signing_member(&self, org_id: &OrgId, key: &UserKey) -> Result<Member, String> {
         self.member_with_key(org_id, key)

@@ -119,6 +119,7 @@ mod fees;
 mod governance;
 mod lifecycle;
 mod networks;
+mod reads;
 
 #[test]
 fn apply_table() {

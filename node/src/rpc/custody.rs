@@ -1,12 +1,14 @@
 //! JSON-RPC methods for vaults, wallets, the address book, policies and signing requests, and
 //! the `request_subscribe` WebSocket subscription.
 
+use super::auth::{authed, authorize};
 use super::errors::RpcError;
-use super::methods::{barrier, node_status, parse, to_value, write};
+use super::methods::{barrier, node_status, to_value, write};
 use crate::cluster::ClusterHandle;
 use crate::runner::Runner;
 use jsonrpsee::types::Params;
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use mpc_custody::read_auth::ReadScope;
 use mpc_custody::types::OrgId;
 use mpc_custody::Request;
 use serde::Deserialize;
@@ -67,48 +69,63 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         )?;
     }
     m.register_async_method("vault_get", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "vault_get")?;
         let id = need(q.vault_id, "vault_id")?;
         barrier(&c, q.linearizable).await?;
         match c
             .read_state(|s| s.vault(&id).cloned())
             .map_err(RpcError::from)?
         {
-            Some(v) => to_value(&v),
+            Some(v) => {
+                authorize(&c, &reader, &v.org_id, ReadScope::Book)?;
+                to_value(&v)
+            }
             None => Err(RpcError::NotFound(format!("no vault '{id}'")).into()),
         }
     })?;
     m.register_async_method("vault_list", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "vault_list")?;
         let o = org(q.org_id)?;
+        if let Some(o) = &o {
+            authorize(&c, &reader, o, ReadScope::Book)?;
+        }
         barrier(&c, q.linearizable).await?;
         let v = c
-            .read_state(|s| s.vaults(o.as_ref()).cloned().collect::<Vec<_>>())
+            .read_state(|s| {
+                s.vaults(o.as_ref())
+                    .filter(|v| s.may_read(&reader, &v.org_id, ReadScope::Book).is_ok())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .map_err(RpcError::from)?;
         to_value(&json!({ "vaults": v }))
     })?;
     m.register_async_method("wallet_get", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "wallet_get")?;
         let id = need(q.wallet_id, "wallet_id")?;
         barrier(&c, q.linearizable).await?;
         match c
             .read_state(|s| s.wallet(&id).cloned())
             .map_err(RpcError::from)?
         {
-            Some(w) => to_value(&w),
+            Some(w) => {
+                authorize(&c, &reader, &w.org_id, ReadScope::Book)?;
+                to_value(&w)
+            }
             None => Err(RpcError::NotFound(format!("no wallet '{id}'")).into()),
         }
     })?;
     m.register_async_method("wallet_presignatures", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "wallet_presignatures")?;
         let id = need(q.wallet_id, "wallet_id")?;
         barrier(&c, q.linearizable).await?;
         let (wallet, pool) = c
-            .read_state(|s| (s.wallet(&id).is_some(), s.presig_pool(&id).cloned()))
+            .read_state(|s| (s.wallet(&id).cloned(), s.presig_pool(&id).cloned()))
             .map_err(RpcError::from)?;
-        if !wallet {
+        let Some(wallet) = wallet else {
             return Err(RpcError::NotFound(format!("no wallet '{id}'")).into());
-        }
+        };
+        authorize(&c, &reader, &wallet.org_id, ReadScope::Org)?;
         match pool {
             Some(p) => to_value(&json!({
                 "wallet_id": id,
@@ -126,11 +143,12 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         }
     })?;
     m.register_async_method("wallet_list", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "wallet_list")?;
         barrier(&c, q.linearizable).await?;
         let v = c
             .read_state(|s| {
                 s.wallets(q.vault_id.as_deref())
+                    .filter(|w| s.may_read(&reader, &w.org_id, ReadScope::Book).is_ok())
                     .cloned()
                     .collect::<Vec<_>>()
             })
@@ -138,9 +156,10 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         to_value(&json!({ "wallets": v }))
     })?;
     m.register_async_method("addressbook_list", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "addressbook_list")?;
         let o =
             org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
+        authorize(&c, &reader, &o, ReadScope::Book)?;
         barrier(&c, q.linearizable).await?;
         let v = c
             .read_state(|s| s.address_book(&o).cloned().collect::<Vec<_>>())
@@ -148,38 +167,49 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         to_value(&json!({ "org_id": o, "entries": v }))
     })?;
     m.register_async_method("policy_get", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "policy_get")?;
         let id = need(q.vault_id, "vault_id")?;
         barrier(&c, q.linearizable).await?;
-        match c
-            .read_state(|s| s.policy(&id).cloned())
-            .map_err(RpcError::from)?
-        {
+        let (vault, policy) = c
+            .read_state(|s| (s.vault(&id).cloned(), s.policy(&id).cloned()))
+            .map_err(RpcError::from)?;
+        let Some(vault) = vault else {
+            return Err(RpcError::NotFound(format!("no vault '{id}'")).into());
+        };
+        authorize(&c, &reader, &vault.org_id, ReadScope::Book)?;
+        match policy {
             Some(v) => to_value(&v),
             None => Err(RpcError::NotFound(format!("vault '{id}' has no policy")).into()),
         }
     })?;
     m.register_async_method("request_get", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "request_get")?;
         let id = need(q.request_id, "request_id")?;
         barrier(&c, q.linearizable).await?;
         match c
             .read_state(|s| s.request(&id).cloned())
             .map_err(RpcError::from)?
         {
-            Some(r) => to_value(&r),
+            Some(r) => {
+                authorize(&c, &reader, &r.org_id, ReadScope::Book)?;
+                to_value(&r)
+            }
             None => Err(RpcError::NotFound(format!("no request '{id}'")).into()),
         }
     })?;
     m.register_async_method("request_list", |p, c, _| async move {
-        let q: IdParams = parse(&p)?;
+        let (q, reader): (IdParams, _) = authed(&p, &c, "request_list")?;
         let o = org(q.org_id)?;
+        if let Some(o) = &o {
+            authorize(&c, &reader, o, ReadScope::Book)?;
+        }
         barrier(&c, q.linearizable).await?;
         let status = q.status;
         let v = c
             .read_state(|s| {
                 s.requests(o.as_ref())
                     .filter(|r| status.as_deref().is_none_or(|st| r.status.name() == st))
+                    .filter(|r| s.may_read(&reader, &r.org_id, ReadScope::Book).is_ok())
                     .take(MAX_REQUEST_PAGE)
                     .cloned()
                     .collect::<Vec<_>>()
@@ -225,7 +255,7 @@ async fn subscribe(
     pending: PendingSubscriptionSink,
     c: std::sync::Arc<ClusterHandle>,
 ) {
-    let q: IdParams = match parse(&p) {
+    let (q, reader): (IdParams, _) = match authed(&p, &c, "request_subscribe") {
         Ok(q) => q,
         Err(e) => {
             pending
@@ -238,7 +268,13 @@ async fn subscribe(
         return;
     };
     let filter = q.request_id;
-    let wanted = |r: &Request| filter.as_deref().is_none_or(|f| r.request_id == f);
+    // Only requests of organisations whose book the reader may read, checked at each event
+    // against the membership then in force (a member removed stops receiving).
+    let wanted = |r: &Request| {
+        filter.as_deref().is_none_or(|f| r.request_id == f)
+            && c.read_state(|s| s.may_read(&reader, &r.org_id, ReadScope::Book).is_ok())
+                .unwrap_or(false)
+    };
     let send = |r: &Request| {
         let msg = json!({ "request_id": r.request_id, "status": r.status.name(), "request": r });
         serde_json::value::to_raw_value(&msg).map(SubscriptionMessage::from)

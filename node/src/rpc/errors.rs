@@ -20,6 +20,10 @@ pub const INTERNAL: i32 = 1005;
 /// Refused before the log: the signer is not a member (nor a genesis admin for `org_create`),
 /// or its key writes too fast. Nothing was written.
 pub const REFUSED: i32 = 1006;
+/// A read without a valid member signature (`auth` missing, malformed, stale or not verifying).
+pub const UNAUTHENTICATED: i32 = 1007;
+/// The reader is authenticated but its roles in the organisation do not allow this read.
+pub const FORBIDDEN: i32 = 1008;
 
 /// An error to return to a JSON-RPC client.
 #[derive(Debug)]
@@ -45,6 +49,10 @@ pub enum RpcError {
     Internal(String),
     /// See [`REFUSED`].
     Refused(String),
+    /// See [`UNAUTHENTICATED`].
+    Unauthenticated(String),
+    /// See [`FORBIDDEN`].
+    Forbidden(String),
 }
 
 impl From<ClusterError> for RpcError {
@@ -75,6 +83,8 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::NotFound(m) => ErrorObjectOwned::owned(NOT_FOUND, m, None::<()>),
             RpcError::Unavailable(m) => ErrorObjectOwned::owned(UNAVAILABLE, m, None::<()>),
             RpcError::Refused(m) => ErrorObjectOwned::owned(REFUSED, m, None::<()>),
+            RpcError::Unauthenticated(m) => ErrorObjectOwned::owned(UNAUTHENTICATED, m, None::<()>),
+            RpcError::Forbidden(m) => ErrorObjectOwned::owned(FORBIDDEN, m, None::<()>),
             RpcError::Internal(m) => {
                 tracing::error!("internal error serving a request: {m}");
                 ErrorObjectOwned::owned(INTERNAL, "internal error; see the node's log", None::<()>)

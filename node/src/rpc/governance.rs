@@ -2,10 +2,12 @@
 //! organisation governs (`org_settings_set`, `proposal_approve`, `proposal_veto`,
 //! `proposal_execute`, `proposal_list`, `proposal_get`).
 
+use super::auth::{authed, authorize};
 use super::errors::RpcError;
-use super::methods::{barrier, parse, to_value, write};
+use super::methods::{barrier, to_value, write};
 use crate::cluster::ClusterHandle;
 use jsonrpsee::RpcModule;
+use mpc_custody::read_auth::ReadScope;
 use mpc_custody::types::OrgId;
 use serde::Deserialize;
 use serde_json::json;
@@ -41,9 +43,10 @@ pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
         )?;
     }
     m.register_async_method("proposal_list", |p, c, _| async move {
-        let q: ProposalParams = parse(&p)?;
+        let (q, reader): (ProposalParams, _) = authed(&p, &c, "proposal_list")?;
         let org = OrgId(q.org_id);
         org.validate().map_err(RpcError::InvalidParams)?;
+        authorize(&c, &reader, &org, ReadScope::Book)?;
         let filter = q.status.unwrap_or_else(|| "open".into());
         if !matches!(
             filter.as_str(),
@@ -73,7 +76,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
         }
     })?;
     m.register_async_method("proposal_get", |p, c, _| async move {
-        let q: ProposalParams = parse(&p)?;
+        let (q, reader): (ProposalParams, _) = authed(&p, &c, "proposal_get")?;
         if q.proposal_id.is_empty() || q.proposal_id.len() > 200 {
             return Err(RpcError::InvalidParams("proposal_id is required".into()).into());
         }
@@ -83,7 +86,10 @@ pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
             .read_state(|s| s.proposal(&id).cloned())
             .map_err(RpcError::from)?
         {
-            Some(p) => to_value(&p),
+            Some(p) => {
+                authorize(&c, &reader, &p.org_id, ReadScope::Book)?;
+                to_value(&p)
+            }
             None => Err(RpcError::NotFound(format!("no proposal '{id}'")).into()),
         }
     })?;

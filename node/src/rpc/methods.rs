@@ -1,12 +1,14 @@
 //! JSON-RPC method implementations.
 
+use super::auth::{authed, authorize};
 use super::errors::RpcError;
 use crate::cluster::ClusterHandle;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use mpc_custody::command::{CommandBody, SignedCommand};
+use mpc_custody::read_auth::ReadScope;
 use mpc_custody::state::CommandOutcome;
-use mpc_custody::types::OrgId;
+use mpc_custody::types::{OrgId, UserKey};
 use openraft::ServerState;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -48,6 +50,9 @@ struct OrgParams {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuditListParams {
+    /// The organisation whose entries to list; only a genesis admin may omit it (all entries).
+    #[serde(default)]
+    org_id: Option<String>,
     #[serde(default)]
     offset: u64,
     #[serde(default)]
@@ -262,8 +267,9 @@ fn org_id(raw: String) -> Result<OrgId, ErrorObjectOwned> {
 }
 
 async fn org_get(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let params: OrgParams = parse(p)?;
+    let (params, reader): (OrgParams, _) = authed(p, c, "org_get")?;
     let id = org_id(params.org_id)?;
+    authorize(c, &reader, &id, ReadScope::Org)?;
     barrier(c, params.linearizable).await?;
     match c
         .read_state(|s| s.org(&id).cloned())
@@ -274,18 +280,26 @@ async fn org_get(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     }
 }
 
+/// The organisations the reader may see: those it is a member of (every one for a genesis
+/// admin).
 async fn org_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let params: ReadParams = parse(p)?;
+    let (params, reader): (ReadParams, _) = authed(p, c, "org_list")?;
     barrier(c, params.linearizable).await?;
     let orgs = c
-        .read_state(|s| s.orgs().cloned().collect::<Vec<_>>())
+        .read_state(|s| {
+            s.orgs()
+                .filter(|o| s.may_read(&reader, &o.org_id, ReadScope::Org).is_ok())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
         .map_err(RpcError::from)?;
     to_value(&json!({ "orgs": orgs }))
 }
 
 async fn member_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let params: OrgParams = parse(p)?;
+    let (params, reader): (OrgParams, _) = authed(p, c, "member_list")?;
     let id = org_id(params.org_id)?;
+    authorize(c, &reader, &id, ReadScope::Book)?;
     barrier(c, params.linearizable).await?;
     let members = c
         .read_state(|s| {
@@ -299,25 +313,66 @@ async fn member_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     }
 }
 
+/// Refuses a whole-log audit read unless the reader is a genesis admin.
+fn audit_scope(
+    c: &ClusterHandle,
+    reader: &UserKey,
+    org: Option<String>,
+) -> Result<Option<OrgId>, ErrorObjectOwned> {
+    match org {
+        Some(raw) => {
+            let id = org_id(raw)?;
+            authorize(c, reader, &id, ReadScope::Audit)?;
+            Ok(Some(id))
+        }
+        None => {
+            let genesis = c
+                .read_state(|s| s.is_genesis_admin(reader))
+                .map_err(RpcError::from)?;
+            if genesis {
+                Ok(None)
+            } else {
+                Err(RpcError::Forbidden(
+                    "only a genesis admin may read the whole audit log; pass org_id".into(),
+                )
+                .into())
+            }
+        }
+    }
+}
+
 async fn audit_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let params: AuditListParams = parse(p)?;
+    let (params, reader): (AuditListParams, _) = authed(p, c, "audit_list")?;
     let limit = params.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_AUDIT_PAGE {
         return Err(RpcError::InvalidParams(format!("limit must be 1 to {MAX_AUDIT_PAGE}")).into());
     }
+    let org = audit_scope(c, &reader, params.org_id)?;
     barrier(c, params.linearizable).await?;
+    // `offset` and `total` count the entries the reader may see (the organisation's, or all).
     let (total, entries) = c
         .read_state(|s| {
             let all = s.audit();
+            let visible: Vec<&mpc_custody::audit::AuditEntry> = all
+                .iter()
+                .filter(|e| org.is_none() || e.org_id == org)
+                .collect();
             let start = usize::try_from(params.offset)
                 .unwrap_or(usize::MAX)
-                .min(all.len());
-            let end = start.saturating_add(limit as usize).min(all.len());
-            (all.len() as u64, all[start..end].to_vec())
+                .min(visible.len());
+            let end = start.saturating_add(limit as usize).min(visible.len());
+            (
+                visible.len() as u64,
+                visible[start..end]
+                    .iter()
+                    .map(|e| (*e).clone())
+                    .collect::<Vec<_>>(),
+            )
         })
         .map_err(RpcError::from)?;
     let next = params.offset.saturating_add(entries.len() as u64);
     to_value(&json!({
+        "org_id": org,
         "total": total,
         "offset": params.offset,
         "entries": entries,
@@ -326,7 +381,9 @@ async fn audit_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
 }
 
 async fn audit_verify(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let params: ReadParams = parse(p)?;
+    let (params, reader): (OrgParams, _) = authed(p, c, "audit_verify")?;
+    let org = (!params.org_id.is_empty()).then_some(params.org_id);
+    audit_scope(c, &reader, org)?;
     barrier(c, params.linearizable).await?;
     let report = c.read_state(|s| s.audit_verify()).map_err(RpcError::from)?;
     to_value(&report)

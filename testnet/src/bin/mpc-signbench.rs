@@ -251,8 +251,11 @@ fn run_batch(
     let mut handles = Vec::new();
     for w in 0..concurrency {
         let (jobs, results, url) = (jobs.clone(), results.clone(), urls[w % urls.len()].clone());
+        // The initiator reads its own requests back.
+        let reader = mpc_cli::client::Reader::new(users.ivan.clone(), &net.cluster_id);
         handles.push(std::thread::spawn(move || -> anyhow::Result<()> {
-            let client = mpc_cli::client::RpcClient::new(&url, Duration::from_secs(30));
+            let client =
+                mpc_cli::client::RpcClient::new(&url, Duration::from_secs(30)).with_reader(reader);
             loop {
                 let Some(cmd) = jobs.lock().map_err(|_| anyhow::anyhow!("lock"))?.pop() else {
                     return Ok(());
