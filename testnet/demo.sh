@@ -17,7 +17,7 @@ if [ ! -f "$RUN/pids" ]; then
 fi
 N=$(wc -l < "$RUN/pids")
 URLS=()
-for i in $(seq 1 "$N"); do URLS+=("http://127.0.0.1:$((RPC_BASE + i))"); done
+for i in $(seq 1 "$N"); do URLS+=("https://127.0.0.1:$((RPC_BASE + i))"); done
 "$BIN/mpc-demo" "$RUN" "${URLS[@]}"
 echo
-echo "try: $BIN/mpc --rpc ${URLS[0]} --key $RUN/admin.key --passphrase-file $RUN/secrets/admin.pass request list"
+echo "try: $BIN/mpc --rpc ${URLS[0]} --genesis $RUN/genesis.json --key $RUN/admin.key --passphrase-file $RUN/secrets/admin.pass request list"

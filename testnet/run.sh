@@ -87,7 +87,7 @@ echo "==> waiting for a leader"
 LEADER=""
 for _ in $(seq 1 150); do
   for i in $(seq 1 "$N"); do
-    OUT=$("$BIN/mpc" --rpc "http://127.0.0.1:$((RPC_BASE + i))" --json status 2>/dev/null || true)
+    OUT=$("$BIN/mpc" --rpc "https://127.0.0.1:$((RPC_BASE + i))" --genesis "$RUN/genesis.json" --json status 2>/dev/null || true)
     L=$(printf '%s' "$OUT" | grep -o '"leader":[0-9]*' | cut -d: -f2 || true)
     if [ -n "$L" ]; then LEADER=$L; break 2; fi
   done
@@ -103,8 +103,8 @@ echo
 echo "mpc-node testnet is up: $N nodes, threshold $THRESHOLD, leader node $LEADER"
 echo "genesis hash : $HASH"
 for i in $(seq 1 "$N"); do
-  echo "node $i      : http://127.0.0.1:$((RPC_BASE + i))   log $RUN/node$i.log"
+  echo "node $i      : https://127.0.0.1:$((RPC_BASE + i))   log $RUN/node$i.log   certificate $RUN/node$i/rpc-tls.crt"
 done
 echo "admin key    : $RUN/admin.key (passphrase in $RUN/secrets/admin.pass)"
-echo "try          : $BIN/mpc --rpc http://127.0.0.1:$((RPC_BASE + 1)) cluster"
+echo "try          : $BIN/mpc --rpc https://127.0.0.1:$((RPC_BASE + 1)) --genesis $RUN/genesis.json cluster"
 echo "stop with    : testnet/stop.sh"

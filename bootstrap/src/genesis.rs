@@ -102,6 +102,7 @@ impl Genesis {
                 ("noise key", c.noise_public_key.clone()),
                 ("p2p address", c.p2p_addr.clone()),
                 ("rpc address", c.rpc_addr.clone()),
+                ("rpc TLS certificate", c.rpc_tls_sha256.clone()),
             ] {
                 if !seen.insert((kind, v.clone())) {
                     return Err(bad(format!("duplicate {kind} {v}")));
@@ -192,6 +193,7 @@ mod tests {
             noise_public_key: hex::encode([id as u8; 32]),
             p2p_addr: format!("/ip4/127.0.0.1/tcp/{}", 7000 + id),
             rpc_addr: format!("127.0.0.1:{}", 8000 + id),
+            rpc_tls_sha256: hex::encode([id as u8 + 50; 32]),
         }
     }
 

@@ -1,6 +1,9 @@
-//! Node identity: a libp2p Ed25519 key (the peer id) and an X25519 static key for Noise peer
-//! channels, sealed in `identity.json` under the operator's passphrase. The public
-//! [`IdentityCard`] is the file's authenticated public part and is also written to `card.json`.
+//! Node identity: a libp2p Ed25519 key (the peer id), an X25519 static key for Noise peer
+//! channels and the JSON-RPC TLS key with its self-signed certificate, sealed in `identity.json`
+//! under the operator's passphrase. The public [`IdentityCard`] is the file's authenticated
+//! public part and is also written to `card.json`; it carries the certificate's SHA-256, which
+//! clients pin (decision 0018). The certificate is also written to `rpc-tls.crt` (PEM) for tools
+//! such as `curl --cacert`.
 
 use crate::error::BootstrapError;
 use crate::sealed::{self, KdfParams};
@@ -15,6 +18,8 @@ use zeroize::Zeroizing;
 pub const IDENTITY_FILE: &str = "identity.json";
 /// Name of the public card file inside a data directory.
 pub const CARD_FILE: &str = "card.json";
+/// Name of the JSON-RPC TLS certificate (PEM, public) inside a data directory.
+pub const RPC_CERT_FILE: &str = "rpc-tls.crt";
 
 /// The public identity of a node, shared with the other operators to build the genesis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +35,9 @@ pub struct IdentityCard {
     pub p2p_addr: String,
     /// JSON-RPC listen address, e.g. `127.0.0.1:8001`.
     pub rpc_addr: String,
+    /// SHA-256 (hex) of the DER certificate the node serves JSON-RPC over TLS with; clients pin
+    /// it.
+    pub rpc_tls_sha256: String,
 }
 
 impl IdentityCard {
@@ -53,6 +61,10 @@ impl IdentityCard {
                 self.p2p_addr
             )));
         }
+        match hex::decode(&self.rpc_tls_sha256) {
+            Ok(b) if b.len() == 32 => {}
+            _ => return Err(bad("rpc_tls_sha256 must be 32 bytes of hex".into())),
+        }
         if self.rpc_addr.parse::<std::net::SocketAddr>().is_err() {
             return Err(bad(format!(
                 "rpc_addr '{}' is not host:port",
@@ -69,6 +81,10 @@ pub struct NodeIdentity {
     pub card: IdentityCard,
     libp2p_secret: Zeroizing<[u8; 32]>,
     noise_secret: Zeroizing<[u8; 32]>,
+    /// PKCS#8 DER of the TLS key (ECDSA P-256).
+    tls_key: Zeroizing<Vec<u8>>,
+    /// DER of the self-signed TLS certificate (public).
+    tls_cert: Vec<u8>,
 }
 
 impl fmt::Debug for NodeIdentity {
@@ -85,6 +101,49 @@ fn libp2p_keypair_from(secret: &[u8; 32]) -> Result<libp2p_identity::Keypair, Bo
     // `ed25519_from_bytes` zeroizes the buffer it is given.
     libp2p_identity::Keypair::ed25519_from_bytes(&mut copy)
         .map_err(|e| BootstrapError::invalid("identity", e.to_string()))
+}
+
+/// SHA-256 (hex) of a DER certificate: what clients pin.
+pub fn cert_sha256(der: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(der))
+}
+
+/// A fresh ECDSA P-256 key and a self-signed certificate for `rpc_addr`'s host and `localhost`
+/// (names matter only to browsers: clients here pin the certificate's hash).
+fn make_tls(node_id: u64, rpc_addr: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), BootstrapError> {
+    let bad = |e: rcgen::Error| BootstrapError::invalid("TLS certificate", e.to_string());
+    let host = rpc_addr
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().to_string())
+        .map_err(|_| BootstrapError::invalid("identity card", "rpc_addr is not host:port"))?;
+    let key = rcgen::KeyPair::generate().map_err(bad)?;
+    let mut params =
+        rcgen::CertificateParams::new(vec![host, "localhost".to_string()]).map_err(bad)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("mpc-node {node_id}"));
+    let cert = params.self_signed(&key).map_err(bad)?;
+    Ok((Zeroizing::new(key.serialize_der()), cert.der().to_vec()))
+}
+
+/// `identity.json`'s secret: libp2p (32) ‖ noise (32) ‖ TLS key length (u16 BE) ‖ TLS key ‖
+/// TLS certificate.
+fn encode_secret(
+    libp2p: &[u8; 32],
+    noise: &[u8; 32],
+    tls_key: &[u8],
+    tls_cert: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, BootstrapError> {
+    let len = u16::try_from(tls_key.len())
+        .map_err(|_| BootstrapError::invalid("identity", "TLS key too long"))?;
+    let mut plain = Zeroizing::new(Vec::with_capacity(66 + tls_key.len() + tls_cert.len()));
+    plain.extend_from_slice(libp2p);
+    plain.extend_from_slice(noise);
+    plain.extend_from_slice(&len.to_be_bytes());
+    plain.extend_from_slice(tls_key);
+    plain.extend_from_slice(tls_cert);
+    Ok(plain)
 }
 
 fn noise_public(secret: &[u8; 32]) -> [u8; 32] {
@@ -113,17 +172,17 @@ impl NodeIdentity {
         let mut noise_secret = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(noise_secret.as_mut());
         let keypair = libp2p_keypair_from(&libp2p_secret)?;
+        let (tls_key, tls_cert) = make_tls(node_id, rpc_addr)?;
         let card = IdentityCard {
             node_id,
             peer_id: keypair.public().to_peer_id().to_string(),
             noise_public_key: hex::encode(noise_public(&noise_secret)),
             p2p_addr: p2p_addr.to_string(),
             rpc_addr: rpc_addr.to_string(),
+            rpc_tls_sha256: cert_sha256(&tls_cert),
         };
         card.validate()?;
-        let mut plain = Zeroizing::new(Vec::with_capacity(64));
-        plain.extend_from_slice(libp2p_secret.as_ref());
-        plain.extend_from_slice(noise_secret.as_ref());
+        let plain = encode_secret(&libp2p_secret, &noise_secret, &tls_key, &tls_cert)?;
         let public = serde_json::to_value(&card)
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
         let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, &plain)?;
@@ -133,11 +192,38 @@ impl NodeIdentity {
         let card_json = serde_json::to_vec_pretty(&card)
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
         sealed::write_atomic(&data_dir.join(CARD_FILE), &card_json, true)?;
-        Ok(NodeIdentity {
+        let id = NodeIdentity {
             card,
             libp2p_secret,
             noise_secret,
-        })
+            tls_key,
+            tls_cert,
+        };
+        id.write_cert_pem(data_dir)?;
+        Ok(id)
+    }
+
+    /// Writes `rpc-tls.crt` (PEM) into `data_dir` (public; for `curl --cacert` and browsers).
+    pub fn write_cert_pem(&self, data_dir: &Path) -> Result<(), BootstrapError> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.tls_cert);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        sealed::write_atomic(&data_dir.join(RPC_CERT_FILE), pem.as_bytes(), true)
+    }
+
+    /// PKCS#8 DER of the JSON-RPC TLS key.
+    pub fn tls_key_der(&self) -> &Zeroizing<Vec<u8>> {
+        &self.tls_key
+    }
+
+    /// DER of the JSON-RPC TLS certificate.
+    pub fn tls_cert_der(&self) -> &[u8] {
+        &self.tls_cert
     }
 
     /// Opens `identity.json` in `data_dir`. A wrong passphrase or a modified file is an error.
@@ -147,24 +233,33 @@ impl NodeIdentity {
         let plain = sealed::open(domain::IDENTITY_FILE_AD, passphrase, &file, &path)?;
         let card: IdentityCard = serde_json::from_value(file.public.clone())
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
-        if plain.len() != 64 {
+        if plain.len() < 66 {
             return Err(BootstrapError::invalid(
                 "identity",
-                "secret has the wrong length",
+                "secret has the wrong length (an identity made before JSON-RPC TLS: run init again)",
             ));
         }
         let mut libp2p_secret = Zeroizing::new([0u8; 32]);
         libp2p_secret.copy_from_slice(&plain[..32]);
         let mut noise_secret = Zeroizing::new([0u8; 32]);
-        noise_secret.copy_from_slice(&plain[32..]);
+        noise_secret.copy_from_slice(&plain[32..64]);
+        let key_len = usize::from(u16::from_be_bytes([plain[64], plain[65]]));
+        if plain.len() < 66 + key_len {
+            return Err(BootstrapError::invalid("identity", "TLS key truncated"));
+        }
+        let tls_key = Zeroizing::new(plain[66..66 + key_len].to_vec());
+        let tls_cert = plain[66 + key_len..].to_vec();
         let id = NodeIdentity {
             card,
             libp2p_secret,
             noise_secret,
+            tls_key,
+            tls_cert,
         };
         // The card is authenticated, but check it matches the secrets all the same.
         if id.libp2p_keypair()?.public().to_peer_id().to_string() != id.card.peer_id
             || hex::encode(noise_public(&id.noise_secret)) != id.card.noise_public_key
+            || cert_sha256(&id.tls_cert) != id.card.rpc_tls_sha256
         {
             return Err(BootstrapError::invalid(
                 "identity",

@@ -7,14 +7,21 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "mpc", version, about)]
 pub(crate) struct Args {
-    /// JSON-RPC URL of any node.
+    /// JSON-RPC URL of any node (https://host:port).
     #[arg(
         long,
         env = "MPC_RPC",
-        default_value = "http://127.0.0.1:8001",
+        default_value = "https://127.0.0.1:8001",
         global = true
     )]
     pub(crate) rpc: String,
+    /// The network's genesis file: pins the node's TLS certificate (its card's rpc_tls_sha256)
+    /// and names the network id commands and reads are signed for.
+    #[arg(long, env = "MPC_GENESIS", global = true)]
+    pub(crate) genesis: Option<PathBuf>,
+    /// The node's TLS certificate SHA-256 (hex), instead of --genesis.
+    #[arg(long, env = "MPC_TLS_SHA256", global = true)]
+    pub(crate) tls_sha256: Option<String>,
     /// Print raw JSON (for scripts).
     #[arg(long, global = true)]
     pub(crate) json: bool,

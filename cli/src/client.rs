@@ -1,4 +1,4 @@
-//! Blocking JSON-RPC 2.0 client over HTTP.
+//! Blocking JSON-RPC 2.0 client over HTTPS, the node's certificate pinned ([`crate::tls`]).
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,17 +83,24 @@ impl Reader {
 /// A client for one node.
 pub struct RpcClient {
     url: String,
+    endpoint: crate::tls::Endpoint,
     agent: ureq::Agent,
     next_id: AtomicU64,
     reader: Option<Reader>,
 }
 
 impl RpcClient {
-    /// A client for `url` (e.g. `http://127.0.0.1:8001`) with a per-call timeout.
-    pub fn new(url: &str, timeout: Duration) -> Self {
+    /// A client for `endpoint` (`https://host:port` and its certificate's SHA-256) with a
+    /// per-call timeout.
+    pub fn new(endpoint: &crate::tls::Endpoint, timeout: Duration) -> Self {
+        let mut agent = ureq::AgentBuilder::new().timeout(timeout);
+        if let Ok(config) = crate::tls::client_config(endpoint.tls_sha256) {
+            agent = agent.tls_config(config);
+        }
         RpcClient {
-            url: url.to_string(),
-            agent: ureq::AgentBuilder::new().timeout(timeout).build(),
+            url: endpoint.url.clone(),
+            endpoint: endpoint.clone(),
+            agent: agent.build(),
             next_id: AtomicU64::new(1),
             reader: None,
         }
@@ -113,6 +120,11 @@ impl RpcClient {
     /// The node's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The node's URL and pinned certificate.
+    pub fn endpoint(&self) -> &crate::tls::Endpoint {
+        &self.endpoint
     }
 
     /// Calls `method` with named `params`. An authenticated read is signed with this client's

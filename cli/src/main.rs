@@ -11,11 +11,13 @@ use args::{
 };
 use clap::Parser;
 use human::{print_human, print_intent_summary};
+use mpc_bootstrap::genesis::Genesis;
 use mpc_bootstrap::passphrase::{self, KEY_PASSPHRASE_ENV};
 use mpc_bootstrap::sealed::KdfParams;
 use mpc_bootstrap::userkey::UserKeyFile;
 use mpc_cli::client::{Reader, RpcClient};
 use mpc_cli::sign::{random_idempotency_key, sign_action};
+use mpc_cli::tls::Endpoint;
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
 use mpc_protocol::chain::{Chain, Network, SpentOutput};
@@ -115,6 +117,10 @@ pub(crate) fn cluster_id(args: &Args, client: &RpcClient) -> anyhow::Result<Stri
     if let Some(c) = &args.cluster_id {
         return Ok(c.clone());
     }
+    // The genesis the operator gave names the network; a node is not asked.
+    if let Some(g) = &args.genesis {
+        return Ok(Genesis::load(g)?.hash());
+    }
     let status = client.call("node_status", json!({}))?;
     status
         .get("cluster_id")
@@ -145,17 +151,9 @@ fn uses_key(cmd: &Cmd) -> bool {
     !matches!(cmd, Cmd::Key(_) | Cmd::Status | Cmd::Cluster | Cmd::Tx(_))
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let mut client = RpcClient::new(&args.rpc, Duration::from_secs(30));
-    if uses_key(&args.command) {
-        let path = args.key.as_deref().context(
-            "this command signs or reads custody data as a member: pass --key FILE (or set MPC_KEY)",
-        )?;
-        let key = load_key(&args, path)?;
-        let cluster = cluster_id(&args, &client)?;
-        client = client.with_reader(Reader::new(key.signing_key.clone(), &cluster));
-    }
-    let out = match &args.command {
+/// Commands that need no node: key files and unsigned-transaction builders.
+fn offline(args: &Args) -> anyhow::Result<Value> {
+    Ok(match &args.command {
         Cmd::Key(KeyCmd::Create { out, name }) => {
             let pass = passphrase::obtain(
                 args.passphrase_file.as_deref(),
@@ -170,6 +168,80 @@ fn run(args: Args) -> anyhow::Result<()> {
             let key = args.key.as_deref().context("pass --key FILE")?;
             serde_json::to_value(UserKeyFile::read_public(key)?)?
         }
+        Cmd::Tx(TxCmd::Eth {
+            chain_id,
+            nonce,
+            to,
+            value_wei,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+        }) => {
+            let b = mpc_cli::txbuild::eth_transfer(
+                *chain_id,
+                *nonce,
+                to,
+                *value_wei,
+                *max_fee_per_gas,
+                *max_priority_fee_per_gas,
+            )?;
+            json!({ "payload": hex::encode(b) })
+        }
+        Cmd::Tx(TxCmd::Btc {
+            from,
+            utxo,
+            input_sats,
+            to,
+            amount_sats,
+            fee_sats,
+        }) => {
+            let (b, spent) =
+                mpc_cli::txbuild::btc_spend(from, utxo, *input_sats, to, *amount_sats, *fee_sats)?;
+            json!({ "payload": hex::encode(b), "spent_outputs": [spent] })
+        }
+        Cmd::Tx(TxCmd::Sol {
+            from,
+            to,
+            lamports,
+            blockhash,
+        }) => {
+            let b = mpc_cli::txbuild::sol_transfer(from, to, *lamports, blockhash)?;
+            json!({ "payload": hex::encode(b) })
+        }
+        _ => anyhow::bail!("this command needs a node"),
+    })
+}
+
+/// The node's URL with its certificate pinned: from `--tls-sha256`, else from the genesis card
+/// whose `rpc_addr` is the URL's host and port.
+fn endpoint(args: &Args) -> anyhow::Result<Endpoint> {
+    if let Some(h) = &args.tls_sha256 {
+        return Endpoint::new(&args.rpc, h).map_err(anyhow::Error::msg);
+    }
+    let Some(g) = &args.genesis else {
+        anyhow::bail!(
+            "pin the node's TLS certificate: pass --genesis FILE (or set MPC_GENESIS), or \
+             --tls-sha256 HEX (rpc_tls_sha256 of the node's card)"
+        );
+    };
+    let genesis = Genesis::load(g).with_context(|| format!("reading {}", g.display()))?;
+    Endpoint::from_genesis(&args.rpc, &genesis).map_err(anyhow::Error::msg)
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    if matches!(args.command, Cmd::Key(_) | Cmd::Tx(_)) {
+        let out = offline(&args)?;
+        return print_out(&args, &out);
+    }
+    let mut client = RpcClient::new(&endpoint(&args)?, Duration::from_secs(30));
+    if uses_key(&args.command) {
+        let path = args.key.as_deref().context(
+            "this command signs or reads custody data as a member: pass --key FILE (or set MPC_KEY)",
+        )?;
+        let key = load_key(&args, path)?;
+        let cluster = cluster_id(&args, &client)?;
+        client = client.with_reader(Reader::new(key.signing_key.clone(), &cluster));
+    }
+    let out = match &args.command {
         Cmd::Status => client.call("node_status", json!({}))?,
         Cmd::Cluster => client.call("cluster_status", json!({}))?,
         Cmd::Org(OrgCmd::Create {
@@ -446,7 +518,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Request(RequestCmd::Watch { request }) => {
             let reader = client.reader().context("pass --key FILE")?;
             let mut watch = mpc_cli::watch::Watch::connect(
-                &args.rpc,
+                client.endpoint(),
                 reader,
                 request.as_deref(),
                 Duration::from_secs(30),
@@ -553,50 +625,16 @@ fn run(args: Args) -> anyhow::Result<()> {
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
-        Cmd::Tx(TxCmd::Eth {
-            chain_id,
-            nonce,
-            to,
-            value_wei,
-            max_fee_per_gas,
-            max_priority_fee_per_gas,
-        }) => {
-            let b = mpc_cli::txbuild::eth_transfer(
-                *chain_id,
-                *nonce,
-                to,
-                *value_wei,
-                *max_fee_per_gas,
-                *max_priority_fee_per_gas,
-            )?;
-            json!({ "payload": hex::encode(b) })
-        }
-        Cmd::Tx(TxCmd::Btc {
-            from,
-            utxo,
-            input_sats,
-            to,
-            amount_sats,
-            fee_sats,
-        }) => {
-            let (b, spent) =
-                mpc_cli::txbuild::btc_spend(from, utxo, *input_sats, to, *amount_sats, *fee_sats)?;
-            json!({ "payload": hex::encode(b), "spent_outputs": [spent] })
-        }
-        Cmd::Tx(TxCmd::Sol {
-            from,
-            to,
-            lamports,
-            blockhash,
-        }) => {
-            let b = mpc_cli::txbuild::sol_transfer(from, to, *lamports, blockhash)?;
-            json!({ "payload": hex::encode(b) })
-        }
+        Cmd::Key(_) | Cmd::Tx(_) => offline(&args)?,
     };
+    print_out(&args, &out)
+}
+
+fn print_out(args: &Args, out: &Value) -> anyhow::Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string(&out)?);
+        println!("{}", serde_json::to_string(out)?);
     } else {
-        print_human(&args.command, &out).context("printing")?;
+        print_human(&args.command, out).context("printing")?;
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! A WebSocket client for `request_subscribe`: status changes of one request (or all) pushed
 //! by the node as they are applied. Used by `mpc request watch` and the end-to-end tests.
 //!
-//! The node serves HTTP and WebSocket on one port, so the same `http://host:port` URL is used.
+//! The node serves HTTPS and secure WebSocket on one port, so the same `https://host:port` URL
+//! and pinned certificate are used.
 //! Each message is `{request_id, status, request}`; the first ones are the current state.
 
 use anyhow::{bail, Context};
@@ -9,7 +10,10 @@ use serde_json::{json, Value};
 use soketto::connection::{Receiver, Sender};
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+type Stream = Compat<TlsStream<TcpStream>>;
 
 /// Largest message accepted from the node.
 const MAX_MESSAGE: usize = 4 * 1024 * 1024;
@@ -17,41 +21,38 @@ const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 /// An open subscription.
 pub struct Watch {
     rt: tokio::runtime::Runtime,
-    _tx: Sender<Compat<TcpStream>>,
-    rx: Receiver<Compat<TcpStream>>,
-}
-
-fn authority(url: &str) -> anyhow::Result<&str> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("ws://"))
-        .with_context(|| format!("'{url}': only http:// or ws:// node URLs are supported"))?;
-    let host = rest.split('/').next().unwrap_or(rest);
-    if host.is_empty() {
-        bail!("'{url}': no host");
-    }
-    Ok(host)
+    _tx: Sender<Stream>,
+    rx: Receiver<Stream>,
 }
 
 impl Watch {
     /// Connects to the node at `url` and subscribes to `request_id` (or every request of the
     /// organisations `reader` may read); the subscribe call is signed by `reader`.
     pub fn connect(
-        url: &str,
+        endpoint: &crate::tls::Endpoint,
         reader: &crate::client::Reader,
         request_id: Option<&str>,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let host = authority(url)?.to_string();
+        let host = crate::tls::authority(&endpoint.url)
+            .map_err(anyhow::Error::msg)?
+            .to_string();
+        let tls = tokio_rustls::TlsConnector::from(
+            crate::tls::client_config(endpoint.tls_sha256).map_err(anyhow::Error::msg)?,
+        );
         let params = reader.sign("request_subscribe", json!({ "request_id": request_id }))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let (tx, rx) = rt.block_on(async {
             tokio::time::timeout(timeout, async {
-                let socket = TcpStream::connect(&host)
+                let tcp = TcpStream::connect(&host)
                     .await
                     .with_context(|| format!("connecting to {host}"))?;
+                let socket = tls
+                    .connect(crate::tls::server_name(&host), tcp)
+                    .await
+                    .with_context(|| format!("TLS with {host}"))?;
                 let mut client = soketto::handshake::Client::new(socket.compat(), &host, "/");
                 match client.handshake().await? {
                     soketto::handshake::ServerResponse::Accepted { .. } => {}
@@ -104,26 +105,10 @@ impl Watch {
     }
 }
 
-async fn read_json(rx: &mut Receiver<Compat<TcpStream>>) -> anyhow::Result<Value> {
+async fn read_json(rx: &mut Receiver<Stream>) -> anyhow::Result<Value> {
     let mut buf = Vec::new();
     rx.receive_data(&mut buf)
         .await
         .context("WebSocket closed")?;
     serde_json::from_slice(&buf).context("the node sent a message that is not JSON")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::authority;
-
-    #[test]
-    fn node_urls() {
-        assert_eq!(
-            authority("http://127.0.0.1:9000").unwrap(),
-            "127.0.0.1:9000"
-        );
-        assert_eq!(authority("ws://h:1/").unwrap(), "h:1");
-        assert!(authority("https://h:1").is_err());
-        assert!(authority("http://").is_err());
-    }
 }

@@ -169,7 +169,10 @@ async fn start_services(
     let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx, hub));
     let status_task = tokio::spawn(publish_status(cluster.clone()));
     let rpc_addr = me.rpc_addr.parse()?;
-    let (rpc, bound) = crate::rpc::start(rpc_addr, cluster, runner)
+    let tls = crate::rpc::tls_config(identity.tls_cert_der(), identity.tls_key_der())
+        .context("the JSON-RPC TLS certificate")?;
+    identity.write_cert_pem(&opts.data_dir)?;
+    let (rpc, bound) = crate::rpc::start(rpc_addr, tls, cluster, runner)
         .await
         .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
     tracing::info!(node_id, rpc = %bound, "JSON-RPC listening");

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
 use mpc_cli::client::RpcClient;
 use mpc_cli::sign::sign_action;
+use mpc_cli::tls::Endpoint;
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
 use mpc_custody::{FeeCap, LimitAction, PolicyRules, SpendLimit};
@@ -67,11 +68,11 @@ pub struct Net {
 
 impl Net {
     /// A connection.
-    pub fn new(urls: &[String], cluster_id: &str, admin: SigningKey) -> Self {
+    pub fn new(endpoints: &[Endpoint], cluster_id: &str, admin: SigningKey) -> Self {
         Net {
-            clients: urls
+            clients: endpoints
                 .iter()
-                .map(|u| RpcClient::new(u, Duration::from_secs(30)))
+                .map(|e| RpcClient::new(e, Duration::from_secs(30)))
                 .collect(),
             cluster_id: cluster_id.to_string(),
             admin,

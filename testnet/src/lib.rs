@@ -16,6 +16,7 @@ use ed25519_dalek::SigningKey;
 use mpc_bootstrap::sealed::{KdfParams, MIN_ITERATIONS, MIN_MEMORY_KIB};
 use mpc_bootstrap::userkey::UserKeyFile;
 use mpc_cli::client::RpcClient;
+pub use mpc_cli::tls::Endpoint;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -66,14 +67,28 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
+/// The endpoints (TLS certificates pinned from `run_dir/genesis.json`) of `urls`, and the
+/// network id (the genesis hash): what the demo and benchmarks talk to.
+pub fn endpoints_from_run(
+    run_dir: &Path,
+    urls: &[String],
+) -> anyhow::Result<(Vec<Endpoint>, String)> {
+    let genesis = mpc_bootstrap::genesis::Genesis::load(&run_dir.join("genesis.json"))?;
+    let endpoints = urls
+        .iter()
+        .map(|u| Endpoint::from_genesis(u, &genesis).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((endpoints, genesis.hash()))
+}
+
 /// One node: its files, ports and (when running) its process.
 pub struct NodeProc {
     /// Node id.
     pub node_id: u64,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// JSON-RPC URL.
-    pub rpc_url: String,
+    /// JSON-RPC URL (`https://…`) and the node's pinned TLS certificate.
+    pub endpoint: Endpoint,
     /// Log file.
     pub log: PathBuf,
     child: Option<Child>,
@@ -225,12 +240,15 @@ impl Cluster {
             let p2p = port_base + i as u16;
             let rpc = port_base + 50 + i as u16;
             init_node(&node_bin, &data_dir, i, p2p, rpc, &pass)?;
+            let card: mpc_bootstrap::identity::IdentityCard =
+                serde_json::from_slice(&std::fs::read(data_dir.join("card.json"))?)?;
             cards.push(data_dir.join("card.json"));
             nodes.push(NodeProc {
                 node_id: i,
                 log: dir.path().join(format!("node{i}.log")),
                 data_dir,
-                rpc_url: format!("http://127.0.0.1:{rpc}"),
+                endpoint: Endpoint::new(&format!("https://127.0.0.1:{rpc}"), &card.rpc_tls_sha256)
+                    .map_err(anyhow::Error::msg)?,
                 child: None,
             });
         }
@@ -299,9 +317,9 @@ impl Cluster {
             .stderr(log)
             .spawn()?;
         node.child = Some(child);
-        let url = node.rpc_url.clone();
+        let endpoint = node.endpoint.clone();
         wait_until(Duration::from_secs(20), || {
-            RpcClient::new(&url, Duration::from_secs(1))
+            RpcClient::new(&endpoint, Duration::from_secs(1))
                 .call("node_status", json!({}))
                 .is_ok()
         })
@@ -360,7 +378,7 @@ impl Cluster {
     /// A JSON-RPC client for node `id` that signs nothing.
     pub fn anonymous_client(&self, id: u64) -> RpcClient {
         RpcClient::new(
-            &self.nodes[(id - 1) as usize].rpc_url,
+            &self.nodes[(id - 1) as usize].endpoint,
             Duration::from_secs(15),
         )
     }
@@ -384,7 +402,7 @@ impl Cluster {
                     continue;
                 }
                 let client = RpcClient::new(
-                    &self.nodes[(id - 1) as usize].rpc_url,
+                    &self.nodes[(id - 1) as usize].endpoint,
                     Duration::from_millis(500),
                 );
                 if let Ok(s) = client.call("node_status", json!({})) {

@@ -71,7 +71,7 @@ fn a_leader_cannot_fake_the_outcome_of_a_forwarded_write() {
         22_600,
         vec![("MPC_FORGE_ATTACKS", "lead,fake-write-outcome".into())],
     );
-    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&urls[1..2], &c.cluster_id, c.admin.clone());
     let org = OrgId("acme".into());
     net.write(
@@ -140,7 +140,7 @@ fn a_leader_with_a_clock_a_day_behind_gets_no_signature() {
             ("MPC_FORGE_CLOCK_OFFSET_MS", (-DAY_MS).to_string()),
         ],
     );
-    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
     let users = Users::random();
     let say = |s: &str| eprintln!("--> {s}");
@@ -198,7 +198,7 @@ fn a_leader_with_a_clock_a_day_ahead_commits_nothing_it_stamps() {
             ("MPC_FORGE_CLOCK_OFFSET_MS", DAY_MS.to_string()),
         ],
     );
-    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
     let create = |org: &str| {
         net.write(

@@ -279,8 +279,11 @@ fn a_peer_outside_the_genesis_cannot_join() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let rogue_rpc =
-        mpc_cli::client::RpcClient::new("http://127.0.0.1:21354", Duration::from_secs(2));
+    let rogue_genesis = mpc_bootstrap::genesis::Genesis::load(&rogue_genesis).unwrap();
+    let rogue_rpc = mpc_cli::client::RpcClient::new(
+        &mpc_testnet::Endpoint::from_genesis("https://127.0.0.1:21354", &rogue_genesis).unwrap(),
+        Duration::from_secs(2),
+    );
     wait_until(Duration::from_secs(20), || {
         rogue_rpc.call("node_status", json!({})).is_ok()
     })
@@ -314,6 +317,60 @@ fn a_peer_outside_the_genesis_cannot_join() {
     assert!(refused, "no node logged the refused connection");
     let _ = rogue.kill();
     let _ = rogue.wait();
+}
+
+/// Every node serves JSON-RPC over TLS only, and a client accepts only the certificate the
+/// genesis pins for that node (decision 0018).
+fn clients_accept_only_the_pinned_certificate(c: &Cluster) {
+    use mpc_cli::client::RpcClient;
+    let node1 = &c.nodes[0].endpoint;
+    let node2 = &c.nodes[1].endpoint;
+    // Node 2's address with node 1's pin: what a man in the middle holding another node's
+    // certificate (or a wrong address) looks like. Refused in the handshake, before any byte of
+    // JSON-RPC.
+    let wrong = mpc_testnet::Endpoint {
+        url: node2.url.clone(),
+        tls_sha256: node1.tls_sha256,
+    };
+    let e = RpcClient::new(&wrong, Duration::from_secs(5))
+        .call("node_status", json!({}))
+        .unwrap_err();
+    assert_eq!(e.code(), None, "{e}");
+    assert!(e.to_string().contains("not the pinned one"), "{e}");
+    // Plain HTTP gets no JSON-RPC answer from a node (the TLS acceptor drops it).
+    {
+        use std::io::{Read, Write};
+        let addr = mpc_cli::tls::authority(&node1.url).unwrap().to_string();
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"node_status"}"#;
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(12))).unwrap();
+        let _ = write!(
+            tcp,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer);
+        assert!(
+            !String::from_utf8_lossy(&answer).contains("cluster_id"),
+            "a node answered JSON-RPC over plain HTTP"
+        );
+    }
+    // The right pin works, and the PEM certificate the node wrote for other tools (`curl
+    // --cacert`) is the pinned one.
+    assert!(RpcClient::new(node2, Duration::from_secs(5))
+        .call("node_status", json!({}))
+        .is_ok());
+    let pem = std::fs::read_to_string(c.nodes[1].data_dir.join("rpc-tls.crt")).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    use sha2::Digest;
+    let got: [u8; 32] = sha2::Sha256::digest(&der).into();
+    assert_eq!(got, node2.tls_sha256);
 }
 
 /// Reads of custody data need a signed `auth` from a member whose roles allow the read
@@ -503,6 +560,7 @@ fn bad_input_gets_clear_errors_and_changes_nothing() {
         t
     };
     reads_need_an_authenticated_member_with_the_role(&c, &stranger, &bob);
+    clients_accept_only_the_pinned_certificate(&c);
     // A batch above the limit is refused whole.
     let batch: Vec<serde_json::Value> = (0..33)
         .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "node_status" }))

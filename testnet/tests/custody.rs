@@ -101,7 +101,7 @@ fn state(net: &Net, id: &str) -> Value {
 #[test]
 fn custody_flow_end_to_end() {
     let mut c = Cluster::start(3, 22_000).unwrap();
-    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&urls, &c.cluster_id, c.admin.clone());
     let users = Users::random();
     let say = |s: &str| eprintln!("--> {s}");
@@ -310,11 +310,11 @@ fn custody_flow_end_to_end() {
     let victim = pool(&net)["signers"][1].as_u64().unwrap();
     c.kill_node(victim);
     let t0 = Instant::now();
-    let survivors: Vec<String> = c
+    let survivors: Vec<mpc_testnet::Endpoint> = c
         .nodes
         .iter()
         .filter(|n| n.node_id != victim)
-        .map(|n| n.rpc_url.clone())
+        .map(|n| n.endpoint.clone())
         .collect();
     let net2 = Net::new(&survivors, &c.cluster_id, c.admin.clone());
     // The victim may have been the leader: retry until a new one takes the write.

@@ -49,7 +49,7 @@ fn forged_approval_gets_no_partial_signature_from_honest_nodes() {
         BTreeMap::from([(1, vec![attacks])]),
     )
     .unwrap();
-    let urls: Vec<String> = c.nodes.iter().map(|n| n.rpc_url.clone()).collect();
+    let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     // Every write and read goes through honest nodes.
     let net = Net::new(&urls[1..], &c.cluster_id, c.admin.clone());
     let users = Users::random();

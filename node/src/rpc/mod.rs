@@ -1,7 +1,8 @@
-//! The JSON-RPC 2.0 server (HTTP and WebSocket on one port, jsonrpsee).
+//! The JSON-RPC 2.0 server (HTTP and WebSocket on one port, jsonrpsee, over TLS 1.3).
 //!
-//! Methods are listed in `docs/api.md`. Request bodies are limited to
-//! `MAX_RPC_REQUEST_BYTES`; errors use the stable codes of [`errors`].
+//! Methods are listed in `docs/api.md`. Every connection is TLS (rustls, the node's certificate
+//! from its identity; clients pin its SHA-256 from the genesis, decision 0018). Request bodies are
+//! limited to `MAX_RPC_REQUEST_BYTES`; errors use the stable codes of [`errors`].
 
 mod auth;
 mod custody;
@@ -13,6 +14,11 @@ use crate::cluster::ClusterHandle;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use mpc_protocol::limits::{MAX_RPC_REQUEST_BYTES, MAX_RPC_RESPONSE_BYTES};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a client has to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most concurrent JSON-RPC connections.
 const MAX_CONNECTIONS: u32 = 256;
@@ -21,9 +27,24 @@ pub const MAX_BATCH_CALLS: u32 = 32;
 /// Most subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 16;
 
-/// Starts the server on `addr`; it runs until the handle is stopped.
+/// The rustls server configuration: TLS 1.3 only, the node's certificate and key.
+pub fn tls_config(cert_der: &[u8], key_der: &[u8]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert_der.to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.to_vec())),
+        )?;
+    Ok(Arc::new(config))
+}
+
+/// Starts the server on `addr`, serving TLS with `tls`; it runs until the handle is stopped.
 pub async fn start(
     addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
     cluster: ClusterHandle,
     runner: crate::runner::Runner,
 ) -> anyhow::Result<(ServerHandle, SocketAddr)> {
@@ -34,13 +55,62 @@ pub async fn start(
         .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_CALLS))
         .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
         .build();
-    let server = Server::builder().set_config(config).build(addr).await?;
-    let local = server.local_addr()?;
     let mut module = methods::module(cluster)?;
     custody::register(&mut module, runner)?;
     governance::register(&mut module)?;
     check_method_classes(&module)?;
-    Ok((server.start(module), local))
+    let methods: jsonrpsee::Methods = module.into();
+    let builder = Server::builder().set_config(config).to_service_builder();
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    // One permit per connection, held from accept to close: bounds TLS handshakes too.
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS as usize));
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.clone().shutdown() => return,
+                a = listener.accept() => a,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("JSON-RPC accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "JSON-RPC connection refused: {MAX_CONNECTIONS} open");
+                continue;
+            };
+            let (acceptor, stop) = (acceptor.clone(), stop.clone());
+            let service = builder.clone().build(methods.clone(), stop.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                let tls =
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, "JSON-RPC TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "JSON-RPC TLS handshake timed out");
+                            return;
+                        }
+                    };
+                if let Err(e) =
+                    jsonrpsee::server::serve_with_graceful_shutdown(tls, service, stop.shutdown())
+                        .await
+                {
+                    tracing::debug!(%peer, "JSON-RPC connection ended: {e}");
+                }
+            });
+        }
+    });
+    Ok((handle, local))
 }
 
 /// Every method served is open (health), an authenticated read, or a signed write (whose

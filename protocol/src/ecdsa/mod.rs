@@ -258,13 +258,34 @@ pub fn primes_from_hex(p: &str, q: &str) -> Result<Primes, EcdsaError> {
         .ok_or_else(|| EcdsaError::KeyShare("not valid safe primes for this security level".into()))
 }
 
-/// Primes as hex `(p, q)`, for sealed storage.
+/// Primes as hex `(p, q)`, for sealed storage. The integers taken out of `primes` are wiped
+/// ([`wipe_integer`]) before they are freed.
 pub fn primes_to_hex(primes: Primes) -> (zeroize::Zeroizing<String>, zeroize::Zeroizing<String>) {
-    let (p, q) = primes.split();
-    (
+    let (mut p, mut q) = primes.split();
+    let out = (
         zeroize::Zeroizing::new(p.to_string_radix(16)),
         zeroize::Zeroizing::new(q.to_string_radix(16)),
-    )
+    );
+    wipe_integer(&mut p);
+    wipe_integer(&mut q);
+    out
+}
+
+/// Overwrites a GMP integer's limbs in place with a public value of the same length, then sets
+/// it to zero, so that a secret (a Paillier prime) is gone from its buffer before the buffer is
+/// freed. GMP reuses a destination's allocation when it is large enough, and the filler
+/// (2^bits − 1) has exactly as many limbs as the secret, so nothing is reallocated (and so
+/// copied elsewhere) on the way. rug (GMP) does not zeroize on drop; cggmp21 keeps its own copies
+/// of the primes inside `PregeneratedPrimes` and the Paillier keys of its aux info, which it does
+/// not zeroize either (docs/threat-model.md, "Not (yet) defended").
+pub fn wipe_integer(i: &mut cggmp21::rug::Integer) {
+    use cggmp21::rug::Assign;
+    let bits = i.significant_bits();
+    if bits > 0 {
+        let filler = (cggmp21::rug::Integer::from(1) << bits) - 1u32;
+        i.assign(&filler);
+    }
+    i.assign(0);
 }
 
 /// Compressed public key and chain code of an ECDSA key share (as every party reports them).

@@ -409,3 +409,17 @@ fn online_signing_rejects_a_tampered_partial() {
         r1.as_ref().err()
     );
 }
+
+#[test]
+fn wiping_an_integer_overwrites_it_in_place() {
+    use cggmp21::rug::Integer;
+    // 1024-bit values, as Paillier primes are; and an exact multiple of the limb size, where a
+    // filler one bit longer would force a reallocation (and leave the secret in freed memory).
+    for bits in [1024u32, 1023, 65, 64, 1] {
+        let mut secret = (Integer::from(1) << (bits - 1)) + 12345u32;
+        let capacity = secret.capacity();
+        super::wipe_integer(&mut secret);
+        assert_eq!(secret, 0, "{bits} bits");
+        assert_eq!(secret.capacity(), capacity, "{bits} bits: reallocated");
+    }
+}

@@ -3,7 +3,7 @@
 //! follower measures the forwarded path), answered once committed and applied there.
 //!
 //! ```text
-//! mpc-bench [--run-dir testnet/.run] [--rpc http://127.0.0.1:8102] [--writes 300] [--concurrency 1]
+//! mpc-bench [--run-dir testnet/.run] [--rpc https://127.0.0.1:8102] [--writes 300] [--concurrency 1]
 //! ```
 
 use anyhow::{bail, Context};
@@ -27,7 +27,7 @@ struct Opts {
 fn parse_args() -> anyhow::Result<Opts> {
     let mut o = Opts {
         run_dir: PathBuf::from("testnet/.run"),
-        rpc: "http://127.0.0.1:8102".into(),
+        rpc: "https://127.0.0.1:8102".into(),
         writes: 300,
         concurrency: 1,
     };
@@ -52,11 +52,10 @@ fn main() -> anyhow::Result<()> {
     let o = parse_args()?;
     let pass = std::fs::read_to_string(o.run_dir.join("secrets/admin.pass"))?;
     let admin = UserKeyFile::load(&o.run_dir.join("admin.key"), pass.trim().as_bytes())?;
-    let client = RpcClient::new(&o.rpc, Duration::from_secs(30));
-    let cluster = client.call("node_status", json!({}))?["cluster_id"]
-        .as_str()
-        .context("no cluster id")?
-        .to_string();
+    let (endpoints, cluster) =
+        mpc_testnet::endpoints_from_run(&o.run_dir, std::slice::from_ref(&o.rpc))?;
+    let endpoint = endpoints.into_iter().next().context("no endpoint")?;
+    let client = RpcClient::new(&endpoint, Duration::from_secs(30));
     let org = format!("bench-{}", &random_idempotency_key()[..8]);
     let create = sign_action(
         &admin.signing_key,
@@ -98,10 +97,10 @@ fn main() -> anyhow::Result<()> {
     let mut handles = Vec::new();
     for _ in 0..o.concurrency {
         let queue = queue.clone();
-        let url = o.rpc.clone();
+        let endpoint = endpoint.clone();
         handles.push(std::thread::spawn(
             move || -> anyhow::Result<Vec<Duration>> {
-                let c = RpcClient::new(&url, Duration::from_secs(30));
+                let c = RpcClient::new(&endpoint, Duration::from_secs(30));
                 let mut times = Vec::new();
                 loop {
                     let next = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();

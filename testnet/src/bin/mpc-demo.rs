@@ -29,13 +29,9 @@ fn run() -> anyhow::Result<()> {
     let pass = std::fs::read_to_string(run_dir.join("secrets/admin.pass"))?;
     let pass = pass.trim_end_matches('\n');
     let admin = UserKeyFile::load(&run_dir.join("admin.key"), pass.as_bytes())?;
-    let status = mpc_cli::client::RpcClient::new(&urls[0], std::time::Duration::from_secs(10))
-        .call("node_status", json!({}))?;
-    let cluster_id = status["cluster_id"]
-        .as_str()
-        .context("cluster id")?
-        .to_string();
-    let net = Net::new(&urls, &cluster_id, admin.signing_key);
+    // Each node's TLS certificate is pinned from the genesis, which also names the network.
+    let (endpoints, cluster_id) = mpc_testnet::endpoints_from_run(&run_dir, &urls)?;
+    let net = Net::new(&endpoints, &cluster_id, admin.signing_key);
     let out = run_dir.join("demo");
     std::fs::create_dir_all(&out)?;
     let key = |name: &str| -> anyhow::Result<ed25519_dalek::SigningKey> {

@@ -45,13 +45,8 @@ fn main() -> anyhow::Result<()> {
         &run_dir.join("admin.key"),
         pass.trim_end_matches('\n').as_bytes(),
     )?;
-    let status = mpc_cli::client::RpcClient::new(&urls[0], Duration::from_secs(10))
-        .call("node_status", json!({}))?;
-    let cluster = status["cluster_id"]
-        .as_str()
-        .context("cluster id")?
-        .to_string();
-    let net = Net::new(&urls, &cluster, admin.signing_key);
+    let (endpoints, cluster) = mpc_testnet::endpoints_from_run(&run_dir, &urls)?;
+    let net = Net::new(&endpoints, &cluster, admin.signing_key);
     let users = Users::random();
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -246,7 +241,8 @@ fn run_batch(
     }
     let jobs = Arc::new(Mutex::new(jobs));
     let results = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let urls: Vec<String> = net.clients.iter().map(|c| c.url().to_string()).collect();
+    let urls: Vec<mpc_testnet::Endpoint> =
+        net.clients.iter().map(|c| c.endpoint().clone()).collect();
     let t0 = Instant::now();
     let mut handles = Vec::new();
     for w in 0..concurrency {
