@@ -84,6 +84,7 @@ struct Inner {
     guard: RpcGuard,
     refused: RefusalCounters,
     write_limiter: crate::rate_limit::WriteLimiter,
+    read_limiter: crate::rate_limit::KeyLimiter,
 }
 
 /// Raft RPCs refused by the [`RpcGuard`], by kind (reported by `node_status`).
@@ -141,7 +142,8 @@ impl ClusterHandle {
                 statuses,
                 guard: RpcGuard::new(membership),
                 refused: RefusalCounters::default(),
-                write_limiter: Default::default(),
+                write_limiter: crate::rate_limit::KeyLimiter::writes(),
+                read_limiter: crate::rate_limit::KeyLimiter::reads(),
             }),
         }
     }
@@ -174,6 +176,14 @@ impl ClusterHandle {
     #[cfg(feature = "forge-for-tests")]
     pub(crate) fn state_store(&self) -> &StateMachineStore {
         &self.inner.sm
+    }
+
+    /// Takes one read token for `reader` (authenticated reads, per key on this node).
+    pub fn admit_read(&self, reader: &mpc_custody::types::UserKey) -> Result<(), ClusterError> {
+        self.inner
+            .read_limiter
+            .admit(reader, Instant::now())
+            .map_err(ClusterError::Refused)
     }
 
     /// Raft RPCs refused so far.

@@ -26,6 +26,7 @@ pub(super) fn authed<T: DeserializeOwned>(
     };
     let reader = read_auth::verify(c.cluster_id(), method, &mut obj, crate::clock::now_ms())
         .map_err(RpcError::Unauthenticated)?;
+    c.admit_read(&reader).map_err(RpcError::from)?;
     let params = serde_json::from_value(Value::Object(obj))
         .map_err(|e| RpcError::InvalidParams(format!("invalid params: {e}")))?;
     Ok((params, reader))
