@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 /// disturbed by another cluster competing for the machine's two cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+pub mod chains;
 pub mod demo;
 
 /// The INSECURE published Paillier primes fixture (tests only).

@@ -1,0 +1,238 @@
+//! Ethereum JSON-RPC adapter (any EVM node: geth, reth, anvil, a hosted provider).
+//!
+//! Quantities travel as `0x` hex (JSON-RPC's encoding) and are returned as `u128`; addresses and
+//! hashes as `0x` hex strings. Responses over [`MAX_RESPONSE_BYTES`] are refused.
+
+use crate::ChainError;
+use serde_json::{json, Value};
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Largest provider answer read.
+pub const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A mined transaction's receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Transaction hash.
+    pub transaction_hash: String,
+    /// `true` when the transaction succeeded (status 1).
+    pub success: bool,
+    /// Block number.
+    pub block_number: u64,
+    /// Gas used.
+    pub gas_used: u128,
+    /// Price paid per gas (wei).
+    pub effective_gas_price: u128,
+}
+
+impl Receipt {
+    /// The fee paid, wei.
+    pub fn fee_wei(&self) -> u128 {
+        self.gas_used.saturating_mul(self.effective_gas_price)
+    }
+}
+
+/// Fee suggestion for an EIP-1559 transaction, wei per gas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeSuggestion {
+    /// Base fee of the next block.
+    pub next_base_fee: u128,
+    /// Suggested priority fee (the median reward of recent blocks, at least 1 gwei).
+    pub max_priority_fee_per_gas: u128,
+    /// Suggested cap: twice the next base fee plus the priority fee.
+    pub max_fee_per_gas: u128,
+}
+
+/// A client of one Ethereum JSON-RPC endpoint.
+pub struct EthRpc {
+    url: String,
+    agent: ureq::Agent,
+    next_id: AtomicU64,
+}
+
+fn quantity(v: &Value, what: &str) -> Result<u128, ChainError> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| ChainError::Malformed(format!("{what} is not a hex string: {v}")))?;
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| ChainError::Malformed(format!("{what} '{s}' has no 0x")))?;
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    u128::from_str_radix(digits, 16)
+        .map_err(|_| ChainError::Malformed(format!("{what} '{s}' is not a quantity")))
+}
+
+impl EthRpc {
+    /// A client for `url` (`http(s)://…`) with a per-call timeout.
+    pub fn new(url: &str, timeout: Duration) -> Self {
+        EthRpc {
+            url: url.to_string(),
+            agent: ureq::AgentBuilder::new().timeout(timeout).build(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Calls `method` with positional `params`.
+    pub fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let resp = match self
+            .agent
+            .post(&self.url)
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string())
+        {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(ChainError::Transport(e.to_string())),
+        };
+        let mut text = String::new();
+        resp.into_reader()
+            .take(MAX_RESPONSE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        if text.len() as u64 > MAX_RESPONSE_BYTES {
+            return Err(ChainError::Malformed(format!(
+                "answer larger than {MAX_RESPONSE_BYTES} bytes"
+            )));
+        }
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| ChainError::Malformed(format!("not JSON: {e}")))?;
+        if let Some(e) = v.get("error") {
+            return Err(ChainError::Provider {
+                code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
+                message: e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            });
+        }
+        v.get("result")
+            .cloned()
+            .ok_or_else(|| ChainError::Malformed("neither result nor error".into()))
+    }
+
+    /// `eth_chainId`.
+    pub fn chain_id(&self) -> Result<u64, ChainError> {
+        let id = quantity(&self.call("eth_chainId", json!([]))?, "chain id")?;
+        u64::try_from(id).map_err(|_| ChainError::Malformed("chain id too large".into()))
+    }
+
+    /// Balance of `address` at the latest block, wei.
+    pub fn balance(&self, address: &str) -> Result<u128, ChainError> {
+        quantity(
+            &self.call("eth_getBalance", json!([address, "latest"]))?,
+            "balance",
+        )
+    }
+
+    /// Next nonce of `address`, counting its pending transactions.
+    pub fn nonce(&self, address: &str) -> Result<u64, ChainError> {
+        let n = quantity(
+            &self.call("eth_getTransactionCount", json!([address, "pending"]))?,
+            "nonce",
+        )?;
+        u64::try_from(n).map_err(|_| ChainError::Malformed("nonce too large".into()))
+    }
+
+    /// Fee suggestion from `eth_feeHistory` over the last 10 blocks (50th-percentile rewards).
+    pub fn fee_suggestion(&self) -> Result<FeeSuggestion, ChainError> {
+        let h = self.call("eth_feeHistory", json!(["0xa", "latest", [50]]))?;
+        let bases = h["baseFeePerGas"]
+            .as_array()
+            .ok_or_else(|| ChainError::Malformed("feeHistory without baseFeePerGas".into()))?;
+        let next_base_fee = quantity(
+            bases
+                .last()
+                .ok_or_else(|| ChainError::Malformed("empty baseFeePerGas".into()))?,
+            "base fee",
+        )?;
+        let mut rewards: Vec<u128> = h["reward"]
+            .as_array()
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter_map(|b| b.get(0).and_then(|r| quantity(r, "reward").ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        rewards.sort_unstable();
+        let median = rewards.get(rewards.len() / 2).copied().unwrap_or(0);
+        let prio = median.max(1_000_000_000);
+        Ok(FeeSuggestion {
+            next_base_fee,
+            max_priority_fee_per_gas: prio,
+            max_fee_per_gas: next_base_fee.saturating_mul(2).saturating_add(prio),
+        })
+    }
+
+    /// `eth_estimateGas` of a plain call from `from` to `to` with `value` wei and `data`.
+    pub fn estimate_gas(
+        &self,
+        from: &str,
+        to: &str,
+        value: u128,
+        data: &[u8],
+    ) -> Result<u64, ChainError> {
+        let tx = json!({
+            "from": from,
+            "to": to,
+            "value": format!("0x{value:x}"),
+            "data": format!("0x{}", hex::encode(data)),
+        });
+        let g = quantity(&self.call("eth_estimateGas", json!([tx]))?, "gas")?;
+        u64::try_from(g).map_err(|_| ChainError::Malformed("gas too large".into()))
+    }
+
+    /// Broadcasts a signed raw transaction (`0x…` EIP-2718 hex); returns its hash.
+    pub fn send_raw(&self, raw_hex: &str) -> Result<String, ChainError> {
+        self.call("eth_sendRawTransaction", json!([raw_hex]))?
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ChainError::Malformed("transaction hash is not a string".into()))
+    }
+
+    /// The receipt of `tx_hash`, once mined.
+    pub fn receipt(&self, tx_hash: &str) -> Result<Option<Receipt>, ChainError> {
+        let r = self.call("eth_getTransactionReceipt", json!([tx_hash]))?;
+        if r.is_null() {
+            return Ok(None);
+        }
+        let block = quantity(&r["blockNumber"], "block number")?;
+        Ok(Some(Receipt {
+            transaction_hash: r["transactionHash"].as_str().unwrap_or(tx_hash).to_string(),
+            success: quantity(&r["status"], "status")? == 1,
+            block_number: u64::try_from(block)
+                .map_err(|_| ChainError::Malformed("block number too large".into()))?,
+            gas_used: quantity(&r["gasUsed"], "gas used")?,
+            effective_gas_price: quantity(&r["effectiveGasPrice"], "effective gas price")?,
+        }))
+    }
+
+    /// The latest block number.
+    pub fn block_number(&self) -> Result<u64, ChainError> {
+        let n = quantity(&self.call("eth_blockNumber", json!([]))?, "block number")?;
+        u64::try_from(n).map_err(|_| ChainError::Malformed("block number too large".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity(&json!("0x0"), "q").unwrap(), 0);
+        assert_eq!(quantity(&json!("0x"), "q").unwrap(), 0);
+        assert_eq!(quantity(&json!("0xaa36a7"), "q").unwrap(), 11_155_111);
+        assert!(quantity(&json!("aa"), "q").is_err());
+        assert!(quantity(&json!("0xzz"), "q").is_err());
+        assert!(quantity(&json!(5), "q").is_err());
+        assert!(quantity(&json!(format!("0x{}", "f".repeat(40))), "q").is_err());
+    }
+}
