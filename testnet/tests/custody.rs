@@ -21,6 +21,47 @@ use std::time::{Duration, Instant};
 const ORG: &str = "acme";
 const VAULT: &str = "treasury";
 
+/// Bitcoin Core's script interpreter (libbitcoinconsensus, with segwit and Taproot) accepts
+/// every input of the signed transaction against the outputs it spends — and refuses it once a
+/// byte of a signature is changed.
+fn consensus_accepts(signed_hex: &str, spent: &[mpc_protocol::chain::SpentOutput]) {
+    let raw = hex::decode(signed_hex).unwrap();
+    let scripts: Vec<Vec<u8>> = spent
+        .iter()
+        .map(|s| hex::decode(&s.script_pubkey).unwrap())
+        .collect();
+    let utxos: Vec<bitcoinconsensus::Utxo> = spent
+        .iter()
+        .zip(&scripts)
+        .map(|(s, script)| bitcoinconsensus::Utxo {
+            script_pubkey: script.as_ptr(),
+            script_pubkey_len: script.len() as u32,
+            value: s.amount.0 as i64,
+        })
+        .collect();
+    let flags = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
+    let verify = |tx: &[u8], i: usize| {
+        bitcoinconsensus::verify_with_flags(
+            &scripts[i],
+            spent[i].amount.0 as u64,
+            tx,
+            Some(&utxos),
+            i,
+            flags,
+        )
+    };
+    for i in 0..spent.len() {
+        verify(&raw, i).unwrap_or_else(|e| panic!("Bitcoin Core refuses input {i}: {e:?}"));
+    }
+    // Change one byte inside the first input's first witness item (the signature): refused.
+    let mut tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&raw).unwrap();
+    let mut items: Vec<Vec<u8>> = tx.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+    items[0][10] ^= 1;
+    tx.input[0].witness = bitcoin::Witness::from_slice(&items);
+    let bad = bitcoin::consensus::serialize(&tx);
+    assert!(verify(&bad, 0).is_err(), "a changed signature was accepted");
+}
+
 fn verify_independently(r: &ChainResult) {
     match r.chain {
         Chain::Ethereum => {
@@ -45,6 +86,7 @@ fn verify_independently(r: &ChainResult) {
             let addr: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
                 r.address.parse().unwrap();
             assert_eq!(addr.assume_checked().script_pubkey(), script);
+            consensus_accepts(&r.signed_transaction, &r.spent_outputs);
             let wit = &tx.input[0].witness;
             let mut cache = bitcoin::sighash::SighashCache::new(&tx);
             if r.chain == Chain::BitcoinP2wpkh {
