@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 const ORG: &str = "chains";
 const VAULT: &str = "chains-vault";
 
+fn wallet_of(wallets: &[(Chain, serde_json::Value)], chain: Chain) -> serde_json::Value {
+    wallets.iter().find(|(c, _)| *c == chain).unwrap().1.clone()
+}
+
 #[test]
 fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     let anvil = Anvil::start(21_690, demo::ETH_CHAIN_ID).unwrap();
@@ -30,12 +34,7 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     let users = Users::random();
     let say = |s: &str| eprintln!("--> {s}");
     let wallets = demo::setup(&net, &users, ORG, VAULT, &say).unwrap();
-    let wallet = wallets
-        .iter()
-        .find(|(chain, _)| *chain == Chain::Ethereum)
-        .unwrap()
-        .1
-        .clone();
+    let wallet = wallet_of(&wallets, Chain::Ethereum);
     let from = wallet["address"].as_str().unwrap().to_string();
 
     // Fund the vault's address on the chain: 1 ETH.
@@ -121,12 +120,7 @@ fn solana_transfer_executes_on_litesvm(
 ) {
     let mut svm = LiteSvm::start().unwrap();
     eprintln!("--> litesvm pid {}", svm.pid());
-    let wallet = wallets
-        .iter()
-        .find(|(chain, _)| *chain == Chain::Solana)
-        .unwrap()
-        .1
-        .clone();
+    let wallet = wallet_of(wallets, Chain::Solana);
     let from = wallet["address"].as_str().unwrap().to_string();
     let to = demo::sol_to();
     let funded = 1_000_000_000u64; // 1 SOL

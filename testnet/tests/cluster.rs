@@ -232,10 +232,24 @@ fn restarting_every_node_keeps_every_committed_record() {
             .client(id)
             .call("audit_list", json!({"limit": 1000}))
             .unwrap();
-        assert_eq!(audit["entries"], before_audit["entries"], "node {id}");
+        // Every entry from before the restart is there, unchanged, in order. The nodes may have
+        // committed more since: ECDSA aux info starts when a leader is elected, so a restart in
+        // the middle of it adds the committee's `aux_failed` / `aux_*` reports — nothing else.
+        let (now, then) = (
+            audit["entries"].as_array().unwrap(),
+            before_audit["entries"].as_array().unwrap(),
+        );
+        assert_eq!(&now[..then.len()], &then[..], "node {id}");
+        for extra in &now[then.len()..] {
+            let action = extra["action"].as_str().unwrap();
+            assert!(action.starts_with("aux_"), "node {id}: unexpected {extra}");
+        }
         let verify = c.client(id).call("audit_verify", json!({})).unwrap();
         assert_eq!(verify["ok"], true, "node {id}: {verify}");
-        assert_eq!(verify["entries"], 7);
+        assert!(
+            verify["entries"].as_u64().unwrap() >= now.len() as u64,
+            "{verify}"
+        );
     }
     // And the cluster still takes writes.
     c.client(1)

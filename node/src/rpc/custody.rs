@@ -3,7 +3,7 @@
 
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
-use super::methods::{barrier, node_status, to_value, write};
+use super::methods::{barrier, node_status, to_value};
 use crate::cluster::ClusterHandle;
 use crate::runner::Runner;
 use jsonrpsee::types::Params;
@@ -49,25 +49,9 @@ fn org(v: Option<String>) -> Result<Option<OrgId>, RpcError> {
     .transpose()
 }
 
-/// Registers the custody methods.
+/// Registers the custody reads, `node_status`, `engine_status` and the subscription (the
+/// writes are registered from `rpc::WRITE_METHODS`).
 pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Result<()> {
-    for action in [
-        "vault_create",
-        "wallet_create",
-        "addressbook_add",
-        "addressbook_remove",
-        "policy_set",
-        "request_submit",
-        "request_approve",
-        "request_reject",
-        "request_admin_approve",
-        "request_cancel",
-    ] {
-        m.register_async_method(
-            action,
-            move |p, c, _| async move { write(&p, &c, action).await },
-        )?;
-    }
     m.register_async_method("vault_get", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "vault_get")?;
         let id = need(q.vault_id, "vault_id")?;

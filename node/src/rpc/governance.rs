@@ -4,7 +4,7 @@
 
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
-use super::methods::{barrier, to_value, write};
+use super::methods::{barrier, to_value};
 use crate::cluster::ClusterHandle;
 use jsonrpsee::RpcModule;
 use mpc_custody::read_auth::ReadScope;
@@ -29,19 +29,8 @@ struct ProposalParams {
     linearizable: bool,
 }
 
-/// Registers the governance methods.
+/// Registers the governance reads (the writes are registered from `rpc::WRITE_METHODS`).
 pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
-    for action in [
-        "org_settings_set",
-        "proposal_approve",
-        "proposal_veto",
-        "proposal_execute",
-    ] {
-        m.register_async_method(
-            action,
-            move |p, c, _| async move { write(&p, &c, action).await },
-        )?;
-    }
     m.register_async_method("proposal_list", |p, c, _| async move {
         let (q, reader): (ProposalParams, _) = authed(&p, &c, "proposal_list")?;
         let org = OrgId(q.org_id);

@@ -89,13 +89,10 @@ pub fn module(cluster: ClusterHandle) -> anyhow::Result<RpcModule<ClusterHandle>
         "cluster_status",
         |p, c, _| async move { cluster_status(&p, &c) },
     )?;
-    for (method, action) in [
-        ("org_create", "org_create"),
-        ("member_add", "member_add"),
-        ("member_remove", "member_remove"),
-    ] {
+    // Every signed write: params `{command}`, the command's action named as the method.
+    for &action in super::WRITE_METHODS {
         m.register_async_method(
-            method,
+            action,
             move |p, c, _| async move { write(&p, &c, action).await },
         )?;
     }
