@@ -234,6 +234,20 @@ impl CustodyState {
         }
     }
 
+    /// The organisations whose `scope` `reader` may read (for list reads: one membership check
+    /// per organisation, not per record).
+    pub fn readable_orgs(
+        &self,
+        reader: &UserKey,
+        scope: crate::read_auth::ReadScope,
+    ) -> std::collections::BTreeSet<OrgId> {
+        self.orgs
+            .keys()
+            .filter(|o| self.may_read(reader, o, scope).is_ok())
+            .cloned()
+            .collect()
+    }
+
     /// Whether `reader` is a genesis admin.
     pub fn is_genesis_admin(&self, reader: &UserKey) -> bool {
         self.genesis.admins.contains(reader)

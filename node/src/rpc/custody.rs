@@ -76,8 +76,9 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         barrier(&c, q.linearizable).await?;
         let v = c
             .read_state(|s| {
+                let readable = s.readable_orgs(&reader, ReadScope::Book);
                 s.vaults(o.as_ref())
-                    .filter(|v| s.may_read(&reader, &v.org_id, ReadScope::Book).is_ok())
+                    .filter(|v| readable.contains(&v.org_id))
                     .cloned()
                     .collect::<Vec<_>>()
             })
@@ -131,8 +132,9 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         barrier(&c, q.linearizable).await?;
         let v = c
             .read_state(|s| {
+                let readable = s.readable_orgs(&reader, ReadScope::Book);
                 s.wallets(q.vault_id.as_deref())
-                    .filter(|w| s.may_read(&reader, &w.org_id, ReadScope::Book).is_ok())
+                    .filter(|w| readable.contains(&w.org_id))
                     .cloned()
                     .collect::<Vec<_>>()
             })
@@ -191,9 +193,10 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         let status = q.status;
         let v = c
             .read_state(|s| {
+                let readable = s.readable_orgs(&reader, ReadScope::Book);
                 s.requests(o.as_ref())
+                    .filter(|r| readable.contains(&r.org_id))
                     .filter(|r| status.as_deref().is_none_or(|st| r.status.name() == st))
-                    .filter(|r| s.may_read(&reader, &r.org_id, ReadScope::Book).is_ok())
                     .take(MAX_REQUEST_PAGE)
                     .cloned()
                     .collect::<Vec<_>>()

@@ -284,8 +284,9 @@ async fn org_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     barrier(c, params.linearizable).await?;
     let orgs = c
         .read_state(|s| {
+            let readable = s.readable_orgs(&reader, ReadScope::Org);
             s.orgs()
-                .filter(|o| s.may_read(&reader, &o.org_id, ReadScope::Org).is_ok())
+                .filter(|o| readable.contains(&o.org_id))
                 .cloned()
                 .collect::<Vec<_>>()
         })
