@@ -3,7 +3,8 @@
 //! Quantities travel as `0x` hex (JSON-RPC's encoding) and are returned as `u128`; addresses and
 //! hashes as `0x` hex strings. Responses over [`MAX_RESPONSE_BYTES`] are refused.
 
-use crate::ChainError;
+use crate::{ChainError, Observed};
+use mpc_protocol::chain::{Chain, Intent, Network};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,6 +219,149 @@ impl EthRpc {
     pub fn block_number(&self) -> Result<u64, ChainError> {
         let n = quantity(&self.call("eth_blockNumber", json!([]))?, "block number")?;
         u64::try_from(n).map_err(|_| ChainError::Malformed("block number too large".into()))
+    }
+}
+
+/// The [`crate::Adapter`] over one Ethereum JSON-RPC endpoint of one chain id.
+pub struct EthAdapter {
+    rpc: EthRpc,
+    network: Network,
+    chain_id: u64,
+    url: String,
+}
+
+impl EthAdapter {
+    /// Connects: reads the endpoint's chain id and checks it belongs to `network` (chain id 1
+    /// is mainnet, any other a test network — the same rule the transaction parser applies).
+    pub fn connect(url: &str, network: Network, timeout: Duration) -> Result<Self, ChainError> {
+        let rpc = EthRpc::new(url, timeout);
+        let chain_id = rpc.chain_id()?;
+        if (chain_id == 1) != (network == Network::Mainnet) {
+            return Err(ChainError::Unsupported(format!(
+                "provider {url} serves chain id {chain_id}, which is not {network:?}"
+            )));
+        }
+        Ok(EthAdapter {
+            rpc,
+            network,
+            chain_id,
+            url: url.to_string(),
+        })
+    }
+
+    /// The chain id the provider serves.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The JSON-RPC client.
+    pub fn rpc(&self) -> &EthRpc {
+        &self.rpc
+    }
+}
+
+impl crate::Adapter for EthAdapter {
+    fn describe(&self) -> String {
+        format!("ethereum chain id {} at {}", self.chain_id, self.url)
+    }
+
+    fn serves(&self, intent: &Intent) -> bool {
+        intent.chain == Chain::Ethereum
+            && intent.network == self.network
+            && intent.details.get("chain_id") == Some(&self.chain_id.to_string())
+    }
+
+    fn serves_wallet(&self, chain: Chain, network: Network) -> bool {
+        chain == Chain::Ethereum && network == self.network
+    }
+
+    fn broadcast(&self, signed: &str) -> Result<String, ChainError> {
+        self.rpc.send_raw(signed)
+    }
+
+    fn observe(&self, txid: &str, intent: &Intent) -> Result<Observed, ChainError> {
+        if let Some(r) = self.rpc.receipt(txid)? {
+            let head = self.rpc.block_number()?;
+            return Ok(Observed::Included {
+                confirmations: head.saturating_sub(r.block_number).saturating_add(1),
+                block: r.block_number,
+                success: r.success,
+                reason: if r.success {
+                    String::new()
+                } else {
+                    "reverted (receipt status 0)".into()
+                },
+            });
+        }
+        if !self
+            .rpc
+            .call("eth_getTransactionByHash", json!([txid]))?
+            .is_null()
+        {
+            return Ok(Observed::Pending);
+        }
+        // Unknown to the provider: dropped if its nonce has been used by a mined transaction.
+        let nonce: u64 = intent
+            .details
+            .get("nonce")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ChainError::Unsupported("intent has no nonce".into()))?;
+        let mined = quantity(
+            &self
+                .rpc
+                .call("eth_getTransactionCount", json!([intent.from, "latest"]))?,
+            "nonce",
+        )?;
+        if mined > u128::from(nonce) {
+            return Ok(Observed::Dropped {
+                reason: format!("nonce {nonce} was used by another transaction"),
+            });
+        }
+        Ok(Observed::Unknown)
+    }
+
+    fn balance(&self, address: &str) -> Result<u128, ChainError> {
+        self.rpc.balance(address)
+    }
+
+    fn build_transfer(&self, req: &crate::BuildRequest) -> Result<crate::Built, ChainError> {
+        use alloy_consensus::{SignableTransaction, TxEip1559};
+        use alloy_primitives::{Address, TxKind, U256};
+        if req.chain_id != Some(self.chain_id) {
+            return Err(ChainError::Unsupported(format!(
+                "the wallet signs for chain id {:?}; this provider serves {}",
+                req.chain_id, self.chain_id
+            )));
+        }
+        let to: Address = req.to.parse().map_err(|_| {
+            ChainError::Unsupported("destination is not an Ethereum address".into())
+        })?;
+        let nonce = self.rpc.nonce(&req.from)?;
+        let fee = self.rpc.fee_suggestion()?;
+        let tip = match req.fee {
+            crate::FeeLevel::Slow => (fee.max_priority_fee_per_gas / 2).max(1),
+            crate::FeeLevel::Normal => fee.max_priority_fee_per_gas,
+            crate::FeeLevel::Fast => fee.max_priority_fee_per_gas.saturating_mul(2),
+        };
+        let gas = self
+            .rpc
+            .estimate_gas(&req.from, &format!("{to:#x}"), req.amount, &[])?;
+        let tx = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: fee.next_base_fee.saturating_mul(2).saturating_add(tip),
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(to),
+            value: U256::from(req.amount),
+            ..Default::default()
+        };
+        let mut payload = Vec::new();
+        tx.encode_for_signing(&mut payload);
+        Ok(crate::Built {
+            payload,
+            extras: Default::default(),
+        })
     }
 }
 

@@ -4,13 +4,19 @@
 //! one provider of one chain and network — balances, nonces, fee suggestions, broadcast,
 //! receipts. They are conveniences and observers: the custody state machine never calls them,
 //! and no signer's policy decision rests on their answers (a provider may lie; the node parses
-//! the exact bytes it signs).
+//! the exact bytes it signs, and a final chain state needs `t` nodes to agree, see
+//! `mpc_custody::chain_status`).
 //!
+//! - [`Adapter`]: what the node's broadcaster, watcher and balance reads use, one per
+//!   configured provider ([`Provider`], parsed from `--chain-provider chain:network=url`).
 //! - [`eth`]: Ethereum JSON-RPC (tested against a local `anvil`, `testnet/tests/chains.rs`).
 //!
 //! Every call is bounded: a per-call timeout and a response-size limit.
 
 pub mod eth;
+
+use mpc_protocol::chain::{Chain, Intent, Network};
+use std::time::Duration;
 
 /// What an adapter call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -29,4 +35,181 @@ pub enum ChainError {
     /// The provider answered something this adapter cannot read.
     #[error("malformed answer: {0}")]
     Malformed(String),
+    /// The adapter cannot serve this (wrong chain, network or chain id; bad input).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What a provider says about a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// The provider does not know it (never sent, or evicted from its mempool).
+    Unknown,
+    /// In the mempool.
+    Pending,
+    /// In a block; `success` false when it failed there.
+    Included {
+        /// Blocks on top, counting its own.
+        confirmations: u64,
+        /// Block height (Solana: slot).
+        block: u64,
+        /// Whether it succeeded.
+        success: bool,
+        /// The chain's failure reason, if any.
+        reason: String,
+    },
+    /// Can never be included.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One provider of one chain and network.
+pub trait Adapter: Send + Sync {
+    /// Which chain family and network it serves, and where, for logs and `node_status`.
+    fn describe(&self) -> String;
+    /// Whether it serves transactions with this intent (chain, network and — Ethereum — chain
+    /// id all match).
+    fn serves(&self, intent: &Intent) -> bool;
+    /// Whether it serves wallets of this chain and network (balances).
+    fn serves_wallet(&self, chain: Chain, network: Network) -> bool;
+    /// Sends a signed transaction (in `mpc_protocol::chain::assemble`'s text form); returns the
+    /// provider's transaction id. Sending one it already has is not an error for the caller:
+    /// the caller observes afterwards.
+    fn broadcast(&self, signed: &str) -> Result<String, ChainError>;
+    /// What the provider knows of `txid` (the transaction of `intent`).
+    fn observe(&self, txid: &str, intent: &Intent) -> Result<Observed, ChainError>;
+    /// The native balance of `address`, in the chain's smallest unit.
+    fn balance(&self, address: &str) -> Result<u128, ChainError>;
+    /// Builds an unsigned native transfer from the provider's view of the chain (nonce, fees,
+    /// gas, UTXOs or blockhash). A convenience: the node parses the bytes again when the
+    /// request is submitted, and approvers approve what that parse shows.
+    fn build_transfer(&self, req: &BuildRequest) -> Result<Built, ChainError>;
+}
+
+/// How much fee to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeLevel {
+    /// The provider's low suggestion.
+    Slow,
+    /// Its median suggestion.
+    #[default]
+    Normal,
+    /// Twice the median tip.
+    Fast,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The paying wallet's address.
+    pub from: String,
+    /// Ethereum: the chain id the wallet signs for.
+    pub chain_id: Option<u64>,
+    /// Destination (canonical form).
+    pub to: String,
+    /// Amount in the smallest unit.
+    pub amount: u128,
+    /// Fee level.
+    pub fee: FeeLevel,
+}
+
+/// An unsigned transaction, ready for `request_submit`.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The exact bytes to sign.
+    pub payload: Vec<u8>,
+    /// Chain extras (Bitcoin spent outputs).
+    pub extras: mpc_protocol::chain::PayloadExtras,
+}
+
+/// A configured provider: `chain:network=url`, e.g.
+/// `ethereum:testnet=http://127.0.0.1:8545`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// Chain family: `ethereum`, `bitcoin` (both address kinds) or `solana`.
+    pub family: Family,
+    /// Network.
+    pub network: Network,
+    /// Endpoint URL (`http://` or `https://`).
+    pub url: String,
+}
+
+/// Chain families a provider serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Ethereum JSON-RPC.
+    Ethereum,
+}
+
+impl std::str::FromStr for Provider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (spec, url) = s.split_once('=').ok_or(
+            "a provider is chain:network=url (e.g. ethereum:testnet=http://127.0.0.1:8545)",
+        )?;
+        let (family, network) = spec
+            .split_once(':')
+            .ok_or("a provider is chain:network=url")?;
+        let family = match family {
+            "ethereum" => Family::Ethereum,
+            other => return Err(format!("unknown chain '{other}' (supported: ethereum)")),
+        };
+        let network = match network {
+            "mainnet" => Network::Mainnet,
+            "testnet" => Network::Testnet,
+            other => return Err(format!("unknown network '{other}' (mainnet or testnet)")),
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
+            return Err(format!(
+                "provider URL '{url}' must be http(s):// and under 2 KiB"
+            ));
+        }
+        Ok(Provider {
+            family,
+            network,
+            url: url.to_string(),
+        })
+    }
+}
+
+/// Per-call timeout of the adapters the node makes.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to a provider: checks it answers and serves the configured network (Ethereum:
+/// reads its chain id; chain id 1 must be configured as mainnet and any other as testnet).
+pub fn connect(p: &Provider) -> Result<Box<dyn Adapter>, ChainError> {
+    match p.family {
+        Family::Ethereum => Ok(Box::new(eth::EthAdapter::connect(
+            &p.url,
+            p.network,
+            CALL_TIMEOUT,
+        )?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_specs() {
+        let p: Provider = "ethereum:testnet=http://127.0.0.1:8545".parse().unwrap();
+        assert_eq!(
+            (p.family, p.network, p.url.as_str()),
+            (Family::Ethereum, Network::Testnet, "http://127.0.0.1:8545")
+        );
+        for bad in [
+            "ethereum=http://x",
+            "ethereum:devnet=http://x",
+            "dogecoin:mainnet=http://x",
+            "ethereum:mainnet=ftp://x",
+            "ethereum:mainnet",
+        ] {
+            assert!(bad.parse::<Provider>().is_err(), "{bad}");
+        }
+    }
 }

@@ -12,6 +12,8 @@
 //! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage;
 //!   [`governance`]: the proposals that change them, each adopted by an admin quorum;
 //!   [`aux`]: the committee's ECDSA aux-info attempts.
+//! - [`chain_status`]: where a signed transaction stands on its chain (broadcast, confirmed),
+//!   final only when `t` nodes agree.
 //! - [`read_auth`]: the signed `auth` of a JSON-RPC read and who may read what.
 //! - [`command`]: what users sign. A [`command::SignedCommand`] carries the exact JSON text of a
 //!   [`command::CommandBody`], the signer's Ed25519 public key and a signature over a
@@ -39,6 +41,7 @@
 pub mod address_book;
 pub mod audit;
 pub mod aux;
+pub mod chain_status;
 pub mod command;
 pub mod entry;
 pub mod governance;

@@ -44,6 +44,8 @@ pub const AUTHENTICATED_READS: &[&str] = &[
     "wallet_get",
     "wallet_list",
     "wallet_presignatures",
+    "wallet_balance",
+    "tx_build",
     "addressbook_list",
     "policy_get",
     "request_get",

@@ -1,5 +1,5 @@
 //! Node reports: a node's signed statement of a DKG result, a signature, a stored
-//! presignature or a failure.
+//! presignature, a broadcast, a chain observation or a failure.
 
 use crate::ids::NodeId;
 use crate::types::{RequestId, VaultId, WalletId};
@@ -100,6 +100,22 @@ pub enum Report {
         /// Why.
         reason: String,
     },
+    /// This node sent the request's signed transaction to its chain provider.
+    Broadcast {
+        /// Request.
+        request_id: RequestId,
+        /// The transaction id it sent (must be the one the state machine computed).
+        txid: String,
+    },
+    /// What this node's chain provider says about the request's signed transaction.
+    ChainObserved {
+        /// Request.
+        request_id: RequestId,
+        /// The transaction id (must be the one the state machine computed).
+        txid: String,
+        /// The observation.
+        seen: crate::chain_status::Seen,
+    },
     /// Signing failed on this node.
     SignFailed {
         /// Request.
@@ -127,6 +143,8 @@ impl Report {
             Report::PresigFailed { .. } => "presig_failed",
             Report::AuxReady { .. } => "aux_ready",
             Report::AuxFailed { .. } => "aux_failed",
+            Report::Broadcast { .. } => "broadcast",
+            Report::ChainObserved { .. } => "chain_observed",
         }
     }
 }

@@ -155,6 +155,9 @@ pub struct Request {
     pub signatures: Vec<String>,
     /// The signed transaction, once signed (and its audit entry committed).
     pub signed_transaction: Option<String>,
+    /// Where the signed transaction stands on its chain (broadcast, confirmations), once signed.
+    #[serde(default)]
+    pub chain: Option<crate::chain_status::ChainStatus>,
     /// Submission time (ms).
     pub created_at_ms: u64,
     /// Last change (ms).

@@ -22,6 +22,7 @@ mod address_book;
 mod attempts;
 mod aux;
 mod btc_inputs;
+mod chain;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
 mod governance;
@@ -117,6 +118,10 @@ pub struct CustodyState {
     /// Every request write since the last [`CustodyState::take_request_changes`], in order.
     #[serde(skip)]
     request_changes: Vec<Request>,
+    /// Signed requests whose transaction is not final on its chain (derived from `requests`):
+    /// what the nodes' broadcasters and watchers look at, without scanning every request.
+    #[serde(skip)]
+    chain_open: BTreeSet<RequestId>,
 }
 
 impl CustodyState {
@@ -140,6 +145,7 @@ impl CustodyState {
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),
+            chain_open: BTreeSet::new(),
         }
     }
 

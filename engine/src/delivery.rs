@@ -155,6 +155,11 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
             let a = state.aux();
             !a.complete && a.attempt == *attempt
         }
+        // Sent by the chain watcher, which re-reads the state each round (not the engine).
+        Report::Broadcast { request_id, .. } | Report::ChainObserved { request_id, .. } => state
+            .request(request_id)
+            .and_then(|r| r.chain.as_ref())
+            .is_some_and(|c| !c.state.is_final()),
     }
 }
 

@@ -121,6 +121,16 @@ pub struct StartArgs {
     /// Paillier primes from the published test fixture instead of generating them.
     #[arg(long)]
     pub insecure_test_primes: Option<PathBuf>,
+    /// A chain provider this node broadcasts through, watches with and reads balances from:
+    /// `chain:network=url`, e.g. `ethereum:testnet=http://127.0.0.1:8545`. Repeatable (one
+    /// per chain and network; in the environment, comma-separated); each node may use its own
+    /// providers.
+    #[arg(
+        long = "chain-provider",
+        env = "MPC_CHAIN_PROVIDERS",
+        value_delimiter = ','
+    )]
+    pub chain_providers: Vec<mpc_chains::Provider>,
 }
 
 /// Runs a parsed command line.
@@ -243,6 +253,7 @@ fn start(a: StartArgs) -> anyhow::Result<()> {
         heartbeat_ms: a.heartbeat_ms,
         election_timeout_ms: a.election_timeout_ms,
         insecure_test_primes: a.insecure_test_primes,
+        chain_providers: a.chain_providers,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -45,6 +45,8 @@ pub struct NodeOptions {
     pub election_timeout_ms: u64,
     /// INSECURE test fixture of Paillier primes (tests and local testnets only).
     pub insecure_test_primes: Option<PathBuf>,
+    /// Chain providers (broadcast, confirmations, balances, transaction building).
+    pub chain_providers: Vec<mpc_chains::Provider>,
 }
 
 fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Config> {
@@ -92,6 +94,7 @@ struct Services {
     raft: openraft::Raft<mpc_consensus::raft::TypeConfig>,
     status_task: tokio::task::JoinHandle<()>,
     runner_task: tokio::task::JoinHandle<()>,
+    chain_task: tokio::task::JoinHandle<()>,
     inbound_task: tokio::task::JoinHandle<()>,
     p2p_task: tokio::task::JoinHandle<()>,
 }
@@ -101,6 +104,7 @@ impl Services {
         let _ = self.rpc.stop();
         self.status_task.abort();
         self.runner_task.abort();
+        self.chain_task.abort();
         self.inbound_task.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
@@ -166,13 +170,21 @@ async fn start_services(
     if crate::forge::enabled() {
         tokio::spawn(crate::forge::run_attacks(cluster.clone(), hub.clone()));
     }
+    let adapters = Arc::new(crate::chain_watch::Adapters::new(
+        opts.chain_providers.clone(),
+    ));
+    let chain_task = tokio::spawn(crate::chain_watch::run(
+        cluster.clone(),
+        runner.clone(),
+        adapters.clone(),
+    ));
     let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx, hub));
     let status_task = tokio::spawn(publish_status(cluster.clone()));
     let rpc_addr = me.rpc_addr.parse()?;
     let tls = crate::rpc::tls_config(identity.tls_cert_der(), identity.tls_key_der())
         .context("the JSON-RPC TLS certificate")?;
     identity.write_cert_pem(&opts.data_dir)?;
-    let (rpc, bound) = crate::rpc::start(rpc_addr, tls, cluster, runner)
+    let (rpc, bound) = crate::rpc::start(rpc_addr, tls, cluster, runner, adapters)
         .await
         .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
     tracing::info!(node_id, rpc = %bound, "JSON-RPC listening");
@@ -181,6 +193,7 @@ async fn start_services(
         raft,
         status_task,
         runner_task,
+        chain_task,
         inbound_task,
         p2p_task,
     })

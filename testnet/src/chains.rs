@@ -148,8 +148,22 @@ impl Anvil {
     /// Starts anvil on `port` with `chain_id` (one block per transaction, as anvil does by
     /// default) and waits (at most 20 s) until it answers with that chain id.
     pub fn start(port: u16, chain_id: u64) -> anyhow::Result<Anvil> {
+        Self::start_with(port, chain_id, None)
+    }
+
+    /// Like [`Anvil::start`]; with `block_time_s`, anvil mines a block every that many seconds
+    /// (so that transactions gather confirmations) instead of one per transaction.
+    pub fn start_with(
+        port: u16,
+        chain_id: u64,
+        block_time_s: Option<u64>,
+    ) -> anyhow::Result<Anvil> {
         let bin = anvil_binary()?;
-        let child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(s) = block_time_s {
+            cmd.args(["--block-time", &s.to_string()]);
+        }
+        let child = cmd
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--chain-id", &chain_id.to_string(), "--silent"])
             .stdin(Stdio::null())

@@ -113,6 +113,26 @@ impl Net {
         Ok(self.client().call(method, params)?)
     }
 
+    /// Polls a signed request until its transaction is final on its chain (confirmed, failed
+    /// or dropped, as `t` nodes observed it).
+    pub fn wait_chain(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let t0 = Instant::now();
+        loop {
+            let r = self.read("request_get", json!({ "request_id": id }))?;
+            let st = r["chain"]["state"].as_str().unwrap_or("").to_string();
+            if matches!(st.as_str(), "confirmed" | "failed" | "dropped") {
+                return Ok(r);
+            }
+            if t0.elapsed() > timeout {
+                bail!(
+                    "transaction of {id} still '{st}' after {timeout:?}: {}",
+                    r["chain"]
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Polls a request until it is signed, rejected or failed.
     pub fn wait_request(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
         let t0 = Instant::now();

@@ -2,9 +2,10 @@
 //! vault, two chains:
 //!
 //! - Ethereum: a local `anvil` (installed from npm by `testnet/ensure-chains.sh`, started and
-//!   stopped by PID). The network signs an EIP-1559 transfer built from what the chain says
-//!   (nonce, fee history, gas estimate) through the `mpc-chains` adapter; anvil executes it, and
-//!   the balances move by exactly the amount and the fee.
+//!   stopped by PID), every node configured with it as its provider. A node builds the EIP-1559
+//!   transfer from what the chain says (nonce, fee history, gas estimate, `tx_build`); the
+//!   network signs it after two approvals, broadcasts it by itself and follows it to 2
+//!   confirmations agreed by t = 2 nodes; the balances move by exactly the amount and the fee.
 //! - Solana: LiteSVM (npm `litesvm`, the Solana runtime) executes the System transfer the network
 //!   signs over LiteSVM's own blockhash, with signature verification on; the balances move by the
 //!   amount and the 5,000-lamport fee.
@@ -13,6 +14,7 @@ use mpc_protocol::chain::{Chain, PayloadExtras};
 use mpc_testnet::chains::{Anvil, LiteSvm};
 use mpc_testnet::demo::{self, Net, Users};
 use mpc_testnet::Cluster;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 const ORG: &str = "chains";
@@ -24,10 +26,21 @@ fn wallet_of(wallets: &[(Chain, serde_json::Value)], chain: Chain) -> serde_json
 
 #[test]
 fn approved_transfers_move_funds_on_anvil_and_litesvm() {
-    let anvil = Anvil::start(21_690, demo::ETH_CHAIN_ID).unwrap();
+    // anvil mines a block a second, so that transactions gather confirmations.
+    let anvil = Anvil::start_with(21_690, demo::ETH_CHAIN_ID, Some(1)).unwrap();
     eprintln!("--> anvil pid {} at {}", anvil.pid(), anvil.url);
     let rpc = anvil.rpc();
-    let c = Cluster::start(3, 21_600).unwrap();
+    // Every node broadcasts and watches through its own provider configuration.
+    let provider = format!("ethereum:testnet={}", anvil.url);
+    let env = (1..=3)
+        .map(|i| {
+            (
+                i,
+                vec![("MPC_CHAIN_PROVIDERS".to_string(), provider.clone())],
+            )
+        })
+        .collect();
+    let c = Cluster::start_with_env(3, 21_600, Default::default(), env).unwrap();
     let endpoints: Vec<mpc_testnet::Endpoint> =
         c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
@@ -35,38 +48,50 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     let say = |s: &str| eprintln!("--> {s}");
     let wallets = demo::setup(&net, &users, ORG, VAULT, &say).unwrap();
     let wallet = wallet_of(&wallets, Chain::Ethereum);
+    let wallet_id = wallet["wallet_id"].as_str().unwrap();
     let from = wallet["address"].as_str().unwrap().to_string();
 
-    // Fund the vault's address on the chain: 1 ETH.
+    // Fund the vault's address on the chain: 1 ETH. The node reads the balance through its
+    // provider and shows it in ETH.
     let funded: u128 = 1_000_000_000_000_000_000;
     anvil.set_balance(&from, funded).unwrap();
-    assert_eq!(rpc.balance(&from).unwrap(), funded);
+    let b = net
+        .read_as(
+            &users.alice,
+            "wallet_balance",
+            json!({ "wallet_id": wallet_id }),
+        )
+        .unwrap();
+    assert_eq!(b["balance"], funded.to_string(), "{b}");
+    assert!(b["display"].as_str().unwrap().starts_with("1 ETH"), "{b}");
     let to_before = rpc.balance(demo::ETH_TO).unwrap();
 
-    // Build from the chain's own answers: nonce, fees, gas.
+    // The node builds the transfer from the chain's own answers (nonce, fee history, gas) for a
+    // member who may see the wallet; an outsider may not.
+    let build = json!({ "wallet_id": wallet_id, "to": demo::ETH_TO, "amount": "0.01" });
+    let outsider = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
+    let e = net
+        .read_as(&outsider, "tx_build", build.clone())
+        .unwrap_err();
+    assert!(e.to_string().contains("1008"), "{e}");
+    let built = net.read_as(&users.ivan, "tx_build", build).unwrap();
     let amount: u128 = 10_000_000_000_000_000; // 0.01 ETH
-    let nonce = rpc.nonce(&from).unwrap();
-    assert_eq!(nonce, 0);
-    let fees = rpc.fee_suggestion().unwrap();
-    assert!(fees.max_fee_per_gas > fees.next_base_fee);
-    let gas = rpc.estimate_gas(&from, demo::ETH_TO, amount, &[]).unwrap();
-    assert_eq!(gas, 21_000, "a plain transfer");
-    let payload = mpc_cli::txbuild::eth_transfer(
-        rpc.chain_id().unwrap(),
-        nonce,
-        demo::ETH_TO,
-        amount,
-        fees.max_fee_per_gas,
-        fees.max_priority_fee_per_gas,
-    )
-    .unwrap();
+    assert_eq!(built["intent"]["amount"], amount.to_string(), "{built}");
+    assert_eq!(built["intent"]["details"]["nonce"], "0");
+    assert_eq!(built["intent"]["details"]["gas_limit"], "21000");
+    let max_fee: u128 = built["intent"]["details"]["max_fee_per_gas"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let payload = hex::decode(built["payload"].as_str().unwrap()).unwrap();
 
     // Submit, two approvals, the network signs.
     let req = demo::submit(
         &net,
         &users,
         ORG,
-        wallet["wallet_id"].as_str().unwrap(),
+        wallet_id,
         &payload,
         &PayloadExtras::default(),
     )
@@ -77,33 +102,61 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     let done = net.wait_request(rid, Duration::from_secs(300)).unwrap();
     assert_eq!(done["status"]["state"], "signed", "{done}");
     let raw = done["signed_transaction"].as_str().unwrap();
+    let txid = done["chain"]["txid"].as_str().unwrap().to_string();
 
-    // Broadcast; anvil mines it; the receipt says it succeeded.
-    let hash = rpc.send_raw(raw).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let receipt = loop {
-        if let Some(r) = rpc.receipt(&hash).unwrap() {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "{hash} not mined within 20 s");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // The network broadcasts it by itself and follows it to 2 confirmations, final only once
+    // t = 2 nodes saw it in the same block.
+    let t0 = Instant::now();
+    let confirmed = net.wait_chain(rid, Duration::from_secs(90)).unwrap();
+    let chain = &confirmed["chain"];
+    eprintln!(
+        "--> {txid}: {} {:.1} s after signing: {chain}",
+        chain["state"],
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(chain["state"], "confirmed", "{confirmed}");
+    assert_eq!(chain["confirmations"], 2);
+    assert!(chain["broadcast"]["node"].as_u64().is_some(), "{chain}");
+    let agreeing = chain["observations"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|o| o["seen"]["seen"] == "included")
+        .count();
+    assert!(agreeing >= 2, "{chain}");
+
+    // The chain agrees: the id the network computed is the mined transaction's; it succeeded.
+    let receipt = rpc.receipt(&txid).unwrap().expect("mined");
     assert!(receipt.success, "{receipt:?}");
+    assert_eq!(receipt.transaction_hash, txid);
+    assert_eq!(Some(receipt.block_number), chain["block"].as_u64());
     assert_eq!(receipt.gas_used, 21_000);
-    assert!(receipt.effective_gas_price <= fees.max_fee_per_gas);
+    assert!(receipt.effective_gas_price <= max_fee);
 
     // Exactly the amount arrived; the sender paid the amount and the fee; the nonce moved.
     assert_eq!(rpc.balance(demo::ETH_TO).unwrap(), to_before + amount);
-    assert_eq!(
-        rpc.balance(&from).unwrap(),
-        funded - amount - receipt.fee_wei()
-    );
+    let after = funded - amount - receipt.fee_wei();
+    assert_eq!(rpc.balance(&from).unwrap(), after);
+    let b = net
+        .read_as(
+            &users.alice,
+            "wallet_balance",
+            json!({ "wallet_id": wallet_id }),
+        )
+        .unwrap();
+    assert_eq!(b["balance"], after.to_string(), "{b}");
     assert_eq!(rpc.nonce(&from).unwrap(), 1);
-    eprintln!(
-        "--> {hash}: 0.01 ETH moved in block {}, fee {} wei",
-        receipt.block_number,
-        receipt.fee_wei()
-    );
+
+    // The lifecycle is in the audit log, each step signed by the node that reported it.
+    let audit = net.read("audit_list", json!({ "org_id": ORG })).unwrap();
+    let kinds: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(kinds.contains(&"broadcast"), "{kinds:?}");
+    assert!(kinds.contains(&"chain_observed"), "{kinds:?}");
 
     // The same signed transaction again is not a second payment.
     let again = rpc.send_raw(raw);

@@ -131,9 +131,17 @@ impl CustodyState {
         let payload = payload_bytes(&req.payload)?;
         let tx = chain::assemble(&wallet, &payload, &req.extras, &sigs)
             .map_err(|e| format!("signature report refused: {e}"))?;
+        let txid =
+            chain::txid(wallet.chain, &tx).map_err(|e| format!("signature report refused: {e}"))?;
         req.status = RequestStatus::Signed;
         req.signatures = signatures.to_vec();
         req.signed_transaction = Some(tx);
+        req.chain = Some(crate::chain_status::ChainStatus::signed(
+            txid,
+            wallet.chain,
+            wallet.network,
+            at.now_ms,
+        ));
         req.updated_at_ms = at.now_ms;
         let org = req.org_id.clone();
         let text = format!("signed (attempt {attempt}, reported by node {node})");

@@ -210,6 +210,7 @@ impl CustodyState {
                     s.policies.insert(id, p);
                 }
                 (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
+                    s.index_chain_open(&r);
                     s.requests.insert(id, *r);
                 }
                 (RecordKey::PresigPool(id), RecordValue::PresigPool(p)) if id == p.wallet_id => {

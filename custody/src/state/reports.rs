@@ -79,6 +79,14 @@ impl CustodyState {
             }
             Report::AuxReady { attempt } => self.report_aux_ready(node, *attempt),
             Report::AuxFailed { attempt, reason } => self.report_aux_failed(node, *attempt, reason),
+            Report::Broadcast { request_id, txid } => {
+                self.report_broadcast(node, request_id, txid, at)
+            }
+            Report::ChainObserved {
+                request_id,
+                txid,
+                seen,
+            } => self.report_chain_observed(node, request_id, txid, seen, at),
         }
     }
 }

@@ -52,6 +52,7 @@ impl CustodyState {
             attempts: Vec::new(),
             signatures: Vec::new(),
             signed_transaction: None,
+            chain: None,
             created_at_ms: x.now_ms,
             updated_at_ms: x.now_ms,
             expires_at_ms: 0,
@@ -219,6 +220,7 @@ impl CustodyState {
     pub(super) fn put_request(&mut self, req: Request) -> ActionResult {
         self.dirty
             .insert(RecordKey::Request(req.request_id.clone()));
+        self.index_chain_open(&req);
         self.request_changes.push(req.clone());
         self.requests.insert(req.request_id.clone(), req.clone());
         ActionResult::Request {

@@ -5,6 +5,7 @@
 //! limited to `MAX_RPC_REQUEST_BYTES`; errors use the stable codes of [`errors`].
 
 mod auth;
+mod chains;
 mod custody;
 pub mod errors;
 mod governance;
@@ -47,6 +48,7 @@ pub async fn start(
     tls: Arc<rustls::ServerConfig>,
     cluster: ClusterHandle,
     runner: crate::runner::Runner,
+    adapters: std::sync::Arc<crate::chain_watch::Adapters>,
 ) -> anyhow::Result<(ServerHandle, SocketAddr)> {
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_RPC_REQUEST_BYTES)
@@ -58,6 +60,7 @@ pub async fn start(
     let mut module = methods::module(cluster)?;
     custody::register(&mut module, runner)?;
     governance::register(&mut module)?;
+    chains::register(&mut module, adapters)?;
     check_method_classes(&module)?;
     let methods: jsonrpsee::Methods = module.into();
     let builder = Server::builder().set_config(config).to_service_builder();

@@ -419,7 +419,7 @@ impl Runner {
         });
     }
 
-    fn signed_report(&self, report: Report) -> Result<SignedReport, String> {
+    pub(crate) fn signed_report(&self, report: Report) -> Result<SignedReport, String> {
         let body = serde_json::to_string(&ReportBody {
             cluster: self.inner.cluster.cluster_id().to_string(),
             report,

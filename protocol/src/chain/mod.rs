@@ -380,3 +380,37 @@ pub fn normalize_address(chain: Chain, network: Network, s: &str) -> Result<Stri
         }
     }
 }
+
+/// The transaction id of a signed transaction in [`assemble`]'s text form, as the chain's
+/// explorers and nodes name it: Ethereum `0x` + Keccak-256 of the EIP-2718 bytes; Bitcoin the
+/// txid (double SHA-256 of the non-witness serialisation, byte-reversed hex); Solana the base58
+/// of the first signature. Computed from the signed bytes, so no provider's word is needed.
+pub fn txid(chain: Chain, signed: &str) -> Result<String, ChainError> {
+    let bad = |r: &str| payload_err(format!("signed transaction: {r}"));
+    match chain {
+        Chain::Ethereum => {
+            let raw = hex::decode(signed.strip_prefix("0x").unwrap_or(signed))
+                .map_err(|_| bad("not hex"))?;
+            Ok(format!("{:#x}", alloy_primitives::keccak256(&raw)))
+        }
+        Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => {
+            let raw = hex::decode(signed).map_err(|_| bad("not hex"))?;
+            let tx: bitcoin::Transaction =
+                bitcoin::consensus::deserialize(&raw).map_err(|_| bad("not a transaction"))?;
+            Ok(tx.compute_txid().to_string())
+        }
+        Chain::Solana => {
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(signed)
+                .map_err(|_| bad("not base64"))?;
+            // A compact-u16 signature count below 128 is one byte.
+            match raw.first() {
+                Some(n) if (1..0x80).contains(n) && raw.len() >= 65 => {
+                    Ok(bs58::encode(&raw[1..65]).into_string())
+                }
+                _ => Err(bad("no signature")),
+            }
+        }
+    }
+}

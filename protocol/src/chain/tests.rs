@@ -394,3 +394,32 @@ fn wallet_derivation_is_deterministic_and_distinct() {
     let tr = keys::wallet_key(&keys, Chain::BitcoinP2tr, Network::Testnet, 0).unwrap();
     assert!(tr.address.starts_with("tb1p"));
 }
+
+#[test]
+fn txids_are_the_chains_own() {
+    // Bitcoin: the genesis block's coinbase has the well-known txid.
+    let coinbase = &bitcoin::constants::genesis_block(bitcoin::Network::Bitcoin).txdata[0];
+    let hex_tx = bitcoin::consensus::encode::serialize_hex(coinbase);
+    assert_eq!(
+        super::txid(Chain::BitcoinP2wpkh, &hex_tx).unwrap(),
+        "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+    );
+    // Solana: the base58 of the first signature.
+    use base64::Engine as _;
+    let mut tx = vec![1u8];
+    tx.extend_from_slice(&[7u8; 64]);
+    tx.extend_from_slice(&[0u8; 40]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&tx);
+    assert_eq!(
+        super::txid(Chain::Solana, &b64).unwrap(),
+        bs58::encode([7u8; 64]).into_string()
+    );
+    assert!(super::txid(Chain::Solana, "AA==").is_err());
+    // Ethereum: Keccak-256 of the raw bytes (checked against anvil's hashes in
+    // testnet/tests/chains.rs).
+    assert_eq!(
+        super::txid(Chain::Ethereum, "0x").unwrap(),
+        "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    );
+    assert!(super::txid(Chain::Ethereum, "0xzz").is_err());
+}

@@ -44,6 +44,43 @@ pub fn format_units(amount: u128, decimals: u32) -> String {
     }
 }
 
+/// The inverse of [`format_units`]: `"0.01"` with 18 decimals is `10_000_000_000_000_000`.
+/// Refuses signs, exponents, more fraction digits than `decimals` (no silent rounding) and
+/// values over 128 bits.
+pub fn parse_units(text: &str, decimals: u32) -> Result<u128, String> {
+    let bad = || {
+        format!(
+            "amount '{}' is not a decimal number with at most {decimals} decimals",
+            text.chars().take(60).collect::<String>()
+        )
+    };
+    if text.is_empty() || text.len() > 80 {
+        return Err(bad());
+    }
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > decimals as usize {
+        return Err(bad());
+    }
+    if text.ends_with('.') {
+        return Err(bad());
+    }
+    let scale = 10u128
+        .checked_pow(decimals)
+        .ok_or("too many decimals".to_string())?;
+    let whole: u128 = int.parse().map_err(|_| bad())?;
+    let frac_value: u128 = if frac.is_empty() {
+        0
+    } else {
+        let f: u128 = frac.parse().map_err(|_| bad())?;
+        f * 10u128.pow(decimals - frac.len() as u32)
+    };
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_value))
+        .ok_or_else(|| format!("amount '{text}' does not fit in 128 bits"))
+}
+
 /// A native amount for people: `"0.01 ETH (10000000000000000 wei)"`.
 pub fn display_amount(chain: Chain, asset: &str, amount: Amount) -> String {
     format!(
@@ -57,6 +94,31 @@ pub fn display_amount(chain: Chain, asset: &str, amount: Amount) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_units_is_exact_and_strict() {
+        assert_eq!(parse_units("0.01", 18).unwrap(), 10_000_000_000_000_000);
+        assert_eq!(parse_units("1", 8).unwrap(), 100_000_000);
+        assert_eq!(parse_units("0.00025", 8).unwrap(), 25_000);
+        assert_eq!(parse_units("7", 0).unwrap(), 7);
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "-1",
+            "1e3",
+            "0.000000001",
+            "1,5",
+            " 1",
+            "0x10",
+        ] {
+            assert!(parse_units(bad, 8).is_err(), "{bad:?}");
+        }
+        assert!(parse_units(&"9".repeat(40), 0).is_err());
+        for (a, d) in [(123_456_789u128, 8), (10u128.pow(18), 18), (1, 9)] {
+            assert_eq!(parse_units(&format_units(a, d), d).unwrap(), a);
+        }
+    }
 
     #[test]
     fn format_units_table() {
