@@ -7,7 +7,9 @@
 # Everything lives under testnet/.run/ (git-ignored). Passphrases are generated into
 # testnet/.run/secrets/ for convenience: a local test network only, never production.
 # Environment: MPC_PROFILE=release|debug (default release), MPC_P2P_BASE (default 9100),
-# MPC_RPC_BASE (default 8100): node i listens on BASE+i.
+# MPC_RPC_BASE (default 8100): node i listens on BASE+i. A local Ethereum chain (anvil, one block
+# a second, chain id 11155111) is started on MPC_ANVIL_PORT (default 8545) and every node uses it
+# as its Ethereum provider; MPC_ANVIL=0 starts none.
 set -euo pipefail
 
 N=${1:-3}
@@ -16,23 +18,27 @@ RUN="$ROOT/testnet/.run"
 PROFILE=${MPC_PROFILE:-release}
 P2P_BASE=${MPC_P2P_BASE:-9100}
 RPC_BASE=${MPC_RPC_BASE:-8100}
+ANVIL_PORT=${MPC_ANVIL_PORT:-8545}
+WITH_ANVIL=${MPC_ANVIL:-1}
 
 if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$N" -lt 2 ] || [ "$N" -gt 16 ]; then
   echo "usage: testnet/run.sh [N]   (2 <= N <= 16)" >&2
   exit 2
 fi
 
-if [ -f "$RUN/pids" ]; then
+for f in "$RUN/pids" "$RUN/chain-pids"; do
+  [ -f "$f" ] || continue
   while read -r pid; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      echo "A testnet is already running (PIDs in $RUN/pids). Stop it first: testnet/stop.sh" >&2
+      echo "A testnet is already running (PIDs in $f). Stop it first: testnet/stop.sh" >&2
       exit 1
     fi
-  done < "$RUN/pids"
-fi
+  done < "$f"
+done
 
 cd "$ROOT"
 bash testnet/ensure-deps.sh
+if [ "$WITH_ANVIL" = 1 ]; then bash testnet/ensure-chains.sh; fi
 echo "==> building mpc-node and mpc ($PROFILE)"
 if [ "$PROFILE" = release ]; then
   cargo build --release -p mpc-node -p mpc-cli -p mpc-testnet --bins
@@ -76,10 +82,22 @@ done
 HASH=$("$BIN/mpc-node" genesis "${CARDS[@]}" --threshold "$THRESHOLD" \
   --admin-key-file "$RUN/admin.key" --network local-testnet --out "$RUN/genesis.json" 2>/dev/null)
 
+: > "$RUN/chain-pids"
+PROVIDER_ARGS=()
+if [ "$WITH_ANVIL" = 1 ]; then
+  ANVIL="$ROOT/testnet/.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+  "$ANVIL" --host 127.0.0.1 --port "$ANVIL_PORT" --chain-id 11155111 --block-time 1 --silent \
+    > "$RUN/anvil.log" 2>&1 &
+  echo $! >> "$RUN/chain-pids"
+  echo "http://127.0.0.1:$ANVIL_PORT" > "$RUN/anvil.url"
+  PROVIDER_ARGS=(--chain-provider "ethereum:testnet=http://127.0.0.1:$ANVIL_PORT")
+  echo "==> local Ethereum chain: anvil (PID $!) at http://127.0.0.1:$ANVIL_PORT, chain id 11155111"
+fi
+
 : > "$RUN/pids"
 for i in $(seq 1 "$N"); do
   "$BIN/mpc-node" start --data-dir "$RUN/node$i" --genesis "$RUN/genesis.json" \
-    --passphrase-file "$RUN/secrets/node$i.pass" > "$RUN/node$i.log" 2>&1 &
+    --passphrase-file "$RUN/secrets/node$i.pass" "${PROVIDER_ARGS[@]}" > "$RUN/node$i.log" 2>&1 &
   echo $! >> "$RUN/pids"
 done
 
@@ -105,6 +123,7 @@ echo "genesis hash : $HASH"
 for i in $(seq 1 "$N"); do
   echo "node $i      : https://127.0.0.1:$((RPC_BASE + i))   log $RUN/node$i.log   certificate $RUN/node$i/rpc-tls.crt"
 done
+if [ "$WITH_ANVIL" = 1 ]; then echo "ethereum     : anvil at http://127.0.0.1:$ANVIL_PORT (every node's provider)"; fi
 echo "admin key    : $RUN/admin.key (passphrase in $RUN/secrets/admin.pass)"
 echo "try          : $BIN/mpc --rpc https://127.0.0.1:$((RPC_BASE + 1)) --genesis $RUN/genesis.json cluster"
 echo "stop with    : testnet/stop.sh"

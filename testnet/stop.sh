@@ -2,12 +2,17 @@
 # Stops the processes started by testnet/run.sh, by the PIDs it recorded (never by name).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PIDS="$ROOT/testnet/.run/pids"
-if [ ! -f "$PIDS" ]; then
+RUN="$ROOT/testnet/.run"
+PIDS="$RUN/pids"
+if [ ! -f "$PIDS" ] && [ ! -f "$RUN/chain-pids" ]; then
   echo "no testnet running (no $PIDS)"
   exit 0
 fi
-mapfile -t pids < "$PIDS"
+# Nodes first, then the local chains they use.
+pids=()
+for f in "$PIDS" "$RUN/chain-pids"; do
+  if [ -f "$f" ]; then mapfile -t -O "${#pids[@]}" pids < "$f"; fi
+done
 for pid in "${pids[@]}"; do
   [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
 done
@@ -25,5 +30,5 @@ for pid in "${pids[@]}"; do
     kill -KILL "$pid" 2>/dev/null || true
   fi
 done
-rm -f "$PIDS"
+rm -f "$PIDS" "$RUN/chain-pids" "$RUN/anvil.url"
 echo "testnet stopped (${#pids[@]} processes)"

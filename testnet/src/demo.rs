@@ -173,6 +173,13 @@ pub struct ChainResult {
     pub intent: Value,
     /// Signed transaction (ETH/BTC hex, SOL base64).
     pub signed_transaction: String,
+    /// Transaction id, computed by the network from the signed transaction.
+    pub txid: String,
+    /// Where it ended: `confirmed` / `failed` / `dropped` on a chain the nodes have a provider
+    /// for, else `signed` (not broadcast).
+    pub final_status: String,
+    /// The chain record (broadcast, each node's observations), when broadcast.
+    pub chain_status: Value,
 }
 
 /// Creates the organisation, members, vault, wallets, address book and policy. Returns the
@@ -381,6 +388,46 @@ pub fn transfer_for(
     })
 }
 
+/// Funds the Ethereum wallet with 1 ETH on the local anvil (its `anvil_setBalance`: the local
+/// chain's faucet) and has a node build the transfer from the chain's nonce, fees and gas.
+fn eth_funded_and_built(
+    net: &Net,
+    users: &Users,
+    wallet: &Value,
+    rpc: &mpc_chains::eth::EthRpc,
+    amount: u128,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<(Vec<u8>, PayloadExtras)> {
+    let from = wallet["address"].as_str().context("address")?;
+    let wallet_id = wallet["wallet_id"].as_str().context("wallet id")?;
+    rpc.call(
+        "anvil_setBalance",
+        json!([from, format!("0x{:x}", 1_000_000_000_000_000_000u128)]),
+    )?;
+    let b = net.read_as(
+        &users.ivan,
+        "wallet_balance",
+        json!({ "wallet_id": wallet_id }),
+    )?;
+    let eth = |wei: u128| display_amount(Chain::Ethereum, "ETH", Amount(wei));
+    say(&format!(
+        "ethereum: balances before: vault {} (through the node's provider), destination {}",
+        b["display"].as_str().unwrap_or("?"),
+        eth(rpc.balance(ETH_TO)?)
+    ));
+    let built = net.read_as(
+        &users.ivan,
+        "tx_build",
+        json!({
+            "wallet_id": wallet_id,
+            "to": ETH_TO,
+            "amount_base_units": amount.to_string(),
+        }),
+    )?;
+    let payload = hex::decode(built["payload"].as_str().context("built payload")?)?;
+    Ok((payload, PayloadExtras::default()))
+}
+
 /// Submits `payload` as `users.ivan`; returns the request.
 pub fn submit(
     net: &Net,
@@ -417,23 +464,31 @@ pub fn approve(net: &Net, key: &SigningKey, org: &str, request: &Value) -> anyho
 }
 
 /// One transfer per chain, approved by alice and bob, waited for; results written to `out`.
+/// With `eth` (a local anvil the nodes use as their Ethereum provider), the Ethereum transfer is
+/// funded there, built by a node (`tx_build`), broadcast by the network and followed to its
+/// confirmations, with the balances before and after.
 pub fn transfers(
     net: &Net,
     users: &Users,
     org: &str,
     wallets: &[(Chain, Value)],
     out: Option<&Path>,
+    eth: Option<&mpc_chains::eth::EthRpc>,
     say: &dyn Fn(&str),
 ) -> anyhow::Result<Vec<ChainResult>> {
     let mut results = Vec::new();
     for (chain, w) in wallets {
-        let amount = match chain {
+        let amount: u64 = match chain {
             Chain::Ethereum => 10_000_000_000_000_000, // 0.01 ETH
             Chain::BitcoinP2wpkh | Chain::BitcoinP2tr => 25_000,
             Chain::Solana => 1_000_000,
         };
-        let (payload, extras) = transfer_for(*chain, w, amount)?;
         let wallet_id = w["wallet_id"].as_str().context("wallet id")?;
+        let on_chain = eth.filter(|_| *chain == Chain::Ethereum);
+        let (payload, extras) = match on_chain {
+            Some(rpc) => eth_funded_and_built(net, users, w, rpc, u128::from(amount), say)?,
+            None => transfer_for(*chain, w, amount)?,
+        };
         let req = submit(net, users, org, wallet_id, &payload, &extras)?;
         let rid = req["request_id"]
             .as_str()
@@ -471,6 +526,35 @@ pub fn transfers(
             "{chain}: signed {} ms after the second approval",
             t0.elapsed().as_millis()
         ));
+        let txid = done["chain"]["txid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (final_status, chain_status) = match on_chain {
+            Some(rpc) => {
+                let t1 = Instant::now();
+                let f = net.wait_chain(&rid, Duration::from_secs(120))?;
+                let c = f["chain"].clone();
+                let state = c["state"].as_str().unwrap_or("?").to_string();
+                say(&format!(
+                    "{chain}: {txid} broadcast by node {} and {state} ({} confirmations, block {}, agreed by {} nodes) {} ms after signing",
+                    c["broadcast"]["node"],
+                    c["confirmations"],
+                    c["block"],
+                    c["observations"].as_object().map(|o| o.len()).unwrap_or(0),
+                    t1.elapsed().as_millis()
+                ));
+                let from = w["address"].as_str().context("address")?;
+                let eth = |wei: u128| display_amount(Chain::Ethereum, "ETH", Amount(wei));
+                say(&format!(
+                    "{chain}: balances now: vault {} (was 1 ETH), destination {}",
+                    eth(rpc.balance(from)?),
+                    eth(rpc.balance(ETH_TO)?)
+                ));
+                (state, c)
+            }
+            None => ("signed".to_string(), Value::Null),
+        };
         let r = ChainResult {
             chain: *chain,
             network: Network::Testnet,
@@ -482,6 +566,9 @@ pub fn transfers(
             request_id: rid,
             intent: done["intent"].clone(),
             signed_transaction: signed,
+            txid,
+            final_status,
+            chain_status,
         };
         if let Some(dir) = out {
             std::fs::create_dir_all(dir)?;

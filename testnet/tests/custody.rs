@@ -161,7 +161,7 @@ fn custody_flow_end_to_end() {
     }
 
     // The demo: one transfer per chain, 2-of-3 approvals, checked independently.
-    let results = demo::transfers(&net, &users, ORG, &wallets, None, &say).unwrap();
+    let results = demo::transfers(&net, &users, ORG, &wallets, None, None, &say).unwrap();
     assert_eq!(results.len(), 4);
     for r in &results {
         verify_independently(r);
@@ -190,6 +190,7 @@ fn custody_flow_end_to_end() {
         &users,
         ORG,
         &[(Chain::Ethereum, eth.clone())],
+        None,
         None,
         &say,
     )
@@ -416,6 +417,9 @@ fn custody_flow_end_to_end() {
         request_id: rid,
         intent: Value::Null,
         signed_transaction: done["signed_transaction"].as_str().unwrap().into(),
+        txid: done["chain"]["txid"].as_str().unwrap().into(),
+        final_status: "signed".into(),
+        chain_status: Value::Null,
     });
 
     governance_needs_two_admins(&net2);

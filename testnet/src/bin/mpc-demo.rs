@@ -52,14 +52,30 @@ fn run() -> anyhow::Result<()> {
     let vault = format!("treasury-{stamp}");
     let say = |s: &str| println!("==> {s}");
     let wallets = demo::setup(&net, &users, &org, &vault, &say)?;
-    let results = demo::transfers(&net, &users, &org, &wallets, Some(&out), &say)?;
+    // `testnet/run.sh` starts a local anvil and points every node at it (`anvil.url`): the
+    // Ethereum transfer is then broadcast by the network and confirmed on that chain.
+    let anvil = std::fs::read_to_string(run_dir.join("anvil.url"))
+        .ok()
+        .map(|u| mpc_chains::eth::EthRpc::new(u.trim(), std::time::Duration::from_secs(10)));
+    let results = demo::transfers(
+        &net,
+        &users,
+        &org,
+        &wallets,
+        Some(&out),
+        anvil.as_ref(),
+        &say,
+    )?;
     println!();
     println!(
         "Signed transactions (also in {}/<chain>.json):",
         out.display()
     );
     for r in &results {
-        println!("{} ({}): {}", r.chain, r.address, r.signed_transaction);
+        println!(
+            "{} ({}): {} [{}: {}]",
+            r.chain, r.address, r.signed_transaction, r.txid, r.final_status
+        );
     }
     let audit = net.read("audit_verify", json!({}))?;
     println!();
