@@ -2,7 +2,7 @@
 # Installs the real chain software the chain tests run against, into testnet/.tools (idempotent):
 # - anvil (Foundry's local Ethereum node), from the npm package @foundry-rs/anvil-linux-amd64;
 # - litesvm (the Solana runtime as a library, with its prebuilt native module), driven by
-#   testnet/litesvm/svm.cjs.
+#   testnet/litesvm/rpc.cjs (LiteSVM behind the Solana JSON-RPC API).
 # Prints nothing when everything is there. Needs Node.js's npm (on the machine; else apt nodejs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

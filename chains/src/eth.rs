@@ -1,17 +1,12 @@
 //! Ethereum JSON-RPC adapter (any EVM node: geth, reth, anvil, a hosted provider).
 //!
 //! Quantities travel as `0x` hex (JSON-RPC's encoding) and are returned as `u128`; addresses and
-//! hashes as `0x` hex strings. Responses over [`MAX_RESPONSE_BYTES`] are refused.
+//! hashes as `0x` hex strings. Responses over [`crate::MAX_RESPONSE_BYTES`] are refused.
 
 use crate::{ChainError, Observed};
 use mpc_protocol::chain::{Chain, Intent, Network};
 use serde_json::{json, Value};
-use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// Largest provider answer read.
-pub const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A mined transaction's receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,13 +41,6 @@ pub struct FeeSuggestion {
     pub max_fee_per_gas: u128,
 }
 
-/// A client of one Ethereum JSON-RPC endpoint.
-pub struct EthRpc {
-    url: String,
-    agent: ureq::Agent,
-    next_id: AtomicU64,
-}
-
 fn quantity(v: &Value, what: &str) -> Result<u128, ChainError> {
     let s = v
         .as_str()
@@ -67,55 +55,22 @@ fn quantity(v: &Value, what: &str) -> Result<u128, ChainError> {
         .map_err(|_| ChainError::Malformed(format!("{what} '{s}' is not a quantity")))
 }
 
+/// A client of one Ethereum JSON-RPC endpoint.
+pub struct EthRpc {
+    inner: crate::JsonRpc,
+}
+
 impl EthRpc {
     /// A client for `url` (`http(s)://…`) with a per-call timeout.
     pub fn new(url: &str, timeout: Duration) -> Self {
         EthRpc {
-            url: url.to_string(),
-            agent: ureq::AgentBuilder::new().timeout(timeout).build(),
-            next_id: AtomicU64::new(1),
+            inner: crate::JsonRpc::new(url, timeout),
         }
     }
 
     /// Calls `method` with positional `params`.
     pub fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        let resp = match self
-            .agent
-            .post(&self.url)
-            .set("Content-Type", "application/json")
-            .send_string(&body.to_string())
-        {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => return Err(ChainError::Transport(e.to_string())),
-        };
-        let mut text = String::new();
-        resp.into_reader()
-            .take(MAX_RESPONSE_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| ChainError::Transport(e.to_string()))?;
-        if text.len() as u64 > MAX_RESPONSE_BYTES {
-            return Err(ChainError::Malformed(format!(
-                "answer larger than {MAX_RESPONSE_BYTES} bytes"
-            )));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| ChainError::Malformed(format!("not JSON: {e}")))?;
-        if let Some(e) = v.get("error") {
-            return Err(ChainError::Provider {
-                code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
-                message: e
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            });
-        }
-        v.get("result")
-            .cloned()
-            .ok_or_else(|| ChainError::Malformed("neither result nor error".into()))
+        self.inner.call(method, params)
     }
 
     /// `eth_chainId`.

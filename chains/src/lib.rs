@@ -10,10 +10,13 @@
 //! - [`Adapter`]: what the node's broadcaster, watcher and balance reads use, one per
 //!   configured provider ([`Provider`], parsed from `--chain-provider chain:network=url`).
 //! - [`eth`]: Ethereum JSON-RPC (tested against a local `anvil`, `testnet/tests/chains.rs`).
+//! - [`sol`]: Solana JSON-RPC, durable nonces included (tested against LiteSVM behind the same
+//!   API, `testnet/litesvm/rpc.cjs`).
 //!
 //! Every call is bounded: a per-call timeout and a response-size limit.
 
 pub mod eth;
+pub mod sol;
 
 use mpc_protocol::chain::{Chain, Intent, Network};
 use std::time::Duration;
@@ -114,6 +117,9 @@ pub struct BuildRequest {
     pub amount: u128,
     /// Fee level.
     pub fee: FeeLevel,
+    /// Solana: build over this durable nonce account (authority: the wallet) instead of a
+    /// recent blockhash, so the transaction stays valid while approvals take hours.
+    pub durable_nonce_account: Option<String>,
 }
 
 /// An unsigned transaction, ready for `request_submit`.
@@ -142,6 +148,8 @@ pub struct Provider {
 pub enum Family {
     /// Ethereum JSON-RPC.
     Ethereum,
+    /// Solana JSON-RPC.
+    Solana,
 }
 
 impl std::str::FromStr for Provider {
@@ -156,7 +164,8 @@ impl std::str::FromStr for Provider {
             .ok_or("a provider is chain:network=url")?;
         let family = match family {
             "ethereum" => Family::Ethereum,
-            other => return Err(format!("unknown chain '{other}' (supported: ethereum)")),
+            "solana" => Family::Solana,
+            other => return Err(format!("unknown chain '{other}' (ethereum or solana)")),
         };
         let network = match network {
             "mainnet" => Network::Mainnet,
@@ -176,14 +185,97 @@ impl std::str::FromStr for Provider {
     }
 }
 
+/// Largest provider answer read.
+pub const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A JSON-RPC 2.0 client over HTTP(S): one endpoint, a per-call timeout, answers bounded by
+/// [`MAX_RESPONSE_BYTES`].
+pub struct JsonRpc {
+    url: String,
+    agent: ureq::Agent,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl JsonRpc {
+    /// A client for `url` (`http(s)://…`).
+    pub fn new(url: &str, timeout: Duration) -> Self {
+        JsonRpc {
+            url: url.to_string(),
+            agent: ureq::AgentBuilder::new().timeout(timeout).build(),
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// Calls `method` with `params`; the provider's error object becomes
+    /// [`ChainError::Provider`].
+    pub fn call(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, ChainError> {
+        use std::io::Read;
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body =
+            serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let resp = match self
+            .agent
+            .post(&self.url)
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string())
+        {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(ChainError::Transport(e.to_string())),
+        };
+        let mut text = String::new();
+        resp.into_reader()
+            .take(MAX_RESPONSE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        if text.len() as u64 > MAX_RESPONSE_BYTES {
+            return Err(ChainError::Malformed(format!(
+                "answer larger than {MAX_RESPONSE_BYTES} bytes"
+            )));
+        }
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ChainError::Malformed(format!("not JSON: {e}")))?;
+        if let Some(e) = v.get("error") {
+            return Err(ChainError::Provider {
+                code: e
+                    .get("code")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(0),
+                message: e
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .chars()
+                    .take(500)
+                    .collect(),
+            });
+        }
+        v.get("result")
+            .cloned()
+            .ok_or_else(|| ChainError::Malformed("neither result nor error".into()))
+    }
+}
+
 /// Per-call timeout of the adapters the node makes.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to a provider: checks it answers and serves the configured network (Ethereum:
-/// reads its chain id; chain id 1 must be configured as mainnet and any other as testnet).
+/// reads its chain id; chain id 1 must be configured as mainnet and any other as testnet;
+/// Solana: its genesis hash, mainnet-beta's only for mainnet).
 pub fn connect(p: &Provider) -> Result<Box<dyn Adapter>, ChainError> {
     match p.family {
         Family::Ethereum => Ok(Box::new(eth::EthAdapter::connect(
+            &p.url,
+            p.network,
+            CALL_TIMEOUT,
+        )?)),
+        Family::Solana => Ok(Box::new(sol::SolAdapter::connect(
             &p.url,
             p.network,
             CALL_TIMEOUT,
@@ -197,6 +289,10 @@ mod tests {
 
     #[test]
     fn provider_specs() {
+        let s: Provider = "solana:mainnet=https://api.mainnet-beta.solana.com"
+            .parse()
+            .unwrap();
+        assert_eq!((s.family, s.network), (Family::Solana, Network::Mainnet));
         let p: Provider = "ethereum:testnet=http://127.0.0.1:8545".parse().unwrap();
         assert_eq!(
             (p.family, p.network, p.url.as_str()),

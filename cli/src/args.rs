@@ -208,6 +208,12 @@ pub(crate) enum WalletCmd {
         #[arg(long)]
         vault: Option<String>,
     },
+    /// The wallet's balance, read by the node through its chain provider.
+    Balance {
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +281,22 @@ pub(crate) enum PolicyCmd {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RequestCmd {
+    /// Have the node build an unsigned transfer from its chain provider's view (nonce, fees,
+    /// gas); prints the payload for `request submit` and the intent the network will parse.
+    Build {
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+        /// Destination address.
+        #[arg(long)]
+        to: String,
+        /// Amount in the asset's units, e.g. 0.01 (ETH).
+        #[arg(long)]
+        amount: String,
+        /// slow, normal or fast.
+        #[arg(long, default_value = "normal")]
+        fee_level: String,
+    },
     /// Submit an unsigned transaction (initiators).
     Submit {
         #[command(flatten)]

@@ -424,6 +424,33 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Wallet(WalletCmd::List { vault }) => {
             client.call("wallet_list", json!({ "vault_id": vault }))?
         }
+        Cmd::Wallet(WalletCmd::Balance { wallet }) => {
+            let b = client.call("wallet_balance", json!({ "wallet_id": wallet }))?;
+            if !args.json {
+                println!(
+                    "{}: {} (provider: {})",
+                    b["address"].as_str().unwrap_or("?"),
+                    b["display"].as_str().unwrap_or("?"),
+                    b["provider"].as_str().unwrap_or("?")
+                );
+                return Ok(());
+            }
+            b
+        }
+        Cmd::Request(RequestCmd::Build {
+            wallet,
+            to,
+            amount,
+            fee_level,
+        }) => {
+            if !matches!(fee_level.as_str(), "slow" | "normal" | "fast") {
+                anyhow::bail!("--fee-level must be slow, normal or fast");
+            }
+            client.call(
+                "tx_build",
+                json!({ "wallet_id": wallet, "to": to, "amount": amount, "fee_level": fee_level }),
+            )?
+        }
         Cmd::Addressbook(BookCmd::Add {
             signer,
             chain,

@@ -111,13 +111,7 @@ pub fn sol_transfer(
         key(to, "to")?,
         key(recent_blockhash, "blockhash")?,
     );
-    let mut m = vec![1, 0, 1, 3];
-    m.extend_from_slice(&from);
-    m.extend_from_slice(&to);
-    m.extend_from_slice(&[0u8; 32]);
-    m.extend_from_slice(&hash);
-    m.extend_from_slice(&[1, 2, 2, 0, 1, 12]);
-    m.extend_from_slice(&2u32.to_le_bytes());
-    m.extend_from_slice(&lamports.to_le_bytes());
-    Ok(m)
+    Ok(mpc_protocol::chain::sol::transfer_message(
+        &from, &to, lamports, &hash, None,
+    ))
 }

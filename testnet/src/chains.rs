@@ -1,6 +1,6 @@
 //! Real chain software for the chain tests, started and stopped by PID, installed from npm by
 //! `testnet/ensure-chains.sh`: `anvil` (a local Ethereum node from Foundry) and LiteSVM (the
-//! Solana runtime, driven by `testnet/litesvm/svm.cjs`).
+//! Solana runtime, behind Solana's JSON-RPC API in `testnet/litesvm/rpc.cjs`).
 
 use anyhow::{bail, Context};
 use mpc_chains::eth::EthRpc;
@@ -27,102 +27,100 @@ pub fn anvil_binary() -> anyhow::Result<PathBuf> {
     Ok(tools()?.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))
 }
 
-/// A LiteSVM (the real Solana runtime, in a Node.js process) driven line by line; killed on
-/// drop. Signature verification and the blockhash check are on.
+/// LiteSVM (the real Solana runtime, in a Node.js process) behind Solana's JSON-RPC API
+/// (`testnet/litesvm/rpc.cjs`), on 127.0.0.1; killed on drop. Signature verification, blockhash
+/// and durable-nonce checks are on.
 pub struct LiteSvm {
     child: Child,
-    stdin: std::process::ChildStdin,
-    lines: std::sync::mpsc::Receiver<String>,
+    /// Its JSON-RPC URL.
+    pub url: String,
+    rpc: mpc_chains::JsonRpc,
 }
 
 impl LiteSvm {
-    /// Starts `node testnet/litesvm/svm.cjs`.
-    pub fn start() -> anyhow::Result<LiteSvm> {
+    /// Starts `node testnet/litesvm/rpc.cjs <port>` and waits (at most 20 s) until it answers.
+    pub fn start(port: u16) -> anyhow::Result<LiteSvm> {
         let tools = tools()?;
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("litesvm/svm.cjs");
-        let mut child = Command::new("node")
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("litesvm/rpc.cjs");
+        let child = Command::new("node")
             .arg(&script)
+            .arg(port.to_string())
             .env("NODE_PATH", tools.join("node_modules"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("starting node testnet/litesvm/svm.cjs")?;
-        let stdin = child.stdin.take().context("litesvm stdin")?;
-        let stdout = child.stdout.take().context("litesvm stdout")?;
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Ok(LiteSvm {
+            .context("starting node testnet/litesvm/rpc.cjs")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let svm = LiteSvm {
             child,
-            stdin,
-            lines,
-        })
-    }
-
-    /// One request, its answer (at most 30 s).
-    pub fn request(&mut self, req: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        use std::io::Write;
-        writeln!(self.stdin, "{req}")?;
-        self.stdin.flush()?;
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .context("litesvm did not answer within 30 s")?;
-        let v: serde_json::Value = serde_json::from_str(&line)?;
-        if let Some(e) = v.get("error") {
-            bail!("litesvm: {e}");
+            rpc: mpc_chains::JsonRpc::new(&url, Duration::from_secs(10)),
+            url,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match svm.rpc.call("getSlot", json!([])) {
+                Ok(_) => return Ok(svm),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => bail!("litesvm on port {port} did not answer within 20 s: {e}"),
+            }
         }
-        Ok(v)
     }
 
-    /// The latest blockhash (base58).
-    pub fn blockhash(&mut self) -> anyhow::Result<String> {
-        let v = self.request(json!({ "op": "blockhash" }))?;
-        Ok(v["blockhash"].as_str().context("blockhash")?.to_string())
+    /// Calls a JSON-RPC method.
+    pub fn call(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        Ok(self.rpc.call(method, params)?)
     }
 
-    /// Gives `address` `lamports`.
-    pub fn airdrop(&mut self, address: &str, lamports: u64) -> anyhow::Result<()> {
-        let v = self.request(
-            json!({ "op": "airdrop", "address": address, "lamports": lamports.to_string() }),
-        )?;
-        if v["ok"] != true {
-            bail!("airdrop failed: {v}");
-        }
+    /// The local chain's faucet.
+    pub fn airdrop(&self, address: &str, lamports: u64) -> anyhow::Result<()> {
+        self.call("litesvm_airdrop", json!([address, lamports]))?;
         Ok(())
     }
 
-    /// Balance of `address`, lamports.
-    pub fn balance(&mut self, address: &str) -> anyhow::Result<u64> {
-        let v = self.request(json!({ "op": "balance", "address": address }))?;
-        Ok(v["lamports"].as_str().context("lamports")?.parse()?)
+    /// A new durable nonce account advanced by `authority`; returns its address.
+    pub fn create_nonce_account(&self, authority: &str) -> anyhow::Result<String> {
+        let v = self.call("litesvm_createNonceAccount", json!([authority]))?;
+        Ok(v.as_str().context("nonce account address")?.to_string())
     }
 
-    /// Executes a signed wire transaction (base64); `Err` with the runtime's reason if it fails.
-    pub fn send(&mut self, tx_base64: &str) -> anyhow::Result<Vec<String>> {
-        let v = self.request(json!({ "op": "send", "tx": tx_base64 }))?;
-        if v["ok"] != true {
-            bail!("transaction failed: {} (logs {})", v["err"], v["logs"]);
-        }
-        Ok(v["logs"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default())
+    /// Lamports of `address`.
+    pub fn balance(&self, address: &str) -> anyhow::Result<u64> {
+        let v = self.call("getBalance", json!([address]))?;
+        v["value"].as_u64().context("balance")
     }
 
-    /// The runtime's PID.
+    /// The latest blockhash.
+    pub fn blockhash(&self) -> anyhow::Result<String> {
+        let v = self.call("getLatestBlockhash", json!([]))?;
+        Ok(v["value"]["blockhash"]
+            .as_str()
+            .context("blockhash")?
+            .to_string())
+    }
+
+    /// Makes every earlier blockhash invalid: what the passage of about a minute does.
+    pub fn expire_blockhash(&self) -> anyhow::Result<()> {
+        self.call("litesvm_expireBlockhash", json!([]))?;
+        Ok(())
+    }
+
+    /// Sends a signed transaction (base64); returns its signature.
+    pub fn send(&self, tx_base64: &str) -> anyhow::Result<String> {
+        let v = self.call(
+            "sendTransaction",
+            json!([tx_base64, { "encoding": "base64" }]),
+        )?;
+        Ok(v.as_str().context("signature")?.to_string())
+    }
+
+    /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -6,9 +6,11 @@
 //!   transfer from what the chain says (nonce, fee history, gas estimate, `tx_build`); the
 //!   network signs it after two approvals, broadcasts it by itself and follows it to 2
 //!   confirmations agreed by t = 2 nodes; the balances move by exactly the amount and the fee.
-//! - Solana: LiteSVM (npm `litesvm`, the Solana runtime) executes the System transfer the network
-//!   signs over LiteSVM's own blockhash, with signature verification on; the balances move by the
-//!   amount and the 5,000-lamport fee.
+//! - Solana: LiteSVM (npm `litesvm`, the Solana runtime) behind Solana's JSON-RPC API
+//!   (`testnet/litesvm/rpc.cjs`) is every node's Solana provider. A durable-nonce transfer built
+//!   by a node is approved across a blockhash expiry, broadcast by the network and confirmed;
+//!   a rival over the same nonce is dropped; the balances move by the amount and the
+//!   5,000-lamport fee.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 use mpc_protocol::chain::{Chain, PayloadExtras};
 use mpc_testnet::chains::{Anvil, LiteSvm};
@@ -29,9 +31,11 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     // anvil mines a block a second, so that transactions gather confirmations.
     let anvil = Anvil::start_with(21_690, demo::ETH_CHAIN_ID, Some(1)).unwrap();
     eprintln!("--> anvil pid {} at {}", anvil.pid(), anvil.url);
+    let svm = LiteSvm::start(21_691).unwrap();
+    eprintln!("--> litesvm pid {} at {}", svm.pid(), svm.url);
     let rpc = anvil.rpc();
     // Every node broadcasts and watches through its own provider configuration.
-    let provider = format!("ethereum:testnet={}", anvil.url);
+    let provider = format!("ethereum:testnet={},solana:testnet={}", anvil.url, svm.url);
     let env = (1..=3)
         .map(|i| {
             (
@@ -163,61 +167,120 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     assert!(again.is_err() || rpc.nonce(&from).unwrap() == 1);
     assert_eq!(rpc.balance(demo::ETH_TO).unwrap(), to_before + amount);
 
-    solana_transfer_executes_on_litesvm(&net, &users, &wallets);
+    solana_transfer_executes_on_litesvm(&net, &users, &wallets, &svm);
 }
 
+/// Solana through the network: a durable-nonce transfer built by a node, approved across a
+/// blockhash expiry (what waiting hours for approvals does), broadcast by the network and
+/// confirmed; a second transfer over the same nonce is then dropped (t nodes agree); the
+/// runtime refuses a replay and a forged signature.
 fn solana_transfer_executes_on_litesvm(
     net: &Net,
     users: &Users,
     wallets: &[(Chain, serde_json::Value)],
+    svm: &LiteSvm,
 ) {
-    let mut svm = LiteSvm::start().unwrap();
-    eprintln!("--> litesvm pid {}", svm.pid());
     let wallet = wallet_of(wallets, Chain::Solana);
+    let wallet_id = wallet["wallet_id"].as_str().unwrap();
     let from = wallet["address"].as_str().unwrap().to_string();
     let to = demo::sol_to();
     let funded = 1_000_000_000u64; // 1 SOL
     svm.airdrop(&from, funded).unwrap();
-    assert_eq!(svm.balance(&from).unwrap(), funded);
+    let b = net
+        .read_as(
+            &users.alice,
+            "wallet_balance",
+            json!({ "wallet_id": wallet_id }),
+        )
+        .unwrap();
+    assert_eq!(b["balance"], funded.to_string(), "{b}");
     let to_before = svm.balance(&to).unwrap();
+    // A nonce account the vault's wallet advances.
+    let nonce_account = svm.create_nonce_account(&from).unwrap();
 
-    // A transfer over the runtime's own blockhash; the network signs it after two approvals.
     let amount = 1_000_000u64; // 0.001 SOL (above the rent-exempt minimum of a new account)
-    let blockhash = svm.blockhash().unwrap();
-    let payload = mpc_cli::txbuild::sol_transfer(&from, &to, amount, &blockhash).unwrap();
-    let req = demo::submit(
-        net,
-        users,
-        ORG,
-        wallet["wallet_id"].as_str().unwrap(),
-        &payload,
-        &PayloadExtras::default(),
-    )
-    .unwrap();
+    let build = |amount: u64| {
+        net.read_as(
+            &users.ivan,
+            "tx_build",
+            json!({
+                "wallet_id": wallet_id,
+                "to": to,
+                "amount_base_units": amount.to_string(),
+                "durable_nonce_account": nonce_account,
+            }),
+        )
+        .unwrap()
+    };
+    let built = build(amount);
+    let details = &built["intent"]["details"];
+    assert_eq!(
+        details["durable_nonce_account"],
+        nonce_account.as_str(),
+        "{built}"
+    );
+    assert!(details.get("recent_blockhash").is_none(), "{built}");
+    // A second transfer over the same nonce: only one of the two can ever land.
+    let rival = build(amount + 1);
+    let submit = |b: &serde_json::Value| {
+        let payload = hex::decode(b["payload"].as_str().unwrap()).unwrap();
+        demo::submit(
+            net,
+            users,
+            ORG,
+            wallet_id,
+            &payload,
+            &PayloadExtras::default(),
+        )
+        .unwrap()
+    };
+    let req = submit(&built);
+    let rival_req = submit(&rival);
     demo::approve(net, &users.alice, ORG, &req).unwrap();
+    // Time passes before the second approval: every recent blockhash expires. A durable nonce
+    // does not.
+    svm.expire_blockhash().unwrap();
     demo::approve(net, &users.carol, ORG, &req).unwrap();
     let rid = req["request_id"].as_str().unwrap();
     let done = net.wait_request(rid, Duration::from_secs(120)).unwrap();
     assert_eq!(done["status"]["state"], "signed", "{done}");
-    let signed = done["signed_transaction"].as_str().unwrap();
-
-    // The runtime verifies the signature and executes the System transfer.
-    let logs = svm.send(signed).unwrap();
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("11111111111111111111111111111111 success")),
-        "{logs:?}"
-    );
+    let signed = done["signed_transaction"].as_str().unwrap().to_string();
+    let confirmed = net.wait_chain(rid, Duration::from_secs(60)).unwrap();
+    assert_eq!(confirmed["chain"]["state"], "confirmed", "{confirmed}");
+    eprintln!("--> solana: {}", confirmed["chain"]);
     assert_eq!(svm.balance(&to).unwrap(), to_before + amount);
     assert_eq!(svm.balance(&from).unwrap(), funded - amount - 5_000);
 
+    // The rival is signed too, but its nonce has moved on: the network reports it dropped.
+    demo::approve(net, &users.alice, ORG, &rival_req).unwrap();
+    demo::approve(net, &users.bob, ORG, &rival_req).unwrap();
+    let rival_id = rival_req["request_id"].as_str().unwrap();
+    let done = net
+        .wait_request(rival_id, Duration::from_secs(120))
+        .unwrap();
+    assert_eq!(done["status"]["state"], "signed", "{done}");
+    let dropped = net.wait_chain(rival_id, Duration::from_secs(60)).unwrap();
+    assert_eq!(dropped["chain"]["state"], "dropped", "{dropped}");
+    assert!(
+        dropped["chain"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("advanced"),
+        "{dropped}"
+    );
+    assert_eq!(
+        svm.balance(&to).unwrap(),
+        to_before + amount,
+        "nothing moved twice"
+    );
+
     // The same transaction again is refused (already processed); nothing moves twice.
-    assert!(svm.send(signed).is_err());
+    assert!(svm.send(&signed).is_err());
     assert_eq!(svm.balance(&to).unwrap(), to_before + amount);
     // A transaction whose signature is not the wallet's is refused by the runtime.
     use base64::Engine;
     let mut forged = base64::engine::general_purpose::STANDARD
-        .decode(signed)
+        .decode(&signed)
         .unwrap();
     forged[10] ^= 1;
     let forged = base64::engine::general_purpose::STANDARD.encode(forged);

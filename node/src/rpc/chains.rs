@@ -42,6 +42,9 @@ struct BuildParams {
     asset: Option<String>,
     #[serde(default)]
     fee_level: FeeLevel,
+    /// Solana: build over this durable nonce account instead of a recent blockhash.
+    #[serde(default)]
+    durable_nonce_account: Option<String>,
     #[serde(default)]
     linearizable: bool,
 }
@@ -141,6 +144,16 @@ pub(super) fn register(
             }
             let to = chain::normalize_address(w.chain, w.network, &q.to)
                 .map_err(|e| RpcError::InvalidParams(e.to_string()))?;
+            if let Some(n) = &q.durable_nonce_account {
+                if w.chain != mpc_protocol::chain::Chain::Solana {
+                    return Err(RpcError::InvalidParams(
+                        "durable_nonce_account is for Solana wallets".into(),
+                    )
+                    .into());
+                }
+                chain::normalize_address(w.chain, w.network, n)
+                    .map_err(|e| RpcError::InvalidParams(format!("durable_nonce_account: {e}")))?;
+            }
             let key = mpc_protocol::chain::WalletKey {
                 chain: w.chain,
                 network: w.network,
@@ -154,6 +167,7 @@ pub(super) fn register(
                 to,
                 amount,
                 fee: q.fee_level,
+                durable_nonce_account: q.durable_nonce_account.clone(),
             };
             let (chain, network) = (w.chain, w.network);
             let (built, provider) = blocking(move || {

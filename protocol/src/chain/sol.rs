@@ -1,4 +1,6 @@
-//! Solana: legacy messages made only of System Program transfers from the wallet.
+//! Solana: legacy messages made only of System Program transfers from the wallet, optionally
+//! led by the wallet's `AdvanceNonceAccount` (a durable nonce: the transaction stays valid until
+//! the nonce account is advanced, so approvals may take hours).
 //!
 //! Message layout: header (3 bytes), compact-u16 account count and 32-byte keys, 32-byte recent
 //! blockhash, compact-u16 instruction count and instructions (program index, compact-u16 account
@@ -12,6 +14,10 @@ use std::collections::BTreeMap;
 const SYSTEM_PROGRAM: [u8; 32] = [0; 32];
 /// System instruction index of `Transfer`.
 const SYSTEM_TRANSFER: u32 = 2;
+/// System instruction index of `AdvanceNonceAccount`.
+const SYSTEM_ADVANCE_NONCE: u32 = 4;
+/// The `RecentBlockhashes` sysvar `AdvanceNonceAccount` reads.
+pub const RECENT_BLOCKHASHES_SYSVAR: &str = "SysvarRecentB1ockHashes11111111111111111111";
 /// Lamports per signature (base fee).
 const LAMPORTS_PER_SIGNATURE: u128 = 5000;
 /// Most instructions accepted.
@@ -95,6 +101,7 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
         )));
     }
     let mut transfers = Vec::new();
+    let mut durable_nonce_account = None;
     for i in 0..n_ix {
         let program = usize::from(r.byte("instruction")?);
         let n_acc = r.compact_u16("instruction accounts")?;
@@ -105,6 +112,10 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
             return Err(payload_err(format!(
                 "instruction {i} is not a System Program instruction"
             )));
+        }
+        if data == SYSTEM_ADVANCE_NONCE.to_le_bytes() {
+            durable_nonce_account = Some(advance_nonce(i, &keys, &accs)?);
+            continue;
         }
         if data.len() != 12 || data[..4] != SYSTEM_TRANSFER.to_le_bytes() {
             return Err(payload_err(format!(
@@ -129,12 +140,22 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
     if !r.buf.is_empty() {
         return Err(payload_err("trailing bytes after the message"));
     }
+    if transfers.is_empty() {
+        return Err(payload_err("no transfer"));
+    }
     let amount: u128 = transfers.iter().map(|t| t.amount.0).sum();
     let mut details = BTreeMap::new();
-    details.insert(
-        "recent_blockhash".into(),
-        bs58::encode(blockhash).into_string(),
-    );
+    let hash = bs58::encode(blockhash).into_string();
+    match durable_nonce_account {
+        // The "blockhash" is the nonce account's stored nonce.
+        Some(account) => {
+            details.insert("durable_nonce_account".into(), account);
+            details.insert("durable_nonce".into(), hash);
+        }
+        None => {
+            details.insert("recent_blockhash".into(), hash);
+        }
+    }
     details.insert("instructions".into(), n_ix.to_string());
     Ok(Parsed {
         intent: Intent {
@@ -149,6 +170,82 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
         },
         to_sign: vec![ToSign::Ed25519(payload.to_vec())],
     })
+}
+
+/// Checks an `AdvanceNonceAccount` instruction: only first, authorised by the wallet, with the
+/// sysvar it needs; returns the nonce account's address.
+fn advance_nonce(i: usize, keys: &[[u8; 32]], accs: &[u8]) -> Result<String, ChainError> {
+    if i != 0 {
+        return Err(payload_err(
+            "AdvanceNonceAccount must be the first instruction",
+        ));
+    }
+    let key = |j: u8| {
+        keys.get(usize::from(j))
+            .ok_or_else(|| payload_err("instruction 0: account index out of range"))
+    };
+    let [nonce, sysvar, authority] = accs else {
+        return Err(payload_err("AdvanceNonceAccount takes 3 accounts"));
+    };
+    if *authority != 0 {
+        return Err(payload_err("the nonce authority must be the wallet"));
+    }
+    if bs58::encode(key(*sysvar)?).into_string() != RECENT_BLOCKHASHES_SYSVAR {
+        return Err(payload_err(
+            "AdvanceNonceAccount without the RecentBlockhashes sysvar",
+        ));
+    }
+    if *nonce == 0 {
+        return Err(payload_err("the nonce account cannot be the wallet"));
+    }
+    Ok(bs58::encode(key(*nonce)?).into_string())
+}
+
+/// An unsigned legacy message paying `lamports` from `from` to `to`: over a recent
+/// `blockhash`, or — with `durable_nonce_account` (authority `from`) — over that account's
+/// stored nonce, led by `AdvanceNonceAccount`.
+pub fn transfer_message(
+    from: &[u8; 32],
+    to: &[u8; 32],
+    lamports: u64,
+    blockhash: &[u8; 32],
+    durable_nonce_account: Option<&[u8; 32]>,
+) -> Vec<u8> {
+    let transfer = |m: &mut Vec<u8>, from: u8, to: u8| {
+        m.extend_from_slice(&[from, to, 12]);
+        m.extend_from_slice(&SYSTEM_TRANSFER.to_le_bytes());
+        m.extend_from_slice(&lamports.to_le_bytes());
+    };
+    match durable_nonce_account {
+        None => {
+            let mut m = vec![1, 0, 1, 3];
+            for k in [from, to, &SYSTEM_PROGRAM, blockhash] {
+                m.extend_from_slice(k);
+            }
+            m.extend_from_slice(&[1, 2, 2]);
+            transfer(&mut m, 0, 1);
+            m
+        }
+        Some(nonce) => {
+            let sysvar: [u8; 32] = bs58::decode(RECENT_BLOCKHASHES_SYSVAR)
+                .into_vec()
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .unwrap_or_default();
+            // Keys: wallet (signer), nonce account, destination, then the read-only sysvar and
+            // System Program.
+            let mut m = vec![1, 0, 2, 5];
+            for k in [from, nonce, to, &sysvar, &SYSTEM_PROGRAM, blockhash] {
+                m.extend_from_slice(k);
+            }
+            m.push(2);
+            m.extend_from_slice(&[4, 3, 1, 3, 0, 4]);
+            m.extend_from_slice(&SYSTEM_ADVANCE_NONCE.to_le_bytes());
+            m.extend_from_slice(&[4, 2]);
+            transfer(&mut m, 0, 2);
+            m
+        }
+    }
 }
 
 /// The signed transaction (one signature, then the message), base64.

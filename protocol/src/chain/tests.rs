@@ -423,3 +423,58 @@ fn txids_are_the_chains_own() {
     );
     assert!(super::txid(Chain::Ethereum, "0xzz").is_err());
 }
+
+#[test]
+fn solana_durable_nonce_transfers_parse_and_are_checked() {
+    let pk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+        .verifying_key()
+        .to_bytes();
+    let w = WalletKey {
+        chain: Chain::Solana,
+        network: Network::Testnet,
+        address: sol::address(&pk).unwrap(),
+        public_key: pk.to_vec(),
+    };
+    let (to, nonce_acct, nonce) = ([8u8; 32], [5u8; 32], [6u8; 32]);
+    let msg = sol::transfer_message(&pk, &to, 2_000, &nonce, Some(&nonce_acct));
+    let p = parse(&w, &msg, &PayloadExtras::default()).unwrap();
+    assert_eq!(p.intent.amount, Amount(2_000));
+    assert_eq!(p.intent.transfers.len(), 1);
+    assert_eq!(p.intent.transfers[0].to, bs58::encode(to).into_string());
+    let d = &p.intent.details;
+    assert_eq!(
+        d["durable_nonce_account"],
+        bs58::encode(nonce_acct).into_string()
+    );
+    assert_eq!(d["durable_nonce"], bs58::encode(nonce).into_string());
+    assert!(!d.contains_key("recent_blockhash"));
+    // The same message over a recent blockhash says so.
+    let plain = sol::transfer_message(&pk, &to, 2_000, &[9u8; 32], None);
+    assert_eq!(plain, sol_message(&pk, &to, 2_000));
+    let p = parse(&w, &plain, &PayloadExtras::default()).unwrap();
+    assert!(p.intent.details.contains_key("recent_blockhash"));
+    // Another authority than the wallet (account index 2 = the destination) is refused.
+    let mut other_authority = msg.clone();
+    let ix0 = 4 + 6 * 32 + 1; // header, keys, blockhash, instruction count
+    assert_eq!(&other_authority[ix0..ix0 + 5], &[4, 3, 1, 3, 0]);
+    other_authority[ix0 + 4] = 2;
+    assert!(parse(&w, &other_authority, &PayloadExtras::default())
+        .unwrap_err()
+        .to_string()
+        .contains("authority"));
+    // A wrong sysvar (the destination's index) is refused.
+    let mut wrong_sysvar = msg.clone();
+    wrong_sysvar[ix0 + 3] = 2;
+    assert!(parse(&w, &wrong_sysvar, &PayloadExtras::default())
+        .unwrap_err()
+        .to_string()
+        .contains("sysvar"));
+    // A nonce advance alone moves nothing and is refused.
+    let mut alone = msg[..ix0].to_vec();
+    alone[ix0 - 1] = 1;
+    alone.extend_from_slice(&msg[ix0..ix0 + 10]);
+    assert!(parse(&w, &alone, &PayloadExtras::default())
+        .unwrap_err()
+        .to_string()
+        .contains("no transfer"));
+}
