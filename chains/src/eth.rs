@@ -234,7 +234,7 @@ impl crate::Adapter for EthAdapter {
         self.rpc.send_raw(signed)
     }
 
-    fn observe(&self, txid: &str, intent: &Intent) -> Result<Observed, ChainError> {
+    fn observe(&self, txid: &str, intent: &Intent, _signed: &str) -> Result<Observed, ChainError> {
         if let Some(r) = self.rpc.receipt(txid)? {
             let head = self.rpc.block_number()?;
             return Ok(Observed::Included {

@@ -9,12 +9,16 @@
 //!
 //! - [`Adapter`]: what the node's broadcaster, watcher and balance reads use, one per
 //!   configured provider ([`Provider`], parsed from `--chain-provider chain:network=url`).
+//! - [`btc`]: Bitcoin through an Esplora REST API (Blockstream's esplora, mempool.space, electrs);
+//!   no Bitcoin node can run here, so it is tested against fixtures written to the published
+//!   API contract, served over HTTP by the test.
 //! - [`eth`]: Ethereum JSON-RPC (tested against a local `anvil`, `testnet/tests/chains.rs`).
 //! - [`sol`]: Solana JSON-RPC, durable nonces included (tested against LiteSVM behind the same
 //!   API, `testnet/litesvm/rpc.cjs`).
 //!
 //! Every call is bounded: a per-call timeout and a response-size limit.
 
+pub mod btc;
 pub mod eth;
 pub mod sol;
 
@@ -81,8 +85,9 @@ pub trait Adapter: Send + Sync {
     /// provider's transaction id. Sending one it already has is not an error for the caller:
     /// the caller observes afterwards.
     fn broadcast(&self, signed: &str) -> Result<String, ChainError>;
-    /// What the provider knows of `txid` (the transaction of `intent`).
-    fn observe(&self, txid: &str, intent: &Intent) -> Result<Observed, ChainError>;
+    /// What the provider knows of `txid` (the transaction of `intent`, `signed` in
+    /// `assemble`'s text form).
+    fn observe(&self, txid: &str, intent: &Intent, signed: &str) -> Result<Observed, ChainError>;
     /// The native balance of `address`, in the chain's smallest unit.
     fn balance(&self, address: &str) -> Result<u128, ChainError>;
     /// Builds an unsigned native transfer from the provider's view of the chain (nonce, fees,
@@ -150,6 +155,8 @@ pub enum Family {
     Ethereum,
     /// Solana JSON-RPC.
     Solana,
+    /// Bitcoin Esplora REST (serves both wallet kinds, P2WPKH and P2TR).
+    Bitcoin,
 }
 
 impl std::str::FromStr for Provider {
@@ -165,7 +172,12 @@ impl std::str::FromStr for Provider {
         let family = match family {
             "ethereum" => Family::Ethereum,
             "solana" => Family::Solana,
-            other => return Err(format!("unknown chain '{other}' (ethereum or solana)")),
+            "bitcoin" => Family::Bitcoin,
+            other => {
+                return Err(format!(
+                    "unknown chain '{other}' (ethereum, bitcoin or solana)"
+                ))
+            }
         };
         let network = match network {
             "mainnet" => Network::Mainnet,
@@ -267,10 +279,15 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to a provider: checks it answers and serves the configured network (Ethereum:
 /// reads its chain id; chain id 1 must be configured as mainnet and any other as testnet;
-/// Solana: its genesis hash, mainnet-beta's only for mainnet).
+/// Solana and Bitcoin: its genesis hash, the main network's only for mainnet).
 pub fn connect(p: &Provider) -> Result<Box<dyn Adapter>, ChainError> {
     match p.family {
         Family::Ethereum => Ok(Box::new(eth::EthAdapter::connect(
+            &p.url,
+            p.network,
+            CALL_TIMEOUT,
+        )?)),
+        Family::Bitcoin => Ok(Box::new(btc::EsploraAdapter::connect(
             &p.url,
             p.network,
             CALL_TIMEOUT,

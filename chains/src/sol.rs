@@ -134,7 +134,7 @@ impl crate::Adapter for SolAdapter {
             .ok_or_else(|| malformed("signature"))
     }
 
-    fn observe(&self, txid: &str, intent: &Intent) -> Result<Observed, ChainError> {
+    fn observe(&self, txid: &str, intent: &Intent, _signed: &str) -> Result<Observed, ChainError> {
         let v = self.rpc.call(
             "getSignatureStatuses",
             json!([[txid], { "searchTransactionHistory": true }]),

@@ -239,7 +239,7 @@ fn round(adapters: &Adapters, sent: &Mutex<Sent>, open: Vec<Open>) -> Vec<Report
         let Some(adapter) = adapters.for_intent(&o.intent) else {
             continue;
         };
-        let observed = match adapter.observe(&o.txid, &o.intent) {
+        let observed = match adapter.observe(&o.txid, &o.intent, &o.signed) {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(request = %o.request_id, "observing {}: {e}", o.txid);
