@@ -163,6 +163,28 @@ pub enum Action {
         /// Address.
         address: String,
     },
+    /// Register a token in the organisation's asset registry.
+    AssetAdd {
+        /// Organisation.
+        org_id: OrgId,
+        /// Symbol (unique in the organisation).
+        symbol: String,
+        /// Chain (ethereum: an ERC-20 contract).
+        chain: Chain,
+        /// Network.
+        network: Network,
+        /// Contract address.
+        contract: String,
+        /// Decimals.
+        decimals: u8,
+    },
+    /// Remove a token from the registry.
+    AssetRemove {
+        /// Organisation.
+        org_id: OrgId,
+        /// Symbol.
+        symbol: String,
+    },
     /// Set (replace) a vault's policy; the version increases.
     PolicySet {
         /// Organisation.
@@ -240,6 +262,8 @@ impl Action {
             Action::WalletCreate { .. } => "wallet_create",
             Action::AddressBookAdd { .. } => "addressbook_add",
             Action::AddressBookRemove { .. } => "addressbook_remove",
+            Action::AssetAdd { .. } => "asset_add",
+            Action::AssetRemove { .. } => "asset_remove",
             Action::PolicySet { .. } => "policy_set",
             Action::RequestSubmit { .. } => "request_submit",
             Action::RequestApprove { .. } => "request_approve",
@@ -263,6 +287,8 @@ impl Action {
             | Action::WalletCreate { org_id, .. }
             | Action::AddressBookAdd { org_id, .. }
             | Action::AddressBookRemove { org_id, .. }
+            | Action::AssetAdd { org_id, .. }
+            | Action::AssetRemove { org_id, .. }
             | Action::PolicySet { org_id, .. }
             | Action::RequestSubmit { org_id, .. }
             | Action::RequestApprove { org_id, .. }
@@ -283,6 +309,8 @@ impl Action {
                 | Action::WalletCreate { .. }
                 | Action::AddressBookAdd { .. }
                 | Action::AddressBookRemove { .. }
+                | Action::AssetAdd { .. }
+                | Action::AssetRemove { .. }
                 | Action::PolicySet { .. }
                 | Action::OrgSettingsSet { .. }
         )
@@ -349,6 +377,23 @@ impl Action {
                 validate_short("address", address)
             }
             Action::AddressBookRemove { address, .. } => validate_short("address", address),
+            Action::AssetAdd {
+                symbol,
+                contract,
+                decimals,
+                ..
+            } => {
+                crate::asset::validate_symbol(symbol)?;
+                validate_short("contract", contract)?;
+                if *decimals > crate::asset::MAX_DECIMALS {
+                    return Err(format!(
+                        "decimals must be at most {}",
+                        crate::asset::MAX_DECIMALS
+                    ));
+                }
+                Ok(())
+            }
+            Action::AssetRemove { symbol, .. } => crate::asset::validate_symbol(symbol),
             Action::PolicySet {
                 vault_id, rules, ..
             } => {

@@ -9,7 +9,8 @@
 //! Bird's-eye view, lowest first:
 //! - [`types`], [`ids`]: identifiers, roles, node ids, signer subsets and every session-id
 //!   derivation of the network.
-//! - [`policy`], [`org`], [`vault`], [`address_book`], [`pool`]: the records admins manage;
+//! - [`policy`], [`org`], [`vault`], [`address_book`], [`asset`], [`pool`]: the records admins
+//!   manage;
 //!   [`governance`]: the proposals that change them, each adopted by an admin quorum;
 //!   [`aux`]: the committee's ECDSA aux-info attempts.
 //! - [`chain_status`]: where a signed transaction stands on its chain (broadcast, confirmed),
@@ -39,6 +40,7 @@
 //! from disk.
 
 pub mod address_book;
+pub mod asset;
 pub mod audit;
 pub mod aux;
 pub mod chain_status;
@@ -57,6 +59,7 @@ pub mod types;
 pub mod vault;
 
 pub use address_book::{book_chain, AddressBookEntry};
+pub use asset::Asset;
 pub use aux::AuxRecord;
 pub use governance::{Adoption, OrgSettings, Proposal, ProposalStatus};
 pub use ids::{session_id, subsets, NodeId};

@@ -32,12 +32,13 @@ pub enum LimitAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpendLimit {
-    /// Asset symbol (ETH, BTC, SOL).
+    /// Asset symbol (ETH, BTC, SOL, or a token of the asset registry).
     pub asset: String,
     /// Window length, seconds (e.g. 3600, 86400).
     pub window_secs: u64,
     /// Most that may be reserved within any window, smallest unit; what counts is each
-    /// request's amount plus its fee.
+    /// request's amount plus its fee in the native asset, and a token transfer's amount in the
+    /// token.
     pub max_amount: Amount,
     /// What happens beyond it.
     pub action: LimitAction,
@@ -152,10 +153,12 @@ impl PolicyRules {
     }
 }
 
+/// A native symbol (ETH, BTC, SOL) or a token symbol as the asset registry names them.
 fn validate_asset(a: &str) -> Result<(), String> {
     match a {
         "ETH" | "BTC" | "SOL" => Ok(()),
-        _ => Err(format!("unknown asset '{a}' (ETH, BTC or SOL)")),
+        _ => crate::asset::validate_symbol(a)
+            .map_err(|e| format!("asset '{a}': {e} (ETH, BTC, SOL or a registered token)")),
     }
 }
 

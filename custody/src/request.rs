@@ -181,10 +181,11 @@ pub struct InputClaim {
 }
 
 impl Request {
-    /// What the request takes from the wallet: the amount plus the fee (same asset: fees are
-    /// paid in the chain's native asset). Spend windows and auto-approval count this.
+    /// What the request takes from the wallet in its own asset: for a native transfer the
+    /// amount plus the fee; for a token transfer the token amount (its fee is spent in the
+    /// native asset, see [`mpc_protocol::chain::Intent::spend_in`]).
     pub fn spend(&self) -> u128 {
-        self.intent.amount.0.saturating_add(self.intent.fee.0)
+        self.intent.spend_in(&self.intent.asset)
     }
 }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod address_book;
+mod assets;
 mod attempts;
 mod aux;
 mod btc_inputs;
@@ -98,6 +99,9 @@ pub struct CustodyState {
     vaults: BTreeMap<VaultId, Vault>,
     wallets: BTreeMap<WalletId, Wallet>,
     address_book: BTreeMap<address_book::BookKey, AddressBookEntry>,
+    /// Each organisation's token registry, by symbol.
+    #[serde(default)]
+    assets: BTreeMap<(OrgId, String), crate::Asset>,
     policies: BTreeMap<VaultId, Policy>,
     requests: BTreeMap<RequestId, Request>,
     /// Governance proposals.
@@ -136,6 +140,7 @@ impl CustodyState {
             vaults: BTreeMap::new(),
             wallets: BTreeMap::new(),
             address_book: BTreeMap::new(),
+            assets: BTreeMap::new(),
             policies: BTreeMap::new(),
             requests: BTreeMap::new(),
             proposals: BTreeMap::new(),
@@ -376,6 +381,15 @@ impl CustodyState {
                 network,
                 address,
             } => self.address_book_remove(org_id, chain, network, address),
+            Action::AssetAdd {
+                org_id,
+                symbol,
+                chain,
+                network,
+                contract,
+                decimals,
+            } => self.asset_add(x, org_id, symbol, (*chain, *network), contract, *decimals),
+            Action::AssetRemove { org_id, symbol } => self.asset_remove(org_id, symbol),
             Action::PolicySet {
                 org_id,
                 vault_id,

@@ -195,7 +195,10 @@ fn broadcasts_and_follows_a_transaction() {
     let hex_tx = hex::encode(&b.payload);
     let intent = chain::parse(&w, &b.payload, &b.extras).unwrap().intent;
     let txid = a.broadcast(&hex_tx).unwrap();
-    assert_eq!(s.posted.lock().unwrap().as_slice(), std::slice::from_ref(&hex_tx));
+    assert_eq!(
+        s.posted.lock().unwrap().as_slice(),
+        std::slice::from_ref(&hex_tx)
+    );
     assert_eq!(txid, chain::txid(Chain::BitcoinP2wpkh, &hex_tx).unwrap());
 
     // In block 100 with the tip at 101: 2 confirmations.

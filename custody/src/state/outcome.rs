@@ -64,6 +64,13 @@ pub enum ActionResult {
         /// True when removed.
         removed: bool,
     },
+    /// A token added to or removed from the asset registry.
+    Asset {
+        /// The entry.
+        asset: crate::Asset,
+        /// True when removed.
+        removed: bool,
+    },
     /// A policy set.
     PolicySet {
         /// The policy in force.

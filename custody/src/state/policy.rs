@@ -63,7 +63,8 @@ impl CustodyState {
         let my_index = log_index_of(&req.request_id);
         let mut worst: Option<(LimitAction, String)> = None;
         for l in &req.policy.rules.limits {
-            if l.asset != req.intent.asset {
+            let mine = req.intent.spend_in(&l.asset);
+            if mine == 0 {
                 continue;
             }
             let from = at_ms.saturating_sub(l.window_secs.saturating_mul(1000));
@@ -81,22 +82,22 @@ impl CustodyState {
                 .requests
                 .values()
                 .filter(|r| r.vault_id == req.vault_id && r.request_id != req.request_id)
-                .filter(|r| r.intent.asset == l.asset)
                 .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
                 .filter(|r| counts(r))
-                .map(Request::spend)
+                .map(|r| r.intent.spend_in(&l.asset))
                 .fold(0u128, u128::saturating_add);
-            if used.saturating_add(req.spend()) > l.max_amount.0 {
+            if used.saturating_add(mine) > l.max_amount.0 {
+                let what = if req.intent.asset == l.asset && l.asset == req.intent.native_asset() {
+                    format!("{} plus {} fee", req.intent.amount, req.intent.fee)
+                } else if req.intent.asset == l.asset {
+                    format!("{} {}", req.intent.amount, l.asset)
+                } else {
+                    format!("{} fee", req.intent.fee)
+                };
                 let why = format!(
                     "spending limit of {} {} per {} s exceeded ({} already reserved, {} \
-                     requested: {} plus {} fee)",
-                    l.max_amount,
-                    l.asset,
-                    l.window_secs,
-                    used,
-                    req.spend(),
-                    req.intent.amount,
-                    req.intent.fee
+                     requested: {what})",
+                    l.max_amount, l.asset, l.window_secs, used, mine,
                 );
                 if l.action == LimitAction::Reject || worst.is_none() {
                     worst = Some((l.action, why));
@@ -106,15 +107,18 @@ impl CustodyState {
         worst
     }
 
+    /// Auto-approval holds when every destination is whitelisted and every asset the request
+    /// spends (a token's own, and the native asset of its fee) has a rule covering it.
     pub(super) fn auto_approvable(&self, req: &Request) -> bool {
         !req.intent.transfers.is_empty()
             && self.all_whitelisted(req)
-            && req
-                .policy
-                .rules
-                .auto_approve
-                .iter()
-                .any(|a| a.asset == req.intent.asset && req.spend() <= a.max_amount.0)
+            && req.intent.assets_spent().iter().all(|asset| {
+                req.policy
+                    .rules
+                    .auto_approve
+                    .iter()
+                    .any(|a| &a.asset == asset && req.intent.spend_in(asset) <= a.max_amount.0)
+            })
     }
 
     /// Why `req`'s fee exceeds its policy's cap for the asset, if it does.
@@ -123,7 +127,7 @@ impl CustodyState {
             .rules
             .max_fee
             .iter()
-            .find(|c| c.asset == req.intent.asset && req.intent.fee > c.max_fee)
+            .find(|c| c.asset == req.intent.native_asset() && req.intent.fee > c.max_fee)
             .map(|c| {
                 format!(
                     "fee of {} {} exceeds the policy's maximum of {}",

@@ -37,6 +37,8 @@ pub enum RecordKey {
     Proposal(ProposalId),
     /// The amount fixed for a Bitcoin output (`txid:vout`).
     BtcInput(String),
+    /// A token in an organisation's asset registry (organisation, symbol).
+    Asset(OrgId, String),
 }
 
 /// A record's value, as persisted.
@@ -68,6 +70,8 @@ pub enum RecordValue {
     Proposal(Box<crate::Proposal>),
     /// The amount fixed for a Bitcoin output.
     BtcInput(crate::request::InputClaim),
+    /// A registered token.
+    Asset(crate::Asset),
 }
 
 impl CustodyState {
@@ -120,6 +124,11 @@ impl CustodyState {
                 .cloned()
                 .map(|p| RecordValue::Proposal(Box::new(p))),
             RecordKey::BtcInput(op) => self.btc_inputs.get(op).cloned().map(RecordValue::BtcInput),
+            RecordKey::Asset(o, sym) => self
+                .assets
+                .get(&(o.clone(), sym.clone()))
+                .cloned()
+                .map(RecordValue::Asset),
         }
     }
 
@@ -166,6 +175,11 @@ impl CustodyState {
             .chain(pools)
             .chain(proposals)
             .chain(inputs)
+            .chain(
+                self.assets
+                    .keys()
+                    .map(|(o, sym)| RecordKey::Asset(o.clone(), sym.clone())),
+            )
             .chain(std::iter::once(RecordKey::Aux))
             .collect()
     }
@@ -222,6 +236,11 @@ impl CustodyState {
                 }
                 (RecordKey::BtcInput(op), RecordValue::BtcInput(c)) if op == c.outpoint => {
                     s.btc_inputs.insert(op, c);
+                }
+                (RecordKey::Asset(o, sym), RecordValue::Asset(a))
+                    if o == a.org_id && sym == a.symbol =>
+                {
+                    s.assets.insert((o, sym), a);
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }

@@ -24,6 +24,7 @@ impl CustodyState {
         let bytes = payload_bytes(payload)?;
         let parsed = chain::parse(&wallet.key()?, &bytes, extras).map_err(|e| e.to_string())?;
         wallet.check_intent(&parsed.intent)?;
+        let intent = self.resolve_token(org_id, parsed.intent)?;
         let request_id = RequestId(format!("req-{}", x.ctx.log_index));
         let digest = intent_digest(
             &self.genesis.cluster_id,
@@ -31,7 +32,7 @@ impl CustodyState {
             wallet_id,
             &bytes,
             extras,
-            &parsed.intent,
+            &intent,
         );
         let mut req = Request {
             request_id,
@@ -41,7 +42,7 @@ impl CustodyState {
             initiator,
             payload: hex::encode(&bytes),
             extras: extras.clone(),
-            intent: parsed.intent,
+            intent,
             intent_digest: digest,
             policy,
             status: RequestStatus::Pending,

@@ -99,7 +99,7 @@ impl CustodyState {
     /// distinct current approvers, each adopted by an admin quorum, over this digest (or the
     /// auto-approve rule holds); the whitelist holds when required, by address-book entries an
     /// admin quorum adopted; and the spend fits every window (or an admin's valid approval covers
-    /// a REQUIRE_ADMIN limit).
+    /// a REQUIRE_ADMIN limit); and a token's registry entry is the one an admin quorum adopted.
     pub fn signing_job(&self, request_id: &str, me: NodeId) -> Result<SigningJob, String> {
         let req = self
             .requests
@@ -138,6 +138,7 @@ impl CustodyState {
             return Err("the policy changed since the request was approved".into());
         }
         self.policy_adopted(current, &req.org_id)?;
+        self.token_adopted(req)?;
         self.authorisation_holds(req)?;
         Ok(job)
     }
@@ -215,6 +216,7 @@ impl CustodyState {
         let payload = payload_bytes(&req.payload)?;
         let parsed = chain::parse(&derived, &payload, &req.extras).map_err(|e| e.to_string())?;
         wallet.check_intent(&parsed.intent)?;
+        let intent = self.resolve_token(&req.org_id, parsed.intent)?;
         let job = SigningJob {
             request_id: req.request_id.clone(),
             attempt: attempt.attempt,
@@ -238,6 +240,6 @@ impl CustodyState {
                 .map(|seq| (*seq, presig_store_key(&req.wallet_id, *seq)))
                 .collect(),
         };
-        Ok((job, parsed.intent, payload))
+        Ok((job, intent, payload))
     }
 }

@@ -112,6 +112,7 @@ fn run(steps: Vec<Step>) -> CustodyState {
     s
 }
 
+mod assets;
 mod attempts;
 mod btc_inputs;
 mod custody;

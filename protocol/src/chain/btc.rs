@@ -200,6 +200,7 @@ pub fn parse(
             amount: Amount(amount),
             fee: Amount(u128::from(fee)),
             details,
+            token: None,
         },
         to_sign,
     })

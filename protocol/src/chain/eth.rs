@@ -1,7 +1,8 @@
 //! Ethereum: EIP-1559 (type 2) and legacy EIP-155 transactions, parsed and encoded with alloy.
 
 use super::{
-    payload_err, Amount, ChainError, Intent, Network, Parsed, ToSign, Transfer, WalletKey,
+    payload_err, Amount, ChainError, Intent, Network, Parsed, ToSign, TokenRef, TokenStandard,
+    Transfer, WalletKey,
 };
 use crate::ecdsa::MessageDigest;
 use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
@@ -131,15 +132,31 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
     let TxKind::Call(to) = to else {
         return Err(payload_err("contract creation is not supported"));
     };
-    if !input.is_empty() {
-        return Err(payload_err(
-            "calldata is not supported (plain ETH transfers only; token transfers are not parsed yet)",
-        ));
-    }
     let fee = u128::from(gas_limit)
         .checked_mul(max_fee)
         .ok_or_else(|| payload_err("fee overflows"))?;
     let value = amount(value, "value")?;
+    // An ERC-20 transfer: the recipient and amount come from the calldata, the token is the
+    // called contract.
+    let (asset, recipient, value, token) = if input.is_empty() {
+        ("ETH".to_string(), to, value, None)
+    } else {
+        let (recipient, units) = erc20_transfer(input)?;
+        if value.0 != 0 {
+            return Err(payload_err("a token transfer must not also send ETH"));
+        }
+        details.insert("contract".into(), to.to_checksum(None));
+        (
+            String::new(),
+            recipient,
+            units,
+            Some(TokenRef {
+                standard: TokenStandard::Erc20,
+                contract: to.to_checksum(None),
+                decimals: 0,
+            }),
+        )
+    };
     details.insert("type".into(), kind.into());
     details.insert("chain_id".into(), chain_id.to_string());
     details.insert("nonce".into(), nonce.to_string());
@@ -153,17 +170,51 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
             chain: wallet.chain,
             network: wallet.network,
             from: wallet.address.clone(),
-            asset: "ETH".into(),
+            asset,
             transfers: vec![Transfer {
-                to: to.to_checksum(None),
+                to: recipient.to_checksum(None),
                 amount: value,
             }],
             amount: value,
             fee: Amount(fee),
             details,
+            token,
         },
         to_sign: vec![ToSign::Ecdsa(MessageDigest::from_chain_hash(hash.0))],
     })
+}
+
+/// `transfer(address,uint256)`'s selector.
+pub const ERC20_TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+
+/// Reads an ERC-20 `transfer(address,uint256)` call: exactly the selector and two canonical ABI
+/// words (an address with 12 zero bytes before it, an amount). Any other calldata is refused.
+fn erc20_transfer(input: &[u8]) -> Result<(Address, Amount), ChainError> {
+    if input.len() != 68 || input[..4] != ERC20_TRANSFER {
+        return Err(payload_err(
+            "calldata is not an ERC-20 transfer(address,uint256) (other contract calls are refused)",
+        ));
+    }
+    if input[4..16].iter().any(|b| *b != 0) {
+        return Err(payload_err(
+            "ERC-20 recipient is not a canonical address word",
+        ));
+    }
+    let recipient = Address::from_slice(&input[16..36]);
+    let units = amount(U256::from_be_slice(&input[36..68]), "token amount")?;
+    if units.0 == 0 {
+        return Err(payload_err("a token transfer of 0"));
+    }
+    Ok((recipient, units))
+}
+
+/// The calldata of an ERC-20 `transfer(to, units)`.
+pub fn erc20_transfer_calldata(to: &Address, units: u128) -> Vec<u8> {
+    let mut d = ERC20_TRANSFER.to_vec();
+    d.extend_from_slice(&[0u8; 12]);
+    d.extend_from_slice(to.as_slice());
+    d.extend_from_slice(&U256::from(units).to_be_bytes::<32>());
+    d
 }
 
 /// Raw signed transaction (EIP-2718 encoding, hex with 0x).

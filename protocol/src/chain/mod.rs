@@ -6,7 +6,8 @@
 //! re-encoding differs, so the bytes that are signed are the bytes that were shown.
 //!
 //! - Ethereum ([`eth`]): EIP-1559 (type 2) and legacy EIP-155 transactions via alloy; plain ETH
-//!   transfers only (empty calldata), EIP-55 addresses.
+//!   transfers and ERC-20 `transfer(address,uint256)` calls (value 0); any other calldata is
+//!   refused. EIP-55 addresses.
 //! - Bitcoin ([`btc`]): rust-bitcoin; P2WPKH (BIP-143 sighash, ECDSA) and P2TR key path (BIP-341
 //!   sighash, FROST secp256k1-tr); the client supplies the spent outputs.
 //! - Solana ([`sol`]): legacy messages made only of System Program transfers from the wallet.
@@ -173,6 +174,61 @@ pub struct Intent {
     pub fee: Amount,
     /// Chain-specific facts shown to approvers (nonce, chain id, gas, blockhash, change, …).
     pub details: BTreeMap<String, String>,
+    /// A token transfer: the contract (or mint) moved, and — once the organisation's asset
+    /// registry resolved it — its symbol and decimals. `amount` and `transfers` are then in the
+    /// token's smallest unit; `fee` stays in the chain's native asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenRef>,
+}
+
+/// Token standards the parsers read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStandard {
+    /// An ERC-20 `transfer(address,uint256)` call.
+    Erc20,
+}
+
+/// The token a transaction moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRef {
+    /// Standard.
+    pub standard: TokenStandard,
+    /// Contract address (EIP-55).
+    pub contract: String,
+    /// Decimals from the registry (0 until resolved).
+    pub decimals: u8,
+}
+
+impl Intent {
+    /// The native asset of the intent's chain: what fees are paid in.
+    pub fn native_asset(&self) -> &'static str {
+        self.chain.asset()
+    }
+
+    /// What the request takes from the wallet in `asset`'s smallest unit: for the native asset
+    /// the amount (when native) plus the fee; for a token its amount. Spending windows,
+    /// auto-approval and the demo count this.
+    pub fn spend_in(&self, asset: &str) -> u128 {
+        let mut n = 0u128;
+        if self.asset == asset {
+            n = n.saturating_add(self.amount.0);
+        }
+        if self.native_asset() == asset {
+            n = n.saturating_add(self.fee.0);
+        }
+        n
+    }
+
+    /// The assets the request spends (its own, and the native asset for the fee).
+    pub fn assets_spent(&self) -> Vec<String> {
+        let mut v = vec![self.asset.clone()];
+        if self.asset != self.native_asset() {
+            v.push(self.native_asset().to_string());
+        }
+        v
+    }
 }
 
 /// One message a signing session signs.

@@ -167,6 +167,7 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
             amount: Amount(amount),
             fee: Amount(LAMPORTS_PER_SIGNATURE),
             details,
+            token: None,
         },
         to_sign: vec![ToSign::Ed25519(payload.to_vec())],
     })

@@ -478,3 +478,65 @@ fn solana_durable_nonce_transfers_parse_and_are_checked() {
         .to_string()
         .contains("no transfer"));
 }
+
+fn eip1559_token(value: u64, input: &[u8]) -> Vec<u8> {
+    let tx = TxEip1559 {
+        chain_id: 11_155_111,
+        nonce: 2,
+        gas_limit: 60_000,
+        max_fee_per_gas: 30_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x22)),
+        value: U256::from(value),
+        input: input.to_vec().into(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    tx.encode_for_signing(&mut out);
+    out
+}
+
+#[test]
+fn erc20_transfers_are_read_from_the_calldata_and_other_calls_refused() {
+    let sk = SigningKey::from_slice(&[3u8; 32]).unwrap();
+    let w = eth_wallet(&sk, Network::Testnet);
+    let recipient = Address::repeat_byte(0x33);
+    let call = eth::erc20_transfer_calldata(&recipient, 2_500_000);
+    let p = parse(&w, &eip1559_token(0, &call), &PayloadExtras::default()).unwrap();
+    let token = p.intent.token.clone().expect("a token transfer");
+    assert_eq!(token.standard, TokenStandard::Erc20);
+    assert_eq!(token.contract, Address::repeat_byte(0x22).to_checksum(None));
+    // The recipient and amount are the calldata's, not the called contract and the ETH value.
+    assert_eq!(p.intent.transfers[0].to, recipient.to_checksum(None));
+    assert_eq!(p.intent.amount, Amount(2_500_000));
+    assert_eq!(p.intent.fee, Amount(60_000 * 30_000_000_000));
+    assert_eq!(p.intent.asset, "", "unresolved until the registry names it");
+    assert_eq!(p.intent.spend_in("ETH"), 60_000 * 30_000_000_000);
+
+    let refused = |payload: Vec<u8>, why: &str| {
+        let e = parse(&w, &payload, &PayloadExtras::default()).unwrap_err();
+        assert!(e.to_string().contains(why), "{e}");
+    };
+    // ETH sent along with a token transfer.
+    refused(eip1559_token(1, &call), "must not also send ETH");
+    // Another function (approve(address,uint256)).
+    let mut approve = call.clone();
+    approve[..4].copy_from_slice(&[0x09, 0x5e, 0xa7, 0xb3]);
+    refused(
+        eip1559_token(0, &approve),
+        "other contract calls are refused",
+    );
+    // Extra bytes after the two words.
+    let mut long = call.clone();
+    long.push(0);
+    refused(eip1559_token(0, &long), "other contract calls are refused");
+    // A recipient word with dirty high bytes.
+    let mut dirty = call.clone();
+    dirty[5] = 1;
+    refused(eip1559_token(0, &dirty), "canonical address word");
+    // Nothing moved.
+    refused(
+        eip1559_token(0, &eth::erc20_transfer_calldata(&recipient, 0)),
+        "transfer of 0",
+    );
+}
