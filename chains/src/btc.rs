@@ -279,6 +279,9 @@ impl crate::Adapter for EsploraAdapter {
     }
 
     fn build_transfer(&self, req: &BuildRequest) -> Result<Built, ChainError> {
+        if req.token.is_some() {
+            return Err(ChainError::Unsupported("Bitcoin has no tokens".into()));
+        }
         let from = self.address(&req.from)?.script_pubkey();
         let to = self.address(&req.to)?.script_pubkey();
         let amount = u64::try_from(req.amount)

@@ -145,6 +145,36 @@ impl EthRpc {
         u64::try_from(g).map_err(|_| ChainError::Malformed("gas too large".into()))
     }
 
+    /// ERC-20 `balanceOf(holder)` of `contract` at the latest block.
+    pub fn erc20_balance(&self, contract: &str, holder: &str) -> Result<u128, ChainError> {
+        let h = holder
+            .strip_prefix("0x")
+            .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| ChainError::Unsupported(format!("'{holder}' is not an address")))?;
+        let data = format!("0x70a08231{:0>64}", h.to_ascii_lowercase());
+        let v = self.call(
+            "eth_call",
+            json!([{ "to": contract, "data": data }, "latest"]),
+        )?;
+        let s = v
+            .as_str()
+            .and_then(|s| s.strip_prefix("0x"))
+            .ok_or_else(|| ChainError::Malformed("balanceOf answer is not hex".into()))?;
+        if s.len() != 64 {
+            return Err(ChainError::Malformed(format!(
+                "balanceOf answered {} bytes, not 32 (is {contract} an ERC-20 contract?)",
+                s.len() / 2
+            )));
+        }
+        if s[..32].bytes().any(|b| b != b'0') {
+            return Err(ChainError::Malformed(
+                "token balance exceeds 128 bits".into(),
+            ));
+        }
+        u128::from_str_radix(&s[32..], 16)
+            .map_err(|_| ChainError::Malformed("balanceOf answer is not hex".into()))
+    }
+
     /// Broadcasts a signed raw transaction (`0x…` EIP-2718 hex); returns its hash.
     pub fn send_raw(&self, raw_hex: &str) -> Result<String, ChainError> {
         self.call("eth_sendRawTransaction", json!([raw_hex]))?
@@ -279,6 +309,10 @@ impl crate::Adapter for EthAdapter {
         self.rpc.balance(address)
     }
 
+    fn token_balance(&self, address: &str, contract: &str) -> Result<u128, ChainError> {
+        self.rpc.erc20_balance(contract, address)
+    }
+
     fn build_transfer(&self, req: &crate::BuildRequest) -> Result<crate::Built, ChainError> {
         use alloy_consensus::{SignableTransaction, TxEip1559};
         use alloy_primitives::{Address, TxKind, U256};
@@ -291,6 +325,20 @@ impl crate::Adapter for EthAdapter {
         let to: Address = req.to.parse().map_err(|_| {
             ChainError::Unsupported("destination is not an Ethereum address".into())
         })?;
+        // A token transfer calls the contract with `transfer(to, amount)` and sends no ETH.
+        let (call_to, value, data) = match &req.token {
+            Some(contract) => {
+                let c: Address = contract.parse().map_err(|_| {
+                    ChainError::Unsupported("token contract is not an Ethereum address".into())
+                })?;
+                (
+                    c,
+                    0u128,
+                    mpc_protocol::chain::eth::erc20_transfer_calldata(&to, req.amount),
+                )
+            }
+            None => (to, req.amount, Vec::new()),
+        };
         let nonce = self.rpc.nonce(&req.from)?;
         let fee = self.rpc.fee_suggestion()?;
         let tip = match req.fee {
@@ -300,15 +348,16 @@ impl crate::Adapter for EthAdapter {
         };
         let gas = self
             .rpc
-            .estimate_gas(&req.from, &format!("{to:#x}"), req.amount, &[])?;
+            .estimate_gas(&req.from, &format!("{call_to:#x}"), value, &data)?;
         let tx = TxEip1559 {
             chain_id: self.chain_id,
             nonce,
             gas_limit: gas,
             max_fee_per_gas: fee.next_base_fee.saturating_mul(2).saturating_add(tip),
             max_priority_fee_per_gas: tip,
-            to: TxKind::Call(to),
-            value: U256::from(req.amount),
+            to: TxKind::Call(call_to),
+            value: U256::from(value),
+            input: data.into(),
             ..Default::default()
         };
         let mut payload = Vec::new();

@@ -90,6 +90,15 @@ pub trait Adapter: Send + Sync {
     fn observe(&self, txid: &str, intent: &Intent, signed: &str) -> Result<Observed, ChainError>;
     /// The native balance of `address`, in the chain's smallest unit.
     fn balance(&self, address: &str) -> Result<u128, ChainError>;
+    /// The balance of `address` in the token `contract` (Ethereum: ERC-20 `balanceOf`), in
+    /// the token's smallest unit.
+    fn token_balance(&self, address: &str, contract: &str) -> Result<u128, ChainError> {
+        let _ = (address, contract);
+        Err(ChainError::Unsupported(format!(
+            "{}: token balances are not supported",
+            self.describe()
+        )))
+    }
     /// Builds an unsigned native transfer from the provider's view of the chain (nonce, fees,
     /// gas, UTXOs or blockhash). A convenience: the node parses the bytes again when the
     /// request is submitted, and approvers approve what that parse shows.
@@ -122,6 +131,9 @@ pub struct BuildRequest {
     pub amount: u128,
     /// Fee level.
     pub fee: FeeLevel,
+    /// A token transfer of this contract (Ethereum: ERC-20 `transfer`); `amount` is then in
+    /// the token's smallest unit.
+    pub token: Option<String>,
     /// Solana: build over this durable nonce account (authority: the wallet) instead of a
     /// recent blockhash, so the transaction stays valid while approvals take hours.
     pub durable_nonce_account: Option<String>,

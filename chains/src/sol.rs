@@ -200,6 +200,11 @@ impl crate::Adapter for SolAdapter {
     }
 
     fn build_transfer(&self, req: &BuildRequest) -> Result<Built, ChainError> {
+        if req.token.is_some() {
+            return Err(ChainError::Unsupported(
+                "SPL token transfers are not built yet".into(),
+            ));
+        }
         // The fee level does not matter here: the base fee is fixed, and priority fees (a
         // Compute Budget instruction) are not offered yet.
         let from = key32(&req.from, "wallet")?;

@@ -47,6 +47,7 @@ pub const AUTHENTICATED_READS: &[&str] = &[
     "wallet_balance",
     "tx_build",
     "addressbook_list",
+    "asset_list",
     "policy_get",
     "request_get",
     "request_list",

@@ -12,7 +12,9 @@
 //!   a rival over the same nonce is dropped; the balances move by the amount and the
 //!   5,000-lamport fee.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
-use mpc_protocol::chain::{Chain, PayloadExtras};
+use mpc_custody::command::Action;
+use mpc_custody::types::OrgId;
+use mpc_protocol::chain::{Chain, Network, PayloadExtras};
 use mpc_testnet::chains::{Anvil, LiteSvm};
 use mpc_testnet::demo::{self, Net, Users};
 use mpc_testnet::Cluster;
@@ -167,7 +169,134 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     assert!(again.is_err() || rpc.nonce(&from).unwrap() == 1);
     assert_eq!(rpc.balance(demo::ETH_TO).unwrap(), to_before + amount);
 
+    erc20_transfer_confirms_on_anvil(&net, &users, &anvil, wallet_id, &from);
     solana_transfer_executes_on_litesvm(&net, &users, &wallets, &svm);
+}
+
+/// An ERC-20 the test deploys (`testnet/contracts/TestToken.sol`, compiled bytecode beside it,
+/// solc 0.8.28), registered in the organisation's asset registry: a node builds the token
+/// transfer, the network signs it after two approvals, broadcasts it and follows it to its
+/// confirmations; `balanceOf` moves by exactly the amount, and the fee is paid in ETH.
+fn erc20_transfer_confirms_on_anvil(
+    net: &Net,
+    users: &Users,
+    anvil: &Anvil,
+    wallet_id: &str,
+    from: &str,
+) {
+    let rpc = anvil.rpc();
+    // Deploy from anvil's first (unlocked) development account; the vault holds the supply.
+    let supply: u128 = 1_000_000_000; // 1,000 TUSD (6 decimals)
+    let code = include_str!("../contracts/TestToken.bin").trim();
+    let args = format!(
+        "{:0>64}{:064x}",
+        from.trim_start_matches("0x").to_ascii_lowercase(),
+        supply
+    );
+    let dev = rpc.call("eth_accounts", json!([])).unwrap()[0].clone();
+    let hash = rpc
+        .call(
+            "eth_sendTransaction",
+            json!([{ "from": dev, "data": format!("0x{code}{args}"), "gas": "0x200000" }]),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let contract = loop {
+        let r = rpc
+            .call("eth_getTransactionReceipt", json!([hash]))
+            .unwrap();
+        if let Some(a) = r["contractAddress"].as_str() {
+            break a.to_string();
+        }
+        assert!(Instant::now() < deadline, "token not deployed within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("--> TestToken deployed at {contract}");
+    assert_eq!(rpc.erc20_balance(&contract, from).unwrap(), supply);
+
+    // Not in the registry yet: the network refuses to take the transfer.
+    let unregistered = net.read_as(
+        &users.ivan,
+        "tx_build",
+        json!({ "wallet_id": wallet_id, "to": demo::ETH_TO, "amount": "2.5", "asset": "TUSD" }),
+    );
+    assert!(unregistered.is_err());
+    net.write(
+        &net.admin,
+        "asset_add",
+        Action::AssetAdd {
+            org_id: OrgId(ORG.into()),
+            symbol: "TUSD".into(),
+            chain: Chain::Ethereum,
+            network: Network::Testnet,
+            contract: contract.clone(),
+            decimals: 6,
+        },
+    )
+    .unwrap();
+    let b = net
+        .read_as(
+            &users.alice,
+            "wallet_balance",
+            json!({ "wallet_id": wallet_id, "asset": "TUSD" }),
+        )
+        .unwrap();
+    assert_eq!(b["balance"], supply.to_string(), "{b}");
+    assert!(
+        b["display"].as_str().unwrap().starts_with("1000 TUSD"),
+        "{b}"
+    );
+
+    // 2.5 TUSD, built by a node: a call of the contract, no ETH sent.
+    let built = net
+        .read_as(
+            &users.ivan,
+            "tx_build",
+            json!({ "wallet_id": wallet_id, "to": demo::ETH_TO, "amount": "2.5", "asset": "TUSD" }),
+        )
+        .unwrap();
+    let units: u128 = 2_500_000;
+    assert_eq!(built["intent"]["asset"], "TUSD", "{built}");
+    assert_eq!(built["intent"]["amount"], units.to_string());
+    assert_eq!(built["intent"]["transfers"][0]["to"], demo::ETH_TO);
+    let payload = hex::decode(built["payload"].as_str().unwrap()).unwrap();
+    let req = demo::submit(
+        net,
+        users,
+        ORG,
+        wallet_id,
+        &payload,
+        &PayloadExtras::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        req["intent"]["asset"], "TUSD",
+        "named by the registry: {req}"
+    );
+    assert_eq!(req["intent"]["token"]["decimals"], 6);
+    demo::approve(net, &users.alice, ORG, &req).unwrap();
+    demo::approve(net, &users.carol, ORG, &req).unwrap();
+    let rid = req["request_id"].as_str().unwrap();
+    let done = net.wait_request(rid, Duration::from_secs(300)).unwrap();
+    assert_eq!(done["status"]["state"], "signed", "{done}");
+    let eth_before = rpc.balance(from).unwrap();
+    let confirmed = net.wait_chain(rid, Duration::from_secs(90)).unwrap();
+    assert_eq!(confirmed["chain"]["state"], "confirmed", "{confirmed}");
+    let receipt = rpc
+        .receipt(confirmed["chain"]["txid"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(receipt.success);
+    assert_eq!(rpc.erc20_balance(&contract, demo::ETH_TO).unwrap(), units);
+    assert_eq!(rpc.erc20_balance(&contract, from).unwrap(), supply - units);
+    // The fee was paid in ETH (the transfer may have landed before `eth_before` was read).
+    let eth_after = rpc.balance(from).unwrap();
+    assert!(eth_after == eth_before || eth_after == eth_before - receipt.fee_wei());
+    eprintln!(
+        "--> {}: 2.5 TUSD moved, fee {} wei",
+        confirmed["chain"]["txid"],
+        receipt.fee_wei()
+    );
 }
 
 /// Solana through the network: a durable-nonce transfer built by a node, approved across a

@@ -126,6 +126,7 @@ fn request(w: &WalletKey, amount: u128) -> BuildRequest {
         to: DEST.into(),
         amount,
         fee: FeeLevel::Normal,
+        token: None,
         durable_nonce_account: None,
     }
 }

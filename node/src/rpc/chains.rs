@@ -21,6 +21,9 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 struct BalanceParams {
     wallet_id: String,
+    /// A token of the organisation's registry; the native asset when absent.
+    #[serde(default)]
+    asset: Option<String>,
     #[serde(default)]
     linearizable: bool,
 }
@@ -66,6 +69,50 @@ fn wallet(
     Ok(w)
 }
 
+/// What a balance or a build is in: the native asset, or a registered token (its contract and
+/// decimals).
+struct AssetInfo {
+    symbol: String,
+    decimals: u32,
+    contract: Option<String>,
+}
+
+fn asset_of(c: &ClusterHandle, w: &Wallet, asset: Option<&str>) -> Result<AssetInfo, RpcError> {
+    let native = w.chain.asset();
+    match asset {
+        None => Ok(AssetInfo {
+            symbol: native.into(),
+            decimals: native_decimals(w.chain),
+            contract: None,
+        }),
+        Some(a) if a == native => Ok(AssetInfo {
+            symbol: native.into(),
+            decimals: native_decimals(w.chain),
+            contract: None,
+        }),
+        Some(a) => {
+            let found = c
+                .read_state(|s| {
+                    s.assets(&w.org_id)
+                        .find(|x| x.symbol == a && x.chain == w.chain && x.network == w.network)
+                        .cloned()
+                })
+                .map_err(RpcError::from)?;
+            let asset = found.ok_or_else(|| {
+                RpcError::InvalidParams(format!(
+                    "'{a}' is not a token of the organisation's registry on {} {:?}",
+                    w.chain, w.network
+                ))
+            })?;
+            Ok(AssetInfo {
+                symbol: asset.symbol,
+                decimals: u32::from(asset.decimals),
+                contract: Some(asset.contract),
+            })
+        }
+    }
+}
+
 /// Runs blocking provider I/O off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
@@ -91,24 +138,34 @@ pub(super) fn register(
             let (q, reader): (BalanceParams, _) = authed(&p, &c, "wallet_balance")?;
             barrier(&c, q.linearizable).await?;
             let w = wallet(&c, &reader, &q.wallet_id)?;
+            let asset = asset_of(&c, &w, q.asset.as_deref())?;
             let (chain, network, address) = (w.chain, w.network, w.address.clone());
+            let contract = asset.contract.clone();
             let (balance, provider) = blocking(move || {
                 let adapter = adapters.for_wallet(chain, network).ok_or_else(|| {
                     RpcError::Unavailable(format!(
                         "this node has no provider for {chain} {network:?} (mpc-node start --chain-provider)"
                     ))
                 })?;
-                Ok((adapter.balance(&address).map_err(provider_err)?, adapter.describe()))
+                let b = match &contract {
+                    Some(c) => adapter.token_balance(&address, c),
+                    None => adapter.balance(&address),
+                };
+                Ok((b.map_err(provider_err)?, adapter.describe()))
             })
             .await?;
-            let decimals = native_decimals(chain);
+            let unit = match &asset.contract {
+                Some(_) => "base units",
+                None => base_unit(chain),
+            };
             to_value(&json!({
                 "wallet_id": w.wallet_id,
                 "address": w.address,
-                "asset": chain.asset(),
-                "decimals": decimals,
+                "asset": asset.symbol,
+                "contract": asset.contract,
+                "decimals": asset.decimals,
                 "balance": Amount(balance),
-                "display": format!("{} {} ({balance} {})", format_units(balance, decimals), chain.asset(), base_unit(chain)),
+                "display": format!("{} {} ({balance} {unit})", format_units(balance, asset.decimals), asset.symbol),
                 "provider": provider,
             }))
         }
@@ -119,16 +176,8 @@ pub(super) fn register(
             let (q, reader): (BuildParams, _) = authed(&p, &c, "tx_build")?;
             barrier(&c, q.linearizable).await?;
             let w = wallet(&c, &reader, &q.wallet_id)?;
-            if let Some(asset) = &q.asset {
-                if asset != w.chain.asset() {
-                    return Err(RpcError::InvalidParams(format!(
-                        "asset '{asset}' is not supported for building yet (native {} only)",
-                        w.chain.asset()
-                    ))
-                    .into());
-                }
-            }
-            let decimals = native_decimals(w.chain);
+            let asset = asset_of(&c, &w, q.asset.as_deref())?;
+            let decimals = asset.decimals;
             let amount = match (&q.amount, &q.amount_base_units) {
                 (Some(a), None) => parse_units(a, decimals).map_err(RpcError::InvalidParams)?,
                 (None, Some(b)) => parse_units(b, 0).map_err(RpcError::InvalidParams)?,
@@ -167,6 +216,7 @@ pub(super) fn register(
                 to,
                 amount,
                 fee: q.fee_level,
+                token: asset.contract.clone(),
                 durable_nonce_account: q.durable_nonce_account.clone(),
             };
             let (chain, network) = (w.chain, w.network);
@@ -180,8 +230,12 @@ pub(super) fn register(
             })
             .await?;
             // What the network will parse from these bytes at submission: shown here too.
-            let parsed = chain::parse(&key, &built.payload, &built.extras)
+            let mut parsed = chain::parse(&key, &built.payload, &built.extras)
                 .map_err(|e| RpcError::Internal(format!("built transaction does not parse: {e}")))?;
+            if let Some(t) = parsed.intent.token.as_mut() {
+                t.decimals = u8::try_from(asset.decimals).unwrap_or(0);
+                parsed.intent.asset = asset.symbol.clone();
+            }
             to_value(&json!({
                 "wallet_id": w.wallet_id,
                 "payload": hex::encode(&built.payload),

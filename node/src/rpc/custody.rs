@@ -152,6 +152,17 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
             .map_err(RpcError::from)?;
         to_value(&json!({ "org_id": o, "entries": v }))
     })?;
+    m.register_async_method("asset_list", |p, c, _| async move {
+        let (q, reader): (IdParams, _) = authed(&p, &c, "asset_list")?;
+        let o =
+            org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
+        authorize(&c, &reader, &o, ReadScope::Book)?;
+        barrier(&c, q.linearizable).await?;
+        let v = c
+            .read_state(|s| s.assets(&o).cloned().collect::<Vec<_>>())
+            .map_err(RpcError::from)?;
+        to_value(&json!({ "org_id": o, "assets": v }))
+    })?;
     m.register_async_method("policy_get", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "policy_get")?;
         let id = need(q.vault_id, "vault_id")?;

@@ -140,6 +140,8 @@ pub const WRITE_METHODS: &[&str] = &[
     "wallet_create",
     "addressbook_add",
     "addressbook_remove",
+    "asset_add",
+    "asset_remove",
     "policy_set",
     "request_submit",
     "request_approve",
