@@ -66,6 +66,9 @@ pub(crate) enum Cmd {
     /// The organisation's address book (whitelist).
     #[command(subcommand)]
     Addressbook(BookCmd),
+    /// The organisation's asset registry (tokens it custodies).
+    #[command(subcommand)]
+    Asset(AssetCmd),
     /// Vault policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
@@ -213,6 +216,47 @@ pub(crate) enum WalletCmd {
         /// Wallet id.
         #[arg(long)]
         wallet: String,
+        /// A token of the asset registry (default: the chain's native asset).
+        #[arg(long)]
+        asset: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AssetCmd {
+    /// Register a token (org admins; a governed change).
+    Add {
+        #[command(flatten)]
+        signer: Signer,
+        /// Symbol (unique in the organisation), e.g. USDC.
+        #[arg(long)]
+        symbol: String,
+        /// Chain (ethereum).
+        #[arg(long, default_value = "ethereum")]
+        chain: String,
+        /// Network.
+        #[arg(long, default_value = "testnet")]
+        network: String,
+        /// Contract address.
+        #[arg(long)]
+        contract: String,
+        /// Decimals of the token.
+        #[arg(long)]
+        decimals: u8,
+    },
+    /// Remove a token (org admins; a governed change).
+    Remove {
+        #[command(flatten)]
+        signer: Signer,
+        /// Symbol.
+        #[arg(long)]
+        symbol: String,
+    },
+    /// List the registry.
+    List {
+        /// Organisation.
+        #[arg(long)]
+        org: String,
     },
 }
 
@@ -296,6 +340,13 @@ pub(crate) enum RequestCmd {
         /// slow, normal or fast.
         #[arg(long, default_value = "normal")]
         fee_level: String,
+        /// A token of the asset registry (default: the chain's native asset).
+        #[arg(long)]
+        asset: Option<String>,
+        /// Solana: build over this durable nonce account (advanced by the wallet) instead of a
+        /// recent blockhash, so that approvals may take hours.
+        #[arg(long)]
+        durable_nonce_account: Option<String>,
     },
     /// Submit an unsigned transaction (initiators).
     Submit {

@@ -7,7 +7,7 @@ use serde_json::Value;
 /// The intent in human units (the asset's decimals, base units beside them), each destination
 /// with its label from the organisation's address book (`book`: an `addressbook_list` result).
 pub(crate) fn print_intent_summary(i: &mpc_protocol::chain::Intent, book: &Value) {
-    use mpc_protocol::chain::units::display_amount;
+    use mpc_protocol::chain::units::{display_fee, display_intent_amount};
     let network = format!("{:?}", i.network).to_lowercase();
     let label = |addr: &str| {
         book["entries"]
@@ -27,16 +27,13 @@ pub(crate) fn print_intent_summary(i: &mpc_protocol::chain::Intent, book: &Value
     for t in &i.transfers {
         eprintln!(
             "  sends     {} to {} {}",
-            display_amount(i.chain, &i.asset, t.amount),
+            display_intent_amount(i, t.amount),
             t.to,
             label(&t.to)
         );
     }
-    eprintln!(
-        "  total     {}",
-        display_amount(i.chain, &i.asset, i.amount)
-    );
-    eprintln!("  fee (max) {}", display_amount(i.chain, &i.asset, i.fee));
+    eprintln!("  total     {}", display_intent_amount(i, i.amount));
+    eprintln!("  fee (max) {}", display_fee(i));
     for (k, v) in &i.details {
         eprintln!("  {k:<9} {v}");
     }

@@ -6,8 +6,8 @@ mod human;
 
 use anyhow::Context;
 use args::{
-    Args, AuditCmd, BookCmd, Cmd, KeyCmd, MemberCmd, OrgCmd, PolicyCmd, RequestCmd, Signer, TxCmd,
-    VaultCmd, WalletCmd,
+    Args, AssetCmd, AuditCmd, BookCmd, Cmd, KeyCmd, MemberCmd, OrgCmd, PolicyCmd, RequestCmd,
+    Signer, TxCmd, VaultCmd, WalletCmd,
 };
 use clap::Parser;
 use human::{print_human, print_intent_summary};
@@ -424,8 +424,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Wallet(WalletCmd::List { vault }) => {
             client.call("wallet_list", json!({ "vault_id": vault }))?
         }
-        Cmd::Wallet(WalletCmd::Balance { wallet }) => {
-            let b = client.call("wallet_balance", json!({ "wallet_id": wallet }))?;
+        Cmd::Wallet(WalletCmd::Balance { wallet, asset }) => {
+            let b = client.call(
+                "wallet_balance",
+                json!({ "wallet_id": wallet, "asset": asset }),
+            )?;
             if !args.json {
                 println!(
                     "{}: {} (provider: {})",
@@ -442,14 +445,57 @@ fn run(args: Args) -> anyhow::Result<()> {
             to,
             amount,
             fee_level,
+            asset,
+            durable_nonce_account,
         }) => {
             if !matches!(fee_level.as_str(), "slow" | "normal" | "fast") {
                 anyhow::bail!("--fee-level must be slow, normal or fast");
             }
             client.call(
                 "tx_build",
-                json!({ "wallet_id": wallet, "to": to, "amount": amount, "fee_level": fee_level }),
+                json!({
+                    "wallet_id": wallet,
+                    "to": to,
+                    "amount": amount,
+                    "fee_level": fee_level,
+                    "asset": asset,
+                    "durable_nonce_account": durable_nonce_account,
+                }),
             )?
+        }
+        Cmd::Asset(AssetCmd::Add {
+            signer,
+            symbol,
+            chain,
+            network,
+            contract,
+            decimals,
+        }) => signed(
+            &args,
+            &client,
+            "asset_add",
+            signer,
+            Action::AssetAdd {
+                org_id: org_of(signer),
+                symbol: symbol.clone(),
+                chain: chain_arg(chain)?,
+                network: network_arg(network)?,
+                contract: contract.clone(),
+                decimals: *decimals,
+            },
+        )?,
+        Cmd::Asset(AssetCmd::Remove { signer, symbol }) => signed(
+            &args,
+            &client,
+            "asset_remove",
+            signer,
+            Action::AssetRemove {
+                org_id: org_of(signer),
+                symbol: symbol.clone(),
+            },
+        )?,
+        Cmd::Asset(AssetCmd::List { org }) => {
+            client.call("asset_list", json!({ "org_id": org }))?
         }
         Cmd::Addressbook(BookCmd::Add {
             signer,

@@ -43,8 +43,18 @@ pub fn verify_request(
         );
     }
     let payload = hex::decode(&req.payload).context("refusing: the payload is not hex")?;
-    let parsed = chain::parse(&derived, &payload, &req.extras)
+    let mut parsed = chain::parse(&derived, &payload, &req.extras)
         .map_err(|e| anyhow::anyhow!("refusing: the payload does not parse here: {e}"))?;
+    // A token transfer: the contract, recipient and amount are this parse's; the symbol and
+    // decimals are the organisation's registry entry as the node names it. They are part of the
+    // digest: if the node misnamed them, the approval signed here matches no honest node's
+    // record and counts nowhere.
+    if let (Some(mine), Some(theirs)) = (parsed.intent.token.as_mut(), req.intent.token.as_ref()) {
+        if mine.contract == theirs.contract && mine.standard == theirs.standard {
+            mine.decimals = theirs.decimals;
+            parsed.intent.asset = req.intent.asset.clone();
+        }
+    }
     wallet
         .check_intent(&parsed.intent)
         .map_err(|e| anyhow::anyhow!("refusing: {e}"))?;

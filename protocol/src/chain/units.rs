@@ -91,9 +91,53 @@ pub fn display_amount(chain: Chain, asset: &str, amount: Amount) -> String {
     )
 }
 
+/// An amount of the intent's asset for people: native as [`display_amount`]; a token as
+/// `"2.5 TUSD (2500000 base units of 0x…)"`, with the decimals its registry entry gives.
+pub fn display_intent_amount(intent: &super::Intent, amount: Amount) -> String {
+    match &intent.token {
+        Some(t) => format!(
+            "{} {} ({} base units of {})",
+            format_units(amount.0, u32::from(t.decimals)),
+            intent.asset,
+            amount.0,
+            t.contract
+        ),
+        None => display_amount(intent.chain, &intent.asset, amount),
+    }
+}
+
+/// An intent's fee for people (always in the chain's native asset).
+pub fn display_fee(intent: &super::Intent) -> String {
+    display_amount(intent.chain, intent.native_asset(), intent.fee)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_amounts_use_the_tokens_decimals_and_fees_the_native_asset() {
+        let i = crate::chain::Intent {
+            chain: Chain::Ethereum,
+            network: crate::chain::Network::Testnet,
+            from: "0xfrom".into(),
+            asset: "TUSD".into(),
+            transfers: vec![],
+            amount: Amount(2_500_000),
+            fee: Amount(21_000_000_000_000),
+            details: Default::default(),
+            token: Some(crate::chain::TokenRef {
+                standard: crate::chain::TokenStandard::Erc20,
+                contract: "0xC0ntract".into(),
+                decimals: 6,
+            }),
+        };
+        assert_eq!(
+            display_intent_amount(&i, i.amount),
+            "2.5 TUSD (2500000 base units of 0xC0ntract)"
+        );
+        assert_eq!(display_fee(&i), "0.000021 ETH (21000000000000 wei)");
+    }
 
     #[test]
     fn parse_units_is_exact_and_strict() {
