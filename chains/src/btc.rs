@@ -60,7 +60,8 @@ impl EsploraAdapter {
         let genesis = a.get_text("/block-height/0")?;
         if (genesis.trim() == MAINNET_GENESIS) != (network == Network::Mainnet) {
             return Err(ChainError::Unsupported(format!(
-                "provider {url} has genesis {}, which is not Bitcoin {network:?}",
+                "provider {} has genesis {}, which is not Bitcoin {network:?}",
+                crate::redact_url(url),
                 genesis.trim()
             )));
         }
@@ -72,7 +73,7 @@ impl EsploraAdapter {
         resp.into_reader()
             .take(MAX_RESPONSE_BYTES + 1)
             .read_to_string(&mut text)
-            .map_err(|e| ChainError::Transport(e.to_string()))?;
+            .map_err(|e| ChainError::Transport(e.to_string().chars().take(300).collect()))?;
         if text.len() as u64 > MAX_RESPONSE_BYTES {
             return Err(ChainError::Malformed("answer too large".into()));
         }
@@ -92,7 +93,7 @@ impl EsploraAdapter {
                     .take(300)
                     .collect(),
             }),
-            Err(e) => Err(ChainError::Transport(e.to_string())),
+            Err(e) => Err(crate::transport(&self.base, e)),
         }
     }
 
@@ -197,7 +198,12 @@ fn dust(script: &ScriptBuf) -> u64 {
 
 impl crate::Adapter for EsploraAdapter {
     fn describe(&self) -> String {
-        format!("bitcoin {:?} esplora at {}", self.network, self.base).to_lowercase()
+        format!(
+            "bitcoin {:?} esplora at {}",
+            self.network,
+            crate::redact_url(&self.base)
+        )
+        .to_lowercase()
     }
 
     fn serves(&self, intent: &Intent) -> bool {
@@ -224,7 +230,7 @@ impl crate::Adapter for EsploraAdapter {
                     .take(300)
                     .collect(),
             }),
-            Err(e) => Err(ChainError::Transport(e.to_string())),
+            Err(e) => Err(crate::transport(&self.base, e)),
         }
     }
 

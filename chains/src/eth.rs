@@ -223,7 +223,8 @@ impl EthAdapter {
         let chain_id = rpc.chain_id()?;
         if (chain_id == 1) != (network == Network::Mainnet) {
             return Err(ChainError::Unsupported(format!(
-                "provider {url} serves chain id {chain_id}, which is not {network:?}"
+                "provider {} serves chain id {chain_id}, which is not {network:?}",
+                crate::redact_url(url)
             )));
         }
         Ok(EthAdapter {
@@ -247,7 +248,11 @@ impl EthAdapter {
 
 impl crate::Adapter for EthAdapter {
     fn describe(&self) -> String {
-        format!("ethereum chain id {} at {}", self.chain_id, self.url)
+        format!(
+            "ethereum chain id {} at {}",
+            self.chain_id,
+            crate::redact_url(&self.url)
+        )
     }
 
     fn serves(&self, intent: &Intent) -> bool {

@@ -209,6 +209,25 @@ impl std::str::FromStr for Provider {
     }
 }
 
+/// A provider URL as logs and answers may show it: scheme, host and port only. Paths, queries
+/// and user info often carry API keys.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    if scheme.is_empty() {
+        host.to_string()
+    } else {
+        format!("{scheme}://{host}")
+    }
+}
+
+/// A transport error without the URL (which may carry an API key).
+pub(crate) fn transport(url: &str, e: impl std::fmt::Display) -> ChainError {
+    let text = e.to_string().replace(url, &redact_url(url));
+    ChainError::Transport(text.chars().take(300).collect())
+}
+
 /// Largest provider answer read.
 pub const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -251,13 +270,13 @@ impl JsonRpc {
         {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => return Err(ChainError::Transport(e.to_string())),
+            Err(e) => return Err(transport(&self.url, e)),
         };
         let mut text = String::new();
         resp.into_reader()
             .take(MAX_RESPONSE_BYTES + 1)
             .read_to_string(&mut text)
-            .map_err(|e| ChainError::Transport(e.to_string()))?;
+            .map_err(|e| transport(&self.url, e))?;
         if text.len() as u64 > MAX_RESPONSE_BYTES {
             return Err(ChainError::Malformed(format!(
                 "answer larger than {MAX_RESPONSE_BYTES} bytes"
@@ -315,6 +334,24 @@ pub fn connect(p: &Provider) -> Result<Box<dyn Adapter>, ChainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_secrets() {
+        assert_eq!(
+            redact_url("https://eth-mainnet.example/v2/SECRETKEY?x=1"),
+            "https://eth-mainnet.example"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@host:8545/"),
+            "https://host:8545"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        let e = transport(
+            "https://h/v2/SECRET",
+            "https://h/v2/SECRET: Connection refused",
+        );
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+    }
 
     #[test]
     fn provider_specs() {

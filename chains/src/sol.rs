@@ -54,7 +54,8 @@ impl SolAdapter {
         let genesis = genesis.as_str().ok_or_else(|| malformed("genesis hash"))?;
         if (genesis == MAINNET_GENESIS) != (network == Network::Mainnet) {
             return Err(ChainError::Unsupported(format!(
-                "provider {url} has genesis {genesis}, which is not Solana {network:?}"
+                "provider {} has genesis {genesis}, which is not Solana {network:?}",
+                crate::redact_url(url)
             )));
         }
         Ok(SolAdapter {
@@ -113,7 +114,12 @@ impl SolAdapter {
 
 impl crate::Adapter for SolAdapter {
     fn describe(&self) -> String {
-        format!("solana {:?} at {}", self.network, self.url).to_lowercase()
+        format!(
+            "solana {:?} at {}",
+            self.network,
+            crate::redact_url(&self.url)
+        )
+        .to_lowercase()
     }
 
     fn serves(&self, intent: &Intent) -> bool {
