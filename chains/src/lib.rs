@@ -131,9 +131,12 @@ pub struct BuildRequest {
     pub amount: u128,
     /// Fee level.
     pub fee: FeeLevel,
-    /// A token transfer of this contract (Ethereum: ERC-20 `transfer`); `amount` is then in
-    /// the token's smallest unit.
+    /// A token transfer of this contract or mint (Ethereum: ERC-20 `transfer`; Solana: SPL
+    /// `TransferChecked`); `amount` is then in the token's smallest unit.
     pub token: Option<String>,
+    /// The token's decimals (from the organisation's registry; SPL puts them in the
+    /// instruction).
+    pub token_decimals: Option<u8>,
     /// Solana: build over this durable nonce account (authority: the wallet) instead of a
     /// recent blockhash, so the transaction stays valid while approvals take hours.
     pub durable_nonce_account: Option<String>,

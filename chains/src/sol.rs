@@ -205,18 +205,38 @@ impl crate::Adapter for SolAdapter {
             .ok_or_else(|| malformed("balance"))
     }
 
-    fn build_transfer(&self, req: &BuildRequest) -> Result<Built, ChainError> {
-        if req.token.is_some() {
-            return Err(ChainError::Unsupported(
-                "SPL token transfers are not built yet".into(),
-            ));
+    fn token_balance(&self, address: &str, mint: &str) -> Result<u128, ChainError> {
+        let account = mpc_protocol::chain::sol::associated_token_account(
+            &key32(address, "owner")?,
+            &key32(mint, "mint")?,
+        )
+        .map_err(|e| ChainError::Unsupported(e.to_string()))?;
+        let account = bs58::encode(account).into_string();
+        match self.rpc.call(
+            "getTokenAccountBalance",
+            json!([account, { "commitment": "confirmed" }]),
+        ) {
+            Ok(v) => v["value"]["amount"]
+                .as_str()
+                .and_then(|a| a.parse::<u128>().ok())
+                .ok_or_else(|| malformed("token amount")),
+            // No associated account yet: nothing held.
+            Err(ChainError::Provider { message, .. })
+                if message.contains("could not find account") =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    fn build_transfer(&self, req: &BuildRequest) -> Result<Built, ChainError> {
         // The fee level does not matter here: the base fee is fixed, and priority fees (a
         // Compute Budget instruction) are not offered yet.
         let from = key32(&req.from, "wallet")?;
         let to = key32(&req.to, "destination")?;
         let lamports = u64::try_from(req.amount)
-            .map_err(|_| ChainError::Unsupported("amount exceeds 64 bits of lamports".into()))?;
+            .map_err(|_| ChainError::Unsupported("amount exceeds 64 bits".into()))?;
         let (hash, nonce_account) = match &req.durable_nonce_account {
             Some(account) => {
                 let n = self.nonce_account(account)?.ok_or_else(|| {
@@ -233,14 +253,32 @@ impl crate::Adapter for SolAdapter {
             None => (self.latest_blockhash()?, None),
         };
         let hash = key32(&hash, "blockhash")?;
-        Ok(Built {
-            payload: mpc_protocol::chain::sol::transfer_message(
+        let payload = match &req.token {
+            None => mpc_protocol::chain::sol::transfer_message(
                 &from,
                 &to,
                 lamports,
                 &hash,
                 nonce_account.as_ref(),
             ),
+            Some(mint) => {
+                let decimals = req
+                    .token_decimals
+                    .ok_or_else(|| ChainError::Unsupported("token decimals missing".into()))?;
+                mpc_protocol::chain::sol::token_transfer_message(
+                    &from,
+                    &to,
+                    &key32(mint, "mint")?,
+                    lamports,
+                    decimals,
+                    &hash,
+                    nonce_account.as_ref(),
+                )
+                .map_err(|e| ChainError::Unsupported(e.to_string()))?
+            }
+        };
+        Ok(Built {
+            payload,
             extras: Default::default(),
         })
     }

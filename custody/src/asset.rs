@@ -20,11 +20,11 @@ pub struct Asset {
     pub org_id: OrgId,
     /// Symbol, unique in the organisation (policies name assets by it).
     pub symbol: String,
-    /// Chain (Ethereum: ERC-20).
+    /// Chain (Ethereum: ERC-20; Solana: an SPL Token mint).
     pub chain: Chain,
     /// Network.
     pub network: Network,
-    /// Contract address (EIP-55).
+    /// Contract address (EIP-55) or mint (base58).
     pub contract: String,
     /// Decimals of the token's smallest unit.
     pub decimals: u8,

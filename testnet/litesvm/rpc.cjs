@@ -7,8 +7,11 @@
 //
 // Standard methods: getGenesisHash, getSlot, getLatestBlockhash, isBlockhashValid, getBalance,
 // getAccountInfo (base64), sendTransaction (base64), getSignatureStatuses.
+// getTokenAccountBalance.
 // Test-only methods (the local chain's faucet and clock): litesvm_airdrop [address, lamports],
-// litesvm_createNonceAccount [authority] -> address, litesvm_expireBlockhash, litesvm_advanceSlots [n].
+// litesvm_createNonceAccount [authority] -> address, litesvm_createMint [decimals] -> address,
+// litesvm_setTokenAccount [address, mint, owner, amount] (an initialised SPL token account),
+// litesvm_expireBlockhash, litesvm_advanceSlots [n].
 // Each accepted transaction is in the slot it was sent at; the slot then advances by one, so a
 // transaction has 1 confirmation once the next one lands or litesvm_advanceSlots is called.
 "use strict";
@@ -27,6 +30,7 @@ const svm = new LiteSVM();
 const b58 = { enc: getBase58Encoder(), dec: getBase58Decoder() };
 const GENESIS = b58.dec.decode(crypto.createHash("sha256").update("litesvm-local").digest());
 const SYSTEM = "11111111111111111111111111111111";
+const TOKEN = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
 let slot = 1n;
 svm.warpToSlot(slot);
 let valid = new Set([svm.latestBlockhash()]);
@@ -132,6 +136,54 @@ const methods = {
       space: 80n,
     });
     return a;
+  },
+  getTokenAccountBalance: ([a]) => {
+    const acc = svm.getAccount(address(a));
+    if (!acc.exists || acc.programAddress !== TOKEN || acc.data.length !== 165) {
+      throw new RpcError(-32602, `Invalid param: could not find account`);
+    }
+    const data = Buffer.from(acc.data);
+    const amount = data.readBigUInt64LE(64);
+    const mint = svm.getAccount(address(b58.dec.decode(data.subarray(0, 32))));
+    const decimals = mint.exists ? Buffer.from(mint.data)[44] : 0;
+    return ctx({ amount: String(amount), decimals });
+  },
+  litesvm_createMint: ([decimals]) => {
+    const a = b58.dec.decode(crypto.randomBytes(32));
+    // Mint: mint authority (COption), supply, decimals, initialised, freeze authority (COption).
+    const d = Buffer.alloc(82);
+    d.writeUInt32LE(1, 0);
+    crypto.randomBytes(32).copy(d, 4);
+    d.writeBigUInt64LE(0n, 36);
+    d[44] = decimals;
+    d[45] = 1;
+    svm.setAccount({
+      address: address(a),
+      programAddress: address(TOKEN),
+      lamports: lamports(svm.minimumBalanceForRentExemption(82n)),
+      executable: false,
+      data: d,
+      space: 82n,
+    });
+    return a;
+  },
+  litesvm_setTokenAccount: ([a, mint, owner, amount]) => {
+    // Account: mint, owner, amount, delegate (COption), state (1 = initialised), is_native
+    // (COption<u64>), delegated amount, close authority (COption).
+    const d = Buffer.alloc(165);
+    Buffer.from(b58.enc.encode(mint)).copy(d, 0);
+    Buffer.from(b58.enc.encode(owner)).copy(d, 32);
+    d.writeBigUInt64LE(BigInt(amount), 64);
+    d[108] = 1;
+    svm.setAccount({
+      address: address(a),
+      programAddress: address(TOKEN),
+      lamports: lamports(svm.minimumBalanceForRentExemption(165n)),
+      executable: false,
+      data: d,
+      space: 165n,
+    });
+    return true;
   },
   litesvm_expireBlockhash: () => {
     svm.expireBlockhash();

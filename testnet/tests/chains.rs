@@ -416,4 +416,123 @@ fn solana_transfer_executes_on_litesvm(
     let e = svm.send(&forged).unwrap_err();
     eprintln!("--> a forged signature: {e}");
     assert_eq!(svm.balance(&from).unwrap(), funded - amount - 5_000);
+
+    spl_transfer_confirms_on_litesvm(net, users, wallet_id, &from, svm);
+}
+
+/// An SPL token (a mint made in LiteSVM, 6 decimals, registered as SUSD): a node builds the
+/// TransferChecked from the wallet's associated token account, creating the recipient's; the
+/// network signs, broadcasts and confirms it; the runtime's associated-token-account program
+/// checks our address derivation, and the balances move by exactly the amount.
+fn spl_transfer_confirms_on_litesvm(
+    net: &Net,
+    users: &Users,
+    wallet_id: &str,
+    from: &str,
+    svm: &LiteSvm,
+) {
+    use mpc_protocol::chain::sol::associated_token_account;
+    let key = |s: &str| -> [u8; 32] { bs58::decode(s).into_vec().unwrap().try_into().unwrap() };
+    let mint = svm.call("litesvm_createMint", json!([6])).unwrap();
+    let mint = mint.as_str().unwrap().to_string();
+    let held: u64 = 5_000_000; // 5 SUSD
+    let source =
+        bs58::encode(associated_token_account(&key(from), &key(&mint)).unwrap()).into_string();
+    svm.call("litesvm_setTokenAccount", json!([source, mint, from, held]))
+        .unwrap();
+    net.write(
+        &net.admin,
+        "asset_add",
+        Action::AssetAdd {
+            org_id: OrgId(ORG.into()),
+            symbol: "SUSD".into(),
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            contract: mint.clone(),
+            decimals: 6,
+        },
+    )
+    .unwrap();
+    let b = net
+        .read_as(
+            &users.alice,
+            "wallet_balance",
+            json!({ "wallet_id": wallet_id, "asset": "SUSD" }),
+        )
+        .unwrap();
+    assert_eq!(b["balance"], held.to_string(), "{b}");
+    // Creating the recipient's token account may cost the wallet its rent: the fee counted is up
+    // to 5,000 + 2,039,280 lamports, above the demo policy's 0.0001 SOL fee cap. Raise the cap.
+    let vault = net.read("wallet_get", json!({ "wallet_id": wallet_id }));
+    let vault_id = vault
+        .ok()
+        .and_then(|w| w["vault_id"].as_str().map(str::to_string))
+        .unwrap_or_else(|| VAULT.to_string());
+    let policy = net
+        .read_as(&users.alice, "policy_get", json!({ "vault_id": vault_id }))
+        .unwrap();
+    let mut rules: mpc_custody::PolicyRules =
+        serde_json::from_value(policy["rules"].clone()).unwrap();
+    for cap in &mut rules.max_fee {
+        if cap.asset == "SOL" {
+            cap.max_fee = mpc_protocol::chain::Amount(10_000_000);
+        }
+    }
+    net.write(
+        &net.admin,
+        "policy_set",
+        Action::PolicySet {
+            org_id: OrgId(ORG.into()),
+            vault_id: vault_id.as_str().into(),
+            rules,
+        },
+    )
+    .unwrap();
+
+    let to = demo::sol_to();
+    let built = net
+        .read_as(
+            &users.ivan,
+            "tx_build",
+            json!({ "wallet_id": wallet_id, "to": to, "amount": "1.25", "asset": "SUSD" }),
+        )
+        .unwrap();
+    assert_eq!(built["intent"]["asset"], "SUSD", "{built}");
+    assert_eq!(built["intent"]["token"]["standard"], "spl_token");
+    assert_eq!(built["intent"]["transfers"][0]["to"], to.as_str());
+    let payload = hex::decode(built["payload"].as_str().unwrap()).unwrap();
+    let req = demo::submit(
+        net,
+        users,
+        ORG,
+        wallet_id,
+        &payload,
+        &PayloadExtras::default(),
+    )
+    .unwrap();
+    assert_eq!(req["status"]["state"], "pending", "{req}");
+    demo::approve(net, &users.bob, ORG, &req).unwrap();
+    demo::approve(net, &users.carol, ORG, &req).unwrap();
+    let rid = req["request_id"].as_str().unwrap();
+    let done = net.wait_request(rid, Duration::from_secs(120)).unwrap();
+    assert_eq!(done["status"]["state"], "signed", "{done}");
+    let confirmed = net.wait_chain(rid, Duration::from_secs(60)).unwrap();
+    assert_eq!(confirmed["chain"]["state"], "confirmed", "{confirmed}");
+    let units: u64 = 1_250_000;
+    let dest =
+        bs58::encode(associated_token_account(&key(&to), &key(&mint)).unwrap()).into_string();
+    let bal = |a: &str| {
+        svm.call("getTokenAccountBalance", json!([a])).unwrap()["value"]["amount"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(
+        bal(&dest),
+        units,
+        "the recipient's associated account, created by the runtime"
+    );
+    assert_eq!(bal(&source), held - units);
+    eprintln!("--> solana: 1.25 SUSD moved to {dest}");
 }

@@ -127,6 +127,7 @@ fn request(w: &WalletKey, amount: u128) -> BuildRequest {
         amount,
         fee: FeeLevel::Normal,
         token: None,
+        token_decimals: None,
         durable_nonce_account: None,
     }
 }

@@ -16,9 +16,9 @@ impl CustodyState {
         contract: &str,
         decimals: u8,
     ) -> Result<ActionResult, String> {
-        if chain != Chain::Ethereum {
+        if !matches!(chain, Chain::Ethereum | Chain::Solana) {
             return Err(format!(
-                "tokens on {chain} are not supported yet (ERC-20 on ethereum only)"
+                "{chain} has no tokens (ERC-20 on ethereum, SPL on solana)"
             ));
         }
         let contract =
@@ -107,7 +107,17 @@ impl CustodyState {
                     token.contract
                 )
             })?;
-        token.decimals = asset.decimals;
+        match token.standard {
+            // TransferChecked carries the decimals and the runtime checks them against the mint:
+            // they must be the registry's.
+            chain::TokenStandard::SplToken if token.decimals != asset.decimals => {
+                return Err(format!(
+                    "the transfer says {} decimals; the registry says {} has {}",
+                    token.decimals, asset.symbol, asset.decimals
+                ))
+            }
+            _ => token.decimals = asset.decimals,
+        }
         intent.asset = asset.symbol.clone();
         Ok(intent)
     }

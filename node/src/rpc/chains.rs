@@ -217,6 +217,10 @@ pub(super) fn register(
                 amount,
                 fee: q.fee_level,
                 token: asset.contract.clone(),
+                token_decimals: asset
+                    .contract
+                    .as_ref()
+                    .and_then(|_| u8::try_from(asset.decimals).ok()),
                 durable_nonce_account: q.durable_nonce_account.clone(),
             };
             let (chain, network) = (w.chain, w.network);
@@ -233,6 +237,11 @@ pub(super) fn register(
             let mut parsed = chain::parse(&key, &built.payload, &built.extras)
                 .map_err(|e| RpcError::Internal(format!("built transaction does not parse: {e}")))?;
             if let Some(t) = parsed.intent.token.as_mut() {
+                if u32::from(t.decimals) != asset.decimals
+                    && t.standard == mpc_protocol::chain::TokenStandard::SplToken
+                {
+                    return Err(RpcError::Internal("built token decimals differ from the registry's".into()).into());
+                }
                 t.decimals = u8::try_from(asset.decimals).unwrap_or(0);
                 parsed.intent.asset = asset.symbol.clone();
             }

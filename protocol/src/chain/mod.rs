@@ -187,6 +187,8 @@ pub struct Intent {
 pub enum TokenStandard {
     /// An ERC-20 `transfer(address,uint256)` call.
     Erc20,
+    /// An SPL Token `TransferChecked` between associated token accounts.
+    SplToken,
 }
 
 /// The token a transaction moves.
@@ -195,9 +197,11 @@ pub enum TokenStandard {
 pub struct TokenRef {
     /// Standard.
     pub standard: TokenStandard,
-    /// Contract address (EIP-55).
+    /// Contract address (EIP-55) or SPL mint (base58).
     pub contract: String,
-    /// Decimals from the registry (0 until resolved).
+    /// Decimals: ERC-20 from the registry (0 until resolved); SPL from the instruction itself
+    /// (`TransferChecked` carries them and the runtime checks them against the mint), which the
+    /// registry must agree with.
     pub decimals: u8,
 }
 

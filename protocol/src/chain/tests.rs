@@ -540,3 +540,73 @@ fn erc20_transfers_are_read_from_the_calldata_and_other_calls_refused() {
         "transfer of 0",
     );
 }
+
+#[test]
+fn spl_token_transfers_parse_from_associated_accounts_only() {
+    let pk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+        .verifying_key()
+        .to_bytes();
+    let w = WalletKey {
+        chain: Chain::Solana,
+        network: Network::Testnet,
+        address: sol::address(&pk).unwrap(),
+        public_key: pk.to_vec(),
+    };
+    let (to, mint, hash) = ([8u8; 32], [4u8; 32], [6u8; 32]);
+    let msg = sol::token_transfer_message(&pk, &to, &mint, 2_500_000, 6, &hash, None).unwrap();
+    let p = parse(&w, &msg, &PayloadExtras::default()).unwrap();
+    let token = p.intent.token.clone().unwrap();
+    assert_eq!(token.standard, TokenStandard::SplToken);
+    assert_eq!(token.contract, bs58::encode(mint).into_string());
+    assert_eq!(
+        token.decimals, 6,
+        "from the instruction (the runtime checks them)"
+    );
+    assert_eq!(p.intent.amount, Amount(2_500_000));
+    // The recipient is the owner the creation names; its associated account is the destination.
+    assert_eq!(p.intent.transfers[0].to, bs58::encode(to).into_string());
+    let dest = sol::associated_token_account(&to, &mint).unwrap();
+    assert_eq!(
+        p.intent.details["destination_token_account"],
+        bs58::encode(dest).into_string()
+    );
+    assert!(curve25519_dalek::edwards::CompressedEdwardsY(dest)
+        .decompress()
+        .is_none());
+    assert_eq!(p.intent.fee, Amount(5_000 + sol::TOKEN_ACCOUNT_RENT));
+    assert_eq!(p.intent.asset, "");
+    // Over a durable nonce too.
+    let durable =
+        sol::token_transfer_message(&pk, &to, &mint, 1, 6, &hash, Some(&[5u8; 32])).unwrap();
+    let d = parse(&w, &durable, &PayloadExtras::default()).unwrap();
+    assert!(d.intent.details.contains_key("durable_nonce_account"));
+
+    // The message: header 3, count 1, 8 keys, blockhash, instruction count; then the creation
+    // (program, 6 accounts, data [1]) and TransferChecked (program, 4 accounts, 10 bytes).
+    let transfer_at = 4 + 8 * 32 + 32 + 1 + (1 + 1 + 6 + 1 + 1);
+    assert_eq!(msg[transfer_at + 1], 4, "TransferChecked has 4 accounts");
+    let refused = |m: Vec<u8>, why: &str| {
+        let e = parse(&w, &m, &PayloadExtras::default()).unwrap_err();
+        assert!(e.to_string().contains(why), "{why}: {e}");
+    };
+    // Another authority (the destination account's index) than the wallet.
+    let mut other = msg.clone();
+    other[transfer_at + 2 + 3] = 1;
+    refused(other, "authority must be the wallet");
+    // A source that is not the wallet's associated account (swap source and destination).
+    let mut swapped = msg.clone();
+    swapped.swap(transfer_at + 2, transfer_at + 2 + 2);
+    refused(
+        swapped,
+        "source is not the wallet's associated token account",
+    );
+    // Another token instruction (Transfer, 3) instead of TransferChecked.
+    let mut plain = msg.clone();
+    plain[transfer_at + 2 + 4 + 1] = 3;
+    refused(plain, "not an SPL TransferChecked");
+    // A token transfer of 0.
+    refused(
+        sol::token_transfer_message(&pk, &to, &mint, 0, 6, &hash, None).unwrap(),
+        "transfer of 0",
+    );
+}
