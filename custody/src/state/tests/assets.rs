@@ -163,3 +163,51 @@ fn token_transfers_are_named_by_the_registry_and_limited_in_token_units() {
     h.s.assets.insert(key, adopted);
     assert!(h.s.signing_job(&req.request_id, signer).is_ok());
 }
+
+#[test]
+fn spl_transfers_must_carry_the_registry_decimals() {
+    let (mut h, wallet, pk) = setup(two_of_three());
+    let pk: [u8; 32] = pk.try_into().unwrap();
+    let mint = [4u8; 32];
+    let submit_spl = |h: &mut H, idem: &str, decimals: u8| {
+        let m = mpc_protocol::chain::sol::token_transfer_message(
+            &pk, &[8u8; 32], &mint, 1_000, decimals, &[9u8; 32], None,
+        )
+        .unwrap();
+        h.user(
+            20,
+            idem,
+            Action::RequestSubmit {
+                org_id: org(),
+                wallet_id: wallet.clone(),
+                payload: hex::encode(m),
+                extras: Default::default(),
+            },
+        )
+    };
+    assert!(submit_spl(&mut h, "s0", 6)
+        .error
+        .unwrap()
+        .contains("asset registry"));
+    h.ok(
+        1,
+        "susd",
+        Action::AssetAdd {
+            org_id: org(),
+            symbol: "SUSD".into(),
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            contract: bs58::encode(mint).into_string(),
+            decimals: 6,
+        },
+    );
+    let e = submit_spl(&mut h, "s1", 9).error.unwrap();
+    assert!(e.contains("decimals"), "{e}");
+    let req = request_of(submit_spl(&mut h, "s2", 6));
+    assert_eq!(req.intent.asset, "SUSD");
+    // The fee counts the rent of the recipient's token account the transfer may create.
+    assert_eq!(
+        req.intent.spend_in("SOL"),
+        5_000 + mpc_protocol::chain::sol::TOKEN_ACCOUNT_RENT
+    );
+}
