@@ -374,6 +374,10 @@ pub(crate) enum RequestCmd {
         /// Request id (default: every request).
         #[arg(long)]
         request: Option<String>,
+        /// With --request: once signed, keep watching until its transaction is confirmed,
+        /// failed or dropped on its chain (needs nodes with a provider for the chain).
+        #[arg(long)]
+        until_final: bool,
     },
     /// List requests.
     List {

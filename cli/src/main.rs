@@ -588,7 +588,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Request(RequestCmd::Get { request }) => {
             client.call("request_get", json!({ "request_id": request }))?
         }
-        Cmd::Request(RequestCmd::Watch { request }) => {
+        Cmd::Request(RequestCmd::Watch {
+            request,
+            until_final,
+        }) => {
             let reader = client.reader().context("pass --key FILE")?;
             let mut watch = mpc_cli::watch::Watch::connect(
                 client.endpoint(),
@@ -599,10 +602,15 @@ fn run(args: Args) -> anyhow::Result<()> {
             loop {
                 let change = watch.next(None)?;
                 println!("{change}");
-                let last = matches!(
-                    change["status"].as_str(),
-                    Some("signed" | "rejected" | "failed" | "expired" | "cancelled")
+                let chain_final = matches!(
+                    change["chain"].as_str(),
+                    Some("confirmed" | "failed" | "dropped")
                 );
+                let last = match change["status"].as_str() {
+                    Some("signed") => !*until_final || chain_final,
+                    Some("rejected" | "failed" | "expired" | "cancelled") => true,
+                    _ => false,
+                };
                 if request.is_some() && last {
                     return Ok(());
                 }

@@ -244,7 +244,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
     Ok(())
 }
 
-/// Sends `{request_id, status, request}` for the current state of the request (or of every
+/// Sends `{request_id, status, chain, request}` for the current state of the request (or of every
 /// request), then once per change as it is applied here — every transition, in order. A
 /// subscriber that falls far behind is resynchronised from the state (changes it missed in
 /// between are then reported as the latest state only).
@@ -274,7 +274,12 @@ async fn subscribe(
                 .unwrap_or(false)
     };
     let send = |r: &Request| {
-        let msg = json!({ "request_id": r.request_id, "status": r.status.name(), "request": r });
+        let msg = json!({
+            "request_id": r.request_id,
+            "status": r.status.name(),
+            "chain": r.chain.as_ref().map(|c| c.state.name()),
+            "request": r,
+        });
         serde_json::value::to_raw_value(&msg).map(SubscriptionMessage::from)
     };
     // Subscribe before reading the state, so nothing falls between the two.
