@@ -37,6 +37,7 @@ mod requests;
 mod signer_check;
 mod vaults;
 
+pub use chain::BROADCAST_SLOT_MS;
 pub use outcome::{ActionResult, CommandOutcome, IdempotencyRecord};
 pub use records::{RecordKey, RecordValue};
 pub use signer_check::SigningJob;

@@ -113,3 +113,33 @@ fn expired_attempts_lists_what_a_node_should_report() {
         vec![(req.request_id.clone(), 1)]
     );
 }
+
+#[test]
+fn the_broadcaster_rota_passes_every_node_in_turn() {
+    use crate::chain_status::ChainStatus;
+    use mpc_protocol::chain::{Chain, Network};
+    let (h, mut req) = signing_request();
+    req.chain = Some(ChainStatus::signed(
+        "sig".into(),
+        Chain::Solana,
+        Network::Testnet,
+        1_000,
+    ));
+    let slot = crate::state::BROADCAST_SLOT_MS;
+    let at = |t: u64| h.s.broadcaster_at(&req, t).unwrap();
+    let turns: Vec<u64> = (0..4).map(|k| at(1_000 + k * slot)).collect();
+    let mut first_three = turns[..3].to_vec();
+    first_three.sort_unstable();
+    assert_eq!(
+        first_three,
+        vec![1, 2, 3],
+        "each node gets a slot: {turns:?}"
+    );
+    assert_eq!(turns[3], turns[0], "then the rota starts again");
+    assert_eq!(at(1_000 + slot - 1), turns[0], "a slot lasts {slot} ms");
+    // Requests start at different nodes (the order depends on the request id).
+    let firsts: std::collections::BTreeSet<u64> = (0..30)
+        .map(|i| h.s.broadcaster_rota(&format!("req-{i}"))[0])
+        .collect();
+    assert!(firsts.len() > 1, "{firsts:?}");
+}
