@@ -64,6 +64,16 @@ pub struct FeeCap {
     pub max_fee: Amount,
 }
 
+/// A contract call a policy allows: a function (by its 4-byte selector) of one contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedCall {
+    /// Contract address (any case; compared case-insensitively).
+    pub contract: String,
+    /// Function selector, 8 hex digits (e.g. `095ea7b3` for `approve(address,uint256)`).
+    pub selector: String,
+}
+
 /// The rules of a vault policy, as an admin writes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +94,10 @@ pub struct PolicyRules {
     /// Per-asset fee caps: a request whose fee exceeds its asset's cap is rejected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub max_fee: Vec<FeeCap>,
+    /// Contract calls (other than token transfers, which the asset registry governs) this
+    /// vault may sign; none by default: any other calldata is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_calls: Vec<AllowedCall>,
     /// Seconds a request may take from submission to signing (default
     /// [`DEFAULT_REQUEST_TTL_SECS`]); past it the request expires and releases its reservation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +134,24 @@ impl PolicyRules {
         for a in &self.auto_approve {
             validate_asset(&a.asset)?;
         }
+        if self.allowed_calls.len() > MAX_LIMITS {
+            return Err(format!("at most {MAX_LIMITS} allowed calls"));
+        }
+        for c in &self.allowed_calls {
+            let addr = c.contract.strip_prefix("0x").unwrap_or("");
+            if addr.len() != 40 || !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "allowed call contract '{}' is not an address",
+                    c.contract
+                ));
+            }
+            if c.selector.len() != 8 || !c.selector.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "allowed call selector '{}' is not 8 hex digits",
+                    c.selector
+                ));
+            }
+        }
         if self.max_fee.len() > MAX_LIMITS {
             return Err(format!("at most {MAX_LIMITS} fee caps"));
         }
@@ -137,6 +169,13 @@ impl PolicyRules {
             }
         }
         Ok(())
+    }
+
+    /// Whether a contract call of `selector` (hex) on `contract` is allowed.
+    pub fn allows_call(&self, contract: &str, selector: &str) -> bool {
+        self.allowed_calls.iter().any(|c| {
+            c.contract.eq_ignore_ascii_case(contract) && c.selector.eq_ignore_ascii_case(selector)
+        })
     }
 
     /// The request time-to-live in ms.

@@ -329,6 +329,7 @@ pub fn setup(
                 max_fee: Amount(100_000),
             },
         ],
+        allowed_calls: vec![],
         request_ttl_secs: None,
     };
     say("policy: 2 of alice/bob/carol, whitelist required, ETH 5/24 h (admin beyond), BTC 0.5/1 h (reject beyond), fees counted in the windows and capped at 0.01 ETH / 0.001 BTC / 0.0001 SOL");

@@ -121,6 +121,31 @@ impl CustodyState {
             })
     }
 
+    /// A contract call (an intent with a function selector) is refused unless the policy allows
+    /// that selector on that contract (decision 0021); token transfers and plain transfers pass.
+    pub(super) fn call_allowed(
+        rules: &PolicyRules,
+        intent: &mpc_protocol::chain::Intent,
+    ) -> Result<(), String> {
+        let Some(selector) = intent.details.get(mpc_protocol::chain::eth::CALL_SELECTOR) else {
+            return Ok(());
+        };
+        let contract = intent
+            .transfers
+            .first()
+            .map(|t| t.to.as_str())
+            .unwrap_or_default();
+        if rules.allows_call(contract, selector) {
+            Ok(())
+        } else {
+            Err(format!(
+                "a call of function {selector} on contract {contract} is not allowed by the \
+                 vault's policy (allowed_calls); only plain and registered-token transfers are \
+                 signed by default"
+            ))
+        }
+    }
+
     /// Why `req`'s fee exceeds its policy's cap for the asset, if it does.
     pub(super) fn fee_cap_breach(req: &Request) -> Option<String> {
         req.policy

@@ -25,6 +25,7 @@ impl CustodyState {
         let parsed = chain::parse(&wallet.key()?, &bytes, extras).map_err(|e| e.to_string())?;
         wallet.check_intent(&parsed.intent)?;
         let intent = self.resolve_token(org_id, parsed.intent)?;
+        Self::call_allowed(&policy.rules, &intent)?;
         let request_id = RequestId(format!("req-{}", x.ctx.log_index));
         let digest = intent_digest(
             &self.genesis.cluster_id,

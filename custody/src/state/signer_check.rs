@@ -153,6 +153,7 @@ impl CustodyState {
         if let Some(why) = Self::fee_cap_breach(req) {
             return Err(why);
         }
+        Self::call_allowed(&req.policy.rules, &req.intent)?;
         self.inputs_committed(req)?;
         if req.policy.rules.whitelist_required || req.auto_approved {
             self.destinations_adopted(req)?;

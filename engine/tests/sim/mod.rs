@@ -236,6 +236,7 @@ fn two_of_three(request_ttl_secs: Option<u64>) -> PolicyRules {
         limits: vec![],
         auto_approve: vec![],
         max_fee: vec![],
+        allowed_calls: vec![],
         request_ttl_secs,
     }
 }

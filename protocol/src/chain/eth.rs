@@ -140,6 +140,15 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
     // called contract.
     let (asset, recipient, value, token) = if input.is_empty() {
         ("ETH".to_string(), to, value, None)
+    } else if input.len() < 4 {
+        return Err(payload_err("calldata shorter than a function selector"));
+    } else if input[..4] != ERC20_TRANSFER {
+        // Another contract call: parsed as what it is (the contract, the ETH it sends, the
+        // selector and the calldata); the custody layer refuses it unless the policy allows
+        // this selector on this contract.
+        details.insert(CALL_SELECTOR.into(), hex::encode(&input[..4]));
+        details.insert("calldata".into(), hex::encode(input));
+        ("ETH".to_string(), to, value, None)
     } else {
         let (recipient, units) = erc20_transfer(input)?;
         if value.0 != 0 {
@@ -184,15 +193,20 @@ pub fn parse(wallet: &WalletKey, payload: &[u8]) -> Result<Parsed, ChainError> {
     })
 }
 
+/// The intent detail that marks a contract call other than a token transfer: its 4-byte
+/// function selector, hex.
+pub const CALL_SELECTOR: &str = "call_selector";
+
 /// `transfer(address,uint256)`'s selector.
 pub const ERC20_TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 
 /// Reads an ERC-20 `transfer(address,uint256)` call: exactly the selector and two canonical ABI
-/// words (an address with 12 zero bytes before it, an amount). Any other calldata is refused.
+/// words (an address with 12 zero bytes before it, an amount). Anything else with this selector
+/// is refused.
 fn erc20_transfer(input: &[u8]) -> Result<(Address, Amount), ChainError> {
     if input.len() != 68 || input[..4] != ERC20_TRANSFER {
         return Err(payload_err(
-            "calldata is not an ERC-20 transfer(address,uint256) (other contract calls are refused)",
+            "calldata with the ERC-20 transfer selector is not exactly transfer(address,uint256)",
         ));
     }
     if input[4..16].iter().any(|b| *b != 0) {

@@ -497,7 +497,7 @@ fn eip1559_token(value: u64, input: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn erc20_transfers_are_read_from_the_calldata_and_other_calls_refused() {
+fn erc20_transfers_are_read_from_the_calldata_and_other_calls_shown_as_calls() {
     let sk = SigningKey::from_slice(&[3u8; 32]).unwrap();
     let w = eth_wallet(&sk, Network::Testnet);
     let recipient = Address::repeat_byte(0x33);
@@ -519,17 +519,26 @@ fn erc20_transfers_are_read_from_the_calldata_and_other_calls_refused() {
     };
     // ETH sent along with a token transfer.
     refused(eip1559_token(1, &call), "must not also send ETH");
-    // Another function (approve(address,uint256)).
+    // Another function (approve(address,uint256)) is a contract call, shown as one: the called
+    // contract, the selector and the calldata (custody refuses it unless a policy allows it).
     let mut approve = call.clone();
     approve[..4].copy_from_slice(&[0x09, 0x5e, 0xa7, 0xb3]);
-    refused(
-        eip1559_token(0, &approve),
-        "other contract calls are refused",
+    let a = parse(&w, &eip1559_token(0, &approve), &PayloadExtras::default()).unwrap();
+    assert!(a.intent.token.is_none());
+    assert_eq!(a.intent.asset, "ETH");
+    assert_eq!(a.intent.details[eth::CALL_SELECTOR], "095ea7b3");
+    assert_eq!(a.intent.details["calldata"], hex::encode(&approve));
+    assert_eq!(
+        a.intent.transfers[0].to,
+        Address::repeat_byte(0x22).to_checksum(None)
     );
-    // Extra bytes after the two words.
+    // Extra bytes after the two words of a transfer.
     let mut long = call.clone();
     long.push(0);
-    refused(eip1559_token(0, &long), "other contract calls are refused");
+    refused(
+        eip1559_token(0, &long),
+        "not exactly transfer(address,uint256)",
+    );
     // A recipient word with dirty high bytes.
     let mut dirty = call.clone();
     dirty[5] = 1;

@@ -63,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         whitelist_required: true,
         limits: vec![],
         max_fee: vec![],
+        allowed_calls: vec![],
         request_ttl_secs: None,
         auto_approve: vec![
             AutoApprove {

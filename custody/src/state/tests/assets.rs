@@ -211,3 +211,67 @@ fn spl_transfers_must_carry_the_registry_decimals() {
         5_000 + mpc_protocol::chain::sol::TOKEN_ACCOUNT_RENT
     );
 }
+
+#[test]
+fn other_contract_calls_need_the_policy_to_allow_them() {
+    let (mut h, _, _) = setup(two_of_three());
+    let wallet = eth_wallet(&mut h);
+    // approve(0x33…, 5) on the contract: not a transfer.
+    let mut call = eth::erc20_transfer_calldata(&Address::repeat_byte(0x33), 5);
+    call[..4].copy_from_slice(&[0x09, 0x5e, 0xa7, 0xb3]);
+    let payload = |nonce: u64| {
+        let tx = TxEip1559 {
+            chain_id: crate::DEFAULT_ETH_TESTNET_CHAIN_ID,
+            nonce,
+            gas_limit: 60_000,
+            max_fee_per_gas: 1_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: TxKind::Call(Address::from(CONTRACT)),
+            value: U256::ZERO,
+            input: call.clone().into(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        tx.encode_for_signing(&mut out);
+        hex::encode(out)
+    };
+    let submit_call = |h: &mut H, idem: &str| {
+        h.user(
+            20,
+            idem,
+            Action::RequestSubmit {
+                org_id: org(),
+                wallet_id: wallet.as_str().into(),
+                payload: payload(0),
+                extras: Default::default(),
+            },
+        )
+    };
+    let e = submit_call(&mut h, "c0").error.unwrap();
+    assert!(e.contains("not allowed by the vault's policy"), "{e}");
+    // The admins allow approve() on that one contract: the call is taken, shown as what it is.
+    let mut rules = two_of_three();
+    rules.allowed_calls = vec![crate::policy::AllowedCall {
+        contract: Address::from(CONTRACT).to_checksum(None).to_lowercase(),
+        selector: "095EA7B3".into(),
+    }];
+    h.ok(
+        1,
+        "pol-calls",
+        Action::PolicySet {
+            org_id: org(),
+            vault_id: "v1".into(),
+            rules,
+        },
+    );
+    let req = request_of(submit_call(&mut h, "c1"));
+    assert_eq!(req.intent.details["call_selector"], "095ea7b3");
+    assert!(req.intent.token.is_none());
+    let d = req.intent_digest.clone();
+    approve(&mut h, 11, &req, &d);
+    approve(&mut h, 12, &req, &d);
+    let req = h.request(&req.request_id);
+    assert_eq!(req.status, RequestStatus::Signing);
+    let signer = req.attempts[0].signers[0];
+    assert!(h.s.signing_job(&req.request_id, signer).is_ok());
+}

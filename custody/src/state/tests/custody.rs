@@ -202,6 +202,7 @@ pub(super) fn two_of_three() -> PolicyRules {
         limits: vec![],
         auto_approve: vec![],
         max_fee: vec![],
+        allowed_calls: vec![],
         request_ttl_secs: None,
     }
 }
