@@ -85,15 +85,23 @@ impl EsploraAdapter {
         match self.agent.get(&format!("{}{path}", self.base)).call() {
             Ok(r) => Self::read(r).map(Some),
             Err(ureq::Error::Status(404, _)) => Ok(None),
-            Err(ureq::Error::Status(code, r)) => Err(ChainError::Provider {
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// A failed call as an adapter error: the provider's status and (shortened) answer, or the
+    /// transport error without the URL's secrets.
+    fn failed(&self, e: ureq::Error) -> ChainError {
+        match e {
+            ureq::Error::Status(code, r) => ChainError::Provider {
                 code: i64::from(code),
                 message: Self::read(r)
                     .unwrap_or_default()
                     .chars()
                     .take(300)
                     .collect(),
-            }),
-            Err(e) => Err(crate::transport(&self.base, e)),
+            },
+            e => crate::transport(&self.base, e),
         }
     }
 
@@ -222,15 +230,7 @@ impl crate::Adapter for EsploraAdapter {
             .send_string(signed)
         {
             Ok(r) => Ok(Self::read(r)?.trim().to_string()),
-            Err(ureq::Error::Status(code, r)) => Err(ChainError::Provider {
-                code: i64::from(code),
-                message: Self::read(r)
-                    .unwrap_or_default()
-                    .chars()
-                    .take(300)
-                    .collect(),
-            }),
-            Err(e) => Err(crate::transport(&self.base, e)),
+            Err(e) => Err(self.failed(e)),
         }
     }
 

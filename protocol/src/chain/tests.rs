@@ -424,8 +424,8 @@ fn txids_are_the_chains_own() {
     assert!(super::txid(Chain::Ethereum, "0xzz").is_err());
 }
 
-#[test]
-fn solana_durable_nonce_transfers_parse_and_are_checked() {
+/// A Solana test-network wallet of a single-party key: its public key and wallet key.
+fn sol_test_wallet() -> ([u8; 32], WalletKey) {
     let pk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
         .verifying_key()
         .to_bytes();
@@ -435,6 +435,12 @@ fn solana_durable_nonce_transfers_parse_and_are_checked() {
         address: sol::address(&pk).unwrap(),
         public_key: pk.to_vec(),
     };
+    (pk, w)
+}
+
+#[test]
+fn solana_durable_nonce_transfers_parse_and_are_checked() {
+    let (pk, w) = sol_test_wallet();
     let (to, nonce_acct, nonce) = ([8u8; 32], [5u8; 32], [6u8; 32]);
     let msg = sol::transfer_message(&pk, &to, 2_000, &nonce, Some(&nonce_acct));
     let p = parse(&w, &msg, &PayloadExtras::default()).unwrap();
@@ -552,15 +558,7 @@ fn erc20_transfers_are_read_from_the_calldata_and_other_calls_shown_as_calls() {
 
 #[test]
 fn spl_token_transfers_parse_from_associated_accounts_only() {
-    let pk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
-        .verifying_key()
-        .to_bytes();
-    let w = WalletKey {
-        chain: Chain::Solana,
-        network: Network::Testnet,
-        address: sol::address(&pk).unwrap(),
-        public_key: pk.to_vec(),
-    };
+    let (pk, w) = sol_test_wallet();
     let (to, mint, hash) = ([8u8; 32], [4u8; 32], [6u8; 32]);
     let msg = sol::token_transfer_message(&pk, &to, &mint, 2_500_000, 6, &hash, None).unwrap();
     let p = parse(&w, &msg, &PayloadExtras::default()).unwrap();

@@ -12,7 +12,8 @@ use mpc_protocol::chain::{eth, Amount, Chain, Network};
 
 const CONTRACT: [u8; 20] = [0x22; 20];
 
-fn token_payload(nonce: u64, units: u128) -> String {
+/// An unsigned EIP-1559 call of the test contract with `input`, hex.
+fn contract_call(nonce: u64, input: Vec<u8>) -> String {
     let tx = TxEip1559 {
         chain_id: crate::DEFAULT_ETH_TESTNET_CHAIN_ID,
         nonce,
@@ -21,12 +22,19 @@ fn token_payload(nonce: u64, units: u128) -> String {
         max_priority_fee_per_gas: 1_000_000_000,
         to: TxKind::Call(Address::from(CONTRACT)),
         value: U256::ZERO,
-        input: eth::erc20_transfer_calldata(&Address::repeat_byte(0x33), units).into(),
+        input: input.into(),
         ..Default::default()
     };
     let mut out = Vec::new();
     tx.encode_for_signing(&mut out);
     hex::encode(out)
+}
+
+fn token_payload(nonce: u64, units: u128) -> String {
+    contract_call(
+        nonce,
+        eth::erc20_transfer_calldata(&Address::repeat_byte(0x33), units),
+    )
 }
 
 fn eth_wallet(h: &mut H) -> String {
@@ -219,22 +227,6 @@ fn other_contract_calls_need_the_policy_to_allow_them() {
     // approve(0x33…, 5) on the contract: not a transfer.
     let mut call = eth::erc20_transfer_calldata(&Address::repeat_byte(0x33), 5);
     call[..4].copy_from_slice(&[0x09, 0x5e, 0xa7, 0xb3]);
-    let payload = |nonce: u64| {
-        let tx = TxEip1559 {
-            chain_id: crate::DEFAULT_ETH_TESTNET_CHAIN_ID,
-            nonce,
-            gas_limit: 60_000,
-            max_fee_per_gas: 1_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to: TxKind::Call(Address::from(CONTRACT)),
-            value: U256::ZERO,
-            input: call.clone().into(),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        tx.encode_for_signing(&mut out);
-        hex::encode(out)
-    };
     let submit_call = |h: &mut H, idem: &str| {
         h.user(
             20,
@@ -242,7 +234,7 @@ fn other_contract_calls_need_the_policy_to_allow_them() {
             Action::RequestSubmit {
                 org_id: org(),
                 wallet_id: wallet.as_str().into(),
-                payload: payload(0),
+                payload: contract_call(0, call.clone()),
                 extras: Default::default(),
             },
         )
