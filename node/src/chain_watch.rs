@@ -27,7 +27,8 @@ use std::time::Duration;
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a broadcaster waits before sending a transaction its provider still does not know.
 pub const REBROADCAST_MS: u64 = 30_000;
-/// Most open transactions looked at per round (oldest first).
+/// Most open transactions looked at per round (in request-id order, among those this node has a
+/// provider for).
 pub const MAX_PER_ROUND: usize = 256;
 /// How long after a failed connection a provider is tried again.
 const RECONNECT_MS: u64 = 30_000;
@@ -120,11 +121,15 @@ impl Adapters {
 
     fn find(&self, f: impl Fn(&dyn Adapter) -> bool) -> Option<Arc<dyn Adapter>> {
         self.connect_pending();
-        let slots = self.slots.lock().ok()?;
-        slots
-            .iter()
-            .filter_map(|s| s.adapter.clone())
-            .find(|a| f(a.as_ref()))
+        self.connected().into_iter().find(|a| f(a.as_ref()))
+    }
+
+    /// The providers connected now (no I/O).
+    fn connected(&self) -> Vec<Arc<dyn Adapter>> {
+        self.slots
+            .lock()
+            .map(|s| s.iter().filter_map(|s| s.adapter.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// The provider serving a transaction with this intent (blocking: may connect).
@@ -184,9 +189,22 @@ pub async fn run(cluster: ClusterHandle, runner: Runner, adapters: Arc<Adapters>
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // Only transactions this node can serve count toward a round's bound, so that requests
+        // on chains it has no provider for never crowd out the ones it has.
+        let a = adapters.clone();
+        let live = tokio::task::spawn_blocking(move || {
+            a.connect_pending();
+            a.connected()
+        })
+        .await
+        .unwrap_or_default();
+        if live.is_empty() {
+            continue;
+        }
         let now = now_ms();
         let open = cluster.read_state(|s| {
             s.chain_open_requests()
+                .filter(|r| live.iter().any(|a| a.serves(&r.intent)))
                 .take(MAX_PER_ROUND)
                 .filter_map(|r| {
                     let c = r.chain.as_ref()?;

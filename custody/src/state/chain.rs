@@ -20,7 +20,7 @@ impl CustodyState {
         }
     }
 
-    /// Signed requests whose transaction is not final on its chain, oldest first.
+    /// Signed requests whose transaction is not final on its chain, in request-id order.
     pub fn chain_open_requests(&self) -> impl Iterator<Item = &Request> {
         self.chain_open
             .iter()
