@@ -12,6 +12,11 @@ use mpc_protocol::chain::{Chain, Network};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Most changes of one node's observation of one transaction that are recorded. An honest node
+/// changes it once per new confirmation up to the required number (at most 32) and a few times
+/// more; a compromised node flipping its report to grow the log is ignored past this.
+pub const MAX_OBSERVATION_CHANGES: u32 = 64;
+
 /// Longest reason text kept from a report, characters.
 pub const MAX_REASON_CHARS: usize = 200;
 
@@ -142,6 +147,10 @@ pub struct Observation {
     pub seen: Seen,
     /// Log time of the report (ms).
     pub at_ms: u64,
+    /// How many times this node's observation of this transaction changed (bounded by
+    /// [`MAX_OBSERVATION_CHANGES`]).
+    #[serde(default)]
+    pub changes: u32,
 }
 
 /// A node's broadcast.
@@ -274,7 +283,11 @@ mod tests {
     use super::*;
 
     fn obs(seen: Seen) -> Observation {
-        Observation { seen, at_ms: 1 }
+        Observation {
+            seen,
+            at_ms: 1,
+            changes: 1,
+        }
     }
 
     fn status() -> ChainStatus {

@@ -126,7 +126,10 @@ impl CustodyState {
             return Ok(None);
         };
         let seen = seen.normalised(c.confirmations_required);
-        if c.observations.get(&node).is_some_and(|o| o.seen == seen) {
+        let changes = c.observations.get(&node).map_or(0, |o| o.changes);
+        if c.observations.get(&node).is_some_and(|o| o.seen == seen)
+            || changes >= crate::chain_status::MAX_OBSERVATION_CHANGES
+        {
             return Ok(None);
         }
         let before = c.state;
@@ -150,6 +153,7 @@ impl CustodyState {
             Observation {
                 seen,
                 at_ms: at.now_ms,
+                changes: changes.saturating_add(1),
             },
         );
         c.updated_at_ms = at.now_ms;

@@ -143,3 +143,58 @@ fn the_broadcaster_rota_passes_every_node_in_turn() {
         .collect();
     assert!(firsts.len() > 1, "{firsts:?}");
 }
+
+#[test]
+fn a_node_flipping_its_chain_reports_cannot_grow_the_log_without_bound() {
+    use crate::chain_status::{ChainStatus, Seen, MAX_OBSERVATION_CHANGES};
+    use mpc_protocol::chain::{Chain, Network};
+    let (mut h, mut req) = signing_request();
+    // As if signed: the state machine computed this id.
+    req.status = RequestStatus::Signed;
+    req.chain = Some(ChainStatus::signed(
+        "sig".into(),
+        Chain::Solana,
+        Network::Testnet,
+        1_000,
+    ));
+    h.s.requests.insert(req.request_id.clone(), req.clone());
+    let observed = |seen: Seen| Report::ChainObserved {
+        request_id: req.request_id.clone(),
+        txid: "sig".into(),
+        seen,
+    };
+    let audit = h.s.audit().len();
+    for i in 0..200u32 {
+        let seen = if i % 2 == 0 {
+            Seen::Pending
+        } else {
+            Seen::Dropped {
+                reason: "lie".into(),
+            }
+        };
+        h.report(1, observed(seen));
+    }
+    let written = h.s.audit().len() - audit;
+    assert_eq!(
+        written, MAX_OBSERVATION_CHANGES as usize,
+        "flips past the cap are ignored"
+    );
+    // Another id than the network's is refused; another node is still heard.
+    let e = h
+        .report(
+            2,
+            Report::ChainObserved {
+                request_id: req.request_id.clone(),
+                txid: "other".into(),
+                seen: Seen::Pending,
+            },
+        )
+        .error
+        .unwrap();
+    assert!(e.contains("not the request's"), "{e}");
+    assert!(h.report(2, observed(Seen::Pending)).error.is_none());
+    assert_eq!(
+        h.request(&req.request_id).chain.unwrap().state,
+        crate::chain_status::ChainState::Broadcast
+    );
+}
