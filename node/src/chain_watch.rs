@@ -132,11 +132,6 @@ impl Adapters {
             .unwrap_or_default()
     }
 
-    /// The provider serving a transaction with this intent (blocking: may connect).
-    pub fn for_intent(&self, intent: &Intent) -> Option<Arc<dyn Adapter>> {
-        self.find(|a| a.serves(intent))
-    }
-
     /// The provider serving wallets of this chain and network (blocking: may connect).
     pub fn for_wallet(&self, chain: Chain, network: Network) -> Option<Arc<dyn Adapter>> {
         self.find(|a| a.serves_wallet(chain, network))
@@ -227,8 +222,8 @@ pub async fn run(cluster: ClusterHandle, runner: Runner, adapters: Arc<Adapters>
         if open.is_empty() {
             continue;
         }
-        let (a, s) = (adapters.clone(), sent.clone());
-        let reports = tokio::task::spawn_blocking(move || round(&a, &s, open))
+        let s = sent.clone();
+        let reports = tokio::task::spawn_blocking(move || round(&live, &s, open))
             .await
             .unwrap_or_default();
         for report in reports {
@@ -244,8 +239,9 @@ pub async fn run(cluster: ClusterHandle, runner: Runner, adapters: Arc<Adapters>
     }
 }
 
-/// One round over the open transactions (blocking I/O); returns the reports to propose.
-fn round(adapters: &Adapters, sent: &Mutex<Sent>, open: Vec<Open>) -> Vec<Report> {
+/// One round over the open transactions with the providers connected at its start (blocking
+/// I/O); returns the reports to propose.
+fn round(live: &[Arc<dyn Adapter>], sent: &Mutex<Sent>, open: Vec<Open>) -> Vec<Report> {
     let now = now_ms();
     let mut reports = Vec::new();
     let Ok(mut sent) = sent.lock() else {
@@ -254,7 +250,7 @@ fn round(adapters: &Adapters, sent: &Mutex<Sent>, open: Vec<Open>) -> Vec<Report
     sent.at
         .retain(|id, _| open.iter().any(|o| &o.request_id == id));
     for o in open {
-        let Some(adapter) = adapters.for_intent(&o.intent) else {
+        let Some(adapter) = live.iter().find(|a| a.serves(&o.intent)) else {
             continue;
         };
         let observed = match adapter.observe(&o.txid, &o.intent, &o.signed) {

@@ -1,7 +1,7 @@
 //! Broadcast and chain observations of signed requests (see [`crate::chain_status`]).
 
 use super::{At, CustodyState, ReportResult};
-use crate::chain_status::{Broadcast, Observation, Seen};
+use crate::chain_status::{Broadcast, ChainStatus, Observation, Seen};
 use crate::ids::NodeId;
 use crate::request::{Request, RequestStatus};
 
@@ -60,7 +60,17 @@ impl CustodyState {
         rota.get(i).copied()
     }
 
-    fn chain_request(&self, request_id: &str, txid: &str) -> Result<Option<Request>, String> {
+    /// Runs `change` on the chain record of a signed request whose transaction is not final, after
+    /// checking the reported id is the one the state machine computed; `change` returns the audit
+    /// text, or `None` when the report changes nothing. The state is derived again with `t` and
+    /// the request written back.
+    fn update_chain(
+        &mut self,
+        request_id: &str,
+        txid: &str,
+        at: At,
+        change: impl FnOnce(&mut ChainStatus) -> Option<String>,
+    ) -> ReportResult {
         let req = self
             .requests
             .get(request_id)
@@ -77,7 +87,23 @@ impl CustodyState {
         if c.state.is_final() || req.status != RequestStatus::Signed {
             return Ok(None);
         }
-        Ok(Some(req.clone()))
+        let mut req = req.clone();
+        let t = usize::from(self.genesis.threshold);
+        let Some(c) = req.chain.as_mut() else {
+            return Ok(None);
+        };
+        let before = c.state;
+        let Some(mut text) = change(c) else {
+            return Ok(None);
+        };
+        c.updated_at_ms = at.now_ms;
+        c.derive(t);
+        if c.state != before {
+            text = format!("{text}; now {}", c.state.name());
+        }
+        req.updated_at_ms = at.now_ms;
+        let org = req.org_id.clone();
+        Ok(Some((Some(org), text, self.put_request(req))))
     }
 
     /// A node sent the signed transaction. The first report moves it to `broadcast`.
@@ -88,24 +114,16 @@ impl CustodyState {
         txid: &str,
         at: At,
     ) -> ReportResult {
-        let Some(mut req) = self.chain_request(request_id, txid)? else {
-            return Ok(None);
-        };
-        let t = usize::from(self.genesis.threshold);
-        let Some(c) = req.chain.as_mut() else {
-            return Ok(None);
-        };
-        if c.broadcast.is_some() {
-            return Ok(None);
-        }
-        c.broadcast = Some(Broadcast {
-            node,
-            at_ms: at.now_ms,
-        });
-        c.updated_at_ms = at.now_ms;
-        c.derive(t);
-        let text = format!("transaction {txid} broadcast by node {node}");
-        Ok(Some(self.chain_changed(req, text, at)))
+        self.update_chain(request_id, txid, at, |c| {
+            if c.broadcast.is_some() {
+                return None;
+            }
+            c.broadcast = Some(Broadcast {
+                node,
+                at_ms: at.now_ms,
+            });
+            Some(format!("transaction {txid} broadcast by node {node}"))
+        })
     }
 
     /// A node's provider saw the transaction (or its absence). Stored per node; the state
@@ -118,62 +136,38 @@ impl CustodyState {
         seen: &Seen,
         at: At,
     ) -> ReportResult {
-        let Some(mut req) = self.chain_request(request_id, txid)? else {
-            return Ok(None);
-        };
-        let t = usize::from(self.genesis.threshold);
-        let Some(c) = req.chain.as_mut() else {
-            return Ok(None);
-        };
-        let seen = seen.normalised(c.confirmations_required);
-        let changes = c.observations.get(&node).map_or(0, |o| o.changes);
-        if c.observations.get(&node).is_some_and(|o| o.seen == seen)
-            || changes >= crate::chain_status::MAX_OBSERVATION_CHANGES
-        {
-            return Ok(None);
-        }
-        let before = c.state;
-        let text = match &seen {
-            Seen::Included {
-                confirmations,
-                block,
+        self.update_chain(request_id, txid, at, |c| {
+            let seen = seen.normalised(c.confirmations_required);
+            let changes = c.observations.get(&node).map_or(0, |o| o.changes);
+            if c.observations.get(&node).is_some_and(|o| o.seen == seen)
+                || changes >= crate::chain_status::MAX_OBSERVATION_CHANGES
+            {
+                return None;
             }
-            | Seen::Reverted {
-                confirmations,
-                block,
-                ..
-            } => format!(
-                "node {node} sees {txid} {} in block {block} with {confirmations} confirmation(s)",
-                seen.name()
-            ),
-            other => format!("node {node} sees {txid} {}", other.name()),
-        };
-        c.observations.insert(
-            node,
-            Observation {
-                seen,
-                at_ms: at.now_ms,
-                changes: changes.saturating_add(1),
-            },
-        );
-        c.updated_at_ms = at.now_ms;
-        c.derive(t);
-        let text = if c.state != before {
-            format!("{text}; now {}", c.state.name())
-        } else {
-            text
-        };
-        Ok(Some(self.chain_changed(req, text, at)))
-    }
-
-    fn chain_changed(
-        &mut self,
-        mut req: Request,
-        text: String,
-        at: At,
-    ) -> (Option<crate::types::OrgId>, String, super::ActionResult) {
-        req.updated_at_ms = at.now_ms;
-        let org = req.org_id.clone();
-        (Some(org), text, self.put_request(req))
+            let text = match &seen {
+                Seen::Included {
+                    confirmations,
+                    block,
+                }
+                | Seen::Reverted {
+                    confirmations,
+                    block,
+                    ..
+                } => format!(
+                    "node {node} sees {txid} {} in block {block} with {confirmations} confirmation(s)",
+                    seen.name()
+                ),
+                other => format!("node {node} sees {txid} {}", other.name()),
+            };
+            c.observations.insert(
+                node,
+                Observation {
+                    seen,
+                    at_ms: at.now_ms,
+                    changes: changes.saturating_add(1),
+                },
+            );
+            Some(text)
+        })
     }
 }
