@@ -185,6 +185,48 @@ pub enum Action {
         /// Symbol.
         symbol: String,
     },
+    /// Set the organisation's WebAuthn relying party: RP id and allowed origins (governed).
+    WebauthnSet {
+        /// Organisation.
+        org_id: OrgId,
+        /// RP id.
+        rp_id: String,
+        /// Allowed origins.
+        origins: Vec<String>,
+    },
+    /// Invite a member to register a passkey (governed): the invitee will sign the
+    /// registration with the secret of `invite_key`.
+    PasskeyInvite {
+        /// Organisation.
+        org_id: OrgId,
+        /// The member.
+        user_id: UserId,
+        /// One-time Ed25519 invitation key (its secret is in the invitation link).
+        invite_key: UserKey,
+        /// How long the invitation stays open, in seconds (at most 7 days).
+        ttl_secs: u64,
+    },
+    /// Register a passkey through an invitation; signed with the invitation key. Carries what
+    /// `navigator.credentials.create` returned, unchanged.
+    PasskeyRegister {
+        /// Organisation.
+        org_id: OrgId,
+        /// The member the invitation names.
+        user_id: UserId,
+        /// The attestation object, base64url.
+        attestation_object: String,
+        /// clientDataJSON, base64url.
+        client_data_json: String,
+    },
+    /// Revoke a member's passkey (governed).
+    PasskeyRevoke {
+        /// Organisation.
+        org_id: OrgId,
+        /// The member.
+        user_id: UserId,
+        /// Credential id, base64url.
+        credential_id: String,
+    },
     /// Set (replace) a vault's policy; the version increases.
     PolicySet {
         /// Organisation.
@@ -264,6 +306,10 @@ impl Action {
             Action::AddressBookRemove { .. } => "addressbook_remove",
             Action::AssetAdd { .. } => "asset_add",
             Action::AssetRemove { .. } => "asset_remove",
+            Action::WebauthnSet { .. } => "webauthn_set",
+            Action::PasskeyInvite { .. } => "passkey_invite",
+            Action::PasskeyRegister { .. } => "passkey_register",
+            Action::PasskeyRevoke { .. } => "passkey_revoke",
             Action::PolicySet { .. } => "policy_set",
             Action::RequestSubmit { .. } => "request_submit",
             Action::RequestApprove { .. } => "request_approve",
@@ -289,6 +335,10 @@ impl Action {
             | Action::AddressBookRemove { org_id, .. }
             | Action::AssetAdd { org_id, .. }
             | Action::AssetRemove { org_id, .. }
+            | Action::WebauthnSet { org_id, .. }
+            | Action::PasskeyInvite { org_id, .. }
+            | Action::PasskeyRegister { org_id, .. }
+            | Action::PasskeyRevoke { org_id, .. }
             | Action::PolicySet { org_id, .. }
             | Action::RequestSubmit { org_id, .. }
             | Action::RequestApprove { org_id, .. }
@@ -313,6 +363,9 @@ impl Action {
                 | Action::AssetRemove { .. }
                 | Action::PolicySet { .. }
                 | Action::OrgSettingsSet { .. }
+                | Action::WebauthnSet { .. }
+                | Action::PasskeyInvite { .. }
+                | Action::PasskeyRevoke { .. }
         )
     }
 
@@ -394,6 +447,55 @@ impl Action {
                 Ok(())
             }
             Action::AssetRemove { symbol, .. } => crate::asset::validate_symbol(symbol),
+            Action::WebauthnSet { rp_id, origins, .. } => crate::passkey::WebauthnConfig {
+                rp_id: rp_id.clone(),
+                origins: origins.clone(),
+            }
+            .validate(),
+            Action::PasskeyInvite {
+                user_id, ttl_secs, ..
+            } => {
+                user_id.validate()?;
+                if *ttl_secs == 0 || *ttl_secs > crate::passkey::MAX_INVITATION_TTL_SECS {
+                    return Err(format!(
+                        "ttl_secs must be 1 to {}",
+                        crate::passkey::MAX_INVITATION_TTL_SECS
+                    ));
+                }
+                Ok(())
+            }
+            Action::PasskeyRegister {
+                user_id,
+                attestation_object,
+                client_data_json,
+                ..
+            } => {
+                user_id.validate()?;
+                crate::webauthn::from_b64url(
+                    "attestation_object",
+                    attestation_object,
+                    crate::webauthn::MAX_ATTESTATION_OBJECT_BYTES,
+                )?;
+                crate::webauthn::from_b64url(
+                    "client_data_json",
+                    client_data_json,
+                    crate::webauthn::MAX_CLIENT_DATA_BYTES,
+                )?;
+                Ok(())
+            }
+            Action::PasskeyRevoke {
+                user_id,
+                credential_id,
+                ..
+            } => {
+                user_id.validate()?;
+                crate::webauthn::from_b64url(
+                    "credential_id",
+                    credential_id,
+                    crate::webauthn::MAX_CREDENTIAL_ID_BYTES,
+                )
+                .map(|_| ())
+            }
             Action::PolicySet {
                 vault_id, rules, ..
             } => {

@@ -3,6 +3,7 @@
 //! stamp may be from a node's own clock.
 
 use crate::command::SignedCommand;
+use crate::passkey::PasskeyDecision;
 use crate::report::SignedReport;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -23,6 +24,8 @@ pub enum Proposal {
     User(SignedCommand),
     /// A node's signed report (DKG result, signature, failure).
     Node(SignedReport),
+    /// A member's passkey decision on a request (the assertion authenticates it).
+    Passkey(PasskeyDecision),
 }
 
 /// A log entry's application payload, stamped by the leader that proposed it.
@@ -39,6 +42,13 @@ impl fmt::Display for LogCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.proposal {
             Proposal::User(c) => write!(f, "command by {} at {}", c.signer, self.proposed_at_ms),
+            Proposal::Passkey(d) => write!(
+                f,
+                "passkey {} of {} at {}",
+                d.decision.name(),
+                d.request_id,
+                self.proposed_at_ms
+            ),
             Proposal::Node(r) => {
                 write!(f, "report by node {} at {}", r.node_id, self.proposed_at_ms)
             }

@@ -15,6 +15,8 @@
 //!   [`aux`]: the committee's ECDSA aux-info attempts.
 //! - [`chain_status`]: where a signed transaction stands on its chain (broadcast, confirmed),
 //!   final only when `t` nodes agree.
+//! - [`webauthn`]: WebAuthn assertion and registration checks; [`passkey`]: passkeys as member
+//!   credentials (registered through admin-adopted invitations) and the challenges they sign.
 //! - [`read_auth`]: the signed `auth` of a JSON-RPC read and who may read what.
 //! - [`command`]: what users sign. A [`command::SignedCommand`] carries the exact JSON text of a
 //!   [`command::CommandBody`], the signer's Ed25519 public key and a signature over a
@@ -49,6 +51,7 @@ pub mod entry;
 pub mod governance;
 pub mod ids;
 pub mod org;
+pub mod passkey;
 pub mod policy;
 pub mod pool;
 pub mod read_auth;
@@ -57,6 +60,9 @@ pub mod request;
 pub mod state;
 pub mod types;
 pub mod vault;
+pub mod webauthn;
+#[cfg(test)]
+pub(crate) mod webauthn_soft;
 
 pub use address_book::{book_chain, AddressBookEntry};
 pub use asset::Asset;

@@ -1,6 +1,7 @@
 //! Organisations and their members.
 
 use crate::governance::{Adoption, OrgSettings};
+use crate::passkey::{PasskeyCredential, PasskeyInvitation, WebauthnConfig};
 use crate::types::{OrgId, Role, UserId, UserKey};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,12 @@ pub struct Org {
     /// The adoption of the settings in force (none while they are the defaults).
     #[serde(default)]
     pub settings_adoption: Option<Box<Adoption>>,
+    /// The WebAuthn relying party passkeys are checked against (none: no passkeys yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<WebauthnConfig>,
+    /// The adoption of [`Org::webauthn`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn_adoption: Option<Box<Adoption>>,
 }
 
 /// A member of an organisation.
@@ -39,4 +46,10 @@ pub struct Member {
     /// The signed evidence that the organisation adopted this member.
     #[serde(default)]
     pub adoption: Option<Box<Adoption>>,
+    /// Registered passkeys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<PasskeyCredential>,
+    /// Open passkey invitations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invitations: Vec<PasskeyInvitation>,
 }

@@ -144,7 +144,7 @@ pub struct Request {
     /// True when the auto-approve rule applied.
     pub auto_approved: bool,
     /// Approvals: approver user id → the signed approval command.
-    pub approvals: BTreeMap<UserId, SignedCommand>,
+    pub approvals: BTreeMap<UserId, Approval>,
     /// Admin approval beyond a spending limit, if any.
     pub admin_approval: Option<SignedCommand>,
     /// When the spend was reserved against the windows (ms).
@@ -216,6 +216,17 @@ pub fn intent_digest(
     h.update((i.len() as u64).to_be_bytes());
     h.update(&i);
     hex::encode(h.finalize())
+}
+
+/// An approval's evidence: a command signed by the member's Ed25519 key, or a passkey
+/// assertion over the request's decision challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Approval {
+    /// A `request_approve` command signed by the member's key.
+    Key(SignedCommand),
+    /// A passkey assertion.
+    Passkey(crate::passkey::PasskeyDecision),
 }
 
 /// Checks a stored approval: signed for this cluster by `key`, approving `request_id` with

@@ -29,6 +29,7 @@ mod forge;
 mod governance;
 mod members;
 mod outcome;
+mod passkeys;
 mod policy;
 mod pools;
 mod records;
@@ -168,6 +169,7 @@ impl CustodyState {
         match &entry.proposal {
             Proposal::User(cmd) => self.apply_command(ctx, now_ms, cmd),
             Proposal::Node(report) => self.apply_report(ctx, now_ms, report),
+            Proposal::Passkey(decision) => self.apply_passkey_decision(ctx, now_ms, decision),
         }
     }
 
@@ -334,6 +336,12 @@ impl CustodyState {
                 request_id,
                 reason,
             } => self.request_cancel(&x, org_id, request_id, reason),
+            Action::PasskeyRegister {
+                org_id,
+                user_id,
+                attestation_object,
+                client_data_json,
+            } => self.passkey_register(&x, org_id, user_id, attestation_object, client_data_json),
             _ => Err(format!("{} is a governed change", action.kind())),
         }
     }
@@ -399,6 +407,22 @@ impl CustodyState {
             Action::OrgSettingsSet { org_id, settings } => {
                 self.org_settings_set(x, org_id, settings)
             }
+            Action::WebauthnSet {
+                org_id,
+                rp_id,
+                origins,
+            } => self.webauthn_set(x, org_id, rp_id, origins),
+            Action::PasskeyInvite {
+                org_id,
+                user_id,
+                invite_key,
+                ttl_secs,
+            } => self.passkey_invite(x, org_id, user_id, invite_key, *ttl_secs),
+            Action::PasskeyRevoke {
+                org_id,
+                user_id,
+                credential_id,
+            } => self.passkey_revoke(org_id, user_id, credential_id),
             _ => Err(format!("{} is not a governed change", action.kind())),
         }
     }

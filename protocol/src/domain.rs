@@ -39,3 +39,9 @@ pub const GOVERNANCE_CHANGE: &[u8] = b"mpc-node/v1/governance-change\n";
 pub const SESSION_ID: &[u8] = b"mpc-node/v1/session-id\n";
 /// Prefix of the signature a member puts on an authenticated read (JSON-RPC `auth` field).
 pub const READ_AUTH: &[u8] = b"mpc-node/v1/read-auth\n";
+/// WebAuthn challenge of a passkey approval or rejection of a signing request.
+pub const PASSKEY_DECISION: &[u8] = b"mpc-node/v1/passkey-decision\n";
+/// WebAuthn challenge of a passkey registration through an invitation.
+pub const PASSKEY_REGISTRATION: &[u8] = b"mpc-node/v1/passkey-registration\n";
+/// WebAuthn challenge of a console sign-in (a node's nonce).
+pub const PASSKEY_SIGN_IN: &[u8] = b"mpc-node/v1/passkey-sign-in\n";

@@ -28,6 +28,8 @@ impl CustodyState {
             created_by: x.signer,
             settings: Default::default(),
             settings_adoption: None,
+            webauthn: None,
+            webauthn_adoption: None,
         };
         // The first admin is adopted by the genesis admin's signed command itself.
         let adoption = Adoption {
@@ -45,6 +47,8 @@ impl CustodyState {
             roles: vec![Role::Admin],
             added_at_ms: x.now_ms,
             adoption: Some(Box::new(adoption)),
+            passkeys: Vec::new(),
+            invitations: Vec::new(),
         };
         self.orgs.insert(org_id.clone(), org.clone());
         self.dirty.insert(RecordKey::Org(org_id.clone()));
@@ -81,6 +85,8 @@ impl CustodyState {
             roles,
             added_at_ms: x.now_ms,
             adoption: x.adoption.clone().map(Box::new),
+            passkeys: Vec::new(),
+            invitations: Vec::new(),
         };
         self.put_member(member.clone());
         Ok(ActionResult::MemberAdded { member })
@@ -176,6 +182,19 @@ impl CustodyState {
                     Ok(())
                 } else {
                     Err("only a genesis admin may create an organisation".into())
+                }
+            }
+            crate::command::Action::PasskeyRegister {
+                org_id, user_id, ..
+            } => {
+                let open = self
+                    .members
+                    .get(&(org_id.clone(), user_id.clone()))
+                    .is_some_and(|m| m.invitations.iter().any(|i| i.invite_key == cmd.signer));
+                if open {
+                    Ok(())
+                } else {
+                    Err("the signer is not an open passkey invitation for this member".into())
                 }
             }
             a => match self.member_with_key(a.org_id(), &cmd.signer) {

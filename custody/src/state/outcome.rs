@@ -37,6 +37,11 @@ pub enum ActionResult {
         /// The member.
         member: Member,
     },
+    /// A member's passkeys or invitations changed.
+    MemberUpdated {
+        /// The member now.
+        member: Member,
+    },
     /// A member removed.
     MemberRemoved {
         /// The member as it was.

@@ -3,6 +3,7 @@
 
 use super::signer_check::log_index_of;
 use super::{ActionResult, CustodyState, Exec, RecordKey};
+use crate::request::Approval;
 use crate::types::{OrgId, Role, UserId, VaultId};
 use crate::{check_approval, LimitAction, Policy, PolicyRules, Request, RequestStatus};
 use std::collections::BTreeSet;
@@ -165,23 +166,25 @@ impl CustodyState {
     /// membership an admin quorum adopted.
     pub(super) fn valid_approvals(&self, req: &Request) -> BTreeSet<UserId> {
         let mut ok = BTreeSet::new();
-        for (user, cmd) in &req.approvals {
-            let Ok(key) = check_approval(
-                cmd,
-                &self.genesis.cluster_id,
-                &req.request_id,
-                &req.intent_digest,
-                false,
-            ) else {
+        for (user, evidence) in &req.approvals {
+            let Some(member) = self.members.get(&(req.org_id.clone(), user.clone())) else {
                 continue;
             };
-            let member = self.members.get(&(req.org_id.clone(), user.clone()));
-            if req.policy.rules.approvers.contains(user)
-                && member.is_some_and(|m| {
-                    m.public_key == key
-                        && m.roles.contains(&Role::Approver)
-                        && self.member_adopted(m).is_ok()
-                })
+            let signed_by_member = match evidence {
+                Approval::Key(cmd) => check_approval(
+                    cmd,
+                    &self.genesis.cluster_id,
+                    &req.request_id,
+                    &req.intent_digest,
+                    false,
+                )
+                .is_ok_and(|key| key == member.public_key),
+                Approval::Passkey(d) => self.passkey_approval_holds(req, member, d).is_ok(),
+            };
+            if signed_by_member
+                && req.policy.rules.approvers.contains(user)
+                && member.roles.contains(&Role::Approver)
+                && self.member_adopted(member).is_ok()
             {
                 ok.insert(user.clone());
             }

@@ -2,8 +2,9 @@
 
 use super::{ActionResult, At, CustodyState, EntryContext, Exec, RecordKey};
 use crate::ids::NodeId;
+use crate::request::Approval;
 use crate::types::{OrgId, RequestId, Role, WalletId};
-use crate::{intent_digest, LimitAction, Request, RequestStatus};
+use crate::{intent_digest, LimitAction, Member, Request, RequestStatus};
 use mpc_protocol::chain::{self, PayloadExtras};
 use std::collections::BTreeSet;
 
@@ -113,9 +114,22 @@ impl CustodyState {
         request_id: &str,
         intent_digest: &str,
     ) -> Result<ActionResult, String> {
-        let mut req = self.pending_request(org_id, request_id, intent_digest)?;
-        Self::not_expired(&req, x.now_ms)?;
+        let req = self.pending_request(org_id, request_id, intent_digest)?;
         let member = self.signing_member(org_id, &x.signer)?;
+        self.approve_by(x.ctx, x.now_ms, req, &member, Approval::Key(x.cmd.signed()))
+    }
+
+    /// `member` approves `req` with `evidence` (a signed command or a passkey assertion, both
+    /// already checked by the caller).
+    pub(super) fn approve_by(
+        &mut self,
+        ctx: EntryContext,
+        now_ms: u64,
+        mut req: Request,
+        member: &Member,
+        evidence: Approval,
+    ) -> Result<ActionResult, String> {
+        Self::not_expired(&req, now_ms)?;
         if !req.policy.rules.approvers.contains(&member.user_id)
             || !member.roles.contains(&Role::Approver)
         {
@@ -130,10 +144,10 @@ impl CustodyState {
         if req.approvals.contains_key(&member.user_id) {
             return Err(format!("'{}' has already approved", member.user_id));
         }
-        req.approvals.insert(member.user_id.clone(), x.cmd.signed());
-        req.updated_at_ms = x.now_ms;
+        req.approvals.insert(member.user_id.clone(), evidence);
+        req.updated_at_ms = now_ms;
         if self.valid_approvals(&req).len() >= usize::from(req.policy.rules.threshold) {
-            self.proceed(&mut req, x.ctx, x.now_ms);
+            self.proceed(&mut req, ctx, now_ms);
         }
         Ok(self.put_request(req))
     }
@@ -146,8 +160,19 @@ impl CustodyState {
         intent_digest: &str,
         reason: &str,
     ) -> Result<ActionResult, String> {
-        let mut req = self.pending_request(org_id, request_id, intent_digest)?;
+        let req = self.pending_request(org_id, request_id, intent_digest)?;
         let member = self.signing_member(org_id, &x.signer)?;
+        self.reject_by(x.now_ms, req, &member, reason)
+    }
+
+    /// `member` (an approver of the policy or an admin) rejects `req`.
+    pub(super) fn reject_by(
+        &mut self,
+        now_ms: u64,
+        mut req: Request,
+        member: &Member,
+        reason: &str,
+    ) -> Result<ActionResult, String> {
         let may = (req.policy.rules.approvers.contains(&member.user_id)
             && member.roles.contains(&Role::Approver))
             || member.roles.contains(&Role::Admin);
@@ -166,7 +191,7 @@ impl CustodyState {
         req.status = RequestStatus::Rejected {
             reason: format!("rejected by {}: {reason}", member.user_id),
         };
-        req.updated_at_ms = x.now_ms;
+        req.updated_at_ms = now_ms;
         Ok(self.put_request(req))
     }
 
@@ -249,7 +274,7 @@ impl CustodyState {
 
     /// Refuses a request whose time-to-live has passed at log time `now_ms` (its expiry report
     /// may not have been applied yet).
-    fn not_expired(req: &Request, now_ms: u64) -> Result<(), String> {
+    pub(super) fn not_expired(req: &Request, now_ms: u64) -> Result<(), String> {
         if req.expires_at_ms != 0 && now_ms >= req.expires_at_ms {
             return Err(format!(
                 "request {} expired at log time {} ms",

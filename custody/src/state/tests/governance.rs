@@ -211,7 +211,7 @@ fn signer_refuses_a_policy_or_approver_without_quorum_evidence() {
     };
     let by_initiator = match &cmd(20, "evil", change.clone()).proposal {
         Proposal::User(c) => c.clone(),
-        Proposal::Node(_) => unreachable!(),
+        _ => unreachable!(),
     };
     let e = with_rules(&|a| {
         a.commands = vec![by_initiator.clone()];
