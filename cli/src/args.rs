@@ -540,6 +540,22 @@ pub(crate) enum OrgCmd {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Set the organisation's WebAuthn relying party for passkeys (governed): the RP id and
+    /// every origin the console is opened from.
+    Webauthn {
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// RP id: the console's host name (`localhost`, `custody.example.com`).
+        #[arg(long)]
+        rp_id: String,
+        /// An allowed origin (repeatable), e.g. `http://localhost:8080`.
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
     /// Propose new governance settings (admin quorum, time-lock).
     Settings {
         #[command(flatten)]
@@ -603,11 +619,45 @@ pub(crate) enum MemberCmd {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
-    /// List an organisation's members.
+    /// List an organisation's members (with their passkeys and open invitations).
     List {
         /// Organisation id.
         #[arg(long)]
         org: String,
+    },
+    /// Invite a member to register a passkey (org admins; governed). Prints the invitation
+    /// link: it holds a one-time secret, so hand it to the member yourself, out of band.
+    Invite {
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// The member's user id.
+        #[arg(long)]
+        user: String,
+        /// How long the invitation stays open, in seconds (at most 7 days).
+        #[arg(long, default_value_t = 86_400)]
+        ttl_secs: u64,
+        /// The console address the member will open (the link is built on it).
+        #[arg(long, default_value = "http://localhost:8080")]
+        console_url: String,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Revoke a member's passkey (org admins; governed).
+    PasskeyRevoke {
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// The member's user id.
+        #[arg(long)]
+        user: String,
+        /// The passkey's credential id (base64url, as `member list` shows it).
+        #[arg(long)]
+        credential_id: String,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
 }
 

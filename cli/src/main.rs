@@ -339,6 +339,72 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Member(MemberCmd::List { org }) => {
             client.call("member_list", json!({ "org_id": org }))?
         }
+        Cmd::Member(MemberCmd::Invite {
+            org,
+            user,
+            ttl_secs,
+            console_url,
+            idempotency_key,
+        }) => {
+            let secret = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let invite_key = UserKey(secret.verifying_key().to_bytes());
+            let out = submit(
+                &args,
+                &client,
+                "passkey_invite",
+                idempotency_key,
+                Action::PasskeyInvite {
+                    org_id: OrgId(org.clone()),
+                    user_id: UserId(user.clone()),
+                    invite_key,
+                    ttl_secs: *ttl_secs,
+                },
+            )?;
+            let seed = zeroize::Zeroizing::new(hex::encode(secret.to_bytes()));
+            json!({
+                "outcome": out,
+                "invite_key": invite_key,
+                "invitation_link": format!(
+                    "{}/#/invite?org={org}&user={user}&key={}",
+                    console_url.trim_end_matches('/'),
+                    seed.as_str()
+                ),
+                "note": "the link holds a one-time secret: give it to the member yourself; it \
+                         works once the invitation is adopted and until it expires",
+            })
+        }
+        Cmd::Member(MemberCmd::PasskeyRevoke {
+            org,
+            user,
+            credential_id,
+            idempotency_key,
+        }) => submit(
+            &args,
+            &client,
+            "passkey_revoke",
+            idempotency_key,
+            Action::PasskeyRevoke {
+                org_id: OrgId(org.clone()),
+                user_id: UserId(user.clone()),
+                credential_id: credential_id.clone(),
+            },
+        )?,
+        Cmd::Org(OrgCmd::Webauthn {
+            org,
+            rp_id,
+            origins,
+            idempotency_key,
+        }) => submit(
+            &args,
+            &client,
+            "webauthn_set",
+            idempotency_key,
+            Action::WebauthnSet {
+                org_id: OrgId(org.clone()),
+                rp_id: rp_id.clone(),
+                origins: origins.clone(),
+            },
+        )?,
         Cmd::Audit(AuditCmd::List { org, offset, limit }) => {
             let mut params = json!({ "offset": offset, "limit": limit });
             if let Some(o) = org {

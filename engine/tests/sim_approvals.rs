@@ -50,7 +50,10 @@ fn no_signature_without_the_required_approvals() {
             let valid = r
                 .approvals
                 .iter()
-                .filter(|(user, cmd)| {
+                .filter(|(user, evidence)| {
+                    let mpc_custody::request::Approval::Key(cmd) = evidence else {
+                        return false;
+                    };
                     r.policy.rules.approvers.contains(user)
                         && check_approval(cmd, sim::CLUSTER, &r.request_id, &r.intent_digest, false)
                             .is_ok()

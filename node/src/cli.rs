@@ -131,6 +131,10 @@ pub struct StartArgs {
         value_delimiter = ','
     )]
     pub chain_providers: Vec<mpc_chains::Provider>,
+    /// Serve the web console on this loopback address (plain HTTP), e.g. `127.0.0.1:8080`.
+    /// Approvers open it in a browser and sign in with a passkey.
+    #[arg(long, env = "MPC_CONSOLE_LISTEN")]
+    pub console_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs a parsed command line.
@@ -254,6 +258,7 @@ fn start(a: StartArgs) -> anyhow::Result<()> {
         election_timeout_ms: a.election_timeout_ms,
         insecure_test_primes: a.insecure_test_primes,
         chain_providers: a.chain_providers,
+        console_addr: a.console_listen,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

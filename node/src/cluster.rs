@@ -16,6 +16,7 @@ use mpc_consensus::rpc_guard::RpcGuard;
 use mpc_consensus::store::{proposal_hash, StateMachineStore};
 use mpc_custody::command::{SignedCommand, VerifiedCommand};
 use mpc_custody::entry::{LogCommand, Proposal};
+use mpc_custody::passkey::PasskeyDecision;
 use mpc_custody::state::{CommandOutcome, CustodyState};
 use mpc_custody::SignedReport;
 use mpc_protocol::limits::MAX_LOG_ENTRY_BYTES;
@@ -85,6 +86,7 @@ struct Inner {
     refused: RefusalCounters,
     write_limiter: crate::rate_limit::WriteLimiter,
     read_limiter: crate::rate_limit::KeyLimiter,
+    console: crate::console::Sessions,
 }
 
 /// Raft RPCs refused by the [`RpcGuard`], by kind (reported by `node_status`).
@@ -143,6 +145,7 @@ impl ClusterHandle {
                 guard: RpcGuard::new(membership),
                 refused: RefusalCounters::default(),
                 write_limiter: crate::rate_limit::KeyLimiter::writes(),
+                console: Default::default(),
                 read_limiter: crate::rate_limit::KeyLimiter::reads(),
             }),
         }
@@ -176,6 +179,28 @@ impl ClusterHandle {
     #[cfg(feature = "forge-for-tests")]
     pub(crate) fn state_store(&self) -> &StateMachineStore {
         &self.inner.sm
+    }
+
+    /// This node's console sign-in nonces and sessions.
+    pub fn console_sessions(&self) -> &crate::console::Sessions {
+        &self.inner.console
+    }
+
+    /// Has a member's passkey decision on a request committed. Checked here first as `apply`
+    /// will check it (credential, request, assertion), so a decision that cannot verify never
+    /// reaches the log; rate-limited per member like signed writes.
+    pub async fn submit_passkey_decision(
+        &self,
+        d: PasskeyDecision,
+    ) -> Result<CommandOutcome, ClusterError> {
+        let member = self
+            .read_state(|s| s.passkey_decision_check(&d))?
+            .map_err(|e| ClusterError::Refused(format!("{e}; nothing was written")))?;
+        self.inner
+            .write_limiter
+            .admit(&member, Instant::now())
+            .map_err(ClusterError::Refused)?;
+        self.propose(Proposal::Passkey(d)).await
     }
 
     /// Takes one read token for `reader` (authenticated reads, per key on this node).
@@ -502,6 +527,11 @@ impl ClusterHandle {
                 self.check_signer(&v)
                     .await
                     .map_err(|e| ForwardError::Invalid(e.to_string()))?;
+            }
+            Proposal::Passkey(d) => {
+                self.read_state(|s| s.passkey_decision_check(d))
+                    .map_err(|e| ForwardError::Raft(e.to_string()))?
+                    .map_err(ForwardError::Invalid)?;
             }
             Proposal::Node(r) => {
                 let key = self

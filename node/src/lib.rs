@@ -27,6 +27,7 @@ pub mod chain_watch;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod console;
 #[cfg(feature = "forge-for-tests")]
 pub mod forge;
 pub mod fuzz_targets;

@@ -47,6 +47,8 @@ pub struct NodeOptions {
     pub insecure_test_primes: Option<PathBuf>,
     /// Chain providers (broadcast, confirmations, balances, transaction building).
     pub chain_providers: Vec<mpc_chains::Provider>,
+    /// Where to serve the web console (loopback only), if anywhere.
+    pub console_addr: Option<std::net::SocketAddr>,
 }
 
 fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Config> {
@@ -184,10 +186,13 @@ async fn start_services(
     let tls = crate::rpc::tls_config(identity.tls_cert_der(), identity.tls_key_der())
         .context("the JSON-RPC TLS certificate")?;
     identity.write_cert_pem(&opts.data_dir)?;
-    let (rpc, bound) = crate::rpc::start(rpc_addr, tls, cluster, runner, adapters)
+    let (rpc, bound) = crate::rpc::start(rpc_addr, opts.console_addr, tls, cluster, runner, adapters)
         .await
         .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
-    tracing::info!(node_id, rpc = %bound, "JSON-RPC listening");
+    tracing::info!(node_id, rpc = %bound.rpc, "JSON-RPC listening");
+    if let Some(console) = bound.console {
+        tracing::info!(node_id, console = %console, "web console at http://{console}/");
+    }
     Ok(Services {
         rpc,
         raft,

@@ -394,6 +394,47 @@ impl CustodyState {
         self.verify_decision(req, cred, d).map(|_| ())
     }
 
+    /// Checks a passkey assertion made to sign in to a node's console over `challenge` (see
+    /// [`crate::passkey::sign_in_challenge`]); returns the member holding the credential. Pure:
+    /// the node keeps its nonces and sessions.
+    pub fn verify_sign_in(
+        &self,
+        org_id: &OrgId,
+        credential_id: &str,
+        challenge: &[u8; 32],
+        assertion: &AssertionBytes<'_>,
+    ) -> Result<Member, String> {
+        let config = self.webauthn_config(org_id)?;
+        let (member, cred) = self
+            .credential(org_id, credential_id)
+            .ok_or("no member of this organisation holds this passkey (unknown or revoked)")?;
+        webauthn::verify_assertion(
+            &cred.key()?,
+            assertion,
+            &Expected {
+                rp_id: &config.rp_id,
+                origins: &config.origins,
+                challenge,
+            },
+        )?;
+        Ok(member.clone())
+    }
+
+    /// Checks a passkey decision as `apply` will, without applying it: the node refuses a
+    /// decision that cannot verify before it reaches the log. Returns the member's key.
+    pub fn passkey_decision_check(&self, d: &PasskeyDecision) -> Result<UserKey, String> {
+        let (member, cred) = self
+            .credential(&d.org_id, &d.credential_id)
+            .ok_or("no member of this organisation holds this passkey (unknown or revoked)")?;
+        let req = self
+            .requests
+            .get(&d.request_id)
+            .filter(|r| r.org_id == d.org_id)
+            .ok_or_else(|| format!("no request '{}' in '{}'", d.request_id, d.org_id))?;
+        self.verify_decision(req, cred, d)?;
+        Ok(member.public_key)
+    }
+
     /// The organisation's relying party was adopted by an admin quorum.
     fn webauthn_adopted(&self, org_id: &OrgId) -> Result<(), String> {
         let org = self.orgs.get(org_id).ok_or("no organisation")?;

@@ -212,7 +212,7 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     }))
 }
 
-fn outcome_to_result(outcome: CommandOutcome) -> RpcResult {
+pub(super) fn outcome_to_result(outcome: CommandOutcome) -> RpcResult {
     if let Some(reason) = outcome.error {
         return Err(RpcError::Rejected {
             reason,

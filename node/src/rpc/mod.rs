@@ -10,6 +10,7 @@ mod custody;
 pub mod errors;
 mod governance;
 mod methods;
+mod passkeys;
 
 use crate::cluster::ClusterHandle;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
@@ -42,14 +43,25 @@ pub fn tls_config(cert_der: &[u8], key_der: &[u8]) -> anyhow::Result<Arc<rustls:
     Ok(Arc::new(config))
 }
 
-/// Starts the server on `addr`, serving TLS with `tls`; it runs until the handle is stopped.
+/// The bound addresses of the JSON-RPC server.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The TLS JSON-RPC listener.
+    pub rpc: SocketAddr,
+    /// The console listener, when one was asked for.
+    pub console: Option<SocketAddr>,
+}
+
+/// Starts the server on `addr`, serving TLS with `tls`, and the web console on `console` (plain
+/// HTTP, loopback only) when given; both run until the handle is stopped.
 pub async fn start(
     addr: SocketAddr,
+    console: Option<SocketAddr>,
     tls: Arc<rustls::ServerConfig>,
     cluster: ClusterHandle,
     runner: crate::runner::Runner,
     adapters: std::sync::Arc<crate::chain_watch::Adapters>,
-) -> anyhow::Result<(ServerHandle, SocketAddr)> {
+) -> anyhow::Result<(ServerHandle, Bound)> {
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_RPC_REQUEST_BYTES)
         .max_response_body_size(MAX_RPC_RESPONSE_BYTES)
@@ -61,6 +73,7 @@ pub async fn start(
     custody::register(&mut module, runner)?;
     governance::register(&mut module)?;
     chains::register(&mut module, adapters)?;
+    passkeys::register(&mut module)?;
     check_method_classes(&module)?;
     let methods: jsonrpsee::Methods = module.into();
     let builder = Server::builder().set_config(config).to_service_builder();
@@ -68,6 +81,46 @@ pub async fn start(
     let local = listener.local_addr()?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let (stop, handle) = jsonrpsee::server::stop_channel();
+    let console_bound = match console {
+        Some(at) => {
+            crate::console::check_listen_addr(&at).map_err(anyhow::Error::msg)?;
+            let listener = tokio::net::TcpListener::bind(at).await?;
+            let bound = listener.local_addr()?;
+            let (builder, methods, stop) = (builder.clone(), methods.clone(), stop.clone());
+            tokio::spawn(async move {
+                let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS as usize));
+                loop {
+                    let accepted = tokio::select! {
+                        _ = stop.clone().shutdown() => return,
+                        a = listener.accept() => a,
+                    };
+                    let Ok((tcp, peer)) = accepted else {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    };
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, "console connection refused: {MAX_CONNECTIONS} open");
+                        continue;
+                    };
+                    let service = crate::console::WithAssets {
+                        rpc: builder.clone().build(methods.clone(), stop.clone()),
+                    };
+                    let stop = stop.clone();
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        if let Err(e) =
+                            jsonrpsee::server::serve_with_graceful_shutdown(tcp, service, stop.shutdown())
+                                .await
+                        {
+                            tracing::debug!(%peer, "console connection ended: {e}");
+                        }
+                    });
+                }
+            });
+            Some(bound)
+        }
+        None => None,
+    };
     // One permit per connection, held from accept to close: bounds TLS handshakes too.
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS as usize));
     tokio::spawn(async move {
@@ -113,7 +166,13 @@ pub async fn start(
             });
         }
     });
-    Ok((handle, local))
+    Ok((
+        handle,
+        Bound {
+            rpc: local,
+            console: console_bound,
+        },
+    ))
 }
 
 /// Every method served is open (health), an authenticated read, or a signed write (whose
@@ -124,12 +183,23 @@ fn check_method_classes<C>(module: &jsonrpsee::RpcModule<C>) -> anyhow::Result<(
     for name in module.method_names() {
         let write = WRITE_METHODS.contains(&name);
         let open = OPEN_METHODS.contains(&name) || name == "request_unsubscribe";
-        if usize::from(write) + usize::from(open) + usize::from(needs_auth(name)) != 1 {
+        let passkey = PASSKEY_METHODS.contains(&name);
+        let classes = [write, open, passkey, needs_auth(name)];
+        if classes.iter().filter(|c| **c).count() != 1 {
             anyhow::bail!("JSON-RPC method '{name}' is not in exactly one access class");
         }
     }
     Ok(())
 }
+
+/// Methods authenticated by a passkey assertion in their params (or, for `console_challenge`,
+/// issuing the nonce such an assertion signs).
+pub const PASSKEY_METHODS: &[&str] = &[
+    "console_challenge",
+    "console_sign_in",
+    "console_sign_out",
+    "request_passkey_decide",
+];
 
 /// Methods whose params are a signed command (authenticated by the command's own signature).
 pub const WRITE_METHODS: &[&str] = &[
@@ -152,4 +222,8 @@ pub const WRITE_METHODS: &[&str] = &[
     "proposal_approve",
     "proposal_veto",
     "proposal_execute",
+    "webauthn_set",
+    "passkey_invite",
+    "passkey_register",
+    "passkey_revoke",
 ];

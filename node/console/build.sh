@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the web console into dist/ (embedded in the mpc-node binary by include_bytes!):
+# type-checks the TypeScript with tsc, bundles it with esbuild into one file (no CDN, no
+# runtime dependency), copies the page and style. Versions are pinned in package-lock.json.
+#   build.sh          build dist/
+#   build.sh --check  build into a temporary directory and fail if dist/ differs (CI)
+set -euo pipefail
+cd "$(dirname "$0")"
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+out=dist
+if [ "${1:-}" = "--check" ]; then out=$(mktemp -d); fi
+node_modules/.bin/tsc -p tsconfig.json
+node_modules/.bin/esbuild src/main.ts --bundle --format=iife --target=es2022 \
+  --legal-comments=none --charset=utf8 --outfile="$out/app.js" --log-level=warning
+cp index.html app.css "$out/"
+if [ "${1:-}" = "--check" ]; then
+  for f in index.html app.js app.css; do
+    if ! cmp -s "$out/$f" "dist/$f"; then
+      echo "node/console/dist/$f is stale: run node/console/build.sh and commit dist/" >&2
+      exit 1
+    fi
+  done
+  rm -rf "$out"
+  echo "console assets are up to date"
+fi
