@@ -190,6 +190,9 @@ impl Request {
 }
 
 /// The digest approvers sign: binds the cluster, request, wallet, payload and parsed intent.
+/// SHA-256 over `INTENT_DIGEST` and, each with an 8-byte big-endian length: cluster id, request
+/// id, wallet id, payload bytes, and the canonical JSON (keys sorted at every level, no
+/// whitespace) of the extras and of the intent. The web console recomputes it (decision 0022).
 pub fn intent_digest(
     cluster_id: &str,
     request_id: &str,
@@ -209,10 +212,15 @@ pub fn intent_digest(
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
-    let x = serde_json::to_vec(extras).unwrap_or_default();
+    // Canonical JSON: through `serde_json::Value`, whose maps are sorted by key at every level,
+    // so that a browser recomputes the same bytes from the JSON it was given.
+    let canonical = |v: serde_json::Result<serde_json::Value>| {
+        v.and_then(|v| serde_json::to_vec(&v)).unwrap_or_default()
+    };
+    let x = canonical(serde_json::to_value(extras));
     h.update((x.len() as u64).to_be_bytes());
     h.update(&x);
-    let i = serde_json::to_vec(intent).unwrap_or_default();
+    let i = canonical(serde_json::to_value(intent));
     h.update((i.len() as u64).to_be_bytes());
     h.update(&i);
     hex::encode(h.finalize())
@@ -263,4 +271,37 @@ pub fn check_approval(
         return Err("approval is for another request or digest".into());
     }
     Ok(v.signer)
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+    use mpc_protocol::chain::{Chain, Network, Transfer};
+
+    /// The digest hashes canonical JSON (sorted keys), which the web console rebuilds from the
+    /// JSON it reads. Fails if a dependency ever turns on serde_json's `preserve_order`.
+    #[test]
+    fn intent_json_in_the_digest_is_canonical() {
+        let intent = Intent {
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            from: "a".into(),
+            asset: "SOL".into(),
+            transfers: vec![Transfer {
+                to: "b".into(),
+                amount: Amount(5),
+            }],
+            amount: Amount(5),
+            fee: Amount(1),
+            details: [("z".to_string(), "1".to_string()), ("a".into(), "2".into())]
+                .into_iter()
+                .collect(),
+            token: None,
+        };
+        let text = serde_json::to_vec(&serde_json::to_value(&intent).unwrap()).unwrap();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            r#"{"amount":"5","asset":"SOL","chain":"solana","details":{"a":"2","z":"1"},"fee":"1","from":"a","network":"testnet","transfers":[{"amount":"5","to":"b"}]}"#
+        );
+    }
 }

@@ -76,6 +76,15 @@
   async function signInChallenge(cluster, node, nonce) {
     return sha256(concat(PASSKEY_SIGN_IN, field(utf8(cluster)), field(utf8(node)), field(nonce)));
   }
+  function canonical(v) {
+    if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+    if (v !== null && typeof v === "object") {
+      const o = v;
+      const keys = Object.keys(o).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+    }
+    return JSON.stringify(v);
+  }
   async function intentDigest(cluster, requestId, walletId, payload, extras, intent) {
     const d = await sha256(
       concat(
@@ -84,8 +93,8 @@
         field(utf8(requestId)),
         field(utf8(walletId)),
         field(payload),
-        field(utf8(JSON.stringify(extras))),
-        field(utf8(JSON.stringify(intent)))
+        field(utf8(canonical(extras))),
+        field(utf8(canonical(intent)))
       )
     );
     return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -1225,7 +1234,7 @@
           ["Request", "Status", "Amount", "Chain", "Created"],
           reqs.slice(0, 30).map((r) => [
             r.request_id,
-            r.status.state + (r.chain?.state ? ` · ${r.chain.state}` : ""),
+            r.status.state + (r.chain?.state && r.chain.state !== r.status.state ? ` · on chain: ${r.chain.state}` : ""),
             money(BigInt(r.intent.amount), assetOf(r)),
             `${r.intent.chain} ${r.intent.network}`,
             age(r.created_at_ms)

@@ -48,6 +48,18 @@ export async function signInChallenge(cluster: string, node: string, nonce: Uint
   return sha256(concat(PASSKEY_SIGN_IN, field(utf8(cluster)), field(utf8(node)), field(nonce)));
 }
 
+/** JSON with object keys sorted at every level and no whitespace (the Rust side's
+ * `serde_json::Value` form). */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
 /** The intent digest over the exact payload bytes the console parsed and shows. The intent and
  * extras are the node's JSON, re-serialised: if the node described them differently from what
  * every node derives, the digest differs and the console refuses to ask for a passkey. */
@@ -66,8 +78,8 @@ export async function intentDigest(
       field(utf8(requestId)),
       field(utf8(walletId)),
       field(payload),
-      field(utf8(JSON.stringify(extras))),
-      field(utf8(JSON.stringify(intent))),
+      field(utf8(canonical(extras))),
+      field(utf8(canonical(intent))),
     ),
   );
   return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");

@@ -230,7 +230,7 @@ async function dashboard(): Promise<void> {
         ["Request", "Status", "Amount", "Chain", "Created"],
         reqs.slice(0, 30).map((r) => [
           r.request_id,
-          r.status.state + (r.chain?.state ? ` · ${r.chain.state}` : ""),
+          r.status.state + (r.chain?.state && r.chain.state !== r.status.state ? ` · on chain: ${r.chain.state}` : ""),
           money(BigInt(r.intent.amount), assetOf(r)),
           `${r.intent.chain} ${r.intent.network}`,
           age(r.created_at_ms),
