@@ -186,9 +186,10 @@ async fn start_services(
     let tls = crate::rpc::tls_config(identity.tls_cert_der(), identity.tls_key_der())
         .context("the JSON-RPC TLS certificate")?;
     identity.write_cert_pem(&opts.data_dir)?;
-    let (rpc, bound) = crate::rpc::start(rpc_addr, opts.console_addr, tls, cluster, runner, adapters)
-        .await
-        .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
+    let (rpc, bound) =
+        crate::rpc::start(rpc_addr, opts.console_addr, tls, cluster, runner, adapters)
+            .await
+            .with_context(|| format!("starting JSON-RPC on {rpc_addr}"))?;
     tracing::info!(node_id, rpc = %bound.rpc, "JSON-RPC listening");
     if let Some(console) = bound.console {
         tracing::info!(node_id, console = %console, "web console at http://{console}/");

@@ -208,9 +208,14 @@ fn passkeys_approve_in_a_real_browser_and_the_nodes_refuse_bad_assertions() {
         let msg = results[case].as_str().unwrap_or_default();
         assert!(msg.contains(want), "{case}: {msg}");
     }
-    let b_now = net.read("request_get", json!({ "request_id": id_b })).unwrap();
+    let b_now = net
+        .read("request_get", json!({ "request_id": id_b }))
+        .unwrap();
     assert_eq!(b_now["status"]["state"], "pending", "{b_now}");
-    assert!(b_now["approvals"].as_object().unwrap().is_empty(), "{b_now}");
+    assert!(
+        b_now["approvals"].as_object().unwrap().is_empty(),
+        "{b_now}"
+    );
     for s in [
         "console-sign-in.png",
         "console-dashboard.png",

@@ -62,7 +62,11 @@ pub fn asset_response(path: &str) -> HttpResponse {
         .find(|a| a.path == path || (a.path == "/" && path == "/index.html"));
     let (status, content_type, body): (u16, &str, HttpBody) = match found {
         Some(a) => (200, a.content_type, HttpBody::from(a.bytes.to_vec())),
-        None => (404, "text/plain; charset=utf-8", HttpBody::from("not found\n")),
+        None => (
+            404,
+            "text/plain; charset=utf-8",
+            HttpBody::from("not found\n"),
+        ),
     };
     let mut b = http::Response::builder()
         .status(status)
@@ -77,7 +81,8 @@ pub fn asset_response(path: &str) -> HttpResponse {
     if let Some(h) = b.headers_mut() {
         h.remove("server");
     }
-    b.body(body).unwrap_or_else(|_| http::Response::new(HttpBody::empty()))
+    b.body(body)
+        .unwrap_or_else(|_| http::Response::new(HttpBody::empty()))
 }
 
 /// Routes plain GETs to the embedded assets and everything else (JSON-RPC POSTs, WebSocket
@@ -138,7 +143,10 @@ mod tests {
         for path in ["/", "/index.html", "/app.js", "/app.css", "/nope"] {
             let r = asset_response(path);
             let csp = r.headers()["content-security-policy"].to_str().unwrap();
-            assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+            assert!(
+                csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+                "{csp}"
+            );
             assert_eq!(r.headers()["x-content-type-options"], "nosniff");
         }
         assert_eq!(asset_response("/").status(), 200);

@@ -102,12 +102,18 @@ impl Sessions {
     pub fn get(&self, token: &str, now_ms: u64) -> Option<Session> {
         let key: [u8; 32] = hex::decode(token).ok()?.try_into().ok()?;
         let t = self.lock();
-        t.sessions.get(&key).filter(|s| s.expires_at_ms > now_ms).cloned()
+        t.sessions
+            .get(&key)
+            .filter(|s| s.expires_at_ms > now_ms)
+            .cloned()
     }
 
     /// Ends a session.
     pub fn close(&self, token: &str) {
-        if let Some(key) = hex::decode(token).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+        if let Some(key) = hex::decode(token)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
             self.lock().sessions.remove(&key);
         }
     }

@@ -108,9 +108,12 @@ pub async fn start(
                     let stop = stop.clone();
                     tokio::spawn(async move {
                         let _permit = permit;
-                        if let Err(e) =
-                            jsonrpsee::server::serve_with_graceful_shutdown(tcp, service, stop.shutdown())
-                                .await
+                        if let Err(e) = jsonrpsee::server::serve_with_graceful_shutdown(
+                            tcp,
+                            service,
+                            stop.shutdown(),
+                        )
+                        .await
                         {
                             tracing::debug!(%peer, "console connection ended: {e}");
                         }

@@ -125,8 +125,8 @@ pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
         let Some(raw) = p.as_str() else {
             return Err(invalid("params must be {\"decision\": {...}}".into()).into());
         };
-        let q: Decide = serde_json::from_str(raw)
-            .map_err(|e| invalid(format!("invalid params: {e}")))?;
+        let q: Decide =
+            serde_json::from_str(raw).map_err(|e| invalid(format!("invalid params: {e}")))?;
         q.decision.decode().map_err(RpcError::InvalidCommand)?;
         let outcome = c
             .submit_passkey_decision(q.decision)
