@@ -7,7 +7,8 @@
 # Everything lives under testnet/.run/ (git-ignored). Passphrases are generated into
 # testnet/.run/secrets/ for convenience: a local test network only, never production.
 # Environment: MPC_PROFILE=release|debug (default release), MPC_P2P_BASE (default 9100),
-# MPC_RPC_BASE (default 8100): node i listens on BASE+i. A local Ethereum chain (anvil, one block
+# MPC_RPC_BASE (default 8100), MPC_CONSOLE_BASE (default 8180, the web console on loopback): node i
+# listens on BASE+i. A local Ethereum chain (anvil, one block
 # a second, chain id 11155111) is started on MPC_ANVIL_PORT (default 8545) and every node uses it
 # as its Ethereum provider; MPC_ANVIL=0 starts none.
 set -euo pipefail
@@ -18,6 +19,7 @@ RUN="$ROOT/testnet/.run"
 PROFILE=${MPC_PROFILE:-release}
 P2P_BASE=${MPC_P2P_BASE:-9100}
 RPC_BASE=${MPC_RPC_BASE:-8100}
+CONSOLE_BASE=${MPC_CONSOLE_BASE:-8180}
 ANVIL_PORT=${MPC_ANVIL_PORT:-8545}
 WITH_ANVIL=${MPC_ANVIL:-1}
 
@@ -97,7 +99,8 @@ fi
 : > "$RUN/pids"
 for i in $(seq 1 "$N"); do
   "$BIN/mpc-node" start --data-dir "$RUN/node$i" --genesis "$RUN/genesis.json" \
-    --passphrase-file "$RUN/secrets/node$i.pass" "${PROVIDER_ARGS[@]}" > "$RUN/node$i.log" 2>&1 &
+    --passphrase-file "$RUN/secrets/node$i.pass" "${PROVIDER_ARGS[@]}" \
+    --console-listen "127.0.0.1:$((CONSOLE_BASE + i))" > "$RUN/node$i.log" 2>&1 &
   echo $! >> "$RUN/pids"
 done
 
@@ -121,7 +124,7 @@ echo
 echo "mpc-node testnet is up: $N nodes, threshold $THRESHOLD, leader node $LEADER"
 echo "genesis hash : $HASH"
 for i in $(seq 1 "$N"); do
-  echo "node $i      : https://127.0.0.1:$((RPC_BASE + i))   log $RUN/node$i.log   certificate $RUN/node$i/rpc-tls.crt"
+  echo "node $i      : https://127.0.0.1:$((RPC_BASE + i))   console http://localhost:$((CONSOLE_BASE + i))/   log $RUN/node$i.log"
 done
 if [ "$WITH_ANVIL" = 1 ]; then echo "ethereum     : anvil at http://127.0.0.1:$ANVIL_PORT (every node's provider)"; fi
 echo "admin key    : $RUN/admin.key (passphrase in $RUN/secrets/admin.pass)"
