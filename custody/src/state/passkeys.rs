@@ -432,6 +432,23 @@ impl CustodyState {
             .filter(|r| r.org_id == d.org_id)
             .ok_or_else(|| format!("no request '{}' in '{}'", d.request_id, d.org_id))?;
         self.verify_decision(req, cred, d)?;
+        // What apply would refuse anyway: a replayed assertion must not buy a log entry.
+        let open = match d.decision {
+            Decision::Approve => req.status == crate::RequestStatus::Pending,
+            Decision::Reject => matches!(
+                req.status,
+                crate::RequestStatus::Pending | crate::RequestStatus::AwaitingAdmin { .. }
+            ),
+        };
+        if !open {
+            return Err(format!(
+                "request is {}, not open to decisions",
+                req.status.name()
+            ));
+        }
+        if d.decision == Decision::Approve && req.approvals.contains_key(&member.user_id) {
+            return Err(format!("'{}' has already approved", member.user_id));
+        }
         Ok(member.public_key)
     }
 

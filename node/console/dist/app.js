@@ -1185,7 +1185,25 @@
     const l = labels.get(to);
     return l ? `${to} (address book: ${l})` : to;
   }
+  var SLOTS = ["pending", "detail-slot", "wallets", "history", "audit"];
+  var detailKey = "";
+  var refreshing = null;
+  function slot(id) {
+    if (!document.getElementById(id)) {
+      clear(main());
+      detailKey = "";
+      for (const s of SLOTS) main().append(el("div", { id: s }));
+    }
+    return document.getElementById(id);
+  }
   async function dashboard() {
+    while (refreshing) await refreshing;
+    refreshing = render().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+  async function render() {
     if (!session) return;
     document.getElementById("who").textContent = `${session.user} · ${session.org} · node ${session.node}`;
     const book = await read("addressbook_list", { org_id: session.org }).catch(() => ({ entries: [] }));
@@ -1193,7 +1211,6 @@
     for (const e of book.entries) labels.set(e.address, e.label);
     const reqs = (await read("request_list", { org_id: session.org })).requests;
     reqs.sort((a, b) => b.created_at_ms - a.created_at_ms);
-    clear(main());
     const pending = reqs.filter((r) => r.status.state === "pending");
     const pendingRows = await Promise.all(
       pending.map(async (r) => {
@@ -1214,7 +1231,7 @@
         ];
       })
     );
-    main().append(
+    slot("pending").replaceChildren(
       el(
         "section",
         { "aria-labelledby": "pending-h" },
@@ -1223,9 +1240,13 @@
       )
     );
     const sel = reqs.find((r) => r.request_id === selected);
-    if (sel) main().append(await detail(sel));
-    main().append(await wallets());
-    main().append(
+    const key = sel ? `${sel.request_id}|${sel.status.state}|${Object.keys(sel.approvals).join(",")}` : "";
+    if (key !== detailKey) {
+      detailKey = key;
+      slot("detail-slot").replaceChildren(...sel ? [await detail(sel)] : []);
+    }
+    slot("wallets").replaceChildren(await wallets());
+    slot("history").replaceChildren(
       el(
         "section",
         { "aria-labelledby": "history-h" },
@@ -1243,7 +1264,7 @@
         )
       )
     );
-    main().append(await audit());
+    slot("audit").replaceChildren(await audit());
   }
   async function detail(r) {
     const c = await check(r);
@@ -1304,10 +1325,17 @@
         return [w.wallet_id, w.vault_id, `${w.chain} ${w.network}`, el("code", {}, w.address), bal];
       })
     );
+    const vaults = (await read("vault_list", { org_id: session.org }).catch(() => ({ vaults: [] }))).vaults.map((v) => [
+      v.vault_id,
+      v.name,
+      v.status.state,
+      `${v.threshold} of ${v.committee.length} nodes (${v.committee.join(", ")})`
+    ]);
     return el(
       "section",
       { "aria-labelledby": "wallets-h" },
       el("h2", { id: "wallets-h" }, "Vaults and wallets"),
+      table(["Vault", "Name", "Status", "Signers"], vaults, "Vaults"),
       table(["Wallet", "Vault", "Chain", "Address", "Balance"], rows, "Wallets")
     );
   }

@@ -179,7 +179,31 @@ function destination(to: string): string {
   return l ? `${to} (address book: ${l})` : to;
 }
 
+/** The dashboard's sections, each replaced in one step when its content changes, so a refresh
+ * never leaves a half-built page or wipes what the approver is typing. */
+const SLOTS = ["pending", "detail-slot", "wallets", "history", "audit"];
+let detailKey = "";
+let refreshing: Promise<void> | null = null;
+
+function slot(id: string): HTMLElement {
+  if (!document.getElementById(id)) {
+    clear(main());
+    detailKey = "";
+    for (const s of SLOTS) main().append(el("div", { id: s }));
+  }
+  return document.getElementById(id) as HTMLElement;
+}
+
+/** Re-renders the dashboard; concurrent calls (subscription bursts, clicks) run one at a time. */
 async function dashboard(): Promise<void> {
+  while (refreshing) await refreshing;
+  refreshing = render().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+async function render(): Promise<void> {
   if (!session) return;
   document.getElementById("who")!.textContent = `${session.user} · ${session.org} · node ${session.node}`;
   const book = await read("addressbook_list", { org_id: session.org }).catch(() => ({ entries: [] }));
@@ -187,7 +211,6 @@ async function dashboard(): Promise<void> {
   for (const e of book.entries) labels.set(e.address, e.label);
   const reqs = (await read("request_list", { org_id: session.org })).requests as any[];
   reqs.sort((a, b) => b.created_at_ms - a.created_at_ms);
-  clear(main());
   const pending = reqs.filter((r) => r.status.state === "pending");
   const pendingRows = await Promise.all(
     pending.map(async (r) => {
@@ -208,7 +231,7 @@ async function dashboard(): Promise<void> {
       ];
     }),
   );
-  main().append(
+  slot("pending").replaceChildren(
     el(
       "section",
       { "aria-labelledby": "pending-h" },
@@ -218,10 +241,15 @@ async function dashboard(): Promise<void> {
         : el("p", {}, "Nothing to approve."),
     ),
   );
+  // The review is rebuilt only when the request itself changed.
   const sel = reqs.find((r) => r.request_id === selected);
-  if (sel) main().append(await detail(sel));
-  main().append(await wallets());
-  main().append(
+  const key = sel ? `${sel.request_id}|${sel.status.state}|${Object.keys(sel.approvals).join(",")}` : "";
+  if (key !== detailKey) {
+    detailKey = key;
+    slot("detail-slot").replaceChildren(...(sel ? [await detail(sel)] : []));
+  }
+  slot("wallets").replaceChildren(await wallets());
+  slot("history").replaceChildren(
     el(
       "section",
       { "aria-labelledby": "history-h" },
@@ -239,7 +267,7 @@ async function dashboard(): Promise<void> {
       ),
     ),
   );
-  main().append(await audit());
+  slot("audit").replaceChildren(await audit());
 }
 
 async function detail(r: any): Promise<HTMLElement> {
@@ -303,10 +331,17 @@ async function wallets(): Promise<HTMLElement> {
       return [w.wallet_id, w.vault_id, `${w.chain} ${w.network}`, el("code", {}, w.address), bal];
     }),
   );
+  const vaults = ((await read("vault_list", { org_id: session!.org }).catch(() => ({ vaults: [] }))).vaults as any[]).map((v) => [
+    v.vault_id,
+    v.name,
+    v.status.state,
+    `${v.threshold} of ${v.committee.length} nodes (${v.committee.join(", ")})`,
+  ]);
   return el(
     "section",
     { "aria-labelledby": "wallets-h" },
     el("h2", { id: "wallets-h" }, "Vaults and wallets"),
+    table(["Vault", "Name", "Status", "Signers"], vaults, "Vaults"),
     table(["Wallet", "Vault", "Chain", "Address", "Balance"], rows, "Wallets"),
   );
 }

@@ -84,6 +84,13 @@ impl Sessions {
             .is_some_and(|exp| exp > now_ms)
     }
 
+    /// The table key of a token: its SHA-256, so that looking a token up reveals nothing about
+    /// stored tokens through timing.
+    fn key_of(token: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(token).into()
+    }
+
     /// Opens a session; returns its token (hex) or why not.
     pub fn open(&self, mut s: Session, now_ms: u64) -> Result<String, String> {
         let mut token = [0u8; 32];
@@ -94,27 +101,24 @@ impl Sessions {
         if t.sessions.len() >= MAX_SESSIONS {
             return Err("too many console sessions are open on this node; try later".into());
         }
-        t.sessions.insert(token, s);
+        t.sessions.insert(Self::key_of(&token), s);
         Ok(hex::encode(token))
     }
 
     /// The session of `token`, if open.
     pub fn get(&self, token: &str, now_ms: u64) -> Option<Session> {
-        let key: [u8; 32] = hex::decode(token).ok()?.try_into().ok()?;
+        let token = hex::decode(token).ok().filter(|t| t.len() == 32)?;
         let t = self.lock();
         t.sessions
-            .get(&key)
+            .get(&Self::key_of(&token))
             .filter(|s| s.expires_at_ms > now_ms)
             .cloned()
     }
 
     /// Ends a session.
     pub fn close(&self, token: &str) {
-        if let Some(key) = hex::decode(token)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        {
-            self.lock().sessions.remove(&key);
+        if let Some(token) = hex::decode(token).ok().filter(|t| t.len() == 32) {
+            self.lock().sessions.remove(&Self::key_of(&token));
         }
     }
 }

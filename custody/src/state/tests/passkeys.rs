@@ -126,7 +126,12 @@ fn two_passkeys_approve_and_every_signer_reverifies() {
     let out = h.passkey(&approve_with(&p1, &req));
     assert!(out.error.is_none(), "{:?}", out.error);
     assert_eq!(h.request(&req.request_id).status, RequestStatus::Pending);
-    // The same assertion again: the member already counts.
+    // The same assertion again: refused before the log (no entry bought by a replay)...
+    let e =
+        h.s.passkey_decision_check(&approve_with(&p1, &req))
+            .unwrap_err();
+    assert!(e.contains("already approved"), "{e}");
+    // ... and at apply, should a node propose it anyway: the member already counts.
     let again = h.passkey(&approve_with(&p1, &req));
     assert!(again.error.unwrap().contains("already approved"));
     let out = h.passkey(&approve_with(&p2, &req));
