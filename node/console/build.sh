@@ -6,7 +6,13 @@
 #   build.sh --check  build into a temporary directory and fail if dist/ differs (CI)
 set -euo pipefail
 cd "$(dirname "$0")"
-[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+if ! command -v npm >/dev/null 2>&1; then
+  echo "==> installing npm (apt)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm
+fi
+[ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --loglevel=error
 out=dist
 if [ "${1:-}" = "--check" ]; then out=$(mktemp -d); fi
 node_modules/.bin/tsc -p tsconfig.json
