@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the web console into dist/ (embedded in the mpc-node binary by include_bytes!):
-# type-checks the TypeScript with tsc, bundles it with esbuild into one file (no CDN, no
-# runtime dependency), copies the page and style. Versions are pinned in package-lock.json.
+# Builds the web console's script into dist/app.js (embedded in the mpc-node binary by
+# include_bytes!, beside index.html and app.css as written): type-checks the TypeScript with tsc
+# and bundles it with esbuild into one file (no CDN, no runtime dependency). Versions are pinned
+# in package-lock.json.
 #   build.sh          build dist/
 #   build.sh --check  build into a temporary directory and fail if dist/ differs (CI)
 set -euo pipefail
@@ -18,9 +19,8 @@ if [ "${1:-}" = "--check" ]; then out=$(mktemp -d); fi
 node_modules/.bin/tsc -p tsconfig.json
 node_modules/.bin/esbuild src/main.ts --bundle --format=iife --target=es2022 \
   --legal-comments=none --charset=utf8 --outfile="$out/app.js" --log-level=warning
-cp index.html app.css "$out/"
 if [ "${1:-}" = "--check" ]; then
-  for f in index.html app.js app.css; do
+  for f in app.js; do
     if ! cmp -s "$out/$f" "dist/$f"; then
       echo "node/console/dist/$f is stale: run node/console/build.sh and commit dist/" >&2
       exit 1

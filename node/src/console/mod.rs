@@ -1,5 +1,6 @@
-//! The web console: a small TypeScript front end embedded in the binary (`node/console/`,
-//! built by `node/console/build.sh`, checked in and checked by `.ci/run`), served on its own
+//! The web console: a small TypeScript front end embedded in the binary (`node/console/`: the
+//! page and style as written, the script as `node/console/build.sh` bundles it into
+//! `dist/app.js`, checked in and checked by `.ci/run`), served on its own
 //! listener beside the same JSON-RPC methods (HTTP POST and WebSocket), with a strict
 //! Content-Security-Policy and no third-party origin.
 //!
@@ -41,7 +42,7 @@ const ASSETS: &[Asset] = &[
     Asset {
         path: "/",
         content_type: "text/html; charset=utf-8",
-        bytes: include_bytes!("../../console/dist/index.html"),
+        bytes: include_bytes!("../../console/index.html"),
     },
     Asset {
         path: "/app.js",
@@ -51,7 +52,7 @@ const ASSETS: &[Asset] = &[
     Asset {
         path: "/app.css",
         content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../console/dist/app.css"),
+        bytes: include_bytes!("../../console/app.css"),
     },
 ];
 

@@ -306,55 +306,32 @@ fn a_counting_authenticator_must_count_up() {
     assert_eq!(h.s.member(&org(), "a1").unwrap().passkeys[0].sign_count, 6);
 }
 
+/// An invitation of a1 with invitation key 51, open for a minute.
+fn invite_a1() -> Action {
+    Action::PasskeyInvite {
+        org_id: org(),
+        user_id: UserId("a1".into()),
+        invite_key: super::pk(51),
+        ttl_secs: 60,
+    }
+}
+
 #[test]
 fn registration_needs_an_open_adopted_invitation() {
     let (mut h, _, _) = setup(two_of_three());
     let p = SoftPasskey::new(31, false, RP, ORIGIN);
     // No relying party yet: no invitation.
-    let e = h
-        .user(
-            1,
-            "inv0",
-            Action::PasskeyInvite {
-                org_id: org(),
-                user_id: UserId("a1".into()),
-                invite_key: super::pk(51),
-                ttl_secs: 60,
-            },
-        )
-        .error
-        .unwrap();
+    let e = h.user(1, "inv0", invite_a1()).error.unwrap();
     assert!(e.contains("relying party"), "{e}");
     h.ok(1, "rp", webauthn_set(&[ORIGIN]));
     // Not invited: the key is a stranger.
     let e = register(&mut h, "a1", 51, &p).error.unwrap();
     assert!(e.contains("invitation"), "{e}");
     // A member cannot invite itself (only admins govern).
-    let e = h
-        .user(
-            11,
-            "self",
-            Action::PasskeyInvite {
-                org_id: org(),
-                user_id: UserId("a1".into()),
-                invite_key: super::pk(51),
-                ttl_secs: 60,
-            },
-        )
-        .error
-        .unwrap();
+    let e = h.user(11, "self", invite_a1()).error.unwrap();
     assert!(e.contains("admin"), "{e}");
     // An invitation for a1 does not register a passkey for a2.
-    h.ok(
-        1,
-        "inv1",
-        Action::PasskeyInvite {
-            org_id: org(),
-            user_id: UserId("a1".into()),
-            invite_key: super::pk(51),
-            ttl_secs: 60,
-        },
-    );
+    h.ok(1, "inv1", invite_a1());
     let e = register(&mut h, "a2", 51, &p).error.unwrap();
     assert!(e.contains("invitation"), "{e}");
     // A registration made from another origin is refused.
