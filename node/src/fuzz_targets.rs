@@ -12,7 +12,8 @@
 //! through the RPC guard, forwarded writes through verification and apply, session frames),
 //! [`noise_channel`] (session handshakes and transport frames), [`session_envelope`] (threshold
 //! session envelopes), [`chain_payload`] (unsigned Ethereum / Bitcoin / Solana transactions),
-//! [`signed_command`] (the JSON a client signs and submits, verified and applied).
+//! [`signed_command`] (the JSON a client signs and submits, verified and applied),
+//! [`passkey_decision`] (a browser's passkey decision and the WebAuthn parsers).
 
 use crate::p2p::messages::{PeerRequest, PeerResponse};
 use mpc_consensus::raft::{NodeId, PeerNode};
@@ -252,6 +253,54 @@ pub fn signed_command(bytes: &[u8]) {
         &LogCommand {
             proposed_at_ms: 1,
             proposal: Proposal::User(cmd),
+        },
+    );
+}
+
+/// A passkey decision as a browser submits it (JSON), or, when the bytes are not one, a decision
+/// whose authenticatorData, clientDataJSON and signature are cut from the bytes: decoded, checked
+/// as the node does before the log, then applied; the same bytes also go through the WebAuthn
+/// parsers (authenticatorData, COSE key, attestation object).
+pub fn passkey_decision(bytes: &[u8]) {
+    use mpc_custody::passkey::{Decision, PasskeyDecision};
+    use mpc_custody::webauthn::{self, b64url};
+    let _ = webauthn::AuthenticatorData::parse(bytes);
+    let _ = webauthn::PasskeyKey::from_cose(bytes);
+    let challenge = [0u8; 32];
+    let origins = ["http://localhost:1".to_string()];
+    let want = webauthn::Expected {
+        rp_id: "localhost",
+        origins: &origins,
+        challenge: &challenge,
+    };
+    let _ = webauthn::verify_registration(bytes, bytes, &want);
+    let d = match serde_json::from_slice::<PasskeyDecision>(bytes) {
+        Ok(d) => d,
+        Err(_) => {
+            let third = bytes.len() / 3;
+            let (a, rest) = bytes.split_at(third);
+            let (c, sig) = rest.split_at(third.min(rest.len()));
+            PasskeyDecision {
+                org_id: mpc_custody::types::OrgId("fuzz".into()),
+                request_id: "req-1".into(),
+                decision: Decision::Approve,
+                reason: None,
+                credential_id: b64url(&bytes[..bytes.len().min(16)]),
+                authenticator_data: b64url(a),
+                client_data_json: b64url(c),
+                signature: b64url(sig),
+            }
+        }
+    };
+    let _ = d.decode();
+    let mut state = fuzz_state();
+    let _ = state.passkey_decision_check(&d);
+    apply(
+        &mut state,
+        1,
+        &LogCommand {
+            proposed_at_ms: 1,
+            proposal: Proposal::Passkey(d),
         },
     );
 }

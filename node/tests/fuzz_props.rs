@@ -78,6 +78,11 @@ proptest! {
     fn signed_commands_never_panic(b in bytes()) {
         t::signed_command(&b);
     }
+
+    #[test]
+    fn passkey_decisions_never_panic(b in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        t::passkey_decision(&b);
+    }
 }
 
 /// The seeds themselves are accepted where they should be (the mutations start from real

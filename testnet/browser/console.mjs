@@ -175,9 +175,24 @@ try {
   const rev = await rpc(c1, "passkey_revoke", { command: revokeCommand("bob", bobCred) });
   if (rev.error) throw new Error(`revoking bob's passkey: ${rev.error.message}`);
   await refused("revoked_credential", c2, cfg.request_b, await assertion(bob.page, cfg.challenge_b));
-  // A revoked passkey's console session ends too.
-  const r = await rpc(c2, "console_challenge", {});
-  results.nonce_issued = typeof r.result?.nonce === "string";
+  // Alice, back on node 1's console, rejects B with her passkey and a reason, in the page.
+  await alice.page.goto(c1);
+  await alice.page.fill("#org", cfg.org);
+  await alice.page.click("#sign-in");
+  await statusIs(alice.page, "Signed in as alice");
+  await review(alice, cfg.request_b);
+  await alice.page.fill("#reason", "not a payment we expect");
+  await alice.page.click("#reject");
+  await statusIs(alice.page, `Rejected ${cfg.request_b}`);
+  results.rejected_in_console = true;
+  // Bob's revoked passkey no longer signs him in.
+  const ch = await rpc(c2, "console_challenge", {});
+  await bob.page.goto(c2);
+  await bob.page.fill("#org", cfg.org);
+  await bob.page.click("#sign-in");
+  await statusIs(bob.page, "Sign-in failed");
+  results.revoked_sign_in = (await bob.page.locator("#status").innerText()).trim();
+  results.nonce_issued = typeof ch.result?.nonce === "string";
 } finally {
   await browser.close();
 }

@@ -8,7 +8,8 @@
 //! request (parsed by the console from its bytes) and approves it with the passkey; the request
 //! is signed. Then four assertions are each refused by the nodes (their JSON-RPC answers): one
 //! made for another request's challenge, one without user verification, one from an origin not
-//! allowed, one by a revoked passkey. Screenshots of the main screens land in
+//! allowed, one by a revoked passkey; the revoked passkey no longer signs in; the other request
+//! is rejected in the console with a passkey and a reason. Screenshots of the main screens land in
 //! `target/console-screenshots` (CI artefacts).
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 use mpc_custody::command::Action;
@@ -208,14 +209,24 @@ fn passkeys_approve_in_a_real_browser_and_the_nodes_refuse_bad_assertions() {
         let msg = results[case].as_str().unwrap_or_default();
         assert!(msg.contains(want), "{case}: {msg}");
     }
+    // B collected no approval from the refused assertions, and Alice's rejection in the console
+    // (a passkey assertion over the rejection's challenge, with her reason) rejected it.
     let b_now = net
         .read("request_get", json!({ "request_id": id_b }))
         .unwrap();
-    assert_eq!(b_now["status"]["state"], "pending", "{b_now}");
     assert!(
         b_now["approvals"].as_object().unwrap().is_empty(),
         "{b_now}"
     );
+    assert_eq!(b_now["status"]["state"], "rejected", "{b_now}");
+    let reason = b_now["status"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("alice") && reason.contains("not a payment we expect"),
+        "{reason}"
+    );
+    assert_eq!(results["rejected_in_console"], true, "{results}");
+    let signin = results["revoked_sign_in"].as_str().unwrap_or_default();
+    assert!(signin.contains("revoked"), "{signin}");
     for s in [
         "console-sign-in.png",
         "console-dashboard.png",
