@@ -233,6 +233,12 @@ impl NodeIdentity {
         let plain = sealed::open(domain::IDENTITY_FILE_AD, passphrase, &file, &path)?;
         let card: IdentityCard = serde_json::from_value(file.public.clone())
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        Self::from_exported(card, &plain)
+    }
+
+    /// An identity from its card and its secret encoding (`identity.json`'s sealed content);
+    /// the card must match the keys.
+    pub fn from_exported(card: IdentityCard, plain: &[u8]) -> Result<Self, BootstrapError> {
         if plain.len() < 66 {
             return Err(BootstrapError::invalid(
                 "identity",
@@ -266,6 +272,46 @@ impl NodeIdentity {
                 "public card does not match the keys",
             ));
         }
+        Ok(id)
+    }
+
+    /// The identity's secrets in the encoding `identity.json` seals — for a backup kit, which
+    /// encrypts them to an offline recovery key. Zeroized on drop.
+    pub fn export_secret(&self) -> Result<Zeroizing<Vec<u8>>, BootstrapError> {
+        encode_secret(
+            &self.libp2p_secret,
+            &self.noise_secret,
+            &self.tls_key,
+            &self.tls_cert,
+        )
+    }
+
+    /// Writes `identity.json` (sealed under `passphrase`) and `card.json` into `data_dir` for
+    /// an identity restored from a backup kit: the same keys, so the same node to its peers.
+    /// The secrets must match the card; an existing identity is never overwritten.
+    pub fn restore(
+        data_dir: &Path,
+        card: IdentityCard,
+        secret: &[u8],
+        passphrase: &[u8],
+        kdf: KdfParams,
+    ) -> Result<Self, BootstrapError> {
+        let path = data_dir.join(IDENTITY_FILE);
+        if path.exists() {
+            return Err(BootstrapError::AlreadyExists(path));
+        }
+        card.validate()?;
+        let id = Self::from_exported(card, secret)?;
+        let public = serde_json::to_value(&id.card)
+            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, secret)?;
+        let json = serde_json::to_vec_pretty(&file)
+            .map_err(|e| BootstrapError::invalid("identity", e.to_string()))?;
+        sealed::write_atomic(&path, &json, false)?;
+        let card_json = serde_json::to_vec_pretty(&id.card)
+            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
+        sealed::write_atomic(&data_dir.join(CARD_FILE), &card_json, true)?;
+        id.write_cert_pem(data_dir)?;
         Ok(id)
     }
 

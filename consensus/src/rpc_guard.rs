@@ -54,6 +54,9 @@ pub enum RpcRefusal {
         /// How far ahead.
         ahead_ms: u64,
     },
+    /// This node was restored from a backup kit and votes again only once it has caught up.
+    #[error("vote request from node {0} refused: this node was restored with an empty log and votes again once it has caught up")]
+    Abstaining(NodeId),
     /// Snapshots are never installed from a peer.
     #[error("install-snapshot from node {0} refused: this network never installs state from a peer (the log is replayed instead)")]
     Snapshot(NodeId),
@@ -64,6 +67,9 @@ pub enum RpcRefusal {
 pub struct RpcGuard {
     voters: BTreeSet<NodeId>,
     nodes: BTreeMap<NodeId, PeerNode>,
+    /// Set while this node, restored from a backup kit with an empty log, catches up: it grants
+    /// no vote (a wiped node's vote could elect a leader that lacks committed entries).
+    abstaining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RpcGuard {
@@ -72,7 +78,19 @@ impl RpcGuard {
         RpcGuard {
             voters: nodes.keys().copied().collect(),
             nodes,
+            abstaining: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
+    }
+
+    /// Refuse (or again answer) vote requests: on while a restored node catches up.
+    pub fn abstain(&self, on: bool) {
+        self.abstaining
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether vote requests are refused.
+    pub fn is_abstaining(&self) -> bool {
+        self.abstaining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn is_genesis(&self, m: &Membership<NodeId, PeerNode>) -> bool {
@@ -115,7 +133,13 @@ impl RpcGuard {
                 }
                 Ok(())
             }
-            RaftRpc::Vote(req) => named_in_vote("vote", sender, &req.vote),
+            RaftRpc::Vote(req) => {
+                named_in_vote("vote", sender, &req.vote)?;
+                if self.is_abstaining() {
+                    return Err(RpcRefusal::Abstaining(sender));
+                }
+                Ok(())
+            }
             RaftRpc::InstallSnapshot(_) => Err(RpcRefusal::Snapshot(sender)),
         }
     }
@@ -227,6 +251,22 @@ mod tests {
             g.check(1, &rpc, NOW),
             Err(RpcRefusal::Impersonation { kind: "vote", .. })
         ));
+    }
+
+    /// A node restored from a backup kit grants no vote until it has caught up; replication to
+    /// it goes on.
+    #[test]
+    fn a_restored_node_abstains_until_it_has_caught_up() {
+        let g = guard();
+        let vote = RaftRpc::Vote(VoteRequest::new(Vote::new(7, 2), None));
+        g.abstain(true);
+        assert_eq!(g.check(2, &vote, NOW), Err(RpcRefusal::Abstaining(2)));
+        assert_eq!(
+            g.check(1, &append(Vote::new_committed(3, 1), vec![]), NOW),
+            Ok(())
+        );
+        g.abstain(false);
+        assert_eq!(g.check(2, &vote, NOW), Ok(()));
     }
 
     #[test]

@@ -38,6 +38,16 @@ pub enum Command {
     Genesis(GenesisArgs),
     /// Start the node (runs until SIGINT / SIGTERM).
     Start(StartArgs),
+    /// Make a recovery key pair for backup kits (run it offline, on the recovery holder's
+    /// machine); prints the public key.
+    RecoveryKey(crate::backup::cli::RecoveryKeyArgs),
+    /// Write this (stopped) node's backup kit, encrypted to a recovery public key.
+    Backup(crate::backup::cli::BackupArgs),
+    /// Check a kit offline with its recovery key: every share against its public commitments,
+    /// without reconstructing any key; which vaults it covers and how old it is.
+    Drill(crate::backup::cli::DrillArgs),
+    /// Write a fresh data directory from a kit: the same node, to start again.
+    Restore(crate::backup::cli::RestoreArgs),
 }
 
 /// Arguments of `mpc-node init`.
@@ -141,6 +151,10 @@ pub struct StartArgs {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Init(a) => init(a),
+        Command::RecoveryKey(a) => crate::backup::cli::recovery_key(a),
+        Command::Backup(a) => crate::backup::cli::backup(a),
+        Command::Drill(a) => crate::backup::cli::drill(a),
+        Command::Restore(a) => crate::backup::cli::restore(a),
         Command::Card { data_dir } => {
             let text = read_bounded(&data_dir.join(CARD_FILE), 64 * 1024)?;
             let card: IdentityCard = serde_json::from_str(&text)?;

@@ -181,6 +181,30 @@ impl ClusterHandle {
         &self.inner.sm
     }
 
+    /// For a node restored from a backup kit (empty log, vote forgotten): grants no vote and
+    /// does not campaign until a read barrier shows it has applied everything the leader had
+    /// committed; then votes again and removes `marker`. Replication to it goes on meanwhile.
+    pub fn catch_up_after_restore(&self, marker: std::path::PathBuf) {
+        self.inner.guard.abstain(true);
+        self.inner.raft.runtime_config().elect(false);
+        tracing::warn!("restored from a backup kit: not voting until caught up with the leader");
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if me.read_barrier().await.is_ok() {
+                    me.inner.guard.abstain(false);
+                    me.inner.raft.runtime_config().elect(true);
+                    if let Err(e) = std::fs::remove_file(&marker) {
+                        tracing::warn!("removing {}: {e}", marker.display());
+                    }
+                    tracing::info!("caught up after the restore: voting again");
+                    return;
+                }
+            }
+        });
+    }
+
     /// This node's console sign-in nonces and sessions.
     pub fn console_sessions(&self) -> &crate::console::Sessions {
         &self.inner.console

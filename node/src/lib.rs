@@ -23,6 +23,7 @@
 //!
 //! Caveats: membership is fixed by the genesis (no joins yet); reads are not authenticated.
 
+pub mod backup;
 pub mod chain_watch;
 pub mod cli;
 pub mod clock;

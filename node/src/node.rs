@@ -63,6 +63,9 @@ fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Co
         // (decision 0012): without snapshots no log is purged, so a lagging node always
         // replays signed entries.
         snapshot_policy: openraft::SnapshotPolicy::Never,
+        // A node restored from a backup kit starts with an empty log: it does not campaign
+        // until it has caught up (`ClusterHandle::catch_up_after_restore`).
+        enable_elect: !crate::backup::restored_marker(&opts.data_dir).exists(),
         ..Default::default()
     };
     Ok(cfg.validate()?)
@@ -153,6 +156,10 @@ async fn start_services(
         peers_by_node.clone(),
         statuses,
     );
+    let marker = crate::backup::restored_marker(&opts.data_dir);
+    if marker.exists() {
+        cluster.catch_up_after_restore(marker);
+    }
     let hub = SessionHub::new(
         node_id,
         identity.noise_secret().clone(),

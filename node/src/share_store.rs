@@ -46,7 +46,8 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    fn tag(self) -> &'static str {
+    /// The kind's name in record keys and backup kits.
+    pub fn tag(self) -> &'static str {
         match self {
             RecordKind::KeyShare => "key_share",
             RecordKind::Nonces => "nonces",
@@ -335,6 +336,44 @@ impl ShareStore {
             self.db.flush()?;
         }
         Ok(first)
+    }
+
+    /// Every record of the given kinds, decrypted (for a backup kit), sorted by kind and key
+    /// id. A record that fails authentication stops the export with
+    /// [`ShareStoreError::Tampered`].
+    pub fn export(
+        &self,
+        kinds: &[RecordKind],
+    ) -> Result<Vec<(String, RecordKind, Zeroizing<Vec<u8>>)>, ShareStoreError> {
+        let mut out = Vec::new();
+        for item in self.records.iter() {
+            let (k, v) = item?;
+            let text = std::str::from_utf8(&k)
+                .map_err(|_| ShareStoreError::Invalid("record key is not UTF-8".into()))?;
+            let (tag, key_id) = text
+                .split_once('\0')
+                .ok_or_else(|| ShareStoreError::Invalid("record key has no kind".into()))?;
+            let Some(kind) = kinds.iter().copied().find(|kind| kind.tag() == tag) else {
+                continue;
+            };
+            let plain = self.open_record(key_id, kind, &v)?;
+            out.push((key_id.to_string(), kind, plain));
+        }
+        Ok(out)
+    }
+
+    /// The session ids this node has joined (for a backup kit: a restored node must not join
+    /// them again).
+    pub fn joined_sessions(&self) -> Result<Vec<[u8; 32]>, ShareStoreError> {
+        let joined = self.db.open_tree(SESSIONS_TREE)?;
+        let mut out = Vec::new();
+        for item in joined.iter() {
+            let (k, _) = item?;
+            if let Ok(id) = <[u8; 32]>::try_from(&k[..]) {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     #[cfg(test)]
