@@ -57,6 +57,9 @@ impl RecordKind {
     }
 }
 
+/// A decrypted record for a backup kit: key id, kind, plaintext.
+pub type ExportedRecord = (String, RecordKind, Zeroizing<Vec<u8>>);
+
 /// Share-store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ShareStoreError {
@@ -341,10 +344,7 @@ impl ShareStore {
     /// Every record of the given kinds, decrypted (for a backup kit), sorted by kind and key
     /// id. A record that fails authentication stops the export with
     /// [`ShareStoreError::Tampered`].
-    pub fn export(
-        &self,
-        kinds: &[RecordKind],
-    ) -> Result<Vec<(String, RecordKind, Zeroizing<Vec<u8>>)>, ShareStoreError> {
+    pub fn export(&self, kinds: &[RecordKind]) -> Result<Vec<ExportedRecord>, ShareStoreError> {
         let mut out = Vec::new();
         for item in self.records.iter() {
             let (k, v) = item?;
