@@ -182,16 +182,6 @@ impl NodeIdentity {
             rpc_tls_sha256: cert_sha256(&tls_cert),
         };
         card.validate()?;
-        let plain = encode_secret(&libp2p_secret, &noise_secret, &tls_key, &tls_cert)?;
-        let public = serde_json::to_value(&card)
-            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
-        let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, &plain)?;
-        let json = serde_json::to_vec_pretty(&file)
-            .map_err(|e| BootstrapError::invalid("identity", e.to_string()))?;
-        sealed::write_atomic(&path, &json, false)?;
-        let card_json = serde_json::to_vec_pretty(&card)
-            .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
-        sealed::write_atomic(&data_dir.join(CARD_FILE), &card_json, true)?;
         let id = NodeIdentity {
             card,
             libp2p_secret,
@@ -199,7 +189,7 @@ impl NodeIdentity {
             tls_key,
             tls_cert,
         };
-        id.write_cert_pem(data_dir)?;
+        id.write_files(data_dir, passphrase, kdf)?;
         Ok(id)
     }
 
@@ -302,17 +292,29 @@ impl NodeIdentity {
         }
         card.validate()?;
         let id = Self::from_exported(card, secret)?;
-        let public = serde_json::to_value(&id.card)
+        id.write_files(data_dir, passphrase, kdf)?;
+        Ok(id)
+    }
+
+    /// Writes `identity.json` (the secrets sealed under `passphrase`; never overwritten),
+    /// `card.json` and the TLS certificate into `data_dir`.
+    fn write_files(
+        &self,
+        data_dir: &Path,
+        passphrase: &[u8],
+        kdf: KdfParams,
+    ) -> Result<(), BootstrapError> {
+        let plain = self.export_secret()?;
+        let public = serde_json::to_value(&self.card)
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
-        let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, secret)?;
+        let file = sealed::seal(domain::IDENTITY_FILE_AD, passphrase, kdf, public, &plain)?;
         let json = serde_json::to_vec_pretty(&file)
             .map_err(|e| BootstrapError::invalid("identity", e.to_string()))?;
-        sealed::write_atomic(&path, &json, false)?;
-        let card_json = serde_json::to_vec_pretty(&id.card)
+        sealed::write_atomic(&data_dir.join(IDENTITY_FILE), &json, false)?;
+        let card_json = serde_json::to_vec_pretty(&self.card)
             .map_err(|e| BootstrapError::invalid("identity card", e.to_string()))?;
         sealed::write_atomic(&data_dir.join(CARD_FILE), &card_json, true)?;
-        id.write_cert_pem(data_dir)?;
-        Ok(id)
+        self.write_cert_pem(data_dir)
     }
 
     /// The libp2p keypair (fresh copy).

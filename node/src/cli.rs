@@ -50,6 +50,30 @@ pub enum Command {
     Restore(crate::backup::cli::RestoreArgs),
 }
 
+/// The Argon2id parameters of newly sealed files (`init`, `restore`).
+#[derive(Debug, clap::Args)]
+pub struct KdfArgs {
+    /// Argon2id memory cost in KiB (floor 19456).
+    #[arg(long, default_value_t = KdfParams::default().memory_kib)]
+    pub kdf_memory_kib: u32,
+    /// Argon2id iterations (floor 2).
+    #[arg(long, default_value_t = KdfParams::default().iterations)]
+    pub kdf_iterations: u32,
+}
+
+impl KdfArgs {
+    /// The parameters, refused below the floor.
+    pub fn params(&self) -> anyhow::Result<KdfParams> {
+        let kdf = KdfParams {
+            memory_kib: self.kdf_memory_kib,
+            iterations: self.kdf_iterations,
+            ..KdfParams::default()
+        };
+        kdf.check_floor()?;
+        Ok(kdf)
+    }
+}
+
 /// Arguments of `mpc-node init`.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
@@ -68,12 +92,9 @@ pub struct InitArgs {
     /// Read the passphrase from this file instead of MPC_PASSPHRASE or a prompt.
     #[arg(long)]
     pub passphrase_file: Option<PathBuf>,
-    /// Argon2id memory cost in KiB (floor 19456).
-    #[arg(long, default_value_t = KdfParams::default().memory_kib)]
-    pub kdf_memory_kib: u32,
-    /// Argon2id iterations (floor 2).
-    #[arg(long, default_value_t = KdfParams::default().iterations)]
-    pub kdf_iterations: u32,
+    /// Argon2id parameters of the sealed files.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
     /// INSECURE, tests only (debug builds; a release build refuses it): store this node's
     /// Paillier primes from the published test fixture instead of generating them.
     #[arg(long)]
@@ -177,12 +198,7 @@ fn check_test_primes(flag: &Option<PathBuf>) -> anyhow::Result<()> {
 
 fn init(a: InitArgs) -> anyhow::Result<()> {
     check_test_primes(&a.insecure_test_primes)?;
-    let kdf = KdfParams {
-        memory_kib: a.kdf_memory_kib,
-        iterations: a.kdf_iterations,
-        ..KdfParams::default()
-    };
-    kdf.check_floor()?;
+    let kdf = a.kdf.params()?;
     let pass = passphrase::obtain(
         a.passphrase_file.as_deref(),
         NODE_PASSPHRASE_ENV,

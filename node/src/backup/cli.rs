@@ -73,12 +73,9 @@ pub struct RestoreArgs {
     /// The new node passphrase from this file instead of MPC_PASSPHRASE or a prompt.
     #[arg(long)]
     pub passphrase_file: Option<PathBuf>,
-    /// Argon2id memory cost in KiB for the new sealed files (floor 19456).
-    #[arg(long, default_value_t = KdfParams::default().memory_kib)]
-    pub kdf_memory_kib: u32,
-    /// Argon2id iterations (floor 2).
-    #[arg(long, default_value_t = KdfParams::default().iterations)]
-    pub kdf_iterations: u32,
+    /// Argon2id parameters of the new sealed files.
+    #[command(flatten)]
+    pub kdf: crate::cli::KdfArgs,
 }
 
 fn recovery_secret(
@@ -163,12 +160,7 @@ pub fn drill(a: DrillArgs) -> anyhow::Result<()> {
 
 /// `mpc-node restore`.
 pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
-    let kdf = KdfParams {
-        memory_kib: a.kdf_memory_kib,
-        iterations: a.kdf_iterations,
-        ..KdfParams::default()
-    };
-    kdf.check_floor()?;
+    let kdf = a.kdf.params()?;
     let bytes = read_kit(&a.kit)?;
     let secret = recovery_secret(&a.recovery_key_file, a.recovery_passphrase_file.as_deref())?;
     let pass = passphrase::obtain(
