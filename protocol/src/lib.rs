@@ -25,8 +25,9 @@
 //! - Randomness is always a caller-supplied RNG; `clippy.toml` bans wall clocks and OS
 //!   randomness here, and `.ci/run` keeps I/O crates out of the dependency tree.
 //!
-//! Caveats: threshold refresh and resharing are not built (issue 14); FROST refresh exists only
-//! as a DKG mode.
+//! Proactive refresh: every key type through frost-core's refresh DKG ([`frost::dkg::DkgMode`],
+//! [`ecdsa::refresh`] for cggmp21 shares). Caveat: resharing to another committee (adding,
+//! removing or replacing nodes) is not built yet (issue 14).
 
 pub mod chain;
 pub mod channel;

@@ -9,11 +9,15 @@
 //!   is consumed by use, and [`MessageDigest`] can only be computed from a preimage: the
 //!   RUSTSEC-2025-0127 rules (docs/decisions/0007).
 //!
-//! Limits: cggmp21 0.6 has no identifiable abort (aborts carry no culprits) and no refresh of
-//! threshold (t-of-n) keys.
+//! - [`refresh`]: proactive refresh of threshold shares (cggmp21 0.6 has none): frost-core's
+//!   refresh DKG over the same Shamir shares, then back to cggmp21 key shares.
+//!
+//! Limits: cggmp21 0.6 has no identifiable abort (aborts carry no culprits); the refresh does
+//! (it runs frost-core's verifiable secret sharing).
 
 pub mod machine;
 pub mod online;
+pub mod refresh;
 
 #[cfg(test)]
 mod tests;

@@ -423,3 +423,157 @@ fn wiping_an_integer_overwrites_it_in_place() {
         assert_eq!(secret.capacity(), capacity, "{bits} bits: reallocated");
     }
 }
+
+// ----- proactive refresh -----
+
+/// The refresh of every share of `c` (all parties honest unless `tamper` changes a message).
+fn refresh_all(
+    c: &Committee,
+    tag: u8,
+    tamper: impl FnMut(PartyIndex, PartyIndex, &mut Vec<u8>) -> Delivery,
+) -> BTreeMap<PartyIndex, Result<Committee1, SessionError>> {
+    let sid = SessionId([tag; 32]);
+    let sessions: BTreeMap<_, _> = c
+        .shares
+        .values()
+        .map(|s| {
+            let core = incomplete(s);
+            let p = refresh::refresh_party(core.i).unwrap();
+            (p, refresh::refresh_session(sid, &core).unwrap())
+        })
+        .collect();
+    let res = sim::run(
+        sessions,
+        &mut ChaCha20Rng::seed_from_u64(tag as u64),
+        tamper,
+    );
+    res.outputs
+        .into_iter()
+        .map(|(p, out)| {
+            let old = &c.shares[&p];
+            let r = out.and_then(|o| refresh::refreshed_share(&incomplete(old), &o));
+            (p, r.map(|new| complete(new, aux_of(old)).unwrap()))
+        })
+        .collect()
+}
+
+type Committee1 = EcdsaKeyShare;
+
+fn incomplete(s: &EcdsaKeyShare) -> IncompleteKeyShare<Secp256k1> {
+    use cggmp21::key_share::Validate;
+    s.clone().into_inner().core.validate().unwrap()
+}
+
+fn aux_of(s: &EcdsaKeyShare) -> EcdsaAuxInfo {
+    use cggmp21::key_share::Validate;
+    s.clone().into_inner().aux.validate().unwrap()
+}
+
+#[test]
+fn refresh_keeps_the_key_changes_every_share_and_old_shares_no_longer_fit() {
+    let c = c_2_of_3();
+    let refreshed: BTreeMap<_, _> = refresh_all(c, 70, sim::honest)
+        .into_iter()
+        .map(|(p, r)| (p, r.unwrap()))
+        .collect();
+    let fresh = Committee { shares: refreshed };
+    for p in parties(3) {
+        let (old, new) = (&c.shares[&p], &fresh.shares[&p]);
+        assert_eq!(
+            old.shared_public_key, new.shared_public_key,
+            "group key moved"
+        );
+        assert_eq!(old.chain_code, new.chain_code, "chain code moved");
+        assert_ne!(
+            old.public_shares, new.public_shares,
+            "public shares unchanged"
+        );
+        assert_ne!(
+            refresh::secret_bytes(&old.x),
+            refresh::secret_bytes(&new.x),
+            "share of {p} unchanged"
+        );
+    }
+    // Refreshed shares sign (presignatures and interactive), same HD addresses.
+    sign_with_presignatures(&fresh, &[PartyIndex(1), PartyIndex(3)], &[0, 7], 71);
+    full_sign(&fresh, &[PartyIndex(2), PartyIndex(3)], &[5], 72);
+    assert_eq!(
+        child_public_key(&fresh.shares[&PartyIndex(1)], &[0, 7]).unwrap(),
+        child_public_key(&c.shares[&PartyIndex(1)], &[0, 7]).unwrap()
+    );
+    // An old share with a new one: x = 2·x₁ − x₂ (points 1 and 2) is not the key any more.
+    let g = cggmp21::generic_ec::Point::<Secp256k1>::generator();
+    let two = cggmp21::generic_ec::Scalar::<Secp256k1>::from(2u64);
+    let scalar = |s: &EcdsaKeyShare| -> cggmp21::generic_ec::Scalar<Secp256k1> {
+        let secret: &cggmp21::generic_ec::SecretScalar<Secp256k1> = s.x.as_ref();
+        *secret.as_ref()
+    };
+    let key = |a: &EcdsaKeyShare, b: &EcdsaKeyShare| -> cggmp21::generic_ec::Point<Secp256k1> {
+        g * (two * scalar(a) - scalar(b))
+    };
+    let (o1, o2) = (&c.shares[&PartyIndex(1)], &c.shares[&PartyIndex(2)]);
+    let (n1, n2) = (&fresh.shares[&PartyIndex(1)], &fresh.shares[&PartyIndex(2)]);
+    assert_eq!(key(o1, o2), *c.shares[&PartyIndex(1)].shared_public_key);
+    assert_eq!(key(n1, n2), *c.shares[&PartyIndex(1)].shared_public_key);
+    assert_ne!(key(o1, n2), *c.shares[&PartyIndex(1)].shared_public_key);
+    assert_ne!(key(n1, o2), *c.shares[&PartyIndex(1)].shared_public_key);
+    // And the signing protocol refuses the mix: one old, one new share never make a signature.
+    let mixed = Committee {
+        shares: BTreeMap::from([(PartyIndex(1), o1.clone()), (PartyIndex(2), n2.clone())]),
+    };
+    let sid = SessionId([73; 32]);
+    let idx = keygen_indices(&[PartyIndex(1), PartyIndex(2)]);
+    let digest = MessageDigest::sha256(b"mixed shares");
+    let mut rs = rngs(2, 73);
+    let signers = [PartyIndex(1), PartyIndex(2)];
+    let sessions: BTreeMap<_, _> = signers
+        .iter()
+        .zip(rs.iter_mut())
+        .map(|(p, r)| {
+            (
+                *p,
+                sign(&sid, *p, &signers, &idx, &mixed.shares[p], &[], &digest, r).unwrap(),
+            )
+        })
+        .collect();
+    let out = sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(0), sim::honest).outputs;
+    assert!(
+        out.values().all(|r| r.is_err()),
+        "an old share and a refreshed share produced a signature"
+    );
+}
+
+#[test]
+fn a_bad_refresh_sub_share_is_named_and_no_share_changes() {
+    let c = c_2_of_3();
+    // Party 3's sub-share to party 1 (round 3) is replaced by a well-formed wrong one (+1).
+    let res = refresh_all(c, 74, |from, to, bytes| {
+        if from == PartyIndex(3) && to == PartyIndex(1) {
+            if let Some(bad) = shifted_share(bytes) {
+                *bytes = bad;
+            }
+        }
+        Delivery::Deliver
+    });
+    match &res[&PartyIndex(1)] {
+        Err(SessionError::Abort { culprits, .. }) => assert_eq!(culprits, &vec![PartyIndex(3)]),
+        Err(e) => panic!("party 1 should abort naming party 3, got {e}"),
+        Ok(_) => panic!("party 1 accepted a bad sub-share"),
+    }
+}
+
+/// A round-3 refresh message with its sub-share plus one, re-encoded (None for other rounds).
+fn shifted_share(bytes: &[u8]) -> Option<Vec<u8>> {
+    use crate::frost::dkg::DkgMessage;
+    use frost_core::keys::SigningShare;
+    type F = crate::frost::Secp256k1;
+    let mut env: crate::session::Envelope<DkgMessage<F>> = crate::decode(bytes, 1 << 20).ok()?;
+    let DkgMessage::Share(pkg) = &env.body else {
+        return None;
+    };
+    let s = pkg.signing_share().to_scalar() + k256::Scalar::ONE;
+    env.body = DkgMessage::Share(frost_core::keys::dkg::round2::Package::new(
+        SigningShare::<F>::new(s),
+    ));
+    env.encode().ok()
+}

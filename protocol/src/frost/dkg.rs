@@ -170,6 +170,43 @@ impl<C: Ciphersuite> FrostDkg<C> {
             .collect()
     }
 
+    /// Refresh only: checks every received sub-share against its sender's commitment (with the
+    /// zero constant term put back), naming the senders of bad ones. frost-core's
+    /// `refresh_dkg_shares` makes the same check but names no culprit.
+    fn check_refresh_shares(&self) -> Result<(), SessionError> {
+        use frost_core::keys::{
+            CoefficientCommitment, SecretShare, VerifiableSecretSharingCommitment,
+        };
+        use frost_core::Group;
+        let me = identifier::<C>(self.me)?;
+        let mut culprits = Vec::new();
+        for (p, share) in &self.shares {
+            let commit = self
+                .commits
+                .get(p)
+                .ok_or_else(|| SessionError::Bug(format!("no commitment from {p}")))?;
+            let mut coefficients = vec![CoefficientCommitment::new(C::Group::identity())];
+            coefficients.extend_from_slice(commit.commitment().coefficients());
+            let vss = VerifiableSecretSharingCommitment::new(coefficients);
+            if SecretShare::new(me, *share.signing_share(), vss)
+                .verify()
+                .is_err()
+            {
+                culprits.push(*p);
+            }
+        }
+        if culprits.is_empty() {
+            return Ok(());
+        }
+        Err(SessionError::Abort {
+            reason: format!(
+                "verifying refresh sub-shares: {} sent a sub-share that does not match its commitment",
+                culprits.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            culprits,
+        })
+    }
+
     /// Hash of the complete round-1 view: session id, then every party's package in order.
     fn view_digest(&self, own: &round1::Package<C>) -> Result<[u8; 32], SessionError> {
         let mut h = Sha256::new();
@@ -247,6 +284,9 @@ impl<C: Ciphersuite> FrostDkg<C> {
                 State::AwaitShares(secret2) if self.shares.len() == self.others() => {
                     let r1 = self.by_identifier(&self.commits)?;
                     let r2 = self.by_identifier(&self.shares)?;
+                    if matches!(self.mode, DkgMode::Refresh { .. }) {
+                        self.check_refresh_shares()?;
+                    }
                     let result = match &self.mode {
                         DkgMode::Fresh => dkg::part3(&secret2, &r1, &r2),
                         DkgMode::Refresh {

@@ -1,7 +1,7 @@
 //! FROST session tests: every curve, (2,3) and (3,5), every t-subset, faults, refresh.
 //! Seeded: set MPC_TEST_SEED to replay; the seed is printed when a test fails.
 
-use super::dkg::{DkgMode, DkgOutput, FrostDkg};
+use super::dkg::{DkgMessage, DkgMode, DkgOutput, FrostDkg};
 use super::nonces::{NonceError, NonceStore};
 use super::sign::FrostSign;
 use super::{Ed25519, Secp256k1, Secp256k1Tr};
@@ -666,4 +666,45 @@ fn online_signing_session_cannot_start_twice() {
         session.start(&mut s.rng),
         Err(SessionError::Bug(_))
     ));
+}
+
+#[test]
+fn refresh_with_a_bad_sub_share_names_the_sender_and_changes_no_share() {
+    let mut s = Seeded::new();
+    let keys = dkg::<Ed25519>(3, 2, &mut s);
+    let ps = parties(3);
+    let sessions = ps
+        .iter()
+        .map(|p| {
+            let k = &keys[p];
+            let mode = DkgMode::Refresh {
+                key_package: Box::new(k.key_package.clone()),
+                public_key_package: Box::new(k.public_key_package.clone()),
+            };
+            (
+                *p,
+                FrostDkg::<Ed25519>::new(sid(10), *p, &ps, 2, mode).unwrap(),
+            )
+        })
+        .collect();
+    // Party 2's round-3 sub-share to party 3 is a well-formed scalar off by one.
+    let res = sim::run(sessions, &mut s.rng, |from, to, bytes| {
+        if from == PartyIndex(2) && to == PartyIndex(3) && is_round(bytes, 3) {
+            let mut env: crate::session::Envelope<DkgMessage<Ed25519>> =
+                crate::decode(bytes, 1 << 20).unwrap();
+            if let DkgMessage::Share(pkg) = &env.body {
+                let bad = pkg.signing_share().to_scalar() + curve25519_dalek::Scalar::ONE;
+                env.body = DkgMessage::Share(frost_core::keys::dkg::round2::Package::new(
+                    frost_core::keys::SigningShare::new(bad),
+                ));
+                *bytes = env.encode().unwrap();
+            }
+        }
+        Delivery::Deliver
+    });
+    match &res.outputs[&PartyIndex(3)] {
+        Err(SessionError::Abort { culprits, .. }) => assert_eq!(culprits, &vec![PartyIndex(2)]),
+        Err(e) => panic!("party 3 should abort naming party 2, got {e}"),
+        Ok(_) => panic!("party 3 accepted a bad sub-share"),
+    }
 }

@@ -1,0 +1,173 @@
+//! Proactive refresh of cggmp21 (threshold ECDSA) key shares.
+//!
+//! cggmp21 0.6 has no threshold refresh. A cggmp21 t-of-n key share is a plain Shamir share over
+//! secp256k1: party `i` (0-based keygen index) holds `x_i = f(I_i)` with evaluation point
+//! `I_i = i + 1` (cggmp21-keygen, threshold mode) and everyone knows `X_j = x_j·G` and
+//! `X = f(0)·G`. That is exactly a FROST(secp256k1) key package with identifier `i + 1`, so the
+//! refresh is frost-core's refresh DKG (`keys::refresh`, the Zcash Foundation's implementation
+//! of proactive secret sharing, HJKY95 with Feldman commitments) run by [`FrostDkg`] in
+//! [`DkgMode::Refresh`] — the same session, echo broadcast and culprit naming as the FROST key
+//! types — over the shares converted to FROST types and back:
+//!
+//! - [`refresh_session`]: the session for keygen index `i` (party `PartyIndex(i + 1)`);
+//! - [`refreshed_share`]: the new cggmp21 share from the session's output, checked: same group
+//!   key, same evaluation points and threshold, same chain code, `x'_i·G = X'_i`, and the new
+//!   public shares interpolate to the group key (`Valid::validate`).
+//!
+//! Every refreshed public share comes from the commitments every party echoed, so all parties
+//! agree on them; the group key (and every address) is unchanged because each party's
+//! refreshing polynomial has a zero constant term (frost-core inserts the identity commitment
+//! itself; a party cannot send one). Aux info (Paillier keys) is independent of the shares and
+//! stays valid. Presignatures made from the old shares must be discarded by the caller.
+
+use super::Secp256k1;
+use crate::frost::dkg::{DkgMode, DkgOutput, FrostDkg};
+use crate::frost::Secp256k1 as FrostSecp256k1;
+use crate::session::{PartyIndex, SessionError, SessionId};
+use cggmp21::generic_ec::{NonZero, Point, Scalar, SecretScalar};
+use cggmp21::key_share::{DirtyIncompleteKeyShare, IncompleteKeyShare, Validate};
+use frost_core::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShare};
+use frost_core::{Identifier, VerifyingKey};
+use std::collections::BTreeMap;
+
+type F = FrostSecp256k1;
+
+fn bug(what: &str, e: impl std::fmt::Display) -> SessionError {
+    SessionError::Bug(format!("{what}: {e}"))
+}
+
+/// The refresh-session party of keygen index `i` (its evaluation point `i + 1`).
+pub fn refresh_party(keygen_index: u16) -> Result<PartyIndex, SessionError> {
+    keygen_index
+        .checked_add(1)
+        .map(PartyIndex)
+        .ok_or_else(|| SessionError::Bug("keygen index out of range".into()))
+}
+
+fn identifier(point: &NonZero<Scalar<Secp256k1>>) -> Result<Identifier<F>, SessionError> {
+    Identifier::deserialize(point.to_be_bytes().as_ref()).map_err(|e| bug("evaluation point", e))
+}
+
+fn verifying_share(p: &NonZero<Point<Secp256k1>>) -> Result<VerifyingShare<F>, SessionError> {
+    VerifyingShare::deserialize(&p.to_bytes(true)).map_err(|e| bug("public share", e))
+}
+
+/// The secret scalar's big-endian bytes (zeroized on drop).
+pub(crate) fn secret_bytes(x: &NonZero<SecretScalar<Secp256k1>>) -> zeroize::Zeroizing<Vec<u8>> {
+    let secret: &SecretScalar<Secp256k1> = x.as_ref();
+    let s: &Scalar<Secp256k1> = secret.as_ref();
+    zeroize::Zeroizing::new(s.to_be_bytes().as_ref().to_vec())
+}
+
+/// The share as FROST(secp256k1) packages (secret, public).
+fn to_frost(
+    share: &IncompleteKeyShare<Secp256k1>,
+) -> Result<(KeyPackage<F>, PublicKeyPackage<F>), SessionError> {
+    let vss = share
+        .vss_setup
+        .as_ref()
+        .ok_or_else(|| SessionError::Bug("the ECDSA share is not a threshold share".into()))?;
+    if vss.I.len() != share.public_shares.len() {
+        return Err(SessionError::Bug(
+            "evaluation points and public shares differ".into(),
+        ));
+    }
+    let mut shares = BTreeMap::new();
+    for (point, public) in vss.I.iter().zip(&share.public_shares) {
+        shares.insert(identifier(point)?, verifying_share(public)?);
+    }
+    let me = usize::from(share.i);
+    let my_id = identifier(vss.I.get(me).ok_or_else(|| bug("index", "out of range"))?)?;
+    let my_public = verifying_share(&share.public_shares[me])?;
+    let group = VerifyingKey::<F>::deserialize(&share.shared_public_key.to_bytes(true))
+        .map_err(|e| bug("group key", e))?;
+    let secret = SigningShare::<F>::deserialize(secret_bytes(&share.x).as_ref())
+        .map_err(|e| bug("secret share", e))?;
+    Ok((
+        KeyPackage::new(my_id, secret, my_public, group, vss.min_signers),
+        PublicKeyPackage::new(shares, group, Some(vss.min_signers)),
+    ))
+}
+
+/// The refresh session of this party's ECDSA share among the `n` parties of its committee (all
+/// of them take part). Party indices are `keygen index + 1`.
+pub fn refresh_session(
+    sid: SessionId,
+    share: &IncompleteKeyShare<Secp256k1>,
+) -> Result<FrostDkg<F>, SessionError> {
+    let (key_package, public_key_package) = to_frost(share)?;
+    let n = u16::try_from(share.public_shares.len()).map_err(|e| bug("committee size", e))?;
+    let parties = (0..n).map(refresh_party).collect::<Result<Vec<_>, _>>()?;
+    let t = key_package.min_signers();
+    FrostDkg::new(
+        sid,
+        refresh_party(share.i)?,
+        &parties,
+        *t,
+        DkgMode::Refresh {
+            key_package: Box::new(key_package),
+            public_key_package: Box::new(public_key_package),
+        },
+    )
+}
+
+/// The refreshed cggmp21 share from a refresh session's output, checked against the old share.
+pub fn refreshed_share(
+    old: &IncompleteKeyShare<Secp256k1>,
+    out: &DkgOutput<F>,
+) -> Result<IncompleteKeyShare<Secp256k1>, SessionError> {
+    let vss = old
+        .vss_setup
+        .clone()
+        .ok_or_else(|| SessionError::Bug("the ECDSA share is not a threshold share".into()))?;
+    let group = out
+        .public_key_package
+        .verifying_key()
+        .serialize()
+        .map_err(|e| bug("group key", e))?;
+    if group != old.shared_public_key.to_bytes(true).to_vec() {
+        return Err(SessionError::Bug(
+            "refresh changed the group key (every address would change)".into(),
+        ));
+    }
+    if *out.key_package.min_signers() != vss.min_signers {
+        return Err(SessionError::Bug("refresh changed the threshold".into()));
+    }
+    let mut public_shares = Vec::with_capacity(vss.I.len());
+    for point in &vss.I {
+        let id = identifier(point)?;
+        let vs = out
+            .public_key_package
+            .verifying_shares()
+            .get(&id)
+            .ok_or_else(|| SessionError::Bug("a party has no refreshed public share".into()))?;
+        let bytes = vs.serialize().map_err(|e| bug("public share", e))?;
+        let p = Point::<Secp256k1>::from_bytes(&bytes).map_err(|e| bug("public share", e))?;
+        public_shares.push(
+            NonZero::from_point(p)
+                .ok_or_else(|| SessionError::Bug("refreshed public share is zero".into()))?,
+        );
+    }
+    if out.public_key_package.verifying_shares().len() != vss.I.len() {
+        return Err(SessionError::Bug(
+            "refresh changed the committee size".into(),
+        ));
+    }
+    let mut scalar =
+        Scalar::<Secp256k1>::from_be_bytes(out.key_package.signing_share().serialize())
+            .map_err(|e| bug("secret share", e))?;
+    let secret = SecretScalar::new(&mut scalar);
+    let x = NonZero::from_secret_scalar(secret)
+        .ok_or_else(|| SessionError::Bug("refreshed secret share is zero".into()))?;
+    let mut key_info = old.key_info.clone();
+    key_info.public_shares = public_shares;
+    key_info.vss_setup = Some(vss);
+    let dirty = DirtyIncompleteKeyShare {
+        i: old.i,
+        key_info,
+        x,
+    };
+    dirty
+        .validate()
+        .map_err(|e| SessionError::Bug(format!("refreshed ECDSA share is invalid: {e}")))
+}
