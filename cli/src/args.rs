@@ -162,6 +162,21 @@ pub(crate) enum VaultCmd {
         #[arg(long)]
         wait: bool,
     },
+    /// Refresh a vault's key shares now (org admins; governed): same keys and addresses, new
+    /// shares on every node; old shares and presignatures become useless.
+    Refresh {
+        #[command(flatten)]
+        signer: Signer,
+        /// Vault id.
+        #[arg(long)]
+        vault: String,
+        /// Why (recorded in the vault and the audit log), e.g. "operator left".
+        #[arg(long)]
+        reason: String,
+        /// Wait until the refresh is done or failed.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Show a vault.
     Get {
         /// Vault id.
@@ -566,6 +581,9 @@ pub(crate) enum OrgCmd {
         /// Seconds a change waits after its quorum, during which any admin may veto it.
         #[arg(long, default_value_t = 0)]
         timelock_secs: u64,
+        /// Hours between proactive refreshes of every vault's key shares (0: on demand only).
+        #[arg(long, default_value_t = 0)]
+        refresh_interval_hours: u32,
     },
     /// Show one organisation.
     Get {

@@ -46,6 +46,42 @@ fn signed(
     submit(args, client, method, &s.idempotency_key, action)
 }
 
+/// Waits until the vault's refresh started after `before` is done or failed; an error if it
+/// failed (with the reason and the nodes blamed) or takes longer than three minutes.
+fn wait_for_refresh(client: &RpcClient, vault: &str, before: &Value) -> anyhow::Result<Value> {
+    let started_after = before["last_refresh"]["started_log_index"].as_u64();
+    let t0 = std::time::Instant::now();
+    loop {
+        let v = client.call("vault_get", json!({ "vault_id": vault }))?;
+        let last = &v["last_refresh"];
+        if v["refresh"].is_null() && last["started_log_index"].as_u64() != started_after {
+            match last["status"]["state"].as_str() {
+                Some("done") => {
+                    eprintln!(
+                        "  refreshed: epoch {}, addresses unchanged ({} s)",
+                        v["epoch"],
+                        t0.elapsed().as_secs()
+                    );
+                    return Ok(v);
+                }
+                _ => anyhow::bail!(
+                    "the refresh failed: {} (blamed nodes: {}); the old shares stay in force",
+                    last["status"]["reason"].as_str().unwrap_or("no reason"),
+                    last["status"]["culprits"]
+                ),
+            }
+        }
+        if t0.elapsed() > Duration::from_secs(180) {
+            anyhow::bail!("the refresh is still running after 180 s");
+        }
+        eprintln!(
+            "  refresh running on every node… ({} s)",
+            t0.elapsed().as_secs()
+        );
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+}
+
 fn org_of(s: &Signer) -> OrgId {
     OrgId(s.org.clone())
 }
@@ -270,6 +306,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             signer,
             admin_quorum,
             timelock_secs,
+            refresh_interval_hours,
         }) => signed(
             &args,
             &client,
@@ -280,6 +317,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 settings: mpc_custody::OrgSettings {
                     admin_quorum: *admin_quorum,
                     timelock_secs: *timelock_secs,
+                    refresh_interval_hours: *refresh_interval_hours,
                 },
             },
         )?,
@@ -453,6 +491,30 @@ fn run(args: Args) -> anyhow::Result<()> {
                     );
                     std::thread::sleep(Duration::from_millis(1000));
                 }
+            } else {
+                out
+            }
+        }
+        Cmd::Vault(VaultCmd::Refresh {
+            signer,
+            vault,
+            reason,
+            wait,
+        }) => {
+            let before = client.call("vault_get", json!({ "vault_id": vault }))?;
+            let out = signed(
+                &args,
+                &client,
+                "vault_refresh",
+                signer,
+                Action::VaultRefresh {
+                    org_id: org_of(signer),
+                    vault_id: vault.as_str().into(),
+                    reason: reason.clone(),
+                },
+            )?;
+            if *wait && !governance::is_proposal(&out) {
+                wait_for_refresh(&client, vault, &before)?
             } else {
                 out
             }

@@ -122,6 +122,16 @@ pub enum Action {
         /// Display name.
         name: String,
     },
+    /// Refresh an active vault's key shares now (every key type; same keys and addresses, new
+    /// shares; old shares and presignatures become useless).
+    VaultRefresh {
+        /// Organisation.
+        org_id: OrgId,
+        /// Vault.
+        vault_id: VaultId,
+        /// Why (shown in the vault's record and the audit log), e.g. "operator left".
+        reason: String,
+    },
     /// Derive a wallet from an active vault.
     WalletCreate {
         /// Organisation.
@@ -301,6 +311,7 @@ impl Action {
             Action::MemberAdd { .. } => "member_add",
             Action::MemberRemove { .. } => "member_remove",
             Action::VaultCreate { .. } => "vault_create",
+            Action::VaultRefresh { .. } => "vault_refresh",
             Action::WalletCreate { .. } => "wallet_create",
             Action::AddressBookAdd { .. } => "addressbook_add",
             Action::AddressBookRemove { .. } => "addressbook_remove",
@@ -330,6 +341,7 @@ impl Action {
             | Action::MemberAdd { org_id, .. }
             | Action::MemberRemove { org_id, .. }
             | Action::VaultCreate { org_id, .. }
+            | Action::VaultRefresh { org_id, .. }
             | Action::WalletCreate { org_id, .. }
             | Action::AddressBookAdd { org_id, .. }
             | Action::AddressBookRemove { org_id, .. }
@@ -356,6 +368,7 @@ impl Action {
             Action::MemberAdd { .. }
                 | Action::MemberRemove { .. }
                 | Action::VaultCreate { .. }
+                | Action::VaultRefresh { .. }
                 | Action::WalletCreate { .. }
                 | Action::AddressBookAdd { .. }
                 | Action::AddressBookRemove { .. }
@@ -415,6 +428,12 @@ impl Action {
             Action::VaultCreate { vault_id, name, .. } => {
                 validate_id("vault_id", vault_id)?;
                 validate_name(name)
+            }
+            Action::VaultRefresh {
+                vault_id, reason, ..
+            } => {
+                validate_id("vault_id", vault_id)?;
+                validate_name(reason)
             }
             Action::WalletCreate {
                 vault_id, index, ..

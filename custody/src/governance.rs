@@ -37,7 +37,13 @@ pub struct OrgSettings {
     /// Seconds between reaching the quorum and taking effect; any admin may veto meanwhile.
     #[serde(default)]
     pub timelock_secs: u64,
+    /// Hours between proactive refreshes of every vault's key shares (0: only on demand).
+    #[serde(default)]
+    pub refresh_interval_hours: u32,
 }
+
+/// Longest refresh interval: five years.
+pub const MAX_REFRESH_INTERVAL_HOURS: u32 = 5 * 365 * 24;
 
 impl OrgSettings {
     /// Syntax checks.
@@ -48,6 +54,11 @@ impl OrgSettings {
         if self.timelock_secs > MAX_TIMELOCK_SECS {
             return Err(format!("timelock_secs must be at most {MAX_TIMELOCK_SECS}"));
         }
+        if self.refresh_interval_hours > MAX_REFRESH_INTERVAL_HOURS {
+            return Err(format!(
+                "refresh_interval_hours must be at most {MAX_REFRESH_INTERVAL_HOURS} (0: on demand only)"
+            ));
+        }
         Ok(())
     }
 
@@ -57,6 +68,11 @@ impl OrgSettings {
             0 => admins.clamp(1, 2),
             q => usize::from(q),
         }
+    }
+
+    /// The refresh interval in milliseconds (0: no schedule).
+    pub fn refresh_interval_ms(&self) -> u64 {
+        u64::from(self.refresh_interval_hours).saturating_mul(3_600_000)
     }
 
     /// The time-lock in milliseconds.

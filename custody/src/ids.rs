@@ -42,6 +42,24 @@ pub fn dkg_session(cluster_id: &str, vault_id: &str, log_index: u64, key_type: &
     )
 }
 
+/// The refresh session of one key type of a vault, started by the entry at `log_index`.
+pub fn refresh_session(
+    cluster_id: &str,
+    vault_id: &str,
+    log_index: u64,
+    key_type: &str,
+) -> SessionId {
+    session_id(
+        cluster_id,
+        "refresh",
+        &[
+            vault_id.as_bytes(),
+            &log_index.to_be_bytes(),
+            key_type.as_bytes(),
+        ],
+    )
+}
+
 /// The presigning session of presignature `seq` of a wallet's pool made by `signers`.
 pub fn presign_session(
     cluster_id: &str,

@@ -80,4 +80,7 @@ pub use request::{
     attempt_deadline_ms, check_approval, intent_digest, Request, RequestStatus, SignAttempt,
     ATTEMPT_DEADLINE_INTERACTIVE_MS, ATTEMPT_DEADLINE_ONLINE_MS, MAX_SIGN_ATTEMPTS,
 };
-pub use vault::{Vault, VaultStatus, Wallet, DEFAULT_ETH_TESTNET_CHAIN_ID};
+pub use vault::{
+    refresh_digest, KeyRefresh, RefreshStatus, Vault, VaultStatus, Wallet,
+    DEFAULT_ETH_TESTNET_CHAIN_ID,
+};

@@ -33,6 +33,9 @@ pub struct PresigPool {
     pub used: u64,
     /// Failed presigning sessions since the last success or request.
     pub failures_in_row: u32,
+    /// The vault's key-share epoch these presignatures are made from.
+    #[serde(default)]
+    pub epoch: u32,
 }
 
 impl PresigPool {
@@ -46,6 +49,7 @@ impl PresigPool {
             ready: BTreeSet::new(),
             used: 0,
             failures_in_row: 0,
+            epoch: 0,
         };
         p.top_up();
         p
@@ -60,6 +64,17 @@ impl PresigPool {
             self.generating.insert(self.next_seq, BTreeSet::new());
             self.next_seq += 1;
         }
+    }
+
+    /// Starts over after a refresh of the vault's shares to `epoch`: every scheduled or ready
+    /// presignature (made from the old shares) is dropped; new ones are scheduled under new
+    /// sequence numbers.
+    pub fn restart(&mut self, epoch: u32) {
+        self.generating.clear();
+        self.ready.clear();
+        self.failures_in_row = 0;
+        self.epoch = epoch;
+        self.top_up();
     }
 
     /// Removes and returns `n` usable presignatures (lowest first), or none if fewer are ready.

@@ -116,6 +116,40 @@ pub enum Report {
         /// The observation.
         seen: crate::chain_status::Seen,
     },
+    /// This node finished the vault's refresh to `epoch` and stored the new shares (not yet in
+    /// force): `digest` is [`crate::refresh_digest`] of the new public key material.
+    VaultRefreshed {
+        /// Vault.
+        vault_id: VaultId,
+        /// The epoch the refresh makes.
+        epoch: u32,
+        /// The refresh: the log index that started it (the new shares' generation).
+        generation: u64,
+        /// Digest of the new group keys and public shares (hex).
+        digest: String,
+    },
+    /// The vault's refresh to `epoch` failed on this node; nothing changes.
+    VaultRefreshFailed {
+        /// Vault.
+        vault_id: VaultId,
+        /// The epoch the refresh would have made.
+        epoch: u32,
+        /// The refresh: the log index that started it.
+        generation: u64,
+        /// Why.
+        reason: String,
+        /// Nodes the session named as having sent bad sub-shares.
+        culprits: Vec<NodeId>,
+    },
+    /// The organisation's refresh schedule says the vault's shares (at `epoch`) are due for a
+    /// refresh. Any node may send it; it takes effect only if, at the log time it is applied,
+    /// the schedule still says so.
+    RefreshDue {
+        /// Vault.
+        vault_id: VaultId,
+        /// The vault's current epoch.
+        epoch: u32,
+    },
     /// Signing failed on this node.
     SignFailed {
         /// Request.
@@ -145,6 +179,9 @@ impl Report {
             Report::AuxFailed { .. } => "aux_failed",
             Report::Broadcast { .. } => "broadcast",
             Report::ChainObserved { .. } => "chain_observed",
+            Report::VaultRefreshed { .. } => "vault_refreshed",
+            Report::VaultRefreshFailed { .. } => "vault_refresh_failed",
+            Report::RefreshDue { .. } => "refresh_due",
         }
     }
 }

@@ -33,6 +33,7 @@ mod passkeys;
 mod policy;
 mod pools;
 mod records;
+mod refresh;
 mod reports;
 mod requests;
 mod signer_check;
@@ -366,6 +367,11 @@ impl CustodyState {
                 vault_id,
                 name,
             } => self.vault_create(x, org_id, vault_id, name),
+            Action::VaultRefresh {
+                org_id,
+                vault_id,
+                reason,
+            } => self.vault_refresh(x, org_id, vault_id, reason),
             Action::WalletCreate {
                 org_id,
                 vault_id,

@@ -46,6 +46,82 @@ pub struct Vault {
     pub keys: Option<VaultPublicKeys>,
     /// Each node's report.
     pub reports: BTreeMap<NodeId, VaultPublicKeys>,
+    /// Key-share epoch: 0 after DKG, one more after each completed refresh. Nodes keep only
+    /// the shares of this epoch.
+    #[serde(default)]
+    pub epoch: u32,
+    /// Log index of the entry that made `epoch` current (0 for the DKG epoch). Signing attempts
+    /// fixed before it are not signed with the new shares (they fail and are retried).
+    #[serde(default)]
+    pub epoch_log_index: u64,
+    /// Names the current shares in every node's store: the log index of the refresh entry whose
+    /// sessions made them (0: the DKG's).
+    #[serde(default)]
+    pub share_generation: u64,
+    /// The refresh under way, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<KeyRefresh>,
+    /// The last refresh that finished or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refresh: Option<KeyRefresh>,
+}
+
+/// Where a proactive refresh stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RefreshStatus {
+    /// Every committee node runs the refresh sessions.
+    Running,
+    /// Every node reported the same new public shares (signed reports kept): `epoch` is current.
+    Done {
+        /// Log time it completed (ms).
+        at_ms: u64,
+    },
+    /// A node failed or the reports disagree: nothing changed, the old shares stay in force.
+    Failed {
+        /// Log time (ms).
+        at_ms: u64,
+        /// Why.
+        reason: String,
+        /// Nodes a session named as having sent a bad sub-share.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        culprits: Vec<NodeId>,
+    },
+}
+
+/// A proactive refresh of a vault's key shares (every key type; same keys, new shares).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRefresh {
+    /// The epoch it makes current.
+    pub epoch: u32,
+    /// Log index of the entry that started it (session ids derive from it).
+    pub started_log_index: u64,
+    /// Log time it started (ms).
+    pub started_at_ms: u64,
+    /// Why: `on demand (proposal …)` or `scheduled`.
+    pub reason: String,
+    /// Status.
+    pub status: RefreshStatus,
+    /// Each committee node's signed `vault_refreshed` report (the digest of the new public
+    /// shares it holds). A node deletes its old shares only after checking every one of these
+    /// signatures against the genesis keys of the committee.
+    #[serde(default)]
+    pub reports: BTreeMap<NodeId, crate::SignedReport>,
+}
+
+/// Digest of a refresh's new public key material (hex): the group keys and every party's new
+/// public share, for each key type, as the reporting node computed them.
+pub fn refresh_digest(parts: &[(&str, Vec<u8>)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(mpc_protocol::domain::KEY_REFRESH);
+    for (name, bytes) in parts {
+        h.update((name.len() as u64).to_be_bytes());
+        h.update(name.as_bytes());
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    }
+    hex::encode(h.finalize())
 }
 
 /// A wallet: an address derived from a vault key.

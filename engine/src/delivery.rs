@@ -155,6 +155,23 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
             let a = state.aux();
             !a.complete && a.attempt == *attempt
         }
+        Report::VaultRefreshed {
+            vault_id,
+            generation,
+            ..
+        }
+        | Report::VaultRefreshFailed {
+            vault_id,
+            generation,
+            ..
+        } => state.vault(vault_id).is_some_and(|v| {
+            v.refresh
+                .as_ref()
+                .is_some_and(|r| r.started_log_index == *generation && !r.reports.contains_key(&me))
+        }),
+        Report::RefreshDue { vault_id, epoch } => state
+            .vault(vault_id)
+            .is_some_and(|v| v.epoch == *epoch && v.refresh.is_none()),
         // Sent by the chain watcher, which re-reads the state each round (not the engine).
         Report::Broadcast { request_id, .. } | Report::ChainObserved { request_id, .. } => state
             .request(request_id)

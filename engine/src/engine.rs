@@ -17,6 +17,9 @@ pub const AUX_RETRY_MAX_MS: u64 = 300_000;
 /// How often a node re-sends its report that an attempt expired while the attempt stays current
 /// (the first may have been applied before the log's clock reached the deadline), ms.
 pub const EXPIRY_RESEND_MS: u64 = 10_000;
+/// How often a node re-sends `refresh_due` while the schedule says a refresh is due and none
+/// has started (the log decides; duplicates change nothing).
+pub const REFRESH_DUE_RESEND_MS: u64 = 60_000;
 
 /// The committee's ECDSA aux info, as far as this node knows (attempts are in the log:
 /// [`mpc_custody::AuxRecord`]).
@@ -74,6 +77,11 @@ pub struct Engine {
     /// Open requests with a time-to-live, watched for it (`deadline_ms` = `expires_at_ms`).
     expiring: BTreeMap<RequestId, Watched>,
     deliveries: Deliveries,
+    /// Vaults of this node's committee with a refresh schedule: when the next `refresh_due`
+    /// report is to be sent (this node's clock; the log's time decides).
+    refresh_due: BTreeMap<VaultId, u64>,
+    /// The last refresh (its start index) after which this node tidied each vault's shares.
+    tidied: BTreeMap<VaultId, u64>,
 }
 
 /// Party index of a node (its node id).
@@ -115,6 +123,8 @@ impl Engine {
             watched: BTreeMap::new(),
             expiring: BTreeMap::new(),
             deliveries: Deliveries::default(),
+            refresh_due: BTreeMap::new(),
+            tidied: BTreeMap::new(),
         }
     }
 
@@ -194,6 +204,18 @@ impl Engine {
                 });
             }
         }
+        for (vault_id, at) in self.refresh_due.iter_mut() {
+            if *at > now_ms {
+                continue;
+            }
+            *at = now_ms.saturating_add(REFRESH_DUE_RESEND_MS);
+            if let Some(v) = state.vault(vault_id) {
+                expired.push(Report::RefreshDue {
+                    vault_id: vault_id.clone(),
+                    epoch: v.epoch,
+                });
+            }
+        }
         for report in expired {
             self.propose(report, out);
         }
@@ -219,7 +241,8 @@ impl Engine {
                 None => w.deadline_ms,
             })
             .min();
-        [aux, expiry, self.deliveries.next_wake_ms()]
+        let refresh = self.refresh_due.values().min().copied();
+        [aux, expiry, refresh, self.deliveries.next_wake_ms()]
             .into_iter()
             .flatten()
             .min()
@@ -275,10 +298,23 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         match key {
-            RecordKey::Vault(id) => self.vault_changed(state, id, out),
+            RecordKey::Vault(id) => {
+                self.vault_changed(state, id, out);
+                self.refresh_changed(state, id, out);
+                self.schedule_changed(now_ms, state, id);
+            }
             RecordKey::PresigPool(wallet_id) => self.pool_changed(state, wallet_id, out),
             RecordKey::Request(id) => self.request_changed(now_ms, state, id, out),
             RecordKey::Aux => self.aux_changed(now_ms, state, out),
+            RecordKey::Org(org) => {
+                let vaults: Vec<VaultId> = state
+                    .vaults(Some(org))
+                    .map(|v| v.vault_id.clone())
+                    .collect();
+                for v in vaults {
+                    self.schedule_changed(now_ms, state, &v);
+                }
+            }
             _ => {}
         }
     }
@@ -309,6 +345,18 @@ impl Engine {
                     && r.attempts
                         .last()
                         .is_some_and(|a| a.attempt == *attempt && a.signers.contains(&self.me))
+            }),
+            Job::Refresh {
+                vault_id,
+                epoch,
+                generation,
+            } => state.vault(vault_id).is_some_and(|v| {
+                v.committee.contains(&self.me)
+                    && v.refresh.as_ref().is_some_and(|r| {
+                        r.epoch == *epoch
+                            && r.started_log_index == *generation
+                            && !r.reports.contains_key(&self.me)
+                    })
             }),
         }
     }
@@ -449,6 +497,85 @@ impl Engine {
         });
     }
 
+    // ----- proactive refresh -----
+
+    /// Starts the vault's running refresh (once), and retires older shares after one is done.
+    fn refresh_changed(&mut self, state: &CustodyState, vault_id: &VaultId, out: &mut Vec<Action>) {
+        self.forget_stale(
+            state,
+            |j| matches!(j, Job::Refresh { vault_id: v, .. } if v == vault_id),
+        );
+        let Some(vault) = state.vault(vault_id) else {
+            return;
+        };
+        if !vault.committee.contains(&self.me) {
+            return;
+        }
+        if let Some(last) = &vault.last_refresh {
+            if self.tidied.get(vault_id) != Some(&last.started_log_index) {
+                self.tidied.insert(vault_id.clone(), last.started_log_index);
+                out.push(Action::TidyShares {
+                    vault_id: vault_id.clone(),
+                });
+            }
+        }
+        let Some(refresh) = &vault.refresh else {
+            return;
+        };
+        let job = Job::Refresh {
+            vault_id: vault_id.clone(),
+            epoch: refresh.epoch,
+            generation: refresh.started_log_index,
+        };
+        if !self.wanted(state, &job) || !self.jobs.insert(job.clone()) {
+            return;
+        }
+        let sessions = KeyType::ALL
+            .iter()
+            .map(|kt| {
+                let sid = ids::refresh_session(
+                    &self.cluster_id,
+                    vault_id,
+                    refresh.started_log_index,
+                    kt.as_str(),
+                );
+                (*kt, sid)
+            })
+            .collect();
+        out.push(Action::Start {
+            job,
+            spec: SessionSpec::Refresh {
+                vault_id: vault_id.clone(),
+                from_generation: vault.share_generation,
+                generation: refresh.started_log_index,
+                parties: parties(&vault.committee),
+                committee: vault.committee.clone(),
+                sessions,
+            },
+        });
+    }
+
+    /// Follows the organisation's refresh schedule for a vault of this node's committee.
+    fn schedule_changed(&mut self, now_ms: u64, state: &CustodyState, vault_id: &VaultId) {
+        let due = state
+            .vault(vault_id)
+            .filter(|v| v.committee.contains(&self.me))
+            .and_then(|v| state.refresh_due_at(v));
+        match due {
+            // Already waiting for a due time: keep the resend pacing.
+            Some(at) => {
+                let at = match self.refresh_due.get(vault_id) {
+                    Some(t) if *t > now_ms && at <= now_ms => *t,
+                    _ => at,
+                };
+                self.refresh_due.insert(vault_id.clone(), at);
+            }
+            None => {
+                self.refresh_due.remove(vault_id);
+            }
+        }
+    }
+
     // ----- presignature pools -----
 
     fn pool_changed(&mut self, state: &CustodyState, wallet_id: &WalletId, out: &mut Vec<Action>) {
@@ -499,6 +626,9 @@ impl Engine {
                     chain: wallet.chain,
                     network: wallet.network,
                     index: wallet.index,
+                    share_generation: state
+                        .vault(&wallet.vault_id)
+                        .map_or(0, |v| v.share_generation),
                 },
             });
         }
@@ -688,6 +818,33 @@ impl Engine {
                 attempt: *attempt,
                 signatures: signatures.clone(),
             }),
+            (
+                Job::Refresh {
+                    vault_id,
+                    epoch,
+                    generation,
+                },
+                SessionOutcome::Refreshed(digest),
+            ) => Some(Report::VaultRefreshed {
+                vault_id: vault_id.clone(),
+                epoch: *epoch,
+                generation: *generation,
+                digest: digest.clone(),
+            }),
+            (
+                Job::Refresh {
+                    vault_id,
+                    epoch,
+                    generation,
+                },
+                SessionOutcome::RefreshFailed { reason, culprits },
+            ) => Some(Report::VaultRefreshFailed {
+                vault_id: vault_id.clone(),
+                epoch: *epoch,
+                generation: *generation,
+                reason: reason.clone(),
+                culprits: culprits.clone(),
+            }),
             (job, o) => {
                 let (reason, unresponsive) = failed(o).unwrap_or_else(|| {
                     (format!("unexpected outcome {o:?} for {job:?}"), Vec::new())
@@ -725,6 +882,17 @@ fn failure_report(job: &Job, reason: String, unresponsive: Vec<NodeId>) -> Optio
         Job::Aux { attempt } => Report::AuxFailed {
             attempt: *attempt,
             reason,
+        },
+        Job::Refresh {
+            vault_id,
+            epoch,
+            generation,
+        } => Report::VaultRefreshFailed {
+            vault_id: vault_id.clone(),
+            epoch: *epoch,
+            generation: *generation,
+            reason,
+            culprits: Vec::new(),
         },
     })
 }

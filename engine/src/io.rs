@@ -36,6 +36,15 @@ pub enum Job {
         /// Attempt.
         attempt: u32,
     },
+    /// The refresh of a vault's shares to `epoch` (every key type).
+    Refresh {
+        /// Vault.
+        vault_id: VaultId,
+        /// The epoch it makes.
+        epoch: u32,
+        /// The refresh (the log index that started it).
+        generation: u64,
+    },
 }
 
 /// How a session ended, as its driver saw it.
@@ -49,6 +58,16 @@ pub enum SessionOutcome {
     PresigStored,
     /// Signatures (hex), one per message.
     Signed(Vec<String>),
+    /// Refresh done: the new shares are stored (not yet in force); the digest of the new
+    /// public key material.
+    Refreshed(String),
+    /// The refresh failed; `culprits` sent bad sub-shares.
+    RefreshFailed {
+        /// Why.
+        reason: String,
+        /// Nodes a session named.
+        culprits: Vec<NodeId>,
+    },
     /// The session failed.
     Failed {
         /// Why.
@@ -148,6 +167,23 @@ pub enum SessionSpec {
         network: Network,
         /// Index.
         index: u32,
+        /// The vault's current share generation (the pool makes presignatures from it).
+        share_generation: u64,
+    },
+    /// The refresh of a vault's shares of every key type, with the whole committee.
+    Refresh {
+        /// Vault.
+        vault_id: VaultId,
+        /// The share generation refreshed (the vault's current one).
+        from_generation: u64,
+        /// The generation the refresh makes (the log index that started it).
+        generation: u64,
+        /// Every committee node and its party index (FROST key types).
+        parties: BTreeMap<NodeId, PartyIndex>,
+        /// The committee in keygen order (ECDSA: party `i + 1` is the node at index `i`).
+        committee: Vec<NodeId>,
+        /// One session id per key type.
+        sessions: Vec<(KeyType, SessionId)>,
     },
     /// One signing attempt, after this node's own checks (invariant 2).
     Sign {
@@ -180,6 +216,14 @@ pub enum Action {
     DiscardPresignatures {
         /// Share-store keys.
         keys: Vec<String>,
+    },
+    /// A refresh of the vault finished or failed: delete the shares no longer needed — those
+    /// a failed refresh left, and (only after checking every committee node's signed report,
+    /// `CustodyState::verify_refresh_completion`) those a completed refresh replaced.
+    /// Idempotent.
+    TidyShares {
+        /// Vault.
+        vault_id: VaultId,
     },
     /// Sign `report` with the node key, propose it through Raft and answer with
     /// [`Input::Delivered`].

@@ -168,6 +168,8 @@ pub struct RunError {
     pub reason: String,
     /// Parties from which nothing arrived.
     pub unresponsive: Vec<NodeId>,
+    /// Parties the session named as misbehaving (an abort with culprits).
+    pub culprits: Vec<NodeId>,
 }
 
 impl std::fmt::Display for RunError {
@@ -535,7 +537,16 @@ impl SessionHub {
                 Err(SessionError::Rejected { from, reason }) => {
                     tracing::warn!(%from, "session message rejected: {reason}");
                 }
-                Err(e) => return Err(progress.fail(e.to_string())),
+                Err(e) => {
+                    let mut fail = progress.fail(e.to_string());
+                    if let SessionError::Abort { culprits, .. } = &e {
+                        fail.culprits = culprits
+                            .iter()
+                            .filter_map(|p| node_of.get(p).copied())
+                            .collect();
+                    }
+                    return Err(fail);
+                }
             }
         }
     }
@@ -576,6 +587,7 @@ impl Progress {
     fn fail(&self, reason: String) -> RunError {
         RunError {
             reason,
+            culprits: Vec::new(),
             unresponsive: self
                 .others
                 .iter()

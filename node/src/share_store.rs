@@ -327,6 +327,31 @@ impl ShareStore {
         self.open_record(key_id, kind, &bytes).map(Some)
     }
 
+    /// Deletes a record (flushed before it returns); false if there was none.
+    pub fn delete(&self, key_id: &str, kind: RecordKind) -> Result<bool, ShareStoreError> {
+        let existed = self.records.remove(record_key(key_id, kind)?)?.is_some();
+        if existed {
+            self.db.flush()?;
+        }
+        Ok(existed)
+    }
+
+    /// The key ids of the records of `kind` whose key id starts with `prefix` (key ids are not
+    /// secret; nothing is decrypted).
+    pub fn key_ids(&self, kind: RecordKind, prefix: &str) -> Result<Vec<String>, ShareStoreError> {
+        let start = format!("{}\0{prefix}", kind.tag());
+        let mut out = Vec::new();
+        for item in self.records.scan_prefix(start.as_bytes()) {
+            let (k, _) = item?;
+            let text = std::str::from_utf8(&k)
+                .map_err(|_| ShareStoreError::Invalid("record key is not UTF-8".into()))?;
+            if let Some((_, id)) = text.split_once('\0') {
+                out.push(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// Records, durably, that this node joins session `session_id`; false if it already did
     /// (before a restart, say). A session that involves secret single-use material (signing,
     /// presigning) is joined at most once per node, whatever happens to the process.

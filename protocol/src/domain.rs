@@ -45,3 +45,5 @@ pub const PASSKEY_DECISION: &[u8] = b"mpc-node/v1/passkey-decision\n";
 pub const PASSKEY_REGISTRATION: &[u8] = b"mpc-node/v1/passkey-registration\n";
 /// WebAuthn challenge of a console sign-in (a node's nonce).
 pub const PASSKEY_SIGN_IN: &[u8] = b"mpc-node/v1/passkey-sign-in\n";
+/// Digest of a refresh's new public key material (reported by each node).
+pub const KEY_REFRESH: &[u8] = b"mpc-node/v1/key-refresh\n";

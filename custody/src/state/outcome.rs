@@ -55,7 +55,7 @@ pub enum ActionResult {
     /// A vault created or changed (DKG report).
     Vault {
         /// The vault now.
-        vault: Vault,
+        vault: Box<Vault>,
     },
     /// A wallet created.
     WalletCreated {

@@ -53,7 +53,7 @@ pub enum RecordValue {
     /// An audit entry.
     Audit(AuditEntry),
     /// A vault.
-    Vault(Vault),
+    Vault(Box<Vault>),
     /// A wallet.
     Wallet(Wallet),
     /// An address-book entry.
@@ -99,7 +99,11 @@ impl CustodyState {
                 .and_then(|i| self.audit.get(i))
                 .cloned()
                 .map(RecordValue::Audit),
-            RecordKey::Vault(id) => self.vaults.get(id).cloned().map(RecordValue::Vault),
+            RecordKey::Vault(id) => self
+                .vaults
+                .get(id)
+                .cloned()
+                .map(|v| RecordValue::Vault(Box::new(v))),
             RecordKey::Wallet(id) => self.wallets.get(id).cloned().map(RecordValue::Wallet),
             RecordKey::AddressBook(o, c, n, a) => self
                 .address_book
@@ -210,7 +214,7 @@ impl CustodyState {
                     audit.insert(seq, a);
                 }
                 (RecordKey::Vault(id), RecordValue::Vault(v)) if id == v.vault_id => {
-                    s.vaults.insert(id, v);
+                    s.vaults.insert(id, *v);
                 }
                 (RecordKey::Wallet(id), RecordValue::Wallet(w)) if id == w.wallet_id => {
                     s.wallets.insert(id, w);

@@ -27,7 +27,7 @@ impl CustodyState {
         };
         let hash = crate::command::body_hash(&rep.body);
         let at = At { ctx, now_ms };
-        let result = self.execute_report(rep.node_id, &report, at);
+        let result = self.execute_report(rep, &report, at);
         match result {
             Ok(Some((org, text, result))) => {
                 let seq = self.append_audit(ctx, now_ms, node_key, org, report.kind(), hash, &text);
@@ -45,8 +45,26 @@ impl CustodyState {
         }
     }
 
-    fn execute_report(&mut self, node: NodeId, report: &Report, at: At) -> ReportResult {
+    fn execute_report(&mut self, rep: &SignedReport, report: &Report, at: At) -> ReportResult {
+        let node: NodeId = rep.node_id;
         match report {
+            Report::VaultRefreshed {
+                vault_id,
+                epoch,
+                generation,
+                digest,
+            } => self.report_vault_refreshed(rep, vault_id, (*epoch, *generation), digest, at),
+            Report::VaultRefreshFailed {
+                vault_id,
+                epoch,
+                generation,
+                reason,
+                culprits,
+            } => {
+                let which = (*epoch, *generation);
+                self.report_refresh_failed(node, vault_id, which, reason, culprits, at)
+            }
+            Report::RefreshDue { vault_id, epoch } => self.report_refresh_due(vault_id, *epoch, at),
             Report::VaultKeys { vault_id, keys } => self.report_vault_keys(node, vault_id, keys),
             Report::VaultFailed { vault_id, reason } => {
                 self.report_vault_failed(node, vault_id, reason)

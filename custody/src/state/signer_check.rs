@@ -28,6 +28,10 @@ pub struct SigningJob {
     pub vault_id: crate::types::VaultId,
     /// Key type.
     pub key_type: KeyType,
+    /// The vault's key-share epoch this attempt signs with.
+    pub key_epoch: u32,
+    /// The share generation of that epoch (names the shares in the node's store).
+    pub share_generation: u64,
     /// Wallet chain, network and index (for FROST tweaks and ECDSA paths).
     pub chain: Chain,
     /// Network.
@@ -207,6 +211,13 @@ impl CustodyState {
             .clone()
             .filter(|_| vault.status == VaultStatus::Active)
             .ok_or("vault is not active")?;
+        if attempt.log_index < vault.epoch_log_index {
+            return Err(format!(
+                "the vault's key shares were refreshed (epoch {}) after this attempt was fixed; \
+                 the next attempt signs with the new shares",
+                vault.epoch
+            ));
+        }
         let derived = keys::wallet_key(&vault_keys, wallet.chain, wallet.network, wallet.index)
             .map_err(|e| e.to_string())?;
         if derived.address != wallet.address
@@ -229,6 +240,8 @@ impl CustodyState {
             signers: attempt.signers.clone(),
             vault_id: req.vault_id.clone(),
             key_type: wallet.key_type,
+            key_epoch: vault.epoch,
+            share_generation: vault.share_generation,
             chain: wallet.chain,
             network: wallet.network,
             index: wallet.index,

@@ -122,6 +122,7 @@ mod lifecycle;
 mod networks;
 mod passkeys;
 mod reads;
+mod refresh;
 
 #[test]
 fn apply_table() {

@@ -29,10 +29,17 @@ impl CustodyState {
             threshold: self.genesis.threshold,
             keys: None,
             reports: Default::default(),
+            epoch: 0,
+            epoch_log_index: 0,
+            share_generation: 0,
+            refresh: None,
+            last_refresh: None,
         };
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
         self.vaults.insert(vault_id.clone(), vault.clone());
-        Ok(ActionResult::Vault { vault })
+        Ok(ActionResult::Vault {
+            vault: Box::new(vault),
+        })
     }
 
     pub(super) fn wallet_create(
@@ -112,7 +119,13 @@ impl CustodyState {
         }
         let (org, vault) = (vault.org_id.clone(), vault.clone());
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
-        Ok(Some((Some(org), text, ActionResult::Vault { vault })))
+        Ok(Some((
+            Some(org),
+            text,
+            ActionResult::Vault {
+                vault: Box::new(vault),
+            },
+        )))
     }
 
     pub(super) fn report_vault_failed(
@@ -136,7 +149,9 @@ impl CustodyState {
         Ok(Some((
             Some(org),
             "vault failed".into(),
-            ActionResult::Vault { vault },
+            ActionResult::Vault {
+                vault: Box::new(vault),
+            },
         )))
     }
 

@@ -20,6 +20,10 @@ pub struct ShareCheck {
     pub vault_id: String,
     /// Key type.
     pub key_type: String,
+    /// Share generation: 0 for the DKG's shares, else the log index of the refresh that made
+    /// them. Only the vault's current generation (`share_generation` in `mpc vault get`) signs:
+    /// a kit older than the last refresh restores shares that no longer fit.
+    pub generation: u64,
     /// The group public key (hex) the share belongs to: compare with `mpc vault get`.
     pub group_public_key: String,
     /// Threshold t of the key.
@@ -30,16 +34,27 @@ pub struct ShareCheck {
     pub result: String,
 }
 
-/// Checks a key-share record (`vault/<vault>/<key type>`).
+/// Checks a key-share record (`vault/<vault>/<key type>[/refresh-<generation>]`).
 pub fn check_key_share(key_id: &str, bytes: &[u8]) -> ShareCheck {
-    let mut parts = key_id.splitn(3, '/');
-    let (vault_id, kt) = match (parts.next(), parts.next(), parts.next()) {
-        (Some("vault"), Some(v), Some(k)) => (v.to_string(), k.to_string()),
-        _ => (key_id.to_string(), String::new()),
+    let parts: Vec<&str> = key_id.split('/').collect();
+    let (vault_id, kt, generation) = match parts.as_slice() {
+        ["vault", v, k] => (v.to_string(), k.to_string(), Some(0)),
+        ["vault", v, k, g] => (
+            v.to_string(),
+            k.to_string(),
+            g.strip_prefix("refresh-").and_then(|g| g.parse().ok()),
+        ),
+        _ => (key_id.to_string(), String::new(), None),
+    };
+    let kt = if generation.is_some() {
+        kt
+    } else {
+        String::new()
     };
     let mut out = ShareCheck {
         vault_id,
         key_type: kt.clone(),
+        generation: generation.unwrap_or(0),
         group_public_key: String::new(),
         threshold: 0,
         parties: 0,

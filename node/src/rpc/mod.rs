@@ -210,6 +210,7 @@ pub const WRITE_METHODS: &[&str] = &[
     "member_add",
     "member_remove",
     "vault_create",
+    "vault_refresh",
     "wallet_create",
     "addressbook_add",
     "addressbook_remove",

@@ -93,6 +93,7 @@ impl Runner {
     pub(super) fn complete_ecdsa_share(
         &self,
         vault_id: &str,
+        generation: u64,
         aux_attempt: u32,
     ) -> Result<ecdsa::EcdsaKeyShare, String> {
         let bytes = self
@@ -106,8 +107,16 @@ impl Runner {
         let aux: EcdsaAuxInfo =
             mpc_protocol::decode(&bytes, 4 * 1024 * 1024).map_err(|e| e.to_string())?;
         let incomplete: cggmp21::IncompleteKeyShare<ecdsa::Secp256k1> = self
-            .load(&Self::share_key(vault_id, KeyType::EcdsaSecp256k1))?
-            .ok_or("no ECDSA share for this vault")?;
+            .load(&Self::share_key(
+                vault_id,
+                KeyType::EcdsaSecp256k1,
+                generation,
+            ))?
+            .ok_or_else(|| {
+                format!(
+                    "no ECDSA share of generation {generation} for this vault in this node's store"
+                )
+            })?;
         ecdsa::complete(incomplete, aux).map_err(|e| e.to_string())
     }
 }

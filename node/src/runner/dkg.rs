@@ -15,8 +15,13 @@ use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 impl Runner {
-    pub(super) fn share_key(vault_id: &str, kt: KeyType) -> String {
-        format!("vault/{vault_id}/{}", kt.as_str())
+    /// The share-store key of this node's `kt` share of `vault_id` of share generation
+    /// `generation` (0: made by the DKG; else the log index of the refresh that made it).
+    pub(super) fn share_key(vault_id: &str, kt: KeyType, generation: u64) -> String {
+        match generation {
+            0 => format!("vault/{vault_id}/{}", kt.as_str()),
+            g => format!("vault/{vault_id}/{}/refresh-{g}", kt.as_str()),
+        }
     }
 
     /// Runs DKG for the three key types of `vault_id` (sessions fixed by the engine) and returns
@@ -41,7 +46,7 @@ impl Runner {
         };
         let started = std::time::Instant::now();
         // ECDSA (cggmp21 keygen; aux info completes the share at signing time).
-        let ek = Self::share_key(vault_id, KeyType::EcdsaSecp256k1);
+        let ek = Self::share_key(vault_id, KeyType::EcdsaSecp256k1, 0);
         let ecdsa_share = match self.load::<cggmp21::IncompleteKeyShare<ecdsa::Secp256k1>>(&ek)? {
             Some(s) => s,
             None => {
@@ -99,7 +104,7 @@ impl Runner {
         ps: &[PartyIndex],
         t: u16,
     ) -> Result<String, String> {
-        let key = Self::share_key(vault_id, kt);
+        let key = Self::share_key(vault_id, kt, 0);
         let pkp = match self.load::<(
             frost_core::keys::KeyPackage<C>,
             frost_core::keys::PublicKeyPackage<C>,
@@ -138,7 +143,7 @@ impl Runner {
         }
     }
 
-    fn store<T: Serialize>(&self, key: &str, value: &T) -> Result<(), String> {
+    pub(super) fn store<T: Serialize>(&self, key: &str, value: &T) -> Result<(), String> {
         let bytes = Zeroizing::new(mpc_protocol::encode(value).map_err(|e| e.to_string())?);
         self.inner
             .shares

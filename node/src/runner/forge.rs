@@ -110,6 +110,7 @@ impl Runner {
                 .map_err(|e| RunError {
                     reason: e.to_string(),
                     unresponsive: vec![],
+                    culprits: vec![],
                 })?;
             if aux.complete || job.key_type != mpc_protocol::chain::KeyType::EcdsaSecp256k1 {
                 break aux.attempt;
@@ -118,6 +119,7 @@ impl Runner {
                 return Err(RunError {
                     reason: "aux info not complete".into(),
                     unresponsive: vec![],
+                    culprits: vec![],
                 });
             }
             std::thread::sleep(std::time::Duration::from_millis(250));

@@ -14,6 +14,7 @@ mod dkg;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
 mod presign;
+mod refresh;
 mod sign;
 
 use crate::clock::now_ms;
@@ -40,6 +41,9 @@ use tokio::sync::mpsc;
 // its peers (see `SessionHub::run`).
 /// DKG (per key type).
 const DKG_TIMEOUT: Duration = Duration::from_secs(60);
+/// Refresh (per key type): three cheap rounds, well under a second on the test network; a node
+/// that stays silent this long fails the refresh (nothing changes) rather than holding it open.
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(20);
 /// Aux info (each party's proofs take long to make and check).
 const AUX_TIMEOUT: Duration = Duration::from_secs(600);
 /// Signing one message: FROST, and ECDSA from a presignature.
@@ -310,6 +314,14 @@ impl Runner {
                     }
                 }
                 Action::Propose { id, report } => self.propose(id, report, tx.clone()),
+                Action::TidyShares { vault_id } => {
+                    let this = self.clone();
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = this.tidy_shares(&vault_id) {
+                            tracing::error!(vault = %vault_id, "tidying key shares: {e}");
+                        }
+                    });
+                }
                 Action::WakeAt(t) => wake_at = Some(t),
             }
         }
@@ -366,6 +378,21 @@ impl Runner {
                 Ok(keys) => SessionOutcome::VaultKeys(keys),
                 Err(e) => failed(e),
             },
+            SessionSpec::Refresh {
+                vault_id,
+                from_generation,
+                generation,
+                parties,
+                committee,
+                sessions,
+            } => self.refresh_blocking(&refresh::RefreshJob {
+                vault_id,
+                from_generation: *from_generation,
+                generation: *generation,
+                parties,
+                committee,
+                sessions,
+            }),
             SessionSpec::Presign { .. } => match self.presign_blocking(spec) {
                 Ok(()) => SessionOutcome::PresigStored,
                 Err(e) => failed(e),

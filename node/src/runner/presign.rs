@@ -22,6 +22,7 @@ impl Runner {
             chain,
             network,
             index,
+            share_generation,
             ..
         } = spec
         else {
@@ -42,7 +43,7 @@ impl Runner {
         self.join_once(session_id, "presigning")?;
         let me = *parties.get(&self.me()).ok_or("not a pool signer")?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
-        let share = self.complete_ecdsa_share(vault_id, *aux_attempt)?;
+        let share = self.complete_ecdsa_share(vault_id, *share_generation, *aux_attempt)?;
         let path = keys::ecdsa_path(*chain, *network, *index).map_err(|e| e.to_string())?;
         let sid = *session_id;
         let mut rng = fresh_rng()?;

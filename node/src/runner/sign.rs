@@ -28,6 +28,7 @@ impl Runner {
         let err = |reason: String| RunError {
             reason,
             unresponsive: vec![],
+            culprits: vec![],
         };
         if message_sessions.len() != job.messages.len() {
             return Err(err("one session per message is needed".into()));
@@ -65,7 +66,7 @@ impl Runner {
                 }
                 (KeyType::EcdsaSecp256k1, ToSign::Ecdsa(digest)) => {
                     let share = self
-                        .complete_ecdsa_share(&job.vault_id, aux_attempt)
+                        .complete_ecdsa_share(&job.vault_id, job.share_generation, aux_attempt)
                         .map_err(err)?;
                     self.sign_ecdsa(job, &share, sid, parties, me, &ps, keygen_indices, digest)?
                 }
@@ -110,6 +111,7 @@ impl Runner {
         let err = |reason: String| RunError {
             reason,
             unresponsive: vec![],
+            culprits: vec![],
         };
         let path =
             keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
@@ -147,6 +149,7 @@ impl Runner {
         let err = |reason: String| RunError {
             reason,
             unresponsive: vec![],
+            culprits: vec![],
         };
         let path =
             keys::ecdsa_path(job.chain, job.network, job.index).map_err(|e| err(e.to_string()))?;
@@ -173,12 +176,17 @@ impl Runner {
         let err = |reason: String| RunError {
             reason,
             unresponsive: vec![],
+            culprits: vec![],
         };
         let (kp, pkp): (
             frost_core::keys::KeyPackage<C>,
             frost_core::keys::PublicKeyPackage<C>,
         ) = self
-            .load(&Self::share_key(&job.vault_id, job.key_type))
+            .load(&Self::share_key(
+                &job.vault_id,
+                job.key_type,
+                job.share_generation,
+            ))
             .map_err(err)?
             .ok_or_else(|| err("no FROST share for this vault".into()))?;
         let gk = pkp

@@ -51,6 +51,7 @@ fn one_hour_timelock(h: &mut H) {
         settings: OrgSettings {
             admin_quorum: 0,
             timelock_secs: 3600,
+            refresh_interval_hours: 0,
         },
     };
     let pid = propose(h, 1, "s", &settings);
