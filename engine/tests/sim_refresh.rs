@@ -142,22 +142,6 @@ fn a_refresh_completes_everywhere_or_changes_nothing_and_old_shares_go() {
                 .chain(n.store.tr.keys())
                 .map(|k| k.1)
                 .collect();
-            if std::env::var("SIM_DEBUG").is_ok() {
-                let nv = n.state.vault("v1").unwrap();
-                eprintln!(
-                    "node {} gens {gens:?} state gen {} last {:?} deleted {:?} verify {:?}",
-                    n.id,
-                    nv.share_generation,
-                    nv.last_refresh.as_ref().map(|r| (
-                        &r.status,
-                        r.started_log_index,
-                        r.reports.len()
-                    )),
-                    n.store.deleted,
-                    s.public_digest(k, &current)
-                        .map(|d| n.state.verify_refresh_completion("v1", &d))
-                );
-            }
             assert!(
                 gens.iter().all(|g| *g == v.share_generation),
                 "seed {seed}: node {} still holds generations {gens:?}",

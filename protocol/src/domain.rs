@@ -47,3 +47,5 @@ pub const PASSKEY_REGISTRATION: &[u8] = b"mpc-node/v1/passkey-registration\n";
 pub const PASSKEY_SIGN_IN: &[u8] = b"mpc-node/v1/passkey-sign-in\n";
 /// Digest of a refresh's new public key material (reported by each node).
 pub const KEY_REFRESH: &[u8] = b"mpc-node/v1/key-refresh\n";
+/// Hash of the delta commitments every repair helper saw (echoed to the participant).
+pub const FROST_REPAIR_VIEW: &[u8] = b"mpc-node/v1/frost-repair-view\n";

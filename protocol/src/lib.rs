@@ -26,8 +26,9 @@
 //!   randomness here, and `.ci/run` keeps I/O crates out of the dependency tree.
 //!
 //! Proactive refresh: every key type through frost-core's refresh DKG ([`frost::dkg::DkgMode`],
-//! [`ecdsa::refresh`] for cggmp21 shares). Caveat: resharing to another committee (adding,
-//! removing or replacing nodes) is not built yet (issue 14).
+//! [`ecdsa::refresh`] for cggmp21 shares). Share repair: [`frost::repair`] (and
+//! [`ecdsa::refresh::repair_session`]). Caveat: the node does not run repair yet, and resharing
+//! to another threshold is not built (issue 14).
 
 pub mod chain;
 pub mod channel;

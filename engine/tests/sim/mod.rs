@@ -983,14 +983,7 @@ impl Sim {
                 sessions,
                 ..
             } => {
-                let kt = [KeyType::Ed25519, KeyType::Secp256k1Tr][stage];
-                let sid = sessions
-                    .iter()
-                    .find(|(k, _)| *k == kt)
-                    .map(|(_, s)| *s)
-                    .ok_or("no sid")?;
-                let ps: Vec<PartyIndex> = parties.values().copied().collect();
-                let mine = *parties.get(&me).ok_or("not in committee")?;
+                let (kt, sid, ps, mine) = frost_stage(sessions, parties, me, stage)?;
                 let sess = match kt {
                     KeyType::Ed25519 => Sess::DkgEd(
                         FrostDkg::new(sid, mine, &ps, *threshold, DkgMode::Fresh)
@@ -1010,39 +1003,14 @@ impl Sim {
                 sessions,
                 ..
             } => {
-                let kt = [KeyType::Ed25519, KeyType::Secp256k1Tr][stage];
-                let sid = sessions
-                    .iter()
-                    .find(|(k, _)| *k == kt)
-                    .map(|(_, s)| *s)
-                    .ok_or("no sid")?;
-                let ps: Vec<PartyIndex> = parties.values().copied().collect();
-                let mine = *parties.get(&me).ok_or("not in committee")?;
+                let (kt, sid, ps, mine) = frost_stage(sessions, parties, me, stage)?;
                 let from = (vault_id.clone(), *from_generation);
                 let store = &self.nodes[i].store;
                 let sess = match kt {
                     KeyType::Ed25519 => {
-                        let (kp, pkp) = store.ed.get(&from).cloned().ok_or("no ed25519 share")?;
-                        let t = *kp.min_signers();
-                        let mode = DkgMode::Refresh {
-                            key_package: Box::new(kp),
-                            public_key_package: Box::new(pkp),
-                        };
-                        Sess::DkgEd(
-                            FrostDkg::new(sid, mine, &ps, t, mode).map_err(|e| e.to_string())?,
-                        )
+                        Sess::DkgEd(refresh_session(store.ed.get(&from), sid, mine, &ps)?)
                     }
-                    _ => {
-                        let (kp, pkp) = store.tr.get(&from).cloned().ok_or("no tr share")?;
-                        let t = *kp.min_signers();
-                        let mode = DkgMode::Refresh {
-                            key_package: Box::new(kp),
-                            public_key_package: Box::new(pkp),
-                        };
-                        Sess::DkgTr(
-                            FrostDkg::new(sid, mine, &ps, t, mode).map_err(|e| e.to_string())?,
-                        )
-                    }
+                    _ => Sess::DkgTr(refresh_session(store.tr.get(&from), sid, mine, &ps)?),
                 };
                 Ok((sid.0, parties.clone(), sess))
             }
@@ -1407,6 +1375,52 @@ impl Sim {
             }
         }
     }
+}
+
+/// Key type, session id, parties and this node's party of stage `stage` (0 ed25519, 1
+/// secp256k1-tr) of a FROST DKG or refresh.
+#[allow(clippy::type_complexity)]
+fn frost_stage(
+    sessions: &[(KeyType, mpc_protocol::session::SessionId)],
+    parties: &BTreeMap<NodeId, PartyIndex>,
+    me: NodeId,
+    stage: usize,
+) -> Result<
+    (
+        KeyType,
+        mpc_protocol::session::SessionId,
+        Vec<PartyIndex>,
+        PartyIndex,
+    ),
+    String,
+> {
+    let kt = *[KeyType::Ed25519, KeyType::Secp256k1Tr]
+        .get(stage)
+        .ok_or("no such stage")?;
+    let sid = sessions
+        .iter()
+        .find(|(k, _)| *k == kt)
+        .map(|(_, s)| *s)
+        .ok_or("no sid")?;
+    let ps: Vec<PartyIndex> = parties.values().copied().collect();
+    let mine = *parties.get(&me).ok_or("not in committee")?;
+    Ok((kt, sid, ps, mine))
+}
+
+/// The refresh session of a stored FROST share.
+fn refresh_session<C: frost_core::Ciphersuite>(
+    share: Option<&(KeyPackage<C>, PublicKeyPackage<C>)>,
+    sid: mpc_protocol::session::SessionId,
+    mine: PartyIndex,
+    ps: &[PartyIndex],
+) -> Result<FrostDkg<C>, String> {
+    let (kp, pkp) = share.cloned().ok_or("no share of the current generation")?;
+    let t = *kp.min_signers();
+    let mode = DkgMode::Refresh {
+        key_package: Box::new(kp),
+        public_key_package: Box::new(pkp),
+    };
+    FrostDkg::new(sid, mine, ps, t, mode).map_err(|e| e.to_string())
 }
 
 /// Group key and every verifying share of a FROST public key package (as the node digests it).

@@ -22,10 +22,11 @@
 
 use super::Secp256k1;
 use crate::frost::dkg::{DkgMode, DkgOutput, FrostDkg};
+use crate::frost::repair::{FrostRepair, RepairOutput};
 use crate::frost::Secp256k1 as FrostSecp256k1;
 use crate::session::{PartyIndex, SessionError, SessionId};
 use cggmp21::generic_ec::{NonZero, Point, Scalar, SecretScalar};
-use cggmp21::key_share::{DirtyIncompleteKeyShare, IncompleteKeyShare, Validate};
+use cggmp21::key_share::{DirtyIncompleteKeyShare, DirtyKeyInfo, IncompleteKeyShare, Validate};
 use frost_core::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShare};
 use frost_core::{Identifier, VerifyingKey};
 use std::collections::BTreeMap;
@@ -59,33 +60,49 @@ pub(crate) fn secret_bytes(x: &NonZero<SecretScalar<Secp256k1>>) -> zeroize::Zer
     zeroize::Zeroizing::new(s.to_be_bytes().as_ref().to_vec())
 }
 
-/// The share as FROST(secp256k1) packages (secret, public).
-fn to_frost(
-    share: &IncompleteKeyShare<Secp256k1>,
-) -> Result<(KeyPackage<F>, PublicKeyPackage<F>), SessionError> {
-    let vss = share
+/// The public key material of an ECDSA key as a FROST(secp256k1) public key package.
+fn public_package(info: &DirtyKeyInfo<Secp256k1>) -> Result<PublicKeyPackage<F>, SessionError> {
+    let vss = info
         .vss_setup
         .as_ref()
-        .ok_or_else(|| SessionError::Bug("the ECDSA share is not a threshold share".into()))?;
-    if vss.I.len() != share.public_shares.len() {
+        .ok_or_else(|| SessionError::Bug("the ECDSA key is not a threshold key".into()))?;
+    if vss.I.len() != info.public_shares.len() {
         return Err(SessionError::Bug(
             "evaluation points and public shares differ".into(),
         ));
     }
     let mut shares = BTreeMap::new();
-    for (point, public) in vss.I.iter().zip(&share.public_shares) {
+    for (point, public) in vss.I.iter().zip(&info.public_shares) {
         shares.insert(identifier(point)?, verifying_share(public)?);
     }
+    let group = VerifyingKey::<F>::deserialize(&info.shared_public_key.to_bytes(true))
+        .map_err(|e| bug("group key", e))?;
+    Ok(PublicKeyPackage::new(shares, group, Some(vss.min_signers)))
+}
+
+/// The share as FROST(secp256k1) packages (secret, public).
+fn to_frost(
+    share: &IncompleteKeyShare<Secp256k1>,
+) -> Result<(KeyPackage<F>, PublicKeyPackage<F>), SessionError> {
+    let pkp = public_package(&share.key_info)?;
+    let vss = share
+        .vss_setup
+        .as_ref()
+        .ok_or_else(|| SessionError::Bug("the ECDSA share is not a threshold share".into()))?;
     let me = usize::from(share.i);
     let my_id = identifier(vss.I.get(me).ok_or_else(|| bug("index", "out of range"))?)?;
     let my_public = verifying_share(&share.public_shares[me])?;
-    let group = VerifyingKey::<F>::deserialize(&share.shared_public_key.to_bytes(true))
-        .map_err(|e| bug("group key", e))?;
     let secret = SigningShare::<F>::deserialize(secret_bytes(&share.x).as_ref())
         .map_err(|e| bug("secret share", e))?;
     Ok((
-        KeyPackage::new(my_id, secret, my_public, group, vss.min_signers),
-        PublicKeyPackage::new(shares, group, Some(vss.min_signers)),
+        KeyPackage::new(
+            my_id,
+            secret,
+            my_public,
+            *pkp.verifying_key(),
+            vss.min_signers,
+        ),
+        pkp,
     ))
 }
 
@@ -116,58 +133,122 @@ pub fn refreshed_share(
     old: &IncompleteKeyShare<Secp256k1>,
     out: &DkgOutput<F>,
 ) -> Result<IncompleteKeyShare<Secp256k1>, SessionError> {
-    let vss = old
+    from_frost(
+        &old.key_info,
+        old.i,
+        &out.key_package,
+        &out.public_key_package,
+    )
+}
+
+/// A party's role in the repair of an ECDSA share.
+pub enum EcdsaRepairRole<'a> {
+    /// A helper, with its share.
+    Helper(&'a IncompleteKeyShare<Secp256k1>),
+    /// The participant, with the key's public material (as committed) and its keygen index.
+    Participant(&'a DirtyKeyInfo<Secp256k1>, u16),
+}
+
+/// The repair session of an ECDSA share at keygen index `participant`, helped by the shares at
+/// keygen indices `helpers` (t of them). Party indices are `keygen index + 1`.
+pub fn repair_session(
+    sid: SessionId,
+    helpers: &[u16],
+    participant: u16,
+    role: EcdsaRepairRole<'_>,
+) -> Result<FrostRepair<F>, SessionError> {
+    let helper_parties = helpers
+        .iter()
+        .map(|i| refresh_party(*i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (me, kp, pkp) = match role {
+        EcdsaRepairRole::Helper(share) => {
+            let (kp, pkp) = to_frost(share)?;
+            (refresh_party(share.i)?, Some(kp), pkp)
+        }
+        EcdsaRepairRole::Participant(info, i) => {
+            if i != participant {
+                return Err(SessionError::Bug(
+                    "the participant repairs its own index".into(),
+                ));
+            }
+            (refresh_party(i)?, None, public_package(info)?)
+        }
+    };
+    FrostRepair::new(
+        sid,
+        me,
+        &helper_parties,
+        refresh_party(participant)?,
+        kp,
+        pkp,
+    )
+}
+
+/// The participant's cggmp21 share at keygen index `i` from a repair session's output, checked
+/// against the key's public material.
+pub fn repaired_share(
+    info: &DirtyKeyInfo<Secp256k1>,
+    i: u16,
+    out: &RepairOutput<F>,
+) -> Result<IncompleteKeyShare<Secp256k1>, SessionError> {
+    let kp = out
+        .key_package
+        .as_ref()
+        .ok_or_else(|| SessionError::Bug("a helper's repair output has no share".into()))?;
+    from_frost(info, i, kp, &out.public_key_package)
+}
+
+/// A cggmp21 share at keygen index `i` of the key described by `info` from FROST packages:
+/// same group key, evaluation points, threshold and chain code; validated by key-share.
+fn from_frost(
+    info: &DirtyKeyInfo<Secp256k1>,
+    i: u16,
+    kp: &KeyPackage<F>,
+    pkp: &PublicKeyPackage<F>,
+) -> Result<IncompleteKeyShare<Secp256k1>, SessionError> {
+    let vss = info
         .vss_setup
         .clone()
-        .ok_or_else(|| SessionError::Bug("the ECDSA share is not a threshold share".into()))?;
-    let group = out
-        .public_key_package
+        .ok_or_else(|| SessionError::Bug("the ECDSA key is not a threshold key".into()))?;
+    let group = pkp
         .verifying_key()
         .serialize()
         .map_err(|e| bug("group key", e))?;
-    if group != old.shared_public_key.to_bytes(true).to_vec() {
+    if group != info.shared_public_key.to_bytes(true).to_vec() {
         return Err(SessionError::Bug(
-            "refresh changed the group key (every address would change)".into(),
+            "the group key changed (every address would change)".into(),
         ));
     }
-    if *out.key_package.min_signers() != vss.min_signers {
-        return Err(SessionError::Bug("refresh changed the threshold".into()));
+    if *kp.min_signers() != vss.min_signers {
+        return Err(SessionError::Bug("the threshold changed".into()));
+    }
+    if pkp.verifying_shares().len() != vss.I.len() {
+        return Err(SessionError::Bug("the committee size changed".into()));
     }
     let mut public_shares = Vec::with_capacity(vss.I.len());
     for point in &vss.I {
         let id = identifier(point)?;
-        let vs = out
-            .public_key_package
+        let vs = pkp
             .verifying_shares()
             .get(&id)
-            .ok_or_else(|| SessionError::Bug("a party has no refreshed public share".into()))?;
+            .ok_or_else(|| SessionError::Bug("a party has no public share".into()))?;
         let bytes = vs.serialize().map_err(|e| bug("public share", e))?;
         let p = Point::<Secp256k1>::from_bytes(&bytes).map_err(|e| bug("public share", e))?;
         public_shares.push(
             NonZero::from_point(p)
-                .ok_or_else(|| SessionError::Bug("refreshed public share is zero".into()))?,
+                .ok_or_else(|| SessionError::Bug("public share is zero".into()))?,
         );
     }
-    if out.public_key_package.verifying_shares().len() != vss.I.len() {
-        return Err(SessionError::Bug(
-            "refresh changed the committee size".into(),
-        ));
-    }
-    let mut scalar =
-        Scalar::<Secp256k1>::from_be_bytes(out.key_package.signing_share().serialize())
-            .map_err(|e| bug("secret share", e))?;
+    let mut scalar = Scalar::<Secp256k1>::from_be_bytes(kp.signing_share().serialize())
+        .map_err(|e| bug("secret share", e))?;
     let secret = SecretScalar::new(&mut scalar);
     let x = NonZero::from_secret_scalar(secret)
-        .ok_or_else(|| SessionError::Bug("refreshed secret share is zero".into()))?;
-    let mut key_info = old.key_info.clone();
+        .ok_or_else(|| SessionError::Bug("secret share is zero".into()))?;
+    let mut key_info = info.clone();
     key_info.public_shares = public_shares;
     key_info.vss_setup = Some(vss);
-    let dirty = DirtyIncompleteKeyShare {
-        i: old.i,
-        key_info,
-        x,
-    };
-    dirty
+    DirtyIncompleteKeyShare { i, key_info, x }
         .validate()
-        .map_err(|e| SessionError::Bug(format!("refreshed ECDSA share is invalid: {e}")))
+        .map_err(|e| SessionError::Bug(format!("the ECDSA share is invalid: {e}")))
 }

@@ -577,3 +577,37 @@ fn shifted_share(bytes: &[u8]) -> Option<Vec<u8>> {
     ));
     env.encode().ok()
 }
+
+#[test]
+fn a_lost_ecdsa_share_is_repaired_by_t_helpers_and_signs() {
+    use refresh::{repair_session, repaired_share, EcdsaRepairRole};
+    let c = c_2_of_3();
+    let sid = SessionId([80; 32]);
+    // Keygen index 2 (party 3) lost its share; indices 0 and 1 help. The participant knows only
+    // the key's public material.
+    let info = incomplete(&c.shares[&PartyIndex(1)]).into_inner().key_info;
+    let mut sessions = BTreeMap::new();
+    for p in [PartyIndex(1), PartyIndex(2)] {
+        let share = incomplete(&c.shares[&p]);
+        let s = repair_session(sid, &[0, 1], 2, EcdsaRepairRole::Helper(&share)).unwrap();
+        sessions.insert(p, s);
+    }
+    let s = repair_session(sid, &[0, 1], 2, EcdsaRepairRole::Participant(&info, 2)).unwrap();
+    sessions.insert(PartyIndex(3), s);
+    let out = sim::run(sessions, &mut ChaCha20Rng::seed_from_u64(80), sim::honest).outputs;
+    let repaired = repaired_share(&info, 2, out[&PartyIndex(3)].as_ref().unwrap()).unwrap();
+    let lost = &c.shares[&PartyIndex(3)];
+    assert_eq!(
+        refresh::secret_bytes(&repaired.x),
+        refresh::secret_bytes(&lost.x),
+        "the repaired share is the lost one"
+    );
+    // With its aux info it signs with party 1, for the same HD key.
+    let mut fixed = Committee {
+        shares: c.shares.clone(),
+    };
+    fixed
+        .shares
+        .insert(PartyIndex(3), complete(repaired, aux_of(lost)).unwrap());
+    sign_with_presignatures(&fixed, &[PartyIndex(1), PartyIndex(3)], &[0, 7], 81);
+}

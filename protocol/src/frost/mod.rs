@@ -5,6 +5,9 @@
 //!   broadcast** of round 1, so that a party that sends different commitments to different peers
 //!   makes every honest party abort before any secret share is sent; also key **refresh** with the
 //!   same threshold (`keys::refresh`).
+//! - [`repair::FrostRepair`]: t helpers give a participant the share at an identifier (a lost
+//!   share, or a new identifier) without reconstructing the key — frost-core's repairable
+//!   threshold scheme with commitments that name a cheating helper.
 //! - [`nonces::NonceStore`]: pre-generated nonce commitments (RFC 9591 §5.1), each usable once.
 //! - [`sign::FrostSign`]: one signing session among a fixed signer set with pre-published
 //!   commitments (RFC 9591 §5.2), every signer aggregating and verifying; invalid shares name
@@ -13,6 +16,7 @@
 pub mod dkg;
 pub mod nonces;
 pub mod online;
+pub mod repair;
 pub mod sign;
 
 #[cfg(test)]

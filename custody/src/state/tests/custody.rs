@@ -165,6 +165,25 @@ pub(super) fn setup(policy: PolicyRules) -> (H, crate::types::WalletId, Vec<u8>)
     (h, wallet.wallet_id, pk)
 }
 
+/// A mainnet Ethereum wallet of vault v1 (with its presignature pool).
+pub(super) fn eth_wallet(h: &mut H) -> crate::Wallet {
+    let ActionResult::WalletCreated { wallet } = h.ok(
+        1,
+        "weth",
+        Action::WalletCreate {
+            org_id: org(),
+            vault_id: "v1".into(),
+            chain: Chain::Ethereum,
+            network: Network::Mainnet,
+            index: 0,
+            chain_id: None,
+        },
+    ) else {
+        panic!()
+    };
+    wallet
+}
+
 fn wallet_action() -> Action {
     Action::WalletCreate {
         org_id: org(),
@@ -573,21 +592,7 @@ fn eth_payload() -> String {
 fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
     use crate::{PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
     let (mut h, _, _) = setup(two_of_three());
-    let ActionResult::WalletCreated { wallet } = h.ok(
-        1,
-        "weth",
-        Action::WalletCreate {
-            org_id: org(),
-            vault_id: "v1".into(),
-            chain: Chain::Ethereum,
-            network: Network::Mainnet,
-            index: 0,
-            chain_id: None,
-        },
-    ) else {
-        panic!()
-    };
-    let wid = wallet.wallet_id.clone();
+    let wid = eth_wallet(&mut h).wallet_id;
     // The Solana (FROST) wallet has no pool; the ECDSA one has the first presignatures scheduled.
     assert!(h.s.presig_pool("v1-solana-testnet-0").is_none());
     let pool = h.s.presig_pool(&wid).unwrap().clone();

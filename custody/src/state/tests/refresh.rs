@@ -3,10 +3,9 @@
 //! before the switch are not signed with new shares, and old shares are deleted only on signed
 //! evidence from every node.
 
-use super::custody::{approve, org, setup, submit, two_of_three, H};
+use super::custody::{approve, eth_wallet, org, setup, submit, two_of_three, H};
 use super::*;
 use crate::{OrgSettings, RefreshStatus, Report, RequestStatus};
-use mpc_protocol::chain::{Chain, Network};
 
 fn refresh(h: &mut H, idem: &str) -> CommandOutcome {
     h.user(
@@ -33,28 +32,10 @@ fn refreshed(h: &H, epoch: u32, digest: &str) -> Report {
     }
 }
 
-fn eth_wallet(h: &mut H) -> String {
-    let ActionResult::WalletCreated { wallet } = h.ok(
-        1,
-        "weth",
-        Action::WalletCreate {
-            org_id: org(),
-            vault_id: "v1".into(),
-            chain: Chain::Ethereum,
-            network: Network::Mainnet,
-            index: 0,
-            chain_id: None,
-        },
-    ) else {
-        panic!()
-    };
-    wallet.wallet_id.0
-}
-
 #[test]
 fn a_refresh_completes_only_when_every_node_reports_the_same_public_shares() {
     let (mut h, wallet, pk) = setup(two_of_three());
-    let eth = eth_wallet(&mut h);
+    let eth = eth_wallet(&mut h).wallet_id.0;
     let pool = h.s.presig_pool(&eth).unwrap().clone();
     for seq in [0, 1] {
         for n in &pool.signers {
