@@ -162,6 +162,28 @@ fn a_refresh_changes_every_share_and_no_address() {
             c.log_of(n)
         );
     }
+    // Both refreshes are in the audit log: the admin's two `vault_refresh`, a failure report,
+    // and one signed `vault_refreshed` per node; the hash chain is intact.
+    let audit = net
+        .read("audit_list", json!({ "org_id": ORG, "limit": 1000 }))
+        .unwrap();
+    let outcomes = |kind: &str| -> Vec<String> {
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == kind)
+            .map(|e| e["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(outcomes("vault_refresh"), ["ok", "ok"], "{audit}");
+    let failed = outcomes("vault_refresh_failed");
+    assert_eq!(failed.len(), 1, "{audit}");
+    assert!(failed[0].contains("shares unchanged"), "{failed:?}");
+    let refreshed = outcomes("vault_refreshed");
+    assert_eq!(refreshed.len(), 3, "{audit}");
+    assert!(refreshed[2].contains("refresh done"), "{refreshed:?}");
+    assert_eq!(net.read("audit_verify", json!({})).unwrap()["ok"], true);
     // The pool starts over: every presignature of the old shares is gone.
     let p = pool(&net);
     eprintln!("--> pool after: {p}");
