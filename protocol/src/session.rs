@@ -116,6 +116,24 @@ impl<B: Serialize + DeserializeOwned> Envelope<B> {
         crate::encode(self).map_err(|e| SessionError::Bug(e.to_string()))
     }
 
+    /// The message `body` of `round` from `sender` in session `session_id`, encoded for `to`.
+    pub fn outgoing(
+        session_id: SessionId,
+        round: u16,
+        sender: PartyIndex,
+        body: B,
+        to: Recipient,
+    ) -> Result<Outgoing, SessionError> {
+        let bytes = Envelope {
+            session_id,
+            round,
+            sender,
+            body,
+        }
+        .encode()?;
+        Ok(Outgoing { to, bytes })
+    }
+
     /// Decodes and checks session id, sender and round against what the session expects.
     pub fn open(
         bytes: &[u8],

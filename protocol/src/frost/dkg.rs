@@ -151,14 +151,7 @@ impl<C: Ciphersuite> FrostDkg<C> {
         body: DkgMessage<C>,
         to: Recipient,
     ) -> Result<Outgoing, SessionError> {
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round,
-            sender: self.me,
-            body,
-        }
-        .encode()?;
-        Ok(Outgoing { to, bytes })
+        Envelope::outgoing(self.session_id, round, self.me, body, to)
     }
 
     fn by_identifier<T: Clone>(

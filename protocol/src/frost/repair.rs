@@ -174,17 +174,7 @@ impl<C: Ciphersuite> FrostRepair<C> {
         body: RepairMessage<C>,
         to: PartyIndex,
     ) -> Result<Outgoing, SessionError> {
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round,
-            sender: self.me,
-            body,
-        }
-        .encode()?;
-        Ok(Outgoing {
-            to: Recipient::One(to),
-            bytes,
-        })
+        Envelope::outgoing(self.session_id, round, self.me, body, Recipient::One(to))
     }
 
     fn ids(&self) -> Result<Vec<Identifier<C>>, SessionError> {

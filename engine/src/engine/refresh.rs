@@ -1,0 +1,98 @@
+//! Proactive refresh in the engine: starting the refresh a vault's record asks for (once),
+//! tidying shares after one finished or failed, and following the organisation's schedule.
+
+use super::{parties, Engine};
+use crate::io::{Action, Job, SessionSpec};
+use mpc_custody::ids;
+use mpc_custody::state::CustodyState;
+use mpc_custody::types::VaultId;
+use mpc_protocol::chain::KeyType;
+
+impl Engine {
+    /// Starts the vault's running refresh (once), and retires older shares after one is done.
+    pub(super) fn refresh_changed(
+        &mut self,
+        state: &CustodyState,
+        vault_id: &VaultId,
+        out: &mut Vec<Action>,
+    ) {
+        self.forget_stale(
+            state,
+            |j| matches!(j, Job::Refresh { vault_id: v, .. } if v == vault_id),
+        );
+        let Some(vault) = state.vault(vault_id) else {
+            return;
+        };
+        if !vault.committee.contains(&self.me) {
+            return;
+        }
+        if let Some(last) = &vault.last_refresh {
+            if self.tidied.get(vault_id) != Some(&last.started_log_index) {
+                self.tidied.insert(vault_id.clone(), last.started_log_index);
+                out.push(Action::TidyShares {
+                    vault_id: vault_id.clone(),
+                });
+            }
+        }
+        let Some(refresh) = &vault.refresh else {
+            return;
+        };
+        let job = Job::Refresh {
+            vault_id: vault_id.clone(),
+            epoch: refresh.epoch,
+            generation: refresh.started_log_index,
+        };
+        if !self.wanted(state, &job) || !self.jobs.insert(job.clone()) {
+            return;
+        }
+        let sessions = KeyType::ALL
+            .iter()
+            .map(|kt| {
+                let sid = ids::refresh_session(
+                    &self.cluster_id,
+                    vault_id,
+                    refresh.started_log_index,
+                    kt.as_str(),
+                );
+                (*kt, sid)
+            })
+            .collect();
+        out.push(Action::Start {
+            job,
+            spec: SessionSpec::Refresh {
+                vault_id: vault_id.clone(),
+                from_generation: vault.share_generation,
+                generation: refresh.started_log_index,
+                parties: parties(&vault.committee),
+                committee: vault.committee.clone(),
+                sessions,
+            },
+        });
+    }
+
+    /// Follows the organisation's refresh schedule for a vault of this node's committee.
+    pub(super) fn schedule_changed(
+        &mut self,
+        now_ms: u64,
+        state: &CustodyState,
+        vault_id: &VaultId,
+    ) {
+        let due = state
+            .vault(vault_id)
+            .filter(|v| v.committee.contains(&self.me))
+            .and_then(|v| state.refresh_due_at(v));
+        match due {
+            // Already waiting for a due time: keep the resend pacing.
+            Some(at) => {
+                let at = match self.refresh_due.get(vault_id) {
+                    Some(t) if *t > now_ms && at <= now_ms => *t,
+                    _ => at,
+                };
+                self.refresh_due.insert(vault_id.clone(), at);
+            }
+            None => {
+                self.refresh_due.remove(vault_id);
+            }
+        }
+    }
+}
