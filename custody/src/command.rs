@@ -50,6 +50,16 @@ pub struct CommandBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
+    /// Replace a lost node by a new host (genesis admins only; takes effect when a majority of
+    /// them, at least two, signed the same replacement: [`crate::membership`]).
+    NodeReplace {
+        /// The node whose place the new host takes.
+        node_id: crate::ids::NodeId,
+        /// The node's replacement number: 1 for its first, then 2, …
+        replacement: u32,
+        /// The new host's identity card.
+        card: crate::membership::NodeCard,
+    },
     /// Create an organisation (genesis admins only); its first admin member is the key
     /// `admin_public_key`, or the signer when absent. A genesis admin holds no other power.
     OrgCreate {
@@ -303,6 +313,7 @@ impl Action {
     /// Short name of the action, as used in the audit log.
     pub fn kind(&self) -> &'static str {
         match self {
+            Action::NodeReplace { .. } => "node_replace",
             Action::OrgCreate { .. } => "org_create",
             Action::OrgSettingsSet { .. } => "org_settings_set",
             Action::ProposalApprove { .. } => "proposal_approve",
@@ -330,9 +341,10 @@ impl Action {
         }
     }
 
-    /// The organisation the action concerns.
-    pub fn org_id(&self) -> &OrgId {
-        match self {
+    /// The organisation the action concerns (none for a network change).
+    pub fn org_id(&self) -> Option<&OrgId> {
+        let org = match self {
+            Action::NodeReplace { .. } => return None,
             Action::OrgCreate { org_id, .. }
             | Action::OrgSettingsSet { org_id, .. }
             | Action::ProposalApprove { org_id, .. }
@@ -357,7 +369,8 @@ impl Action {
             | Action::RequestReject { org_id, .. }
             | Action::RequestCancel { org_id, .. }
             | Action::RequestAdminApprove { org_id, .. } => org_id,
-        }
+        };
+        Some(org)
     }
 
     /// Whether the action changes what the organisation governs (members, vaults, wallets,
@@ -383,8 +396,21 @@ impl Action {
     }
 
     fn validate(&self) -> Result<(), String> {
-        self.org_id().validate()?;
+        if let Some(org) = self.org_id() {
+            org.validate()?;
+        }
         match self {
+            Action::NodeReplace {
+                replacement, card, ..
+            } => {
+                if !(1..=crate::membership::MAX_REPLACEMENTS).contains(replacement) {
+                    return Err(format!(
+                        "replacement must be 1 to {}",
+                        crate::membership::MAX_REPLACEMENTS
+                    ));
+                }
+                card.validate()
+            }
             Action::OrgSettingsSet { settings, .. } => settings.validate(),
             Action::ProposalApprove {
                 proposal_id,

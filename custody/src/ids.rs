@@ -60,6 +60,29 @@ pub fn refresh_session(
     )
 }
 
+/// The share-repair session of one key type of a vault: repair attempt `attempt`, started by
+/// the entry at `attempt_log_index`, of node `node`'s replacement `replacement`.
+pub fn repair_session(
+    cluster_id: &str,
+    vault_id: &str,
+    (node, replacement): (NodeId, u32),
+    (attempt, attempt_log_index): (u32, u64),
+    key_type: &str,
+) -> SessionId {
+    session_id(
+        cluster_id,
+        "repair",
+        &[
+            vault_id.as_bytes(),
+            &node.to_be_bytes(),
+            &replacement.to_be_bytes(),
+            &attempt.to_be_bytes(),
+            &attempt_log_index.to_be_bytes(),
+            key_type.as_bytes(),
+        ],
+    )
+}
+
 /// The presigning session of presignature `seq` of a wallet's pool made by `signers`.
 pub fn presign_session(
     cluster_id: &str,

@@ -50,6 +50,7 @@ pub mod command;
 pub mod entry;
 pub mod governance;
 pub mod ids;
+pub mod membership;
 pub mod org;
 pub mod passkey;
 pub mod policy;

@@ -150,6 +150,29 @@ pub enum Report {
         /// The vault's current epoch.
         epoch: u32,
     },
+    /// The replaced node `node_id` (this node, its new host) rebuilt its shares of every key of
+    /// the vault in repair attempt `attempt` and checked each against the vault's public shares.
+    VaultRepaired {
+        /// Vault.
+        vault_id: VaultId,
+        /// The node's replacement number.
+        replacement: u32,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A repair attempt failed on this node (a helper or the new host).
+    VaultRepairFailed {
+        /// Vault.
+        vault_id: VaultId,
+        /// The replacement number.
+        replacement: u32,
+        /// The attempt.
+        attempt: u32,
+        /// Why.
+        reason: String,
+        /// Helpers the session named as having sent a bad sub-share.
+        culprits: Vec<NodeId>,
+    },
     /// Signing failed on this node.
     SignFailed {
         /// Request.
@@ -182,6 +205,8 @@ impl Report {
             Report::VaultRefreshed { .. } => "vault_refreshed",
             Report::VaultRefreshFailed { .. } => "vault_refresh_failed",
             Report::RefreshDue { .. } => "refresh_due",
+            Report::VaultRepaired { .. } => "vault_repaired",
+            Report::VaultRepairFailed { .. } => "vault_repair_failed",
         }
     }
 }

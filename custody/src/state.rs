@@ -28,6 +28,7 @@ mod chain;
 mod forge;
 mod governance;
 mod members;
+mod nodes;
 mod outcome;
 mod passkeys;
 mod policy;
@@ -42,6 +43,7 @@ mod vaults;
 pub use chain::BROADCAST_SLOT_MS;
 pub use outcome::{ActionResult, CommandOutcome, IdempotencyRecord};
 pub use records::{RecordKey, RecordValue};
+pub use nodes::{PinnedNode, RepairJob};
 pub use signer_check::SigningJob;
 
 /// Where in the log a command sits; everything `apply` needs to know about time and position.
@@ -119,6 +121,9 @@ pub struct CustodyState {
     /// The committee's ECDSA aux-info attempts.
     #[serde(default)]
     aux: crate::AuxRecord,
+    /// Node replacements by (node id, replacement number).
+    #[serde(default)]
+    replacements: BTreeMap<(NodeId, u32), crate::membership::NodeReplacement>,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
@@ -150,6 +155,7 @@ impl CustodyState {
             btc_inputs: BTreeMap::new(),
             presig_pools: BTreeMap::new(),
             aux: crate::AuxRecord::default(),
+            replacements: BTreeMap::new(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),
@@ -205,7 +211,7 @@ impl CustodyState {
             }
             let reason = "idempotency key was already used for a different command".to_string();
             let action = verified.body.action.kind();
-            let org = Some(verified.body.action.org_id().clone());
+            let org = verified.body.action.org_id().cloned();
             let seq = self.append_audit(
                 ctx,
                 now_ms,
@@ -235,7 +241,7 @@ impl CustodyState {
     ) -> CommandOutcome {
         let idem_key = (verified.signer, verified.body.idempotency_key.clone());
         let result = self.execute(verified, ctx, now_ms);
-        let org = Some(verified.body.action.org_id().clone());
+        let org = verified.body.action.org_id().cloned();
         let outcome_text = match &result {
             Ok(_) => "ok".to_string(),
             Err(e) => format!("rejected: {e}"),
@@ -290,6 +296,11 @@ impl CustodyState {
             return self.propose(&x, action);
         }
         match action {
+            Action::NodeReplace {
+                node_id,
+                replacement,
+                card,
+            } => self.node_replace(&x, *node_id, *replacement, card),
             Action::OrgCreate {
                 org_id,
                 name,

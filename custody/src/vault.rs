@@ -64,6 +64,9 @@ pub struct Vault {
     /// The last refresh that finished or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refresh: Option<KeyRefresh>,
+    /// The share repair under way for a replaced node, if any (a refresh follows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<crate::membership::KeyRepair>,
 }
 
 /// Where a proactive refresh stands.

@@ -126,6 +126,20 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
             .filter(|r| r.status == RequestStatus::Signing)
     };
     match report {
+        Report::VaultRepaired {
+            vault_id,
+            replacement,
+            attempt,
+        }
+        | Report::VaultRepairFailed {
+            vault_id,
+            replacement,
+            attempt,
+            ..
+        } => state
+            .vault(vault_id)
+            .and_then(|v| v.repair.as_ref())
+            .is_some_and(|r| r.replacement == *replacement && r.attempt == *attempt),
         Report::VaultKeys { vault_id, .. } | Report::VaultFailed { vault_id, .. } => {
             vault_waits(vault_id)
         }

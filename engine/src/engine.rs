@@ -303,6 +303,7 @@ impl Engine {
             RecordKey::Vault(id) => {
                 self.vault_changed(state, id, out);
                 self.refresh_changed(state, id, out);
+                self.repair_changed(state, id, out);
                 self.schedule_changed(now_ms, state, id);
             }
             RecordKey::PresigPool(wallet_id) => self.pool_changed(state, wallet_id, out),
@@ -360,6 +361,17 @@ impl Engine {
                             && !r.reports.contains_key(&self.me)
                     })
             }),
+            Job::Repair {
+                vault_id,
+                replacement,
+                attempt,
+            } => state.vault(vault_id).is_some_and(|v| {
+                v.repair.as_ref().is_some_and(|r| {
+                    r.replacement == *replacement
+                        && r.attempt == *attempt
+                        && (r.node_id == self.me || r.helpers.contains(&self.me))
+                })
+            }),
         }
     }
 
@@ -405,7 +417,11 @@ impl Engine {
         }
         match self.aux {
             AuxState::Running(a) | AuxState::Scheduled(a, _) if a == rec.attempt => {}
-            _ if rec.attempt == 0 => self.start_aux(state, 0, out),
+            // The first attempt, and one a node replacement started, run at once; only a retry
+            // after a failure waits.
+            _ if rec.attempt == 0 || rec.last_failure.is_none() => {
+                self.start_aux(state, rec.attempt, out)
+            }
             _ => {
                 let at = now_ms.saturating_add(aux_retry_ms(rec.attempt));
                 self.aux = AuxState::Scheduled(rec.attempt, at);
@@ -524,6 +540,15 @@ impl Engine {
         let Some(wallet) = state.wallet(wallet_id) else {
             return;
         };
+        // A signer whose shares are being repaired has none to presign with yet (the refresh
+        // that follows the repair restarts the pool).
+        let repairing = state
+            .vault(&wallet.vault_id)
+            .and_then(|v| v.repair.as_ref())
+            .is_some_and(|r| pool.signers.contains(&r.node_id));
+        if repairing {
+            return;
+        }
         let Some(keygen) = keygen_indices(&pool.signers, &self.committee) else {
             return;
         };
@@ -768,6 +793,37 @@ impl Engine {
                 reason: reason.clone(),
                 culprits: culprits.clone(),
             }),
+            (
+                Job::Repair {
+                    vault_id,
+                    replacement,
+                    attempt,
+                },
+                SessionOutcome::Repaired,
+            ) => (self.me
+                == state
+                    .vault(vault_id)
+                    .and_then(|v| v.repair.as_ref())
+                    .map_or(0, |r| r.node_id))
+            .then(|| Report::VaultRepaired {
+                vault_id: vault_id.clone(),
+                replacement: *replacement,
+                attempt: *attempt,
+            }),
+            (
+                Job::Repair {
+                    vault_id,
+                    replacement,
+                    attempt,
+                },
+                SessionOutcome::RepairFailed { reason, culprits },
+            ) => Some(Report::VaultRepairFailed {
+                vault_id: vault_id.clone(),
+                replacement: *replacement,
+                attempt: *attempt,
+                reason: reason.clone(),
+                culprits: culprits.clone(),
+            }),
             (job, o) => {
                 let (reason, unresponsive) = failed(o).unwrap_or_else(|| {
                     (format!("unexpected outcome {o:?} for {job:?}"), Vec::new())
@@ -814,6 +870,17 @@ fn failure_report(job: &Job, reason: String, unresponsive: Vec<NodeId>) -> Optio
             vault_id: vault_id.clone(),
             epoch: *epoch,
             generation: *generation,
+            reason,
+            culprits: Vec::new(),
+        },
+        Job::Repair {
+            vault_id,
+            replacement,
+            attempt,
+        } => Report::VaultRepairFailed {
+            vault_id: vault_id.clone(),
+            replacement: *replacement,
+            attempt: *attempt,
             reason,
             culprits: Vec::new(),
         },

@@ -1,6 +1,6 @@
 //! What goes into the engine ([`Input`]) and what comes out ([`Action`]).
 
-use mpc_custody::state::{RecordKey, SigningJob};
+use mpc_custody::state::{RecordKey, RepairJob, SigningJob};
 use mpc_custody::types::{RequestId, VaultId, WalletId};
 use mpc_custody::{NodeId, Report};
 use mpc_protocol::chain::keys::VaultPublicKeys;
@@ -45,6 +45,15 @@ pub enum Job {
         /// The refresh (the log index that started it).
         generation: u64,
     },
+    /// A repair attempt of a replaced node's shares of a vault (every key type).
+    Repair {
+        /// Vault.
+        vault_id: VaultId,
+        /// The node's replacement number.
+        replacement: u32,
+        /// Attempt.
+        attempt: u32,
+    },
 }
 
 /// How a session ended, as its driver saw it.
@@ -66,6 +75,16 @@ pub enum SessionOutcome {
         /// Why.
         reason: String,
         /// Nodes a session named.
+        culprits: Vec<NodeId>,
+    },
+    /// Repair done: as the repaired node, this node stored a share of every key of the vault
+    /// and checked each against the vault's public shares; as a helper, it sent its part.
+    Repaired,
+    /// The repair failed; `culprits` sent bad sub-shares.
+    RepairFailed {
+        /// Why.
+        reason: String,
+        /// Helpers a session named.
         culprits: Vec<NodeId>,
     },
     /// The session failed.
@@ -184,6 +203,17 @@ pub enum SessionSpec {
         committee: Vec<NodeId>,
         /// One session id per key type.
         sessions: Vec<(KeyType, SessionId)>,
+    },
+    /// A repair attempt, after this node's own checks of the replacement.
+    Repair {
+        /// The verified job.
+        job: Box<RepairJob>,
+        /// Helpers and the repaired node with their party indices (FROST identifiers).
+        parties: BTreeMap<NodeId, PartyIndex>,
+        /// One session id per key type.
+        sessions: Vec<(KeyType, SessionId)>,
+        /// The session in which the helpers hand the repaired node the vault's public shares.
+        public_session: SessionId,
     },
     /// One signing attempt, after this node's own checks (invariant 2).
     Sign {

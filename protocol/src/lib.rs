@@ -30,6 +30,7 @@
 //! [`ecdsa::refresh::repair_session`]). Caveat: the node does not run repair yet, and resharing
 //! to another threshold is not built (issue 14).
 
+pub mod agree;
 pub mod chain;
 pub mod channel;
 pub mod codec;

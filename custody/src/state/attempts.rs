@@ -14,6 +14,12 @@ impl CustodyState {
     /// attempt when it holds one presignature per message, else a t-subset avoiding `avoid`),
     /// its session id and its deadline.
     pub(super) fn start_attempt(&mut self, req: &mut Request, at: At, avoid: &BTreeSet<NodeId>) {
+        // A node whose shares of this vault are being repaired has none to sign with.
+        let mut avoid = avoid.clone();
+        if let Some(rep) = self.vaults.get(&req.vault_id).and_then(|v| v.repair.as_ref()) {
+            avoid.insert(rep.node_id);
+        }
+        let avoid = &avoid;
         let attempt = req.attempts.len() as u32 + 1;
         let wallet = self.wallets.get(&req.wallet_id);
         let messages = match wallet.map(|w| w.chain) {

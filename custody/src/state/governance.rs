@@ -37,7 +37,9 @@ impl CustodyState {
         x: &Exec<'_>,
         change: &Action,
     ) -> Result<ActionResult, String> {
-        let org_id = change.org_id();
+        let org_id = change
+            .org_id()
+            .ok_or("a network change is not an organisation's proposal")?;
         self.require_org_admin(org_id, &x.signer)?;
         let proposer = self.signing_member(org_id, &x.signer)?;
         let settings = self

@@ -177,11 +177,14 @@ impl CustodyState {
     /// record. (`apply` checks authorisation again, fully.)
     pub fn signer_known(&self, cmd: &crate::command::VerifiedCommand) -> Result<(), String> {
         match &cmd.body.action {
-            crate::command::Action::OrgCreate { .. } => {
+            crate::command::Action::OrgCreate { .. } | crate::command::Action::NodeReplace { .. } => {
                 if self.genesis.admins.contains(&cmd.signer) {
                     Ok(())
                 } else {
-                    Err("only a genesis admin may create an organisation".into())
+                    Err(format!(
+                        "only a genesis admin may sign {}",
+                        cmd.body.action.kind()
+                    ))
                 }
             }
             crate::command::Action::PasskeyRegister {
@@ -197,12 +200,12 @@ impl CustodyState {
                     Err("the signer is not an open passkey invitation for this member".into())
                 }
             }
-            a => match self.member_with_key(a.org_id(), &cmd.signer) {
-                Some(_) => Ok(()),
-                None => Err(format!(
-                    "the signer is not a member of organisation '{}'",
-                    a.org_id()
+            a => match a.org_id() {
+                Some(org) if self.member_with_key(org, &cmd.signer).is_some() => Ok(()),
+                Some(org) => Err(format!(
+                    "the signer is not a member of organisation '{org}'"
                 )),
+                None => Err("only a genesis admin may sign a network change".into()),
             },
         }
     }

@@ -91,6 +91,11 @@ pub enum ActionResult {
         /// The pool now.
         pool: PresigPool,
     },
+    /// A node replacement signed by one more genesis admin (or admitted).
+    NodeReplacement {
+        /// The replacement now.
+        replacement: Box<crate::membership::NodeReplacement>,
+    },
 }
 
 /// The result of applying one log entry.

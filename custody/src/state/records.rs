@@ -39,6 +39,8 @@ pub enum RecordKey {
     BtcInput(String),
     /// A token in an organisation's asset registry (organisation, symbol).
     Asset(OrgId, String),
+    /// A node replacement (node id, replacement number).
+    Replacement(crate::ids::NodeId, u32),
 }
 
 /// A record's value, as persisted.
@@ -72,6 +74,8 @@ pub enum RecordValue {
     BtcInput(crate::request::InputClaim),
     /// A registered token.
     Asset(crate::Asset),
+    /// A node replacement.
+    Replacement(Box<crate::membership::NodeReplacement>),
 }
 
 impl CustodyState {
@@ -133,6 +137,11 @@ impl CustodyState {
                 .get(&(o.clone(), sym.clone()))
                 .cloned()
                 .map(RecordValue::Asset),
+            RecordKey::Replacement(n, r) => self
+                .replacements
+                .get(&(*n, *r))
+                .cloned()
+                .map(|x| RecordValue::Replacement(Box::new(x))),
         }
     }
 
@@ -183,6 +192,11 @@ impl CustodyState {
                 self.assets
                     .keys()
                     .map(|(o, sym)| RecordKey::Asset(o.clone(), sym.clone())),
+            )
+            .chain(
+                self.replacements
+                    .keys()
+                    .map(|(n, r)| RecordKey::Replacement(*n, *r)),
             )
             .chain(std::iter::once(RecordKey::Aux))
             .collect()
@@ -245,6 +259,11 @@ impl CustodyState {
                     if o == a.org_id && sym == a.symbol =>
                 {
                     s.assets.insert((o, sym), a);
+                }
+                (RecordKey::Replacement(n, r), RecordValue::Replacement(x))
+                    if n == x.node_id && r == x.replacement =>
+                {
+                    s.replacements.insert((n, r), *x);
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }

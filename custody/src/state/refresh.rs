@@ -7,7 +7,8 @@
 //! with the new shares, and every presignature pool of the vault starts over (presignatures of
 //! the old shares are discarded). Each node deletes its old shares only after
 //! [`CustodyState::verify_refresh_completion`] — every committee node's signed report checked
-//! against its genesis key — so a forged "done" record cannot make a node throw its shares away.
+//! against its genesis key (or its replacement's, verified against the genesis admins) — so a
+//! forged "done" record cannot make a node throw its shares away.
 
 use super::{ActionResult, At, CustodyState, Exec, RecordKey, ReportResult};
 use crate::ids::NodeId;
@@ -53,7 +54,7 @@ impl CustodyState {
         Ok(())
     }
 
-    fn start_refresh(
+    pub(super) fn start_refresh(
         &mut self,
         vault_id: &str,
         log_index: u64,
@@ -255,7 +256,7 @@ impl CustodyState {
 
     /// Every presignature pool of the vault's wallets starts over at `epoch`: its scheduled and
     /// ready presignatures (made from the old shares) are dropped, new ones scheduled.
-    fn restart_pools_of(&mut self, vault_id: &str, epoch: u32) {
+    pub(super) fn restart_pools_of(&mut self, vault_id: &str, epoch: u32) {
         let wallets: Vec<_> = self
             .wallets
             .values()
@@ -272,8 +273,8 @@ impl CustodyState {
 
     /// Whether node `me` may delete its shares of epochs before the vault's current one: the
     /// last refresh is done, made the current epoch, and carries a `vault_refreshed` report from
-    /// **every** committee node, each signed by that node's genesis key, for this vault and
-    /// epoch, with the digest this node computed itself. Records one peer handed over (a forged
+    /// **every** committee node, each signed by that node's pinned key
+    /// ([`CustodyState::pinned_node`]), for this vault and epoch, with the digest this node computed itself. Records one peer handed over (a forged
     /// snapshot, a lying leader) cannot pass this.
     pub fn verify_refresh_completion(
         &self,
@@ -299,11 +300,7 @@ impl CustodyState {
                     "the report filed for node {node} is another node's"
                 ));
             }
-            let key = self
-                .genesis
-                .nodes
-                .get(node)
-                .ok_or_else(|| format!("node {node} is not in the genesis"))?;
+            let key = self.pinned_node(*node)?.identity_key;
             match rep.verify(&self.genesis.cluster_id, &key.0)? {
                 Report::VaultRefreshed {
                     vault_id: v,

@@ -18,7 +18,7 @@ impl CustodyState {
             log_index: ctx.log_index,
             ..Default::default()
         };
-        let Some(node_key) = self.genesis.nodes.get(&rep.node_id).copied() else {
+        let Some(node_key) = self.node_key(rep.node_id) else {
             return stale(format!("report from unknown node {}", rep.node_id));
         };
         let report = match rep.verify(&self.genesis.cluster_id, &node_key.0) {
@@ -63,6 +63,21 @@ impl CustodyState {
             } => {
                 let which = (*epoch, *generation);
                 self.report_refresh_failed(node, vault_id, which, reason, culprits, at)
+            }
+            Report::VaultRepaired {
+                vault_id,
+                replacement,
+                attempt,
+            } => self.report_vault_repaired(node, vault_id, (*replacement, *attempt), at),
+            Report::VaultRepairFailed {
+                vault_id,
+                replacement,
+                attempt,
+                reason,
+                culprits,
+            } => {
+                let which = (*replacement, *attempt);
+                self.report_repair_failed(node, vault_id, which, reason, culprits, at)
             }
             Report::RefreshDue { vault_id, epoch } => self.report_refresh_due(vault_id, *epoch, at),
             Report::VaultKeys { vault_id, keys } => self.report_vault_keys(node, vault_id, keys),

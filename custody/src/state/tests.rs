@@ -120,6 +120,7 @@ mod fees;
 mod governance;
 mod lifecycle;
 mod networks;
+mod nodes;
 mod passkeys;
 mod reads;
 mod refresh;

@@ -34,6 +34,7 @@ impl CustodyState {
             share_generation: 0,
             refresh: None,
             last_refresh: None,
+            repair: None,
         };
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
         self.vaults.insert(vault_id.clone(), vault.clone());

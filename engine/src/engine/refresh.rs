@@ -6,6 +6,7 @@ use crate::io::{Action, Job, SessionSpec};
 use mpc_custody::ids;
 use mpc_custody::state::CustodyState;
 use mpc_custody::types::VaultId;
+use mpc_custody::Report;
 use mpc_protocol::chain::KeyType;
 
 impl Engine {
@@ -66,6 +67,80 @@ impl Engine {
                 parties: parties(&vault.committee),
                 committee: vault.committee.clone(),
                 sessions,
+            },
+        });
+    }
+
+    /// Runs the vault's current repair attempt (once) when this node is one of its parties:
+    /// only after [`CustodyState::repair_job`] verified the replacement against the genesis
+    /// admins; a refusal is reported, so the attempt moves on instead of waiting.
+    pub(super) fn repair_changed(
+        &mut self,
+        state: &CustodyState,
+        vault_id: &VaultId,
+        out: &mut Vec<Action>,
+    ) {
+        self.forget_stale(
+            state,
+            |j| matches!(j, Job::Repair { vault_id: v, .. } if v == vault_id),
+        );
+        let Some(rep) = state.vault(vault_id).and_then(|v| v.repair.as_ref()) else {
+            return;
+        };
+        if rep.node_id != self.me && !rep.helpers.contains(&self.me) {
+            return;
+        }
+        let job = Job::Repair {
+            vault_id: vault_id.clone(),
+            replacement: rep.replacement,
+            attempt: rep.attempt,
+        };
+        if !self.wanted(state, &job) || !self.jobs.insert(job.clone()) {
+            return;
+        }
+        let checked = match state.repair_job(vault_id, self.me) {
+            Ok(j) => j,
+            Err(reason) => {
+                let report = Report::VaultRepairFailed {
+                    vault_id: vault_id.clone(),
+                    replacement: rep.replacement,
+                    attempt: rep.attempt,
+                    reason: format!("node {} refused: {reason}", self.me),
+                    culprits: Vec::new(),
+                };
+                self.propose(report, out);
+                return;
+            }
+        };
+        let sessions = KeyType::ALL
+            .iter()
+            .map(|kt| {
+                let sid = ids::repair_session(
+                    &self.cluster_id,
+                    vault_id,
+                    (checked.node_id, checked.replacement),
+                    (checked.attempt, checked.attempt_log_index),
+                    kt.as_str(),
+                );
+                (*kt, sid)
+            })
+            .collect();
+        let public_session = ids::repair_session(
+            &self.cluster_id,
+            vault_id,
+            (checked.node_id, checked.replacement),
+            (checked.attempt, checked.attempt_log_index),
+            "public",
+        );
+        let mut members = checked.helpers.clone();
+        members.push(checked.node_id);
+        out.push(Action::Start {
+            job,
+            spec: SessionSpec::Repair {
+                parties: parties(&members),
+                job: Box::new(checked),
+                sessions,
+                public_session,
             },
         });
     }

@@ -874,6 +874,7 @@ impl Sim {
         match &spec {
             SessionSpec::Aux { .. } | SessionSpec::Presign { .. } => {}
             SessionSpec::Refresh { .. } => self.start_refresh_stage(i, job, spec, 0),
+            SessionSpec::Repair { .. } => panic!("the simulation never replaces a node"),
             SessionSpec::Dkg { .. } => self.start_stage(i, job, spec, 0, Vec::new()),
             SessionSpec::Sign { job: sj, .. } => {
                 self.nodes[i]

@@ -15,6 +15,7 @@ mod dkg;
 mod forge;
 mod presign;
 mod refresh;
+mod repair;
 mod sign;
 
 use crate::clock::now_ms;
@@ -392,6 +393,17 @@ impl Runner {
                 parties,
                 committee,
                 sessions,
+            }),
+            SessionSpec::Repair {
+                job,
+                parties,
+                sessions,
+                public_session,
+            } => self.repair_blocking(&repair::RepairRun {
+                job,
+                parties,
+                sessions,
+                public_session: *public_session,
             }),
             SessionSpec::Presign { .. } => match self.presign_blocking(spec) {
                 Ok(()) => SessionOutcome::PresigStored,

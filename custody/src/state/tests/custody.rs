@@ -35,6 +35,16 @@ impl H {
     }
 
     pub(super) fn report(&mut self, node: u64, report: Report) -> CommandOutcome {
+        self.report_signed(node, &node_key(node), report)
+    }
+
+    /// A report from `node` signed with `key` (a replaced node's new host, a forger).
+    pub(super) fn report_signed(
+        &mut self,
+        node: u64,
+        key: &SigningKey,
+        report: Report,
+    ) -> CommandOutcome {
         use ed25519_dalek::Signer;
         self.idx += 1;
         let body = serde_json::to_string(&ReportBody {
@@ -42,7 +52,7 @@ impl H {
             report,
         })
         .unwrap();
-        let sig = node_key(node).sign(&crate::report_message(&body));
+        let sig = key.sign(&crate::report_message(&body));
         let rep = SignedReport {
             node_id: node,
             body,
@@ -98,9 +108,17 @@ pub(super) fn org() -> OrgId {
 /// An organisation with approvers a1..a3 (keys 11..13), initiator (20), an active vault and a
 /// Solana test wallet.
 pub(super) fn setup(policy: PolicyRules) -> (H, crate::types::WalletId, Vec<u8>) {
+    setup_in(fresh(), policy)
+}
+
+/// [`setup`] on a network with these genesis parameters.
+pub(super) fn setup_in(
+    s: CustodyState,
+    policy: PolicyRules,
+) -> (H, crate::types::WalletId, Vec<u8>) {
     use Role::*;
     let mut h = H {
-        s: fresh(),
+        s,
         idx: 0,
         shift_ms: 0,
     };
