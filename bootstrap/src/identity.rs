@@ -73,6 +73,27 @@ impl IdentityCard {
         }
         Ok(())
     }
+
+    /// The node's Ed25519 identity key (inside its libp2p peer id): it signs the node's reports.
+    pub fn identity_key(&self) -> Result<[u8; 32], BootstrapError> {
+        let bad = |r: String| BootstrapError::invalid("identity card", r);
+        let peer: libp2p_identity::PeerId = self
+            .peer_id
+            .parse()
+            .map_err(|e| bad(format!("peer_id: {e}")))?;
+        // An Ed25519 peer id is the identity multihash (code 0, one-byte length) of the key.
+        let bytes = peer.to_bytes();
+        let key = match bytes.as_slice() {
+            [0, len, rest @ ..] if usize::from(*len) == rest.len() => rest,
+            _ => return Err(bad("the peer id does not embed its key".into())),
+        };
+        let pk = libp2p_identity::PublicKey::try_decode_protobuf(key)
+            .map_err(|e| bad(format!("the peer id does not embed its key: {e}")))?;
+        let ed = pk
+            .try_into_ed25519()
+            .map_err(|_| bad("the peer id is not an Ed25519 key".into()))?;
+        Ok(ed.to_bytes())
+    }
 }
 
 /// The node's secrets, decrypted. `Debug` never shows them; they are zeroized on drop.

@@ -78,6 +78,9 @@ pub(crate) enum Cmd {
     /// Build unsigned transactions (for testing and demos).
     #[command(subcommand)]
     Tx(TxCmd),
+    /// Network membership (genesis admins): replace a lost node by a new host.
+    #[command(subcommand)]
+    Node(NodeCmd),
     /// Governance proposals: list, show, approve, veto, execute.
     #[command(subcommand)]
     Proposal(ProposalCmd),
@@ -144,6 +147,27 @@ pub(crate) struct Signer {
     /// Idempotency key (random when absent).
     #[arg(long)]
     pub(crate) idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NodeCmd {
+    /// Sign the replacement of node NODE_ID (host and shares lost) by the new host whose
+    /// identity card is CARD. Takes effect when a majority of the genesis admins (at least two)
+    /// signed the same replacement; every vault then repairs the node's shares and refreshes.
+    Replace {
+        /// The node whose place the new host takes.
+        #[arg(long)]
+        node_id: u64,
+        /// The node's replacement number: 1 for its first replacement, then 2, …
+        #[arg(long)]
+        replacement: u32,
+        /// The new host's identity card (`card.json` from `mpc-node init`).
+        #[arg(long)]
+        card: std::path::PathBuf,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

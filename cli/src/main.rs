@@ -3,6 +3,7 @@
 mod args;
 mod governance;
 mod human;
+mod nodes;
 
 use anyhow::Context;
 use args::{
@@ -280,6 +281,18 @@ fn run(args: Args) -> anyhow::Result<()> {
     let out = match &args.command {
         Cmd::Status => client.call("node_status", json!({}))?,
         Cmd::Cluster => client.call("cluster_status", json!({}))?,
+        Cmd::Node(args::NodeCmd::Replace {
+            node_id,
+            replacement,
+            card,
+            idempotency_key,
+        }) => submit(
+            &args,
+            &client,
+            "node_replace",
+            idempotency_key,
+            nodes::replace_action(*node_id, *replacement, card)?,
+        )?,
         Cmd::Org(OrgCmd::Create {
             org,
             name,

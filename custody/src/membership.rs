@@ -133,10 +133,13 @@ impl NodeReplacement {
     /// Re-verifies the evidence with nothing but the genesis: at least [`network_quorum`]
     /// distinct genesis admins each signed, for this cluster, a `node_replace` of exactly this
     /// node, replacement number and card.
-    pub fn verify(&self, cluster_id: &str, genesis_admins: &BTreeSet<UserKey>) -> Result<(), String> {
-        let need = network_quorum(genesis_admins.len()).ok_or(
-            "the genesis names fewer than two admins: no node can be replaced",
-        )?;
+    pub fn verify(
+        &self,
+        cluster_id: &str,
+        genesis_admins: &BTreeSet<UserKey>,
+    ) -> Result<(), String> {
+        let need = network_quorum(genesis_admins.len())
+            .ok_or("the genesis names fewer than two admins: no node can be replaced")?;
         let mut signers = BTreeSet::new();
         for (key, cmd) in &self.approvals {
             let v = cmd.verify(cluster_id)?;

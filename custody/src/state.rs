@@ -41,9 +41,9 @@ mod signer_check;
 mod vaults;
 
 pub use chain::BROADCAST_SLOT_MS;
+pub use nodes::{PinnedNode, RepairJob};
 pub use outcome::{ActionResult, CommandOutcome, IdempotencyRecord};
 pub use records::{RecordKey, RecordValue};
-pub use nodes::{PinnedNode, RepairJob};
 pub use signer_check::SigningJob;
 
 /// Where in the log a command sits; everything `apply` needs to know about time and position.

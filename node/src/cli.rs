@@ -166,6 +166,12 @@ pub struct StartArgs {
     /// Approvers open it in a browser and sign in with a passkey.
     #[arg(long, env = "MPC_CONSOLE_LISTEN")]
     pub console_listen: Option<std::net::SocketAddr>,
+    /// This host replaces the genesis node of its node id (whose host and shares were lost):
+    /// its identity card differs from the genesis entry. It waits, refusing to vote, until the
+    /// genesis admins' `node_replace` is committed and it has caught up with the log; the
+    /// network then repairs its shares. Needed on the first start only.
+    #[arg(long)]
+    pub replacement_host: bool,
 }
 
 /// Runs a parsed command line.
@@ -289,6 +295,7 @@ fn start(a: StartArgs) -> anyhow::Result<()> {
         insecure_test_primes: a.insecure_test_primes,
         chain_providers: a.chain_providers,
         console_addr: a.console_listen,
+        replacement_host: a.replacement_host,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

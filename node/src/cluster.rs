@@ -80,7 +80,7 @@ struct Inner {
     p2p: P2pHandle,
     genesis: Genesis,
     cluster_id: String,
-    peers_by_node: BTreeMap<NodeId, PeerId>,
+    peers: crate::p2p::PeerTable,
     statuses: PeerStatusTable,
     guard: RpcGuard,
     refused: RefusalCounters,
@@ -116,7 +116,7 @@ impl ClusterHandle {
         sm: StateMachineStore,
         p2p: P2pHandle,
         genesis: Genesis,
-        peers_by_node: BTreeMap<NodeId, PeerId>,
+        peers: crate::p2p::PeerTable,
         statuses: PeerStatusTable,
     ) -> Self {
         let cluster_id = genesis.hash();
@@ -140,7 +140,7 @@ impl ClusterHandle {
                 p2p,
                 genesis,
                 cluster_id,
-                peers_by_node,
+                peers,
                 statuses,
                 guard: RpcGuard::new(membership),
                 refused: RefusalCounters::default(),
@@ -245,9 +245,14 @@ impl ClusterHandle {
         }
     }
 
-    /// Peer id of a node.
+    /// The pinned peers (genesis hosts and verified replacements).
+    pub fn peers(&self) -> &crate::p2p::PeerTable {
+        &self.inner.peers
+    }
+
+    /// The peer pinned for `node` (its genesis host, or its verified replacement).
     pub fn peer_of(&self, node: NodeId) -> Option<PeerId> {
-        self.inner.peers_by_node.get(&node).copied()
+        self.inner.peers.peer_of(node)
     }
 
     /// Request changes as they are applied (and flushed) here; see
@@ -559,7 +564,7 @@ impl ClusterHandle {
             }
             Proposal::Node(r) => {
                 let key = self
-                    .read_state(|s| s.genesis().nodes.get(&r.node_id).copied())
+                    .read_state(|s| s.node_key(r.node_id))
                     .map_err(|e| ForwardError::Raft(e.to_string()))?
                     .ok_or_else(|| ForwardError::Invalid("report from an unknown node".into()))?;
                 r.verify(&self.inner.cluster_id, &key.0)

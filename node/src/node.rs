@@ -6,7 +6,7 @@
 
 use crate::cluster::ClusterHandle;
 use crate::heartbeat::{Heartbeat, PeerStatusTable};
-use crate::p2p::{build_swarm, P2pEventLoop, PeerInfo};
+use crate::p2p::{build_swarm, P2pEventLoop, PeerTable, PinnedPeer};
 use crate::runner::Runner;
 use crate::sessions::SessionHub;
 use crate::share_store::ShareStore;
@@ -49,7 +49,13 @@ pub struct NodeOptions {
     pub chain_providers: Vec<mpc_chains::Provider>,
     /// Where to serve the web console (loopback only), if anywhere.
     pub console_addr: Option<std::net::SocketAddr>,
+    /// This host replaces the genesis node of its node id (first start; a marker in the data
+    /// directory remembers it).
+    pub replacement_host: bool,
 }
+
+/// In a replacement host's data directory: it may start with a card the genesis does not name.
+const REPLACEMENT_MARKER: &str = "replacement-host";
 
 fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Config> {
     let cfg = openraft::Config {
@@ -129,14 +135,26 @@ async fn start_services(
     let node_id = identity.card.node_id;
     let cluster_id = genesis.hash();
     let me = identity.card.clone();
-    let (params, noise_keys) = genesis_params(&genesis, &cluster_id)?;
+    let params = genesis_params(&genesis, &cluster_id)?;
     let (log_store, sm_store) = mpc_consensus::store::open(&opts.data_dir.join("db"), params)
         .await
         .context("opening the node database")?;
-    let (peers, peers_by_node, members) = peer_tables(&genesis)?;
+    let (peers, members) = peer_table(&genesis, &me)?;
+    // Replacements already in the local log are pinned before the first connection.
+    let pins = sm_store
+        .read(|s| crate::p2p::peers::unpinned(s, &peers, node_id))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    for (node, entry) in pins {
+        match entry {
+            Ok(p) => {
+                peers.pin(node, p);
+            }
+            Err(e) => tracing::error!(node, "replacement not pinned: {e}"),
+        }
+    }
     let statuses = PeerStatusTable::default();
-    let (p2p, p2p_task, inbound_rx) = start_p2p(identity, peers, statuses.clone())?;
-    let transport = Libp2pTransport::new(p2p.clone());
+    let (p2p, p2p_task, inbound_rx) = start_p2p(identity, &peers, statuses.clone())?;
+    let transport = Libp2pTransport::new(p2p.clone(), peers.clone());
     let raft = start_raft(
         opts,
         &genesis,
@@ -153,20 +171,18 @@ async fn start_services(
         sm_store,
         p2p.clone(),
         genesis.clone(),
-        peers_by_node.clone(),
+        peers.clone(),
         statuses,
     );
     let marker = crate::backup::restored_marker(&opts.data_dir);
     if marker.exists() {
         cluster.catch_up_after_restore(marker);
     }
-    let hub = SessionHub::new(
-        node_id,
-        identity.noise_secret().clone(),
-        noise_keys,
-        peers_by_node,
-        p2p,
-    );
+    tokio::spawn(crate::p2p::peers::follow_replacements(
+        cluster.clone(),
+        peers.clone(),
+    ));
+    let hub = SessionHub::new(node_id, identity.noise_secret().clone(), peers, p2p);
     let runner = Runner::new(
         cluster.clone(),
         hub.clone(),
@@ -216,17 +232,17 @@ async fn start_services(
 #[allow(clippy::type_complexity)]
 fn start_p2p(
     identity: &NodeIdentity,
-    peers: BTreeMap<PeerId, PeerInfo>,
+    peers: &PeerTable,
     statuses: PeerStatusTable,
 ) -> anyhow::Result<(
     crate::p2p::P2pHandle,
     tokio::task::JoinHandle<()>,
     mpsc::Receiver<crate::p2p::Inbound>,
 )> {
-    let swarm = build_swarm(identity.libp2p_keypair()?, &peers)?;
+    let swarm = build_swarm(identity.libp2p_keypair()?, peers)?;
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let listen: Multiaddr = identity.card.p2p_addr.parse()?;
-    let (event_loop, p2p) = P2pEventLoop::new(swarm, listen, peers, statuses, inbound_tx)?;
+    let (event_loop, p2p) = P2pEventLoop::new(swarm, listen, peers.clone(), statuses, inbound_tx)?;
     Ok((p2p, tokio::spawn(event_loop.run()), inbound_rx))
 }
 
@@ -258,8 +274,9 @@ async fn start_raft(
     Ok(raft)
 }
 
-/// Loads the genesis, checks this node's entry in it is this node's identity card, and pins its
-/// hash on first start (refusing any other genesis afterwards).
+/// Loads the genesis, checks this node's entry in it is this node's identity card (or, on a
+/// replacement host, that its node id is in it), and pins its hash on first start (refusing any
+/// other genesis afterwards).
 fn load_genesis(opts: &NodeOptions, card: &IdentityCard) -> anyhow::Result<Genesis> {
     let genesis = Genesis::load(&opts.genesis_path)
         .with_context(|| format!("loading {}", opts.genesis_path.display()))?;
@@ -267,9 +284,27 @@ fn load_genesis(opts: &NodeOptions, card: &IdentityCard) -> anyhow::Result<Genes
     let me = genesis
         .node(node_id)
         .ok_or_else(|| anyhow::anyhow!("node {node_id} is not in this genesis"))?;
+    let marker = opts.data_dir.join(REPLACEMENT_MARKER);
     if me != card {
-        anyhow::bail!(
-            "the genesis entry for node {node_id} does not match this node's identity card"
+        if !opts.replacement_host && !marker.exists() {
+            anyhow::bail!(
+                "the genesis entry for node {node_id} does not match this node's identity card \
+                 (a host replacing a lost node {node_id} starts with --replacement-host)"
+            );
+        }
+        if me.peer_id == card.peer_id || me.noise_public_key == card.noise_public_key {
+            anyhow::bail!("a replacement host needs new keys, not node {node_id}'s genesis keys");
+        }
+        if !marker.exists() {
+            // First start: abstain from votes until caught up, as a restored node does.
+            std::fs::write(&marker, b"")
+                .with_context(|| format!("writing {}", marker.display()))?;
+            std::fs::write(crate::backup::restored_marker(&opts.data_dir), b"")
+                .context("writing the catch-up marker")?;
+        }
+        tracing::warn!(
+            node_id,
+            "replacement host: waiting for the genesis admins' node_replace and the share repair"
         );
     }
     let cluster_id = genesis.hash();
@@ -278,65 +313,55 @@ fn load_genesis(opts: &NodeOptions, card: &IdentityCard) -> anyhow::Result<Genes
     Ok(genesis)
 }
 
-/// The state machine's genesis parameters (admins, node report keys, threshold) and every
-/// node's pinned Noise key, from the genesis document.
-fn genesis_params(
-    genesis: &Genesis,
-    cluster_id: &str,
-) -> anyhow::Result<(GenesisParams, BTreeMap<u64, [u8; 32]>)> {
+/// The state machine's genesis parameters (admins, node report keys, threshold), from the
+/// genesis document.
+fn genesis_params(genesis: &Genesis, cluster_id: &str) -> anyhow::Result<GenesisParams> {
     let admins: BTreeSet<UserKey> = genesis
         .admins
         .iter()
         .map(|a| UserKey::from_hex(&a.public_key).map_err(|e| anyhow::anyhow!(e)))
         .collect::<anyhow::Result<_>>()?;
     let mut node_keys = BTreeMap::new();
-    let mut noise_keys = BTreeMap::new();
     for card in &genesis.nodes {
         node_keys.insert(card.node_id, UserKey(ed25519_of_peer(&card.peer_id)?));
-        let nk: [u8; 32] = hex::decode(&card.noise_public_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| anyhow::anyhow!("noise key of node {} is not 32 bytes", card.node_id))?;
-        noise_keys.insert(card.node_id, nk);
     }
     let threshold = u16::try_from(genesis.threshold).context("threshold")?;
-    Ok((
-        GenesisParams {
-            cluster_id: cluster_id.to_string(),
-            admins,
-            nodes: node_keys,
-            threshold,
-        },
-        noise_keys,
-    ))
+    Ok(GenesisParams {
+        cluster_id: cluster_id.to_string(),
+        admins,
+        nodes: node_keys,
+        threshold,
+    })
 }
 
-/// libp2p peers (allow-list with addresses), peer ids by node id, and the Raft membership.
-#[allow(clippy::type_complexity)]
-fn peer_tables(
+/// The pinned peers (from the genesis; this node's own entry from its own card, which differs
+/// on a replacement host) and the Raft membership (the genesis entries, as every node
+/// initialised it).
+fn peer_table(
     genesis: &Genesis,
-) -> anyhow::Result<(
-    BTreeMap<PeerId, PeerInfo>,
-    BTreeMap<u64, PeerId>,
-    BTreeMap<u64, PeerNode>,
-)> {
-    let mut peers = BTreeMap::new();
-    let mut peers_by_node = BTreeMap::new();
+    me: &IdentityCard,
+) -> anyhow::Result<(PeerTable, BTreeMap<u64, PeerNode>)> {
+    let mut entries = BTreeMap::new();
     let mut members = BTreeMap::new();
     for card in &genesis.nodes {
-        let peer: PeerId = card.peer_id.parse()?;
-        let addr: Multiaddr = card
+        let own = if card.node_id == me.node_id { me } else { card };
+        let addr: Multiaddr = own
             .p2p_addr
             .parse()
-            .with_context(|| format!("p2p address of node {}", card.node_id))?;
-        peers.insert(
-            peer,
-            PeerInfo {
-                node_id: card.node_id,
+            .with_context(|| format!("p2p address of node {}", own.node_id))?;
+        let noise_key: [u8; 32] = hex::decode(&own.noise_public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("noise key of node {} is not 32 bytes", own.node_id))?;
+        entries.insert(
+            card.node_id,
+            PinnedPeer {
+                peer: own.peer_id.parse()?,
+                noise_key,
                 addr,
+                replacement: 0,
             },
         );
-        peers_by_node.insert(card.node_id, peer);
         members.insert(
             card.node_id,
             PeerNode {
@@ -345,8 +370,7 @@ fn peer_tables(
             },
         );
     }
-
-    Ok((peers, peers_by_node, members))
+    Ok((PeerTable::new(entries), members))
 }
 
 /// The Ed25519 public key inside an Ed25519 libp2p peer id (identity multihash).

@@ -10,7 +10,7 @@
 //!   (bounded) and handed over when it registers.
 
 use crate::p2p::messages::{FrameKind, PeerRequest, PeerResponse, SessionFrame};
-use crate::p2p::P2pHandle;
+use crate::p2p::{P2pHandle, PeerTable};
 use libp2p::PeerId;
 use mpc_consensus::raft::NodeId;
 use mpc_protocol::channel::{self, PeerChannel};
@@ -58,8 +58,8 @@ pub struct SessionHub {
 struct Inner {
     me: NodeId,
     noise_secret: Zeroizing<[u8; 32]>,
-    noise_keys: BTreeMap<NodeId, [u8; 32]>,
-    peers: BTreeMap<NodeId, PeerId>,
+    /// Pinned peers and Noise keys (genesis, or a verified replacement).
+    peers: PeerTable,
     p2p: P2pHandle,
     runtime: tokio::runtime::Handle,
     state: Mutex<State>,
@@ -183,15 +183,13 @@ impl SessionHub {
     pub fn new(
         me: NodeId,
         noise_secret: Zeroizing<[u8; 32]>,
-        noise_keys: BTreeMap<NodeId, [u8; 32]>,
-        peers: BTreeMap<NodeId, PeerId>,
+        peers: PeerTable,
         p2p: P2pHandle,
     ) -> Self {
         SessionHub {
             inner: Arc::new(Inner {
                 me,
                 noise_secret,
-                noise_keys,
                 peers,
                 p2p,
                 runtime: tokio::runtime::Handle::current(),
@@ -245,11 +243,11 @@ impl SessionHub {
             FrameKind::Hello(msg) => {
                 let key = self
                     .inner
-                    .noise_keys
-                    .get(&from)
+                    .peers
+                    .noise_of(from)
                     .ok_or("sender has no pinned Noise key")?;
                 let (chan, reply) =
-                    channel::respond(&self.inner.noise_secret, key, &msg, &mut rand_core::OsRng)
+                    channel::respond(&self.inner.noise_secret, &key, &msg, &mut rand_core::OsRng)
                         .map_err(|e| e.to_string())?;
                 let mut st = self.state();
                 if st.finished.contains(&sid) {
@@ -420,14 +418,12 @@ impl SessionHub {
         mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
         deadline: Instant,
     ) {
-        let (Some(peer), Some(key)) = (
-            self.inner.peers.get(&to).copied(),
-            self.inner.noise_keys.get(&to),
-        ) else {
+        let (Some(peer), Some(key)) = (self.inner.peers.peer_of(to), self.inner.peers.noise_of(to))
+        else {
             tracing::warn!(to, "session peer unknown");
             return;
         };
-        let Some(mut chan) = self.handshake(sid, to, peer, key, &rx, deadline).await else {
+        let Some(mut chan) = self.handshake(sid, to, peer, &key, &rx, deadline).await else {
             return;
         };
         while let Some(message) = rx.recv().await {

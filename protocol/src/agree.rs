@@ -8,7 +8,9 @@
 //! acknowledgement, which ends the sender's session (so no party waits for a message that is
 //! never sent).
 
-use crate::session::{Envelope, Outgoing, PartyIndex, Recipient, Session, SessionError, SessionId, Step};
+use crate::session::{
+    Envelope, Outgoing, PartyIndex, Recipient, Session, SessionError, SessionId, Step,
+};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,7 +94,9 @@ impl Session for AgreePublic {
         }
         self.started = true;
         match &self.mine {
-            Some(bytes) => Ok(vec![self.envelope(Message::Copy(bytes.clone()), self.receiver)?]),
+            Some(bytes) => Ok(vec![
+                self.envelope(Message::Copy(bytes.clone()), self.receiver)?
+            ]),
             None => self
                 .senders
                 .iter()
@@ -139,7 +143,9 @@ impl Session for AgreePublic {
                 }
                 Ok(Step::Done(Some(first), Vec::new()))
             }
-            _ => Err(reject("a message this party does not expect from that sender")),
+            _ => Err(reject(
+                "a message this party does not expect from that sender",
+            )),
         }
     }
 }
@@ -148,30 +154,32 @@ impl Session for AgreePublic {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use rand_core::OsRng;
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
 
     fn run(copies: [&[u8]; 2]) -> Result<Option<Vec<u8>>, SessionError> {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
         let sid = SessionId([3; 32]);
         let (a, b, r) = (PartyIndex(1), PartyIndex(2), PartyIndex(3));
         let mut sa = AgreePublic::new(sid, a, &[a, b], r, Some(copies[0].to_vec())).unwrap();
         let mut sb = AgreePublic::new(sid, b, &[a, b], r, Some(copies[1].to_vec())).unwrap();
         let mut sr = AgreePublic::new(sid, r, &[a, b], r, None).unwrap();
-        let ma = sa.start(&mut OsRng).unwrap();
-        let mb = sb.start(&mut OsRng).unwrap();
-        let acks = sr.start(&mut OsRng).unwrap();
+        let ma = sa.start(&mut rng).unwrap();
+        let mb = sb.start(&mut rng).unwrap();
+        let acks = sr.start(&mut rng).unwrap();
         assert_eq!(acks.len(), 2);
         assert!(matches!(
-            sa.handle(r, &acks[0].bytes, &mut OsRng).unwrap(),
+            sa.handle(r, &acks[0].bytes, &mut rng).unwrap(),
             Step::Done(None, _)
         ));
         // An ack sent to a cannot end b's session as if from a sender.
-        assert!(sb.handle(a, &ma[0].bytes, &mut OsRng).is_err());
+        assert!(sb.handle(a, &ma[0].bytes, &mut rng).is_err());
         assert!(matches!(
-            sr.handle(a, &ma[0].bytes, &mut OsRng)?,
+            sr.handle(a, &ma[0].bytes, &mut rng)?,
             Step::Continue(_)
         ));
-        assert!(sr.handle(a, &ma[0].bytes, &mut OsRng).is_err());
-        match sr.handle(b, &mb[0].bytes, &mut OsRng)? {
+        assert!(sr.handle(a, &ma[0].bytes, &mut rng).is_err());
+        match sr.handle(b, &mb[0].bytes, &mut rng)? {
             Step::Done(out, _) => Ok(out),
             Step::Continue(_) => panic!("the receiver has every copy"),
         }

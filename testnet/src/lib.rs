@@ -120,9 +120,16 @@ pub struct Cluster {
     pub genesis: PathBuf,
     /// Genesis hash.
     pub cluster_id: String,
-    /// The genesis admin's signing key.
+    /// The first genesis admin's signing key.
     pub admin: SigningKey,
+    /// The second genesis admin's signing key (a node replacement needs two signatures).
+    pub admin2: SigningKey,
     node_bin: PathBuf,
+    /// Ports: node `i` uses p2p `port_base + i` and RPC `port_base + 50 + i`; a replacement host
+    /// of node `i`, `port_base + 20 + i` and `port_base + 70 + i`.
+    port_base: u16,
+    /// Nodes now run by a replacement host (started with `--replacement-host`).
+    replacement_hosts: std::collections::BTreeSet<u64>,
     /// Nodes that run another binary (the forger), by id.
     node_bin_overrides: std::collections::BTreeMap<u64, PathBuf>,
     /// Extra environment of a node's process, by id (e.g. the forger's attacks); applies to
@@ -186,16 +193,27 @@ pub fn make_genesis(
     admin_file: &Path,
     out: &Path,
 ) -> anyhow::Result<String> {
+    make_genesis_with_admins(node_bin, cards, threshold, &[admin_file], out)
+}
+
+/// [`make_genesis`] with several genesis admins.
+pub fn make_genesis_with_admins(
+    node_bin: &Path,
+    cards: &[PathBuf],
+    threshold: u32,
+    admin_files: &[&Path],
+    out: &Path,
+) -> anyhow::Result<String> {
     let mut cmd = Command::new(node_bin);
     cmd.arg("genesis");
     for c in cards {
         cmd.arg("--card").arg(c);
     }
-    cmd.args(["--threshold", &threshold.to_string()])
-        .arg("--admin-key-file")
-        .arg(admin_file)
-        .arg("--out")
-        .arg(out);
+    cmd.args(["--threshold", &threshold.to_string()]);
+    for f in admin_files {
+        cmd.arg("--admin-key-file").arg(f);
+    }
+    cmd.arg("--out").arg(out);
     Ok(run_ok(&mut cmd)?.trim().to_string())
 }
 
@@ -234,6 +252,13 @@ impl Cluster {
             TEST_PASSPHRASE.as_bytes(),
             KdfParams::floor(),
         )?;
+        let admin2_file = dir.path().join("admin2.key");
+        let admin2 = UserKeyFile::create(
+            &admin2_file,
+            "admin2",
+            TEST_PASSPHRASE.as_bytes(),
+            KdfParams::floor(),
+        )?;
         let mut nodes = Vec::new();
         let mut cards = Vec::new();
         for i in 1..=n {
@@ -255,13 +280,22 @@ impl Cluster {
         }
         let genesis = dir.path().join("genesis.json");
         let threshold = (n / 2 + 1).max(2) as u32;
-        let cluster_id = make_genesis(&node_bin, &cards, threshold, &admin_file, &genesis)?;
+        let cluster_id = make_genesis_with_admins(
+            &node_bin,
+            &cards,
+            threshold,
+            &[&admin_file, &admin2_file],
+            &genesis,
+        )?;
         let mut c = Cluster {
             dir,
             nodes,
             genesis,
             cluster_id,
             admin: admin.signing_key,
+            admin2: admin2.signing_key,
+            port_base,
+            replacement_hosts: Default::default(),
             node_bin,
             node_bin_overrides: overrides,
             node_env,
@@ -287,6 +321,7 @@ impl Cluster {
             .unwrap_or(&self.node_bin)
             .clone();
         let overridden = self.node_bin_overrides.contains_key(&id);
+        let replacement = self.replacement_hosts.contains(&id);
         let extra_env = self.node_env.get(&id).cloned().unwrap_or_default();
         let genesis = self.genesis.clone();
         let pass = self.dir.path().join("pass");
@@ -303,8 +338,11 @@ impl Cluster {
                 node.data_dir.join("forged-sessions.jsonl"),
             );
         }
+        cmd.arg("start");
+        if replacement {
+            cmd.arg("--replacement-host");
+        }
         let child = cmd
-            .arg("start")
             .arg("--data-dir")
             .arg(&node.data_dir)
             .arg("--genesis")
@@ -338,6 +376,30 @@ impl Cluster {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Replaces node `id`'s host: SIGKILLs it, deletes its data directory (shares and log
+    /// gone), initialises a new host with new keys and ports for the same node id with the real
+    /// `mpc-node init`, and starts it with `--replacement-host`. Returns the new card's path
+    /// (for the genesis admins' `node_replace`).
+    pub fn replace_host(&mut self, id: u64) -> anyhow::Result<PathBuf> {
+        self.kill_node(id);
+        let p2p = self.port_base + 20 + id as u16;
+        let rpc = self.port_base + 70 + id as u16;
+        let pass = self.dir.path().join("pass");
+        let node_bin = self.node_bin.clone();
+        let data_dir = self.node(id).data_dir.clone();
+        std::fs::remove_dir_all(&data_dir)?;
+        init_node(&node_bin, &data_dir, id, p2p, rpc, &pass)?;
+        let card_path = data_dir.join("card.json");
+        let card: mpc_bootstrap::identity::IdentityCard =
+            serde_json::from_slice(&std::fs::read(&card_path)?)?;
+        self.node(id).endpoint =
+            Endpoint::new(&format!("https://127.0.0.1:{rpc}"), &card.rpc_tls_sha256)
+                .map_err(anyhow::Error::msg)?;
+        self.replacement_hosts.insert(id);
+        self.start_node(id)?;
+        Ok(card_path)
     }
 
     /// SIGKILLs node `id` (no chance to flush anything).

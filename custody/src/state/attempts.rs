@@ -16,7 +16,11 @@ impl CustodyState {
     pub(super) fn start_attempt(&mut self, req: &mut Request, at: At, avoid: &BTreeSet<NodeId>) {
         // A node whose shares of this vault are being repaired has none to sign with.
         let mut avoid = avoid.clone();
-        if let Some(rep) = self.vaults.get(&req.vault_id).and_then(|v| v.repair.as_ref()) {
+        if let Some(rep) = self
+            .vaults
+            .get(&req.vault_id)
+            .and_then(|v| v.repair.as_ref())
+        {
             avoid.insert(rep.node_id);
         }
         let avoid = &avoid;

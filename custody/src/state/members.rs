@@ -177,7 +177,8 @@ impl CustodyState {
     /// record. (`apply` checks authorisation again, fully.)
     pub fn signer_known(&self, cmd: &crate::command::VerifiedCommand) -> Result<(), String> {
         match &cmd.body.action {
-            crate::command::Action::OrgCreate { .. } | crate::command::Action::NodeReplace { .. } => {
+            crate::command::Action::OrgCreate { .. }
+            | crate::command::Action::NodeReplace { .. } => {
                 if self.genesis.admins.contains(&cmd.signer) {
                     Ok(())
                 } else {

@@ -69,7 +69,7 @@ impl CustodyState {
 
     /// The key the state machine verifies `node`'s reports with: its admitted replacement's,
     /// else its genesis key.
-    pub(super) fn node_key(&self, node: NodeId) -> Option<UserKey> {
+    pub fn node_key(&self, node: NodeId) -> Option<UserKey> {
         if !self.genesis.nodes.contains_key(&node) {
             return None;
         }
@@ -125,7 +125,10 @@ impl CustodyState {
             "the genesis names a single admin: replacing a node needs two genesis admins' \
              signatures, so this network cannot replace nodes",
         )?;
-        let next = self.current_replacement(node_id).map_or(0, |r| r.replacement) + 1;
+        let next = self
+            .current_replacement(node_id)
+            .map_or(0, |r| r.replacement)
+            + 1;
         if replacement != next {
             return Err(format!(
                 "node {node_id}'s next replacement is number {next}, not {replacement}"
@@ -192,7 +195,8 @@ impl CustodyState {
             };
         }
         self.replacements.insert(key, rec.clone());
-        self.dirty.insert(RecordKey::Replacement(node_id, replacement));
+        self.dirty
+            .insert(RecordKey::Replacement(node_id, replacement));
         if rec.is_admitted() {
             self.admit(&rec, x.ctx.log_index, now);
         }
@@ -374,7 +378,9 @@ impl CustodyState {
             let named: Vec<NodeId> = culprits.iter().copied().collect();
             format!(" (bad sub-shares from node(s) {named:?})")
         };
-        rep.last_failure = Some(format!("attempt {attempt} on node {node}: {reason}{blamed}"));
+        rep.last_failure = Some(format!(
+            "attempt {attempt} on node {node}: {reason}{blamed}"
+        ));
         let text = if attempt >= MAX_REPAIR_ATTEMPTS {
             format!(
                 "repair attempt {attempt} of node {} failed on node {node}: {reason}{blamed}; no \

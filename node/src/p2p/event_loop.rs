@@ -2,6 +2,7 @@
 
 use super::codec::PeerCodec;
 use super::messages::{PeerRequest, PeerResponse};
+use super::peers::PeerTable;
 use crate::heartbeat::{self, PeerStatusTable};
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -13,14 +14,14 @@ use libp2p::{
 use mpc_consensus::network::TransportError;
 use mpc_protocol::domain;
 use mpc_protocol::limits::MAX_GOSSIP_MESSAGE_BYTES;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most commands queued for the event loop.
 const COMMAND_QUEUE: usize = 1024;
-/// How often disconnected genesis peers are dialled again.
+/// How often disconnected member peers are dialled again.
 const REDIAL_INTERVAL: Duration = Duration::from_millis(1000);
 /// Timeout of one request-response exchange inside libp2p.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,19 +36,10 @@ pub struct Behaviour {
     rpc: request_response::Behaviour<PeerCodec>,
 }
 
-/// A genesis peer as the event loop needs it.
-#[derive(Debug, Clone)]
-pub struct PeerInfo {
-    /// Raft node id.
-    pub node_id: u64,
-    /// Where to dial it.
-    pub addr: Multiaddr,
-}
-
 /// Builds the swarm: only `peers` are allowed to connect.
 pub fn build_swarm(
     keypair: libp2p::identity::Keypair,
-    peers: &BTreeMap<PeerId, PeerInfo>,
+    peers: &PeerTable,
 ) -> anyhow::Result<Swarm<Behaviour>> {
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -59,8 +51,8 @@ pub fn build_swarm(
         .with_behaviour(|key| {
             let mut allow =
                 allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
-            for p in peers.keys() {
-                allow.allow_peer(*p);
+            for (_, p) in peers.all() {
+                allow.allow_peer(p.peer);
             }
             let limits = connection_limits::Behaviour::new(
                 connection_limits::ConnectionLimits::default()
@@ -121,13 +113,19 @@ enum Command {
         response: PeerResponse,
     },
     Publish(Vec<u8>),
+    /// A node was replaced: its old peer is refused and disconnected, the new one allowed.
+    Repin {
+        old: Option<PeerId>,
+        new: PeerId,
+        addr: Multiaddr,
+    },
 }
 
 /// An inbound request waiting for an answer through [`P2pHandle::respond`].
 pub struct Inbound {
     /// Sender.
     pub peer: PeerId,
-    /// Its node id (inbound requests come only from genesis peers).
+    /// Its node id (inbound requests come only from pinned member peers).
     pub node_id: u64,
     /// The request.
     pub request: PeerRequest,
@@ -145,7 +143,7 @@ pub struct P2pHandle {
 
 impl P2pHandle {
     /// Sends `request` to `peer` and waits at most `timeout` for its answer. Fails at once when
-    /// the peer is not connected (the event loop keeps redialling genesis peers).
+    /// the peer is not connected (the event loop keeps redialling member peers).
     pub async fn request(
         &self,
         peer: PeerId,
@@ -185,6 +183,12 @@ impl P2pHandle {
         let _ = self.tx.send(Command::Publish(data)).await;
     }
 
+    /// A replaced node's old peer (if any) is refused and disconnected; its new one is allowed
+    /// and dialled at `addr` (the peer table already pins it).
+    pub async fn repin(&self, old: Option<PeerId>, new: PeerId, addr: Multiaddr) {
+        let _ = self.tx.send(Command::Repin { old, new, addr }).await;
+    }
+
     /// Whether `peer` has an established connection.
     pub fn is_connected(&self, peer: &PeerId) -> bool {
         self.connected
@@ -213,7 +217,7 @@ pub struct P2pEventLoop {
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Inbound>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<PeerResponse, TransportError>>>,
-    peers: BTreeMap<PeerId, PeerInfo>,
+    peers: PeerTable,
     statuses: PeerStatusTable,
     connected: Arc<RwLock<BTreeSet<PeerId>>>,
     topic: gossipsub::IdentTopic,
@@ -224,7 +228,7 @@ impl P2pEventLoop {
     pub fn new(
         mut swarm: Swarm<Behaviour>,
         listen: Multiaddr,
-        peers: BTreeMap<PeerId, PeerInfo>,
+        peers: PeerTable,
         statuses: PeerStatusTable,
         inbound: mpsc::Sender<Inbound>,
     ) -> anyhow::Result<(Self, P2pHandle)> {
@@ -232,9 +236,9 @@ impl P2pEventLoop {
         let topic = gossipsub::IdentTopic::new(domain::TOPIC_NODE_STATUS);
         swarm.behaviour_mut().gossipsub.subscribe(&topic)?;
         let local = *swarm.local_peer_id();
-        for (p, info) in &peers {
-            if *p != local {
-                swarm.add_peer_address(*p, info.addr.clone());
+        for (_, p) in peers.all() {
+            if p.peer != local {
+                swarm.add_peer_address(p.peer, p.addr.clone());
             }
         }
         let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
@@ -280,9 +284,10 @@ impl P2pEventLoop {
         let local = *self.swarm.local_peer_id();
         let missing: Vec<(PeerId, Multiaddr)> = self
             .peers
-            .iter()
-            .filter(|(p, _)| **p != local && !self.swarm.is_connected(p))
-            .map(|(p, i)| (*p, i.addr.clone()))
+            .all()
+            .into_iter()
+            .filter(|(_, p)| p.peer != local && !self.swarm.is_connected(&p.peer))
+            .map(|(_, p)| (p.peer, p.addr))
             .collect();
         for (peer, addr) in missing {
             let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
@@ -316,6 +321,18 @@ impl P2pEventLoop {
                     tracing::debug!("response dropped: the requester went away");
                 }
             }
+            Command::Repin { old, new, addr } => {
+                if let Some(old) = old {
+                    // Closes every connection of the old peer too.
+                    self.swarm.behaviour_mut().allow.disallow_peer(old);
+                    let _ = self.swarm.disconnect_peer_id(old);
+                    self.set_connected(old, false);
+                    tracing::warn!(peer = %old, "a replaced node's old host is refused from now on");
+                }
+                self.swarm.behaviour_mut().allow.allow_peer(new);
+                self.swarm.add_peer_address(new, addr);
+                tracing::info!(peer = %new, "a replacement host is allowed");
+            }
             Command::Publish(data) => {
                 let topic = self.topic.clone();
                 if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
@@ -341,7 +358,7 @@ impl P2pEventLoop {
                 tracing::info!(%address, "p2p listening");
             }
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                if self.peers.contains_key(&peer_id) {
+                if self.peers.node_of(&peer_id).is_some() {
                     tracing::info!(peer = %peer_id, "peer connected");
                     self.set_connected(peer_id, true);
                 } else {
@@ -375,10 +392,7 @@ impl P2pEventLoop {
                 message_id,
                 message,
             })) => {
-                let expected = message
-                    .source
-                    .and_then(|s| self.peers.get(&s))
-                    .map(|i| i.node_id);
+                let expected = message.source.and_then(|s| self.peers.node_of(&s));
                 let acceptance = match heartbeat::validate(&message.data, expected) {
                     Ok(hb) => {
                         self.statuses.record(hb, crate::clock::now_ms());
@@ -405,13 +419,13 @@ impl P2pEventLoop {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let Some(info) = self.peers.get(&peer) else {
-                        tracing::warn!(%peer, "request from a peer outside the genesis dropped");
+                    let Some(node_id) = self.peers.node_of(&peer) else {
+                        tracing::warn!(%peer, "request from a peer outside the membership dropped");
                         return;
                     };
                     let inbound = Inbound {
                         peer,
-                        node_id: info.node_id,
+                        node_id,
                         request,
                         channel,
                     };

@@ -8,6 +8,8 @@
 mod codec;
 mod event_loop;
 pub mod messages;
+pub mod peers;
 
 pub use codec::PeerCodec;
-pub use event_loop::{build_swarm, Inbound, P2pEventLoop, P2pHandle, PeerInfo};
+pub use event_loop::{build_swarm, Inbound, P2pEventLoop, P2pHandle};
+pub use peers::{PeerTable, PinnedPeer};

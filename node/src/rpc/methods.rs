@@ -116,17 +116,21 @@ pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let _: NoParams = parse(p)?;
     let metrics = c.raft().metrics().borrow().clone();
     let card = c.genesis().node(c.node_id());
+    // A replacement host's own card is in its replacement record, not in the genesis.
+    let (replaced, replacement) = c
+        .read_state(|s| {
+            s.current_replacement(c.node_id())
+                .map(|r| (Some(r.card.clone()), r.replacement))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or((None, 0));
     let connected: Vec<Value> = c
         .p2p()
         .connected_peers()
         .into_iter()
         .map(|peer| {
-            let node_id = c
-                .genesis()
-                .nodes
-                .iter()
-                .find(|n| n.peer_id == peer.to_string())
-                .map(|n| n.node_id);
+            let node_id = c.peers().node_of(&peer);
             json!({ "node_id": node_id, "peer_id": peer.to_string() })
         })
         .collect();
@@ -144,8 +148,9 @@ pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         "connected_peers": connected,
         "refused_raft_rpcs": c.refused_rpcs(),
         "sealed": false,
-        "p2p_addr": card.map(|n| n.p2p_addr.clone()),
-        "rpc_addr": card.map(|n| n.rpc_addr.clone()),
+        "p2p_addr": replaced.as_ref().map(|r| r.p2p_addr.clone()).or(card.map(|n| n.p2p_addr.clone())),
+        "rpc_addr": replaced.as_ref().map(|r| r.rpc_addr.clone()).or(card.map(|n| n.rpc_addr.clone())),
+        "replacement": replaced.as_ref().map(|_| replacement),
     }))
 }
 

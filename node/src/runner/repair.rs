@@ -46,6 +46,9 @@ struct PublicMaterial {
     secp256k1_tr: frost_core::keys::PublicKeyPackage<Secp256k1Tr>,
 }
 
+/// ECDSA parties (keygen index + 1 by node), the helpers' keygen indices, the participant's.
+type EcdsaParties = (BTreeMap<NodeId, PartyIndex>, Vec<u16>, u16);
+
 /// What one repair needs besides the verified job.
 pub(super) struct RepairRun<'a> {
     pub job: &'a RepairJob,
@@ -119,9 +122,7 @@ impl Runner {
     }
 
     /// ECDSA parties are keygen index + 1; the helpers' and the participant's keygen indices.
-    fn ecdsa_parties(
-        job: &RepairJob,
-    ) -> Result<(BTreeMap<NodeId, PartyIndex>, Vec<u16>, u16), Failure> {
+    fn ecdsa_parties(job: &RepairJob) -> Result<EcdsaParties, Failure> {
         let index = |n: NodeId| {
             job.committee
                 .iter()
@@ -168,12 +169,19 @@ impl Runner {
         let participant = Self::party_of(run, job.node_id)?;
         self.join_once(&run.public_session, "repair")
             .map_err(Failure::new)?;
-        let mut agree = AgreePublic::new(run.public_session, me, &helpers, participant, Some(bytes))
-            .map_err(|e| Failure::new(e.to_string()))?;
+        let mut agree =
+            AgreePublic::new(run.public_session, me, &helpers, participant, Some(bytes))
+                .map_err(|e| Failure::new(e.to_string()))?;
         let mut rng = fresh_rng().map_err(Failure::new)?;
         self.inner
             .hub
-            .run(run.public_session.0, run.parties, &mut agree, &mut rng, REFRESH_TIMEOUT)
+            .run(
+                run.public_session.0,
+                run.parties,
+                &mut agree,
+                &mut rng,
+                REFRESH_TIMEOUT,
+            )
             .map_err(|e| Failure::run("public shares", e))?;
 
         // ECDSA.
@@ -271,7 +279,13 @@ impl Runner {
         let bytes = self
             .inner
             .hub
-            .run(run.public_session.0, run.parties, &mut agree, &mut rng, REFRESH_TIMEOUT)
+            .run(
+                run.public_session.0,
+                run.parties,
+                &mut agree,
+                &mut rng,
+                REFRESH_TIMEOUT,
+            )
             .map_err(|e| Failure::run("public shares", e))?
             .ok_or_else(|| Failure::new("no public shares arrived"))?;
         if bytes.len() > MAX_PUBLIC_BYTES {
@@ -300,7 +314,8 @@ impl Runner {
         let share = ecdsa::refresh::repaired_share(&material.ecdsa, eparticipant, &out)
             .map_err(|e| Failure::new(e.to_string()))?;
         // FROST.
-        let ed = self.rebuild_frost::<Ed25519>(run, KeyType::Ed25519, material.ed25519, &helpers)?;
+        let ed =
+            self.rebuild_frost::<Ed25519>(run, KeyType::Ed25519, material.ed25519, &helpers)?;
         let tr = self.rebuild_frost::<Secp256k1Tr>(
             run,
             KeyType::Secp256k1Tr,
@@ -344,7 +359,12 @@ fn check_group_keys(job: &RepairJob, m: &PublicMaterial) -> Result<(), Failure> 
     let ecdsa = hex::encode(m.ecdsa.shared_public_key.to_bytes(true));
     let chain_code = m.ecdsa.chain_code.map(hex::encode);
     let ed = m.ed25519.verifying_key().serialize().map(hex::encode).ok();
-    let tr = m.secp256k1_tr.verifying_key().serialize().map(hex::encode).ok();
+    let tr = m
+        .secp256k1_tr
+        .verifying_key()
+        .serialize()
+        .map(hex::encode)
+        .ok();
     let ok = ecdsa == job.keys.ecdsa_public_key
         && chain_code.as_deref() == Some(job.keys.ecdsa_chain_code.as_str())
         && ed.as_deref() == Some(job.keys.ed25519_public_key.as_str())

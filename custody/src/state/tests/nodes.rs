@@ -25,7 +25,11 @@ fn new_host_key() -> SigningKey {
 
 fn card(seed: u8) -> NodeCard {
     NodeCard {
-        identity_key: UserKey(SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes()),
+        identity_key: UserKey(
+            SigningKey::from_bytes(&[seed; 32])
+                .verifying_key()
+                .to_bytes(),
+        ),
         noise_key: hex::encode([seed; 32]),
         p2p_addr: "/ip4/127.0.0.1/tcp/7013".into(),
         rpc_addr: "127.0.0.1:8013".into(),
@@ -85,13 +89,19 @@ fn a_node_is_replaced_only_by_a_quorum_of_genesis_admins() {
     assert!(rec.is_admitted());
     assert_eq!(rec.approvals.len(), 2);
     let pinned = h.s.pinned_node(3).unwrap();
-    assert_eq!((pinned.replacement, pinned.identity_key), (1, card(77).identity_key));
+    assert_eq!(
+        (pinned.replacement, pinned.identity_key),
+        (1, card(77).identity_key)
+    );
     // The committee's aux info starts over (the lost host's Paillier key is gone).
     assert_eq!(h.s.aux().attempt, aux_before + 1);
     assert!(!h.s.aux().complete);
     // Every vault repairs node 3's shares with two helpers.
     let rep = h.s.vault("v1").unwrap().repair.clone().unwrap();
-    assert_eq!((rep.node_id, rep.attempt, rep.helpers.clone()), (3, 1, vec![1, 2]));
+    assert_eq!(
+        (rep.node_id, rep.attempt, rep.helpers.clone()),
+        (3, 1, vec![1, 2])
+    );
     // The lost host's key no longer reports for node 3; the new host's does.
     let e = repaired(&mut h, &node_key(3), 1).error.unwrap();
     assert!(e.contains("does not verify"), "{e}");
@@ -178,6 +188,10 @@ fn a_repair_ends_in_a_refresh_and_signing_avoids_the_node_meanwhile() {
     assert!(v.repair.is_none());
     let refresh = v.refresh.clone().unwrap();
     assert_eq!(refresh.status, RefreshStatus::Running);
-    assert!(refresh.reason.contains("node 3 was replaced"), "{}", refresh.reason);
+    assert!(
+        refresh.reason.contains("node 3 was replaced"),
+        "{}",
+        refresh.reason
+    );
     assert_eq!(refresh.epoch, v.epoch + 1);
 }
