@@ -124,6 +124,9 @@ fn a_lost_node_is_replaced_and_every_wallet_signs_with_the_same_address() {
     })
     .unwrap_or_else(|e| panic!("{e}: {}\nnode 3 log:\n{}", vault(&net12), c.log_of(3)));
     let v = vault(&net12);
+    for line in c.log_of(3).lines().filter(|l| l.contains("repair")) {
+        eprintln!("    node 3: {line}");
+    }
     eprintln!(
         "--> repaired and refreshed in {:.1} s: {}",
         t0.elapsed().as_secs_f64(),
