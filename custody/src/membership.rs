@@ -18,7 +18,8 @@ use crate::types::UserKey;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A replacement not admitted within this time after its first signature expires (7 days).
+/// A replacement not admitted within this time after its first signature expires (7 days): the
+/// next signature for that node and number starts a new record.
 pub const REPLACEMENT_TTL_MS: u64 = crate::governance::PROPOSAL_TTL_MS;
 /// Longest address (multiaddress or `host:port`) a card may carry.
 pub const MAX_ADDR_BYTES: usize = 256;
@@ -84,11 +85,6 @@ pub enum ReplacementStatus {
     Admitted {
         /// Log index of the entry that admitted it (repair sessions derive from it).
         log_index: u64,
-        /// Log time (ms).
-        at_ms: u64,
-    },
-    /// Not admitted within [`REPLACEMENT_TTL_MS`], or overtaken by another replacement.
-    Expired {
         /// Log time (ms).
         at_ms: u64,
     },

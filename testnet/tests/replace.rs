@@ -150,7 +150,22 @@ fn a_lost_node_is_replaced_and_every_wallet_signs_with_the_same_address() {
             .any(|p| p["peer_id"] == new_status["peer_id"] && p["node_id"] == 3),
         "node 1 does not know the new host as node 3: {s1} (before: {old_peer})"
     );
-    // The new host deleted nothing it needs and holds the refreshed shares.
+    // `mpc cluster` shows the new host in node 3's place.
+    let cluster = c
+        .anonymous_client(2)
+        .call("cluster_status", json!({}))
+        .unwrap();
+    let three = cluster["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["node_id"] == 3)
+        .unwrap()
+        .clone();
+    assert_eq!(three["peer_id"], new_status["peer_id"], "{cluster}");
+    assert_eq!(three["replacement"], 1, "{cluster}");
+    assert_eq!(three["connected"], true, "{cluster}");
+    assert_eq!(c.status(3).unwrap()["replacement"], 1);
     assert!(
         c.log_of(1).contains("node replaced: new host pinned"),
         "{}",

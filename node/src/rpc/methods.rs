@@ -159,6 +159,18 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let metrics = c.raft().metrics().borrow().clone();
     let statuses = c.statuses().snapshot();
     let connected = c.p2p().connected_peers();
+    let replaced: std::collections::BTreeMap<u64, (mpc_custody::membership::NodeCard, u32)> = c
+        .read_state(|s| {
+            s.genesis()
+                .nodes
+                .keys()
+                .filter_map(|n| {
+                    s.current_replacement(*n)
+                        .map(|r| (*n, (r.card.clone(), r.replacement)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let now = crate::clock::now_ms();
     let members: Vec<Value> = c
         .genesis()
@@ -196,13 +208,21 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
                     "version": hb.version,
                 })
             });
+            // A replaced node: its new host, as pinned from the verified replacement.
+            let pinned = c.peers().get(n.node_id);
+            let card = replaced.get(&n.node_id);
+            let peer_id = pinned
+                .as_ref()
+                .map(|p| p.peer.to_string())
+                .unwrap_or_else(|| n.peer_id.clone());
             json!({
                 "node_id": n.node_id,
-                "peer_id": n.peer_id,
-                "p2p_addr": n.p2p_addr,
-                "rpc_addr": n.rpc_addr,
+                "peer_id": peer_id,
+                "p2p_addr": card.map_or(n.p2p_addr.clone(), |(c, _)| c.p2p_addr.clone()),
+                "rpc_addr": card.map_or(n.rpc_addr.clone(), |(c, _)| c.rpc_addr.clone()),
+                "replacement": card.map(|(_, r)| *r),
                 "self": is_self,
-                "connected": is_self || connected.iter().any(|p| p.to_string() == n.peer_id),
+                "connected": is_self || connected.iter().any(|p| p.to_string() == peer_id),
                 "last_heartbeat": hb,
             })
         })

@@ -117,15 +117,16 @@ impl Runner {
             .load(&Self::share_key(job.vault_id, kt, job.from_generation))
             .map_err(Failure::new)?
             .ok_or_else(|| Failure::new("no ECDSA share of the current generation here"))?;
-        // ECDSA parties are keygen index + 1 (cggmp21's evaluation points), in committee order.
+        // ECDSA parties are cggmp21's evaluation points (keygen index + 1 after keygen), the
+        // committee in keygen order.
         let parties: BTreeMap<NodeId, PartyIndex> = job
             .committee
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let p = u16::try_from(i)
-                    .map_err(|e| e.to_string())
-                    .and_then(|i| ecdsa::refresh::refresh_party(i).map_err(|e| e.to_string()));
+                let p = u16::try_from(i).map_err(|e| e.to_string()).and_then(|i| {
+                    ecdsa::refresh::party_at(&old.key_info, i).map_err(|e| e.to_string())
+                });
                 p.map(|p| (*n, p))
             })
             .collect::<Result<_, _>>()

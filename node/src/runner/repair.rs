@@ -121,8 +121,9 @@ impl Runner {
             .ok_or_else(|| Failure::new(format!("node {node} is not a party")))
     }
 
-    /// ECDSA parties are keygen index + 1; the helpers' and the participant's keygen indices.
-    fn ecdsa_parties(job: &RepairJob) -> Result<EcdsaParties, Failure> {
+    /// ECDSA parties are the key's evaluation points; the helpers' and the participant's
+    /// keygen indices.
+    fn ecdsa_parties(job: &RepairJob, info: &EcdsaInfo) -> Result<EcdsaParties, Failure> {
         let index = |n: NodeId| {
             job.committee
                 .iter()
@@ -138,7 +139,7 @@ impl Runner {
         let participant = index(job.node_id)?;
         let mut parties = BTreeMap::new();
         for n in job.helpers.iter().chain(std::iter::once(&job.node_id)) {
-            let p = ecdsa::refresh::refresh_party(index(*n)?)
+            let p = ecdsa::refresh::party_at(info, index(*n)?)
                 .map_err(|e| Failure::new(e.to_string()))?;
             parties.insert(*n, p);
         }
@@ -147,6 +148,15 @@ impl Runner {
 
     fn repair_as_helper(&self, run: &RepairRun<'_>) -> Result<(), Failure> {
         let job = run.job;
+        // Sub-shares go only to the host this node pinned from the verified replacement (the
+        // peer table follows the log within half a second; a retry comes soon enough).
+        let pinned = self.inner.cluster.peers().noise_of(job.node_id);
+        if pinned.is_none() || pinned != job.card.noise_key_bytes() {
+            return Err(Failure::new(format!(
+                "node {}'s new host is not pinned here yet",
+                job.node_id
+            )));
+        }
         let g = job.share_generation;
         let ecdsa_share: EcdsaIncomplete = self
             .load(&Self::share_key(&job.vault_id, KeyType::EcdsaSecp256k1, g))
@@ -185,7 +195,7 @@ impl Runner {
             .map_err(|e| Failure::run("public shares", e))?;
 
         // ECDSA.
-        let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job)?;
+        let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job, &ecdsa_share.key_info)?;
         let sid = Self::sid(run, KeyType::EcdsaSecp256k1)?;
         self.join_once(&sid, "repair").map_err(Failure::new)?;
         let mut session = ecdsa::refresh::repair_session(
@@ -296,7 +306,7 @@ impl Runner {
         check_group_keys(job, &material)?;
 
         // ECDSA.
-        let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job)?;
+        let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job, &material.ecdsa)?;
         let sid = Self::sid(run, KeyType::EcdsaSecp256k1)?;
         self.join_once(&sid, "repair").map_err(Failure::new)?;
         let mut session = ecdsa::refresh::repair_session(

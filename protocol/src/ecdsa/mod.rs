@@ -18,6 +18,7 @@
 pub mod machine;
 pub mod online;
 pub mod refresh;
+pub mod reshare;
 
 #[cfg(test)]
 mod tests;

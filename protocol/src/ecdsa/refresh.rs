@@ -37,12 +37,43 @@ fn bug(what: &str, e: impl std::fmt::Display) -> SessionError {
     SessionError::Bug(format!("{what}: {e}"))
 }
 
-/// The refresh-session party of keygen index `i` (its evaluation point `i + 1`).
+/// The refresh-session party of keygen index `i` of a key made by keygen (evaluation point
+/// `i + 1`; after a committee change use [`party_at`]).
 pub fn refresh_party(keygen_index: u16) -> Result<PartyIndex, SessionError> {
     keygen_index
         .checked_add(1)
         .map(PartyIndex)
         .ok_or_else(|| SessionError::Bug("keygen index out of range".into()))
+}
+
+/// The FROST party (identifier) of a small evaluation point.
+pub(crate) fn point_party(point: &NonZero<Scalar<Secp256k1>>) -> Result<PartyIndex, SessionError> {
+    let bytes = point.to_be_bytes();
+    let b = bytes.as_ref();
+    let (high, low) = b.split_at(b.len() - 2);
+    if high.iter().any(|x| *x != 0) {
+        return Err(SessionError::Bug(
+            "an evaluation point does not fit a party index".into(),
+        ));
+    }
+    Ok(PartyIndex(u16::from_be_bytes([low[0], low[1]])))
+}
+
+/// The refresh / repair party of keygen index `i` of the key `info`: its evaluation point
+/// (`i + 1` after keygen; kept by a party through committee changes).
+pub fn party_at(
+    info: &DirtyKeyInfo<Secp256k1>,
+    keygen_index: u16,
+) -> Result<PartyIndex, SessionError> {
+    let vss = info
+        .vss_setup
+        .as_ref()
+        .ok_or_else(|| SessionError::Bug("the ECDSA key is not a threshold key".into()))?;
+    let point = vss
+        .I
+        .get(usize::from(keygen_index))
+        .ok_or_else(|| SessionError::Bug("keygen index out of range".into()))?;
+    point_party(point)
 }
 
 fn identifier(point: &NonZero<Scalar<Secp256k1>>) -> Result<Identifier<F>, SessionError> {
@@ -61,7 +92,9 @@ pub(crate) fn secret_bytes(x: &NonZero<SecretScalar<Secp256k1>>) -> zeroize::Zer
 }
 
 /// The public key material of an ECDSA key as a FROST(secp256k1) public key package.
-fn public_package(info: &DirtyKeyInfo<Secp256k1>) -> Result<PublicKeyPackage<F>, SessionError> {
+pub(crate) fn public_package(
+    info: &DirtyKeyInfo<Secp256k1>,
+) -> Result<PublicKeyPackage<F>, SessionError> {
     let vss = info
         .vss_setup
         .as_ref()
@@ -81,7 +114,7 @@ fn public_package(info: &DirtyKeyInfo<Secp256k1>) -> Result<PublicKeyPackage<F>,
 }
 
 /// The share as FROST(secp256k1) packages (secret, public).
-fn to_frost(
+pub(crate) fn to_frost(
     share: &IncompleteKeyShare<Secp256k1>,
 ) -> Result<(KeyPackage<F>, PublicKeyPackage<F>), SessionError> {
     let pkp = public_package(&share.key_info)?;
@@ -114,11 +147,13 @@ pub fn refresh_session(
 ) -> Result<FrostDkg<F>, SessionError> {
     let (key_package, public_key_package) = to_frost(share)?;
     let n = u16::try_from(share.public_shares.len()).map_err(|e| bug("committee size", e))?;
-    let parties = (0..n).map(refresh_party).collect::<Result<Vec<_>, _>>()?;
+    let parties = (0..n)
+        .map(|i| party_at(&share.key_info, i))
+        .collect::<Result<Vec<_>, _>>()?;
     let t = key_package.min_signers();
     FrostDkg::new(
         sid,
-        refresh_party(share.i)?,
+        party_at(&share.key_info, share.i)?,
         &parties,
         *t,
         DkgMode::Refresh {
@@ -150,21 +185,27 @@ pub enum EcdsaRepairRole<'a> {
 }
 
 /// The repair session of an ECDSA share at keygen index `participant`, helped by the shares at
-/// keygen indices `helpers` (t of them). Party indices are `keygen index + 1`.
+/// keygen indices `helpers` (t of them). Party indices are the evaluation points
+/// ([`party_at`]).
 pub fn repair_session(
     sid: SessionId,
     helpers: &[u16],
     participant: u16,
     role: EcdsaRepairRole<'_>,
 ) -> Result<FrostRepair<F>, SessionError> {
+    let info = match &role {
+        EcdsaRepairRole::Helper(share) => &share.key_info,
+        EcdsaRepairRole::Participant(info, _) => *info,
+    };
     let helper_parties = helpers
         .iter()
-        .map(|i| refresh_party(*i))
+        .map(|i| party_at(info, *i))
         .collect::<Result<Vec<_>, _>>()?;
+    let target = party_at(info, participant)?;
     let (me, kp, pkp) = match role {
         EcdsaRepairRole::Helper(share) => {
             let (kp, pkp) = to_frost(share)?;
-            (refresh_party(share.i)?, Some(kp), pkp)
+            (party_at(&share.key_info, share.i)?, Some(kp), pkp)
         }
         EcdsaRepairRole::Participant(info, i) => {
             if i != participant {
@@ -172,17 +213,10 @@ pub fn repair_session(
                     "the participant repairs its own index".into(),
                 ));
             }
-            (refresh_party(i)?, None, public_package(info)?)
+            (target, None, public_package(info)?)
         }
     };
-    FrostRepair::new(
-        sid,
-        me,
-        &helper_parties,
-        refresh_party(participant)?,
-        kp,
-        pkp,
-    )
+    FrostRepair::new(sid, me, &helper_parties, target, kp, pkp)
 }
 
 /// The participant's cggmp21 share at keygen index `i` from a repair session's output, checked
@@ -211,6 +245,23 @@ fn from_frost(
         .vss_setup
         .clone()
         .ok_or_else(|| SessionError::Bug("the ECDSA key is not a threshold key".into()))?;
+    from_frost_at(info, vss.I, i, kp, pkp)
+}
+
+/// [`from_frost`] for the committee whose evaluation points are `points` (in keygen order; the
+/// share is at index `i`): the same key with another committee.
+pub(crate) fn from_frost_at(
+    info: &DirtyKeyInfo<Secp256k1>,
+    points: Vec<NonZero<Scalar<Secp256k1>>>,
+    i: u16,
+    kp: &KeyPackage<F>,
+    pkp: &PublicKeyPackage<F>,
+) -> Result<IncompleteKeyShare<Secp256k1>, SessionError> {
+    let mut vss = info
+        .vss_setup
+        .clone()
+        .ok_or_else(|| SessionError::Bug("the ECDSA key is not a threshold key".into()))?;
+    vss.I = points;
     let group = pkp
         .verifying_key()
         .serialize()

@@ -611,3 +611,5 @@ fn a_lost_ecdsa_share_is_repaired_by_t_helpers_and_signs() {
         .insert(PartyIndex(3), complete(repaired, aux_of(lost)).unwrap());
     sign_with_presignatures(&fixed, &[PartyIndex(1), PartyIndex(3)], &[0, 7], 81);
 }
+
+mod reshare;

@@ -78,6 +78,42 @@ impl<C: Ciphersuite> std::fmt::Debug for RepairOutput<C> {
     }
 }
 
+/// The public key package with the public share of `party` added (when it is new): `Y_j =
+/// Σ_h λ_h·Y_h` over `helpers` (any t parties give the same point, the polynomial having degree
+/// t − 1). Public data only: every party of the committee computes the same package.
+pub fn extend_public_key_package<C: Ciphersuite>(
+    pkp: &PublicKeyPackage<C>,
+    helpers: &[PartyIndex],
+    party: PartyIndex,
+) -> Result<PublicKeyPackage<C>, SessionError> {
+    let j = identifier::<C>(party)?;
+    if pkp.verifying_shares().contains_key(&j) {
+        return Ok(pkp.clone());
+    }
+    let set: BTreeSet<Identifier<C>> = helpers
+        .iter()
+        .map(|h| identifier::<C>(*h))
+        .collect::<Result<_, _>>()?;
+    let mut y = <C::Group as Group>::identity();
+    for h in &set {
+        let lambda = frost_core::compute_lagrange_coefficient(&set, Some(j), *h)
+            .map_err(|e| SessionError::Bug(format!("Lagrange coefficient: {e}")))?;
+        let yh = pkp
+            .verifying_shares()
+            .get(h)
+            .ok_or_else(|| SessionError::Bug("a helper has no public share".into()))?
+            .to_element();
+        y = y + yh * lambda;
+    }
+    let mut shares = pkp.verifying_shares().clone();
+    shares.insert(j, VerifyingShare::new(y));
+    Ok(PublicKeyPackage::new(
+        shares,
+        *pkp.verifying_key(),
+        pkp.min_signers(),
+    ))
+}
+
 /// One party's repair session.
 pub struct FrostRepair<C: Ciphersuite> {
     session_id: SessionId,
@@ -337,22 +373,7 @@ impl<C: Ciphersuite> FrostRepair<C> {
     /// The group's public key package with the participant's public share: the committed one,
     /// or, for a new identifier, `Σ_h λ_h·Y_h`.
     fn extended_public_key_package(&self) -> Result<PublicKeyPackage<C>, SessionError> {
-        let j = identifier::<C>(self.participant)?;
-        let pkp = &self.public_key_package;
-        if pkp.verifying_shares().contains_key(&j) {
-            return Ok(pkp.clone());
-        }
-        let mut y = <C::Group as Group>::identity();
-        for h in &self.helpers {
-            y = y + self.lambda_y(*h)?;
-        }
-        let mut shares = pkp.verifying_shares().clone();
-        shares.insert(j, VerifyingShare::new(y));
-        Ok(PublicKeyPackage::new(
-            shares,
-            *pkp.verifying_key(),
-            pkp.min_signers(),
-        ))
+        extend_public_key_package(&self.public_key_package, &self.helpers, self.participant)
     }
 }
 
