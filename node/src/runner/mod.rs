@@ -139,6 +139,29 @@ struct Inner {
     forged: Mutex<std::collections::HashSet<mpc_custody::types::RequestId>>,
 }
 
+/// A refresh or repair failure: why, and the nodes a session named.
+struct Failure {
+    reason: String,
+    culprits: Vec<NodeId>,
+}
+
+impl Failure {
+    fn new(reason: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.into(),
+            culprits: Vec::new(),
+        }
+    }
+
+    /// Session `what` failed, naming `e.culprits`.
+    fn run(what: &str, e: crate::sessions::RunError) -> Self {
+        Failure {
+            reason: format!("{what}: {}", e.reason),
+            culprits: e.culprits,
+        }
+    }
+}
+
 impl Runner {
     /// A driver. `insecure_primes` is the INSECURE test fixture (tests and local testnets only).
     pub fn new(

@@ -10,8 +10,7 @@
 //!   committee node's signed report, checked against its genesis key, names the digest this
 //!   node computed from its own new shares.
 
-use super::{fresh_rng, Runner, REFRESH_TIMEOUT};
-use crate::sessions::RunError;
+use super::{fresh_rng, Failure, Runner, REFRESH_TIMEOUT};
 use crate::share_store::RecordKind;
 use mpc_consensus::raft::NodeId;
 use mpc_custody::state::CustodyState;
@@ -38,29 +37,6 @@ pub(super) struct RefreshJob<'a> {
     pub parties: &'a BTreeMap<NodeId, PartyIndex>,
     pub committee: &'a [NodeId],
     pub sessions: &'a [(KeyType, SessionId)],
-}
-
-/// A refresh failure: why, and the nodes a session named.
-struct Failure {
-    reason: String,
-    culprits: Vec<NodeId>,
-}
-
-impl Failure {
-    fn new(reason: impl Into<String>) -> Self {
-        Failure {
-            reason: reason.into(),
-            culprits: Vec::new(),
-        }
-    }
-
-    /// A session's failure with the nodes it named.
-    fn run(kt: KeyType, e: RunError) -> Self {
-        Failure {
-            reason: format!("{} refresh: {}", kt.as_str(), e.reason),
-            culprits: e.culprits,
-        }
-    }
 }
 
 impl Runner {
@@ -138,7 +114,7 @@ impl Runner {
             .inner
             .hub
             .run(sid.0, &parties, &mut session, &mut rng, REFRESH_TIMEOUT)
-            .map_err(|e| Failure::run(kt, e))?;
+            .map_err(|e| Failure::run(&format!("{} refresh", kt.as_str()), e))?;
         let new = ecdsa::refresh::refreshed_share(&old, &out).map_err(session_failure)?;
         self.store(&new_key, &new).map_err(Failure::new)?;
         Ok(ecdsa_public(&new))
@@ -184,7 +160,7 @@ impl Runner {
             .inner
             .hub
             .run(sid.0, job.parties, &mut session, &mut rng, REFRESH_TIMEOUT)
-            .map_err(|e| Failure::run(kt, e))?;
+            .map_err(|e| Failure::run(&format!("{} refresh", kt.as_str()), e))?;
         let new_group = out
             .public_key_package
             .verifying_key()

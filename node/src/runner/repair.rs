@@ -13,8 +13,7 @@
 //! `CustodyState::repair_job`, which re-verified the replacement's genesis-admin signatures, and
 //! the session hub encrypts to the Noise key pinned from that same verified record.
 
-use super::{fresh_rng, Runner, REFRESH_TIMEOUT};
-use crate::sessions::RunError;
+use super::{fresh_rng, Failure, Runner, REFRESH_TIMEOUT};
 use mpc_consensus::raft::NodeId;
 use mpc_custody::state::RepairJob;
 use mpc_engine::SessionOutcome;
@@ -55,28 +54,6 @@ pub(super) struct RepairRun<'a> {
     pub parties: &'a BTreeMap<NodeId, PartyIndex>,
     pub sessions: &'a [(KeyType, SessionId)],
     pub public_session: SessionId,
-}
-
-/// A failure and the helpers a session named.
-struct Failure {
-    reason: String,
-    culprits: Vec<NodeId>,
-}
-
-impl Failure {
-    fn new(reason: impl Into<String>) -> Self {
-        Failure {
-            reason: reason.into(),
-            culprits: Vec::new(),
-        }
-    }
-
-    fn run(what: &str, e: RunError) -> Self {
-        Failure {
-            reason: format!("{what}: {}", e.reason),
-            culprits: e.culprits,
-        }
-    }
 }
 
 impl Runner {
@@ -170,34 +147,11 @@ impl Runner {
             secp256k1_tr: tr.1.clone(),
         };
         let bytes = mpc_protocol::encode(&material).map_err(|e| Failure::new(e.to_string()))?;
-        let me = Self::party_of(run, self.me())?;
-        let helpers: Vec<PartyIndex> = job
-            .helpers
-            .iter()
-            .map(|h| Self::party_of(run, *h))
-            .collect::<Result<_, _>>()?;
-        let participant = Self::party_of(run, job.node_id)?;
-        self.join_once(&run.public_session, "repair")
-            .map_err(Failure::new)?;
-        let mut agree =
-            AgreePublic::new(run.public_session, me, &helpers, participant, Some(bytes))
-                .map_err(|e| Failure::new(e.to_string()))?;
-        let mut rng = fresh_rng().map_err(Failure::new)?;
-        self.inner
-            .hub
-            .run(
-                run.public_session.0,
-                run.parties,
-                &mut agree,
-                &mut rng,
-                REFRESH_TIMEOUT,
-            )
-            .map_err(|e| Failure::run("public shares", e))?;
+        self.exchange_public(run, Some(bytes))?;
 
         // ECDSA.
         let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job, &ecdsa_share.key_info)?;
         let sid = Self::sid(run, KeyType::EcdsaSecp256k1)?;
-        self.join_once(&sid, "repair").map_err(Failure::new)?;
         let mut session = ecdsa::refresh::repair_session(
             sid,
             &ehelpers,
@@ -205,13 +159,10 @@ impl Runner {
             EcdsaRepairRole::Helper(&ecdsa_share),
         )
         .map_err(|e| Failure::new(e.to_string()))?;
-        self.inner
-            .hub
-            .run(sid.0, &eparties, &mut session, &mut rng, REFRESH_TIMEOUT)
-            .map_err(|e| Failure::run("ECDSA repair", e))?;
+        self.run_once(sid, &eparties, &mut session, "ECDSA repair")?;
         // FROST.
-        self.help_frost::<Ed25519>(run, KeyType::Ed25519, ed, &helpers, participant)?;
-        self.help_frost::<Secp256k1Tr>(run, KeyType::Secp256k1Tr, tr, &helpers, participant)?;
+        self.help_frost::<Ed25519>(run, KeyType::Ed25519, ed)?;
+        self.help_frost::<Secp256k1Tr>(run, KeyType::Secp256k1Tr, tr)?;
         Ok(())
     }
 
@@ -235,20 +186,65 @@ impl Runner {
         run: &RepairRun<'_>,
         kt: KeyType,
         (kp, pkp): FrostShare<C>,
-        helpers: &[PartyIndex],
-        participant: PartyIndex,
     ) -> Result<(), Failure> {
         let sid = Self::sid(run, kt)?;
-        let me = Self::party_of(run, self.me())?;
-        self.join_once(&sid, "repair").map_err(Failure::new)?;
-        let mut session = FrostRepair::<C>::new(sid, me, helpers, participant, Some(kp), pkp)
+        let (me, helpers, participant) = Self::frost_parties(run, self.me())?;
+        let mut session = FrostRepair::<C>::new(sid, me, &helpers, participant, Some(kp), pkp)
             .map_err(|e| Failure::new(e.to_string()))?;
+        self.run_once(
+            sid,
+            run.parties,
+            &mut session,
+            &format!("{} repair", kt.as_str()),
+        )?;
+        Ok(())
+    }
+
+    /// FROST parties (node ids): this node, the helpers, the repaired node.
+    fn frost_parties(
+        run: &RepairRun<'_>,
+        me: NodeId,
+    ) -> Result<(PartyIndex, Vec<PartyIndex>, PartyIndex), Failure> {
+        let helpers = run
+            .job
+            .helpers
+            .iter()
+            .map(|h| Self::party_of(run, *h))
+            .collect::<Result<_, _>>()?;
+        Ok((
+            Self::party_of(run, me)?,
+            helpers,
+            Self::party_of(run, run.job.node_id)?,
+        ))
+    }
+
+    /// Joins session `sid` (once, ever) and runs `session` to its output.
+    fn run_once<S: mpc_protocol::session::Session>(
+        &self,
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        session: &mut S,
+        what: &str,
+    ) -> Result<S::Output, Failure> {
+        self.join_once(&sid, "repair").map_err(Failure::new)?;
         let mut rng = fresh_rng().map_err(Failure::new)?;
         self.inner
             .hub
-            .run(sid.0, run.parties, &mut session, &mut rng, REFRESH_TIMEOUT)
-            .map_err(|e| Failure::run(&format!("{} repair", kt.as_str()), e))?;
-        Ok(())
+            .run(sid.0, parties, session, &mut rng, REFRESH_TIMEOUT)
+            .map_err(|e| Failure::run(what, e))
+    }
+
+    /// The public-material round: a helper sends `mine`; the new host gets the copy every helper
+    /// sent identically.
+    fn exchange_public(
+        &self,
+        run: &RepairRun<'_>,
+        mine: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let (me, helpers, participant) = Self::frost_parties(run, self.me())?;
+        let mut agree = AgreePublic::new(run.public_session, me, &helpers, participant, mine)
+            .map_err(|e| Failure::new(e.to_string()))?;
+        self.run_once(run.public_session, run.parties, &mut agree, "public shares")
     }
 
     fn repair_as_participant(&self, run: &RepairRun<'_>) -> Result<(), Failure> {
@@ -275,28 +271,8 @@ impl Runner {
         if have == keys.len() {
             return Ok(());
         }
-        let me = Self::party_of(run, self.me())?;
-        let helpers: Vec<PartyIndex> = job
-            .helpers
-            .iter()
-            .map(|h| Self::party_of(run, *h))
-            .collect::<Result<_, _>>()?;
-        self.join_once(&run.public_session, "repair")
-            .map_err(Failure::new)?;
-        let mut agree = AgreePublic::new(run.public_session, me, &helpers, me, None)
-            .map_err(|e| Failure::new(e.to_string()))?;
-        let mut rng = fresh_rng().map_err(Failure::new)?;
         let bytes = self
-            .inner
-            .hub
-            .run(
-                run.public_session.0,
-                run.parties,
-                &mut agree,
-                &mut rng,
-                REFRESH_TIMEOUT,
-            )
-            .map_err(|e| Failure::run("public shares", e))?
+            .exchange_public(run, None)?
             .ok_or_else(|| Failure::new("no public shares arrived"))?;
         if bytes.len() > MAX_PUBLIC_BYTES {
             return Err(Failure::new("the helpers' public shares are too large"));
@@ -308,7 +284,6 @@ impl Runner {
         // ECDSA.
         let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job, &material.ecdsa)?;
         let sid = Self::sid(run, KeyType::EcdsaSecp256k1)?;
-        self.join_once(&sid, "repair").map_err(Failure::new)?;
         let mut session = ecdsa::refresh::repair_session(
             sid,
             &ehelpers,
@@ -316,22 +291,13 @@ impl Runner {
             EcdsaRepairRole::Participant(&material.ecdsa, eparticipant),
         )
         .map_err(|e| Failure::new(e.to_string()))?;
-        let out = self
-            .inner
-            .hub
-            .run(sid.0, &eparties, &mut session, &mut rng, REFRESH_TIMEOUT)
-            .map_err(|e| Failure::run("ECDSA repair", e))?;
+        let out = self.run_once(sid, &eparties, &mut session, "ECDSA repair")?;
         let share = ecdsa::refresh::repaired_share(&material.ecdsa, eparticipant, &out)
             .map_err(|e| Failure::new(e.to_string()))?;
         // FROST.
-        let ed =
-            self.rebuild_frost::<Ed25519>(run, KeyType::Ed25519, material.ed25519, &helpers)?;
-        let tr = self.rebuild_frost::<Secp256k1Tr>(
-            run,
-            KeyType::Secp256k1Tr,
-            material.secp256k1_tr,
-            &helpers,
-        )?;
+        let ed = self.rebuild_frost::<Ed25519>(run, KeyType::Ed25519, material.ed25519)?;
+        let tr =
+            self.rebuild_frost::<Secp256k1Tr>(run, KeyType::Secp256k1Tr, material.secp256k1_tr)?;
         // Stored only when every key type is rebuilt, so a half repair leaves nothing behind.
         self.store(&keys[0], &share).map_err(Failure::new)?;
         self.store(&keys[1], &ed).map_err(Failure::new)?;
@@ -344,19 +310,17 @@ impl Runner {
         run: &RepairRun<'_>,
         kt: KeyType,
         pkp: frost_core::keys::PublicKeyPackage<C>,
-        helpers: &[PartyIndex],
     ) -> Result<FrostShare<C>, Failure> {
         let sid = Self::sid(run, kt)?;
-        let me = Self::party_of(run, self.me())?;
-        self.join_once(&sid, "repair").map_err(Failure::new)?;
-        let mut session = FrostRepair::<C>::new(sid, me, helpers, me, None, pkp)
+        let (me, helpers, _) = Self::frost_parties(run, self.me())?;
+        let mut session = FrostRepair::<C>::new(sid, me, &helpers, me, None, pkp)
             .map_err(|e| Failure::new(e.to_string()))?;
-        let mut rng = fresh_rng().map_err(Failure::new)?;
-        let out = self
-            .inner
-            .hub
-            .run(sid.0, run.parties, &mut session, &mut rng, REFRESH_TIMEOUT)
-            .map_err(|e| Failure::run(&format!("{} repair", kt.as_str()), e))?;
+        let out = self.run_once(
+            sid,
+            run.parties,
+            &mut session,
+            &format!("{} repair", kt.as_str()),
+        )?;
         let kp = out
             .key_package
             .ok_or_else(|| Failure::new("the repair gave the new host no share"))?;
