@@ -60,6 +60,12 @@ pub enum Action {
         /// The new host's identity card.
         card: crate::membership::NodeCard,
     },
+    /// Remove a node from the network for good (genesis admins only, same quorum as
+    /// `node_replace`): every vault refreshes among the staying nodes ([`crate::membership`]).
+    NodeRemove {
+        /// The node removed.
+        node_id: crate::ids::NodeId,
+    },
     /// Create an organisation (genesis admins only); its first admin member is the key
     /// `admin_public_key`, or the signer when absent. A genesis admin holds no other power.
     OrgCreate {
@@ -314,6 +320,7 @@ impl Action {
     pub fn kind(&self) -> &'static str {
         match self {
             Action::NodeReplace { .. } => "node_replace",
+            Action::NodeRemove { .. } => "node_remove",
             Action::OrgCreate { .. } => "org_create",
             Action::OrgSettingsSet { .. } => "org_settings_set",
             Action::ProposalApprove { .. } => "proposal_approve",
@@ -344,7 +351,7 @@ impl Action {
     /// The organisation the action concerns (none for a network change).
     pub fn org_id(&self) -> Option<&OrgId> {
         let org = match self {
-            Action::NodeReplace { .. } => return None,
+            Action::NodeReplace { .. } | Action::NodeRemove { .. } => return None,
             Action::OrgCreate { org_id, .. }
             | Action::OrgSettingsSet { org_id, .. }
             | Action::ProposalApprove { org_id, .. }
@@ -411,6 +418,7 @@ impl Action {
                 }
                 card.validate()
             }
+            Action::NodeRemove { .. } => Ok(()),
             Action::OrgSettingsSet { settings, .. } => settings.validate(),
             Action::ProposalApprove {
                 proposal_id,

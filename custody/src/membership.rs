@@ -134,44 +134,88 @@ impl NodeReplacement {
         cluster_id: &str,
         genesis_admins: &BTreeSet<UserKey>,
     ) -> Result<(), String> {
-        let need = network_quorum(genesis_admins.len())
-            .ok_or("the genesis names fewer than two admins: no node can be replaced")?;
-        let mut signers = BTreeSet::new();
-        for (key, cmd) in &self.approvals {
-            let v = cmd.verify(cluster_id)?;
-            if v.signer != *key || !genesis_admins.contains(key) {
-                return Err(format!(
-                    "a signature on node {}'s replacement is not a genesis admin's",
-                    self.node_id
-                ));
-            }
-            match &v.body.action {
-                Action::NodeReplace {
-                    node_id,
-                    replacement,
-                    card,
-                } if *node_id == self.node_id
-                    && *replacement == self.replacement
-                    && *card == self.card => {}
-                _ => {
-                    return Err(format!(
-                        "a signed command filed for node {}'s replacement {} is about another \
-                         change",
-                        self.node_id, self.replacement
-                    ))
-                }
-            }
-            signers.insert(*key);
+        let what = format!("node {}'s replacement {}", self.node_id, self.replacement);
+        verify_admin_quorum(&self.approvals, cluster_id, genesis_admins, &what, |a| {
+            matches!(a, Action::NodeReplace { node_id, replacement, card }
+                if *node_id == self.node_id && *replacement == self.replacement && *card == self.card)
+        })
+    }
+}
+
+/// Checks that at least [`network_quorum`] distinct genesis admins each signed, for this
+/// cluster, a command `is_this` accepts — nothing but the genesis is trusted.
+fn verify_admin_quorum(
+    approvals: &BTreeMap<UserKey, SignedCommand>,
+    cluster_id: &str,
+    genesis_admins: &BTreeSet<UserKey>,
+    what: &str,
+    is_this: impl Fn(&Action) -> bool,
+) -> Result<(), String> {
+    let need = network_quorum(genesis_admins.len())
+        .ok_or("the genesis names fewer than two admins: the network's nodes cannot change")?;
+    let mut signers = BTreeSet::new();
+    for (key, cmd) in approvals {
+        let v = cmd.verify(cluster_id)?;
+        if v.signer != *key || !genesis_admins.contains(key) {
+            return Err(format!("a signature on {what} is not a genesis admin's"));
         }
-        if signers.len() < need {
+        if !is_this(&v.body.action) {
             return Err(format!(
-                "node {}'s replacement {} carries {} genesis-admin signature(s); {need} are needed",
-                self.node_id,
-                self.replacement,
-                signers.len()
+                "a signed command filed for {what} is about another change"
             ));
         }
-        Ok(())
+        signers.insert(*key);
+    }
+    if signers.len() < need {
+        return Err(format!(
+            "{what} carries {} genesis-admin signature(s); {need} are needed",
+            signers.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The removal of node `node_id` from the network (decision 0027): admitted when
+/// [`network_quorum`] genesis admins signed the same `node_remove`. From then on the node takes
+/// part in nothing: every vault refreshes its shares among the staying nodes (the removed
+/// node's shares do not fit the new ones), the committee's aux info starts over without it,
+/// and it leaves the Raft voters. A removal is final: the node id is never used again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRemoval {
+    /// The node removed.
+    pub node_id: NodeId,
+    /// Each signing genesis admin's `node_remove` command, by key.
+    pub approvals: BTreeMap<UserKey, SignedCommand>,
+    /// Signatures needed ([`network_quorum`] of the genesis admins).
+    pub quorum: u16,
+    /// Status.
+    pub status: ReplacementStatus,
+    /// Log time of the first signature (ms).
+    pub created_at_ms: u64,
+    /// Not admitted by then: expires.
+    pub expires_at_ms: u64,
+}
+
+impl NodeRemoval {
+    /// Whether the removal is in force.
+    pub fn is_admitted(&self) -> bool {
+        matches!(self.status, ReplacementStatus::Admitted { .. })
+    }
+
+    /// Re-verifies the evidence against the genesis admins alone (see [`NodeReplacement::verify`]).
+    pub fn verify(
+        &self,
+        cluster_id: &str,
+        genesis_admins: &BTreeSet<UserKey>,
+    ) -> Result<(), String> {
+        let what = format!("node {}'s removal", self.node_id);
+        verify_admin_quorum(
+            &self.approvals,
+            cluster_id,
+            genesis_admins,
+            &what,
+            |a| matches!(a, Action::NodeRemove { node_id } if *node_id == self.node_id),
+        )
     }
 }
 

@@ -35,6 +35,7 @@ mod policy;
 mod pools;
 mod records;
 mod refresh;
+mod removal;
 mod reports;
 mod requests;
 mod signer_check;
@@ -65,6 +66,17 @@ pub(crate) struct Exec<'a> {
     pub now_ms: u64,
     /// For a governed change being executed: the admin quorum that adopted it.
     pub adoption: Option<crate::Adoption>,
+}
+
+impl Exec<'_> {
+    /// The command as signed, kept as evidence (network changes re-verify it).
+    pub fn signed_command(&self) -> crate::command::SignedCommand {
+        crate::command::SignedCommand {
+            body: self.cmd.body_text.clone(),
+            signer: self.signer,
+            signature: self.cmd.signature.clone(),
+        }
+    }
 }
 
 /// Where and when a node report is applied.
@@ -124,6 +136,9 @@ pub struct CustodyState {
     /// Node replacements by (node id, replacement number).
     #[serde(default)]
     replacements: BTreeMap<(NodeId, u32), crate::membership::NodeReplacement>,
+    /// Node removals by node id (pending or admitted).
+    #[serde(default)]
+    removals: BTreeMap<NodeId, crate::membership::NodeRemoval>,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
@@ -156,6 +171,7 @@ impl CustodyState {
             presig_pools: BTreeMap::new(),
             aux: crate::AuxRecord::default(),
             replacements: BTreeMap::new(),
+            removals: BTreeMap::new(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),
@@ -301,6 +317,7 @@ impl CustodyState {
                 replacement,
                 card,
             } => self.node_replace(&x, *node_id, *replacement, card),
+            Action::NodeRemove { node_id } => self.node_remove(&x, *node_id),
             Action::OrgCreate {
                 org_id,
                 name,

@@ -110,6 +110,21 @@ pub struct KeyRefresh {
     /// signatures against the genesis keys of the committee.
     #[serde(default)]
     pub reports: BTreeMap<NodeId, crate::SignedReport>,
+    /// Committee nodes this refresh drops (removed from the network, decision 0027): the
+    /// refresh runs among the others only, and they are the committee once it is done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removes: Vec<NodeId>,
+}
+
+impl KeyRefresh {
+    /// The committee once this refresh is done: `committee` without the nodes it drops.
+    pub fn new_committee(&self, committee: &[NodeId]) -> Vec<NodeId> {
+        committee
+            .iter()
+            .copied()
+            .filter(|n| !self.removes.contains(n))
+            .collect()
+    }
 }
 
 /// Digest of a refresh's new public key material (hex): the group keys and every party's new

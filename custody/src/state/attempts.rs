@@ -23,6 +23,18 @@ impl CustodyState {
         {
             avoid.insert(rep.node_id);
         }
+        // A removed node signs nothing, even while the vault's shares still include it.
+        let committee: Vec<NodeId> = self
+            .vaults
+            .get(&req.vault_id)
+            .map(|v| {
+                v.committee
+                    .iter()
+                    .copied()
+                    .filter(|n| !self.is_removed(*n))
+                    .collect()
+            })
+            .unwrap_or_default();
         let avoid = &avoid;
         let attempt = req.attempts.len() as u32 + 1;
         let wallet = self.wallets.get(&req.wallet_id);
@@ -35,7 +47,7 @@ impl CustodyState {
         let (signers, presignatures) = match from_pool {
             Some(x) => x,
             None => (
-                self.choose_signers(at.ctx.log_index, attempt, avoid),
+                self.choose_signers(&committee, at.ctx.log_index, attempt, avoid),
                 Vec::new(),
             ),
         };
@@ -83,16 +95,16 @@ impl CustodyState {
         taken
     }
 
-    /// A t-subset of the committee for an interactive attempt: one without an avoided node when
+    /// A t-subset of the vault's committee (removed nodes left out) for an interactive attempt: one without an avoided node when
     /// there is one, rotated by log index and attempt so retries move to other nodes.
     fn choose_signers(
         &self,
+        committee: &[NodeId],
         log_index: u64,
         attempt: u32,
         avoid: &BTreeSet<NodeId>,
     ) -> Vec<NodeId> {
-        let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
-        let all = subsets(&committee, usize::from(self.genesis.threshold));
+        let all = subsets(committee, usize::from(self.genesis.threshold));
         let preferred: Vec<&Vec<NodeId>> = all
             .iter()
             .filter(|s| !s.iter().any(|n| avoid.contains(n)))

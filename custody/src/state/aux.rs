@@ -12,14 +12,14 @@ impl CustodyState {
     }
 
     pub(super) fn report_aux_ready(&mut self, node: NodeId, attempt: u32) -> ReportResult {
-        if !self.genesis.nodes.contains_key(&node) {
+        if !self.members().contains(&node) {
             return Err(format!("node {node} is not in the committee"));
         }
         if self.aux.complete || attempt != self.aux.attempt || !self.aux.ready.insert(node) {
             return Ok(None);
         }
         let mut text = format!("node {node} stored aux info (attempt {attempt})");
-        if self.aux.ready.len() == self.genesis.nodes.len() {
+        if self.aux.ready.len() == self.members().len() {
             self.aux.complete = true;
             text = format!("aux info complete (attempt {attempt}): ECDSA presigning may start");
         }
@@ -32,7 +32,7 @@ impl CustodyState {
         attempt: u32,
         reason: &str,
     ) -> ReportResult {
-        if !self.genesis.nodes.contains_key(&node) {
+        if !self.members().contains(&node) {
             return Err(format!("node {node} is not in the committee"));
         }
         if self.aux.complete || attempt != self.aux.attempt {

@@ -25,7 +25,7 @@ impl CustodyState {
     /// first attempt's session id would be computed.
     fn forged_attempt_for_tests(&self, req: &Request, me: NodeId) -> SignAttempt {
         let mut signers: Vec<NodeId> = std::iter::once(me)
-            .chain(self.genesis.nodes.keys().copied().filter(|n| *n != me))
+            .chain(self.members().into_iter().filter(|n| *n != me))
             .take(usize::from(self.genesis.threshold))
             .collect();
         signers.sort_unstable();

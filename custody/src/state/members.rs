@@ -178,7 +178,8 @@ impl CustodyState {
     pub fn signer_known(&self, cmd: &crate::command::VerifiedCommand) -> Result<(), String> {
         match &cmd.body.action {
             crate::command::Action::OrgCreate { .. }
-            | crate::command::Action::NodeReplace { .. } => {
+            | crate::command::Action::NodeReplace { .. }
+            | crate::command::Action::NodeRemove { .. } => {
                 if self.genesis.admins.contains(&cmd.signer) {
                     Ok(())
                 } else {

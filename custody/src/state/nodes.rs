@@ -70,7 +70,7 @@ impl CustodyState {
     /// The key the state machine verifies `node`'s reports with: its admitted replacement's,
     /// else its genesis key.
     pub fn node_key(&self, node: NodeId) -> Option<UserKey> {
-        if !self.genesis.nodes.contains_key(&node) {
+        if !self.genesis.nodes.contains_key(&node) || self.is_removed(node) {
             return None;
         }
         match self.current_replacement(node) {
@@ -120,6 +120,20 @@ impl CustodyState {
         }
         if !self.genesis.nodes.contains_key(&node_id) {
             return Err(format!("node {node_id} is not in the genesis"));
+        }
+        if self.is_removed(node_id) {
+            return Err(format!("node {node_id} was removed from the network"));
+        }
+        let removing = self
+            .vaults
+            .values()
+            .find(|v| self.removal_pending_in(v).is_some());
+        if let Some(v) = removing {
+            return Err(format!(
+                "a node removal is still under way (vault '{}' has not yet refreshed without \
+                 it); replace the node after it",
+                v.vault_id
+            ));
         }
         let quorum = network_quorum(self.genesis.admins.len()).ok_or(
             "the genesis names a single admin: replacing a node needs two genesis admins' \
@@ -180,14 +194,7 @@ impl CustodyState {
                 expires_at_ms: now.saturating_add(REPLACEMENT_TTL_MS),
             },
         };
-        rec.approvals.insert(
-            x.signer,
-            crate::command::SignedCommand {
-                body: x.cmd.body_text.clone(),
-                signer: x.signer,
-                signature: x.cmd.signature.clone(),
-            },
-        );
+        rec.approvals.insert(x.signer, x.signed_command());
         if rec.approvals.len() >= quorum {
             rec.status = ReplacementStatus::Admitted {
                 log_index: x.ctx.log_index,

@@ -96,6 +96,11 @@ pub enum ActionResult {
         /// The replacement now.
         replacement: Box<crate::membership::NodeReplacement>,
     },
+    /// A node removal signed by one more genesis admin (or admitted).
+    NodeRemoval {
+        /// The removal now.
+        removal: Box<crate::membership::NodeRemoval>,
+    },
 }
 
 /// The result of applying one log entry.

@@ -11,7 +11,7 @@ impl CustodyState {
     /// chosen by the wallet id, so pools spread over the nodes.
     pub(super) fn pool_signers(&self, wallet_id: &str) -> Vec<NodeId> {
         use sha2::{Digest, Sha256};
-        let committee: Vec<NodeId> = self.genesis.nodes.keys().copied().collect();
+        let committee = self.members();
         let all = subsets(&committee, usize::from(self.genesis.threshold));
         let h = Sha256::digest(wallet_id.as_bytes());
         let mut first = [0u8; 8];

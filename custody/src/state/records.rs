@@ -41,6 +41,8 @@ pub enum RecordKey {
     Asset(OrgId, String),
     /// A node replacement (node id, replacement number).
     Replacement(crate::ids::NodeId, u32),
+    /// A node removal (node id).
+    Removal(crate::ids::NodeId),
 }
 
 /// A record's value, as persisted.
@@ -76,6 +78,8 @@ pub enum RecordValue {
     Asset(crate::Asset),
     /// A node replacement.
     Replacement(Box<crate::membership::NodeReplacement>),
+    /// A node removal.
+    Removal(Box<crate::membership::NodeRemoval>),
 }
 
 impl CustodyState {
@@ -142,6 +146,11 @@ impl CustodyState {
                 .get(&(*n, *r))
                 .cloned()
                 .map(|x| RecordValue::Replacement(Box::new(x))),
+            RecordKey::Removal(n) => self
+                .removals
+                .get(n)
+                .cloned()
+                .map(|x| RecordValue::Removal(Box::new(x))),
         }
     }
 
@@ -198,6 +207,7 @@ impl CustodyState {
                     .keys()
                     .map(|(n, r)| RecordKey::Replacement(*n, *r)),
             )
+            .chain(self.removals.keys().map(|n| RecordKey::Removal(*n)))
             .chain(std::iter::once(RecordKey::Aux))
             .collect()
     }
@@ -264,6 +274,9 @@ impl CustodyState {
                     if n == x.node_id && r == x.replacement =>
                 {
                     s.replacements.insert((n, r), *x);
+                }
+                (RecordKey::Removal(n), RecordValue::Removal(x)) if n == x.node_id => {
+                    s.removals.insert(n, *x);
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }

@@ -17,6 +17,8 @@ use crate::{KeyRefresh, RefreshStatus, Report, SignedReport, Vault, VaultStatus}
 
 /// After a failed refresh, the schedule waits this long (log time) before the next try.
 pub const REFRESH_RETRY_MS: u64 = 3_600_000;
+/// After a failed refresh that removes a node, the next try waits this long (log time).
+pub const REMOVAL_RETRY_MS: u64 = 30_000;
 
 impl CustodyState {
     pub(super) fn vault_refresh(
@@ -61,10 +63,17 @@ impl CustodyState {
         now_ms: u64,
         reason: String,
     ) -> Result<Vault, String> {
+        let removed: Vec<NodeId> = self.removed_nodes().collect();
         let vault = self
             .vaults
             .get_mut(vault_id)
             .ok_or_else(|| format!("no vault '{vault_id}'"))?;
+        let removes: Vec<NodeId> = vault
+            .committee
+            .iter()
+            .copied()
+            .filter(|n| removed.contains(n))
+            .collect();
         let epoch = vault
             .epoch
             .checked_add(1)
@@ -76,6 +85,7 @@ impl CustodyState {
             reason,
             status: RefreshStatus::Running,
             reports: Default::default(),
+            removes,
         });
         let vault = vault.clone();
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
@@ -84,8 +94,23 @@ impl CustodyState {
 
     /// When the schedule wants the vault's next refresh (log time, ms), if it has one.
     pub fn refresh_due_at(&self, vault: &Vault) -> Option<u64> {
+        if vault.status != VaultStatus::Active || vault.refresh.is_some() || vault.repair.is_some()
+        {
+            return None;
+        }
+        if let Some(admitted) = self.removal_pending_in(vault) {
+            // A removed node is still in the committee: the removal refresh is due at once,
+            // and again a short pause after each failure.
+            return Some(match &vault.last_refresh {
+                Some(KeyRefresh {
+                    status: RefreshStatus::Failed { at_ms, .. },
+                    ..
+                }) if *at_ms > admitted => at_ms.saturating_add(REMOVAL_RETRY_MS),
+                _ => admitted,
+            });
+        }
         let interval = self.orgs.get(&vault.org_id)?.settings.refresh_interval_ms();
-        if interval == 0 || vault.status != VaultStatus::Active || vault.refresh.is_some() {
+        if interval == 0 {
             return None;
         }
         let last_done = match &vault.last_refresh {
@@ -155,7 +180,8 @@ impl CustodyState {
         else {
             return Ok(None);
         };
-        if !vault.committee.contains(&node) || refresh.reports.contains_key(&node) {
+        let committee = refresh.new_committee(&vault.committee);
+        if !committee.contains(&node) || refresh.reports.contains_key(&node) {
             return Ok(None);
         }
         if digest.len() != 64 || hex::decode(digest).is_err() {
@@ -164,7 +190,7 @@ impl CustodyState {
         refresh.reports.insert(node, rep.clone());
         let org = vault.org_id.clone();
         let mut text = format!("node {node} refreshed its shares to epoch {epoch}");
-        if refresh.reports.len() == vault.committee.len() {
+        if refresh.reports.len() == committee.len() {
             let cluster = self.genesis.cluster_id.clone();
             let digests: Vec<Option<String>> = refresh
                 .reports
@@ -180,7 +206,15 @@ impl CustodyState {
                 vault.epoch = epoch;
                 vault.epoch_log_index = at.ctx.log_index;
                 vault.share_generation = done.started_log_index;
+                vault.committee = committee;
                 text = format!("refresh done: every node holds new shares of epoch {epoch}");
+                if !done.removes.is_empty() {
+                    text = format!(
+                        "{text}; node(s) {:?} left the vault's committee (their shares no longer \
+                         fit)",
+                        done.removes
+                    );
+                }
             } else {
                 done.status = RefreshStatus::Failed {
                     at_ms: at.now_ms,
@@ -220,7 +254,12 @@ impl CustodyState {
             return Err(format!("no vault '{vault_id}'"));
         };
         let this_refresh = |r: &KeyRefresh| r.epoch == epoch && r.started_log_index == generation;
-        if !vault.committee.contains(&node) || !vault.refresh.as_ref().is_some_and(this_refresh) {
+        let party = vault
+            .refresh
+            .as_ref()
+            .filter(|r| this_refresh(r))
+            .is_some_and(|r| r.new_committee(&vault.committee).contains(&node));
+        if !party {
             return Ok(None);
         }
         let Some(mut failed) = vault.refresh.take() else {
@@ -290,6 +329,11 @@ impl CustodyState {
             .as_ref()
             .filter(|r| matches!(r.status, RefreshStatus::Done { .. }) && r.epoch == vault.epoch)
             .ok_or("the vault's last refresh did not make its current epoch")?;
+        // A node the refresh dropped must have been removed by the genesis admins, as this
+        // node verifies: a forged removal must not make it give up its old shares.
+        for node in &done.removes {
+            self.verified_removal(*node)?;
+        }
         for node in &vault.committee {
             let rep = done
                 .reports

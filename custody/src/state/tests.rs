@@ -124,6 +124,7 @@ mod nodes;
 mod passkeys;
 mod reads;
 mod refresh;
+mod removal;
 
 #[test]
 fn apply_table() {

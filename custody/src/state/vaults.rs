@@ -25,7 +25,7 @@ impl CustodyState {
             status: VaultStatus::Pending,
             created_log_index: x.ctx.log_index,
             created_at_ms: x.now_ms,
-            committee: self.genesis.nodes.keys().copied().collect(),
+            committee: self.members(),
             threshold: self.genesis.threshold,
             keys: None,
             reports: Default::default(),

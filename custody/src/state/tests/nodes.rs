@@ -9,7 +9,7 @@ use crate::membership::{NodeCard, ReplacementStatus};
 use crate::{RefreshStatus, Report, RequestStatus};
 
 /// Genesis admins: keys 1, 2 and 3 (quorum 2).
-fn three_admins() -> CustodyState {
+pub(super) fn three_admins() -> CustodyState {
     CustodyState::new(GenesisParams {
         cluster_id: CLUSTER.into(),
         admins: [pk(1), pk(2), pk(3)].into_iter().collect(),
@@ -23,7 +23,7 @@ fn new_host_key() -> SigningKey {
     SigningKey::from_bytes(&[77; 32])
 }
 
-fn card(seed: u8) -> NodeCard {
+pub(super) fn card(seed: u8) -> NodeCard {
     NodeCard {
         identity_key: UserKey(
             SigningKey::from_bytes(&[seed; 32])
@@ -37,7 +37,7 @@ fn card(seed: u8) -> NodeCard {
     }
 }
 
-fn replace(h: &mut H, admin: u8, replacement: u32, card: NodeCard) -> CommandOutcome {
+pub(super) fn replace(h: &mut H, admin: u8, replacement: u32, card: NodeCard) -> CommandOutcome {
     h.user(
         admin,
         &format!("replace-3-{replacement}-{admin}-{}", &card.noise_key[..4]),
