@@ -168,6 +168,17 @@ pub(crate) enum NodeCmd {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Sign the removal of node NODE_ID from the network, for good. Takes effect when a
+    /// majority of the genesis admins (at least two) signed it; every vault then refreshes
+    /// among the staying nodes, so the removed node's shares no longer fit.
+    Remove {
+        /// The node removed.
+        #[arg(long)]
+        node_id: u64,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

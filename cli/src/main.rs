@@ -293,6 +293,16 @@ fn run(args: Args) -> anyhow::Result<()> {
             idempotency_key,
             nodes::replace_action(*node_id, *replacement, card)?,
         )?,
+        Cmd::Node(args::NodeCmd::Remove {
+            node_id,
+            idempotency_key,
+        }) => submit(
+            &args,
+            &client,
+            "node_remove",
+            idempotency_key,
+            Action::NodeRemove { node_id: *node_id },
+        )?,
         Cmd::Org(OrgCmd::Create {
             org,
             name,

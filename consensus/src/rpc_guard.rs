@@ -7,10 +7,12 @@
 //!
 //! - **AppendEntries** only from the node named as leader in the request's vote, the vote
 //!   committed (granted by a quorum); every membership entry equal to the genesis membership
-//!   (membership changes are not part of this network yet); no entry stamped further than
+//!   less nodes whose removal this node verified against the genesis admins (decision 0027:
+//!   [`RpcGuard::remove`]); no entry stamped further than
 //!   [`MAX_CLOCK_SKEW_MS`] ahead of this node's clock (a leader with a fast clock cannot move
 //!   the spend-window clock forward).
 //! - **Vote** only from the candidate named in the request.
+//! - Nothing from a removed node.
 //! - **InstallSnapshot** never: this network does not install custody state from a peer. A
 //!   lagging node replays the log, whose entries carry user and node signatures anchored in the
 //!   genesis and are re-verified at apply.
@@ -41,9 +43,12 @@ pub enum RpcRefusal {
     /// AppendEntries whose vote was not granted by a quorum.
     #[error("append-entries from node {0} with an uncommitted vote")]
     UncommittedVote(NodeId),
-    /// A membership entry that is not the genesis membership.
-    #[error("append-entries from node {0} carries a membership that is not the genesis one")]
+    /// A membership entry that is not the genesis membership (less verified removals).
+    #[error("append-entries from node {0} carries a membership that is not the genesis one less the nodes this node knows were removed")]
     ForeignMembership(NodeId),
+    /// The sender was removed from the network.
+    #[error("node {0} was removed from this network")]
+    Removed(NodeId),
     /// An entry stamped too far in the future.
     #[error("append-entries from node {sender}: entry {index} is stamped {ahead_ms} ms ahead of this node's clock (at most {MAX_CLOCK_SKEW_MS})")]
     FutureTimestamp {
@@ -70,6 +75,8 @@ pub struct RpcGuard {
     /// Set while this node, restored from a backup kit with an empty log, catches up: it grants
     /// no vote (a wiped node's vote could elect a leader that lacks committed entries).
     abstaining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Nodes whose removal this node verified against the genesis admins.
+    removed: std::sync::Arc<std::sync::RwLock<BTreeSet<NodeId>>>,
 }
 
 impl RpcGuard {
@@ -79,7 +86,24 @@ impl RpcGuard {
             voters: nodes.keys().copied().collect(),
             nodes,
             abstaining: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            removed: Default::default(),
         }
+    }
+
+    /// `node` was removed from the network — call only after verifying its removal against the
+    /// genesis admins. Its RPCs are refused from now on, and memberships without it accepted.
+    pub fn remove(&self, node: NodeId) {
+        self.removed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node);
+    }
+
+    fn removed(&self) -> BTreeSet<NodeId> {
+        self.removed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Refuse (or again answer) vote requests: on while a restored node catches up.
@@ -93,13 +117,23 @@ impl RpcGuard {
         self.abstaining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    fn is_genesis(&self, m: &Membership<NodeId, PeerNode>) -> bool {
-        m.get_joint_config().len() == 1
-            && m.get_joint_config().first() == Some(&self.voters)
-            && m.nodes()
-                .map(|(k, v)| (*k, v.clone()))
-                .collect::<BTreeMap<_, _>>()
-                == self.nodes
+    /// Whether `m` is the genesis membership less some removed nodes: every configuration (one,
+    /// or two while openraft changes the membership) and the node list differ from the genesis
+    /// only by nodes this node knows were removed, and every node listed is as in the genesis.
+    fn is_allowed(&self, m: &Membership<NodeId, PeerNode>) -> bool {
+        let removed = self.removed();
+        let only_removed_missing = |set: &BTreeSet<NodeId>| {
+            set.is_subset(&self.voters) && self.voters.difference(set).all(|n| removed.contains(n))
+        };
+        let joint = m.get_joint_config();
+        let nodes: BTreeMap<NodeId, PeerNode> = m.nodes().map(|(k, v)| (*k, v.clone())).collect();
+        let listed: BTreeSet<NodeId> = nodes.keys().copied().collect();
+        (1..=2).contains(&joint.len())
+            && joint
+                .iter()
+                .all(|c| !c.is_empty() && only_removed_missing(c) && c.is_subset(&listed))
+            && only_removed_missing(&listed)
+            && nodes.iter().all(|(k, v)| self.nodes.get(k) == Some(v))
     }
 
     /// Whether `rpc` from the authenticated node `sender` may reach Raft at `now_ms` (this
@@ -107,6 +141,9 @@ impl RpcGuard {
     pub fn check(&self, sender: NodeId, rpc: &RaftRpc, now_ms: u64) -> Result<(), RpcRefusal> {
         if !self.voters.contains(&sender) {
             return Err(RpcRefusal::UnknownSender(sender));
+        }
+        if self.removed().contains(&sender) {
+            return Err(RpcRefusal::Removed(sender));
         }
         match rpc {
             RaftRpc::AppendEntries(req) => {
@@ -116,7 +153,7 @@ impl RpcGuard {
                 }
                 for e in &req.entries {
                     match &e.payload {
-                        EntryPayload::Membership(m) if !self.is_genesis(m) => {
+                        EntryPayload::Membership(m) if !self.is_allowed(m) => {
                             return Err(RpcRefusal::ForeignMembership(sender));
                         }
                         EntryPayload::Normal(cmd)
@@ -330,5 +367,38 @@ mod tests {
             )],
         );
         assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::ForeignMembership(1)));
+    }
+
+    #[test]
+    fn a_membership_without_a_node_is_accepted_only_after_its_verified_removal() {
+        let g = guard();
+        let membership = |configs: Vec<BTreeSet<NodeId>>, keep: &[NodeId]| {
+            let nodes: BTreeMap<NodeId, PeerNode> = nodes()
+                .into_iter()
+                .filter(|(k, _)| keep.contains(k))
+                .collect();
+            let rpc = append(
+                Vote::new_committed(2, 1),
+                vec![entry(
+                    1,
+                    EntryPayload::Membership(Membership::new(configs, nodes)),
+                )],
+            );
+            g.check(1, &rpc, NOW)
+        };
+        let joint = || vec![(1..=3).collect(), [1, 2].into()];
+        let out = Err(RpcRefusal::ForeignMembership(1));
+        // Before node 3's removal is known here: neither the joint nor the final membership.
+        assert_eq!(membership(joint(), &[1, 2, 3]), out);
+        assert_eq!(membership(vec![[1, 2].into()], &[1, 2]), out);
+        g.remove(3);
+        assert_eq!(membership(joint(), &[1, 2, 3]), Ok(()));
+        assert_eq!(membership(vec![[1, 2].into()], &[1, 2]), Ok(()));
+        // Not node 2, whose removal is not known; not a voter missing from the node list.
+        assert_eq!(membership(vec![[1].into()], &[1]), out);
+        assert_eq!(membership(vec![[1, 2].into()], &[1]), out);
+        // The removed node is refused outright.
+        let vote = RaftRpc::Vote(VoteRequest::new(Vote::new(9, 3), None));
+        assert_eq!(g.check(3, &vote, NOW), Err(RpcRefusal::Removed(3)));
     }
 }

@@ -151,6 +151,8 @@ impl Engine {
     /// whenever a timer is pending.
     pub fn step(&mut self, now_ms: u64, state: &CustodyState, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
+        // The network's nodes now (a removal shrinks it): the committee of the aux info.
+        self.committee = state.members();
         match input {
             Input::Applied(Changed::All) => self.resync(now_ms, state, &mut out),
             Input::Applied(Changed::Keys(keys)) => {
@@ -302,6 +304,7 @@ impl Engine {
     ) {
         match key {
             RecordKey::Vault(id) => {
+                self.release_held(now_ms, state, out);
                 self.vault_changed(state, id, out);
                 self.refresh_changed(state, id, out);
                 self.repair_changed(state, id, out);
@@ -328,7 +331,10 @@ impl Engine {
         match job {
             Job::Aux { attempt } => {
                 let a = state.aux();
-                !a.complete && a.attempt == *attempt && !a.ready.contains(&self.me)
+                self.committee.contains(&self.me)
+                    && !a.complete
+                    && a.attempt == *attempt
+                    && !a.ready.contains(&self.me)
             }
             Job::Dkg { vault_id } => state.vault(vault_id).is_some_and(|v| {
                 v.status == VaultStatus::Pending
@@ -355,12 +361,12 @@ impl Engine {
                 epoch,
                 generation,
             } => state.vault(vault_id).is_some_and(|v| {
-                v.committee.contains(&self.me)
-                    && v.refresh.as_ref().is_some_and(|r| {
-                        r.epoch == *epoch
-                            && r.started_log_index == *generation
-                            && !r.reports.contains_key(&self.me)
-                    })
+                v.refresh.as_ref().is_some_and(|r| {
+                    r.new_committee(&v.committee).contains(&self.me)
+                        && r.epoch == *epoch
+                        && r.started_log_index == *generation
+                        && !r.reports.contains_key(&self.me)
+                })
             }),
             Job::Repair {
                 vault_id,
@@ -389,6 +395,17 @@ impl Engine {
         }
     }
 
+    /// Retries the ECDSA signatures held for aux info when it is ready (a vault's refresh
+    /// that moved it to the aux info's committee may be what they waited for).
+    fn release_held(&mut self, now_ms: u64, state: &CustodyState, out: &mut Vec<Action>) {
+        if !matches!(self.aux, AuxState::Ready(_)) || self.held_for_aux.is_empty() {
+            return;
+        }
+        for request_id in std::mem::take(&mut self.held_for_aux) {
+            self.request_changed(now_ms, state, &request_id, out);
+        }
+    }
+
     // ----- aux info -----
 
     /// Follows the log's aux-info record: runs the current attempt once the network has
@@ -409,7 +426,7 @@ impl Engine {
             }
             return;
         }
-        if !self.formed {
+        if !self.formed || !self.committee.contains(&self.me) {
             return;
         }
         if rec.ready.contains(&self.me) {
@@ -550,7 +567,14 @@ impl Engine {
         if repairing {
             return;
         }
-        let Some(keygen) = keygen_indices(&pool.signers, &self.committee) else {
+        // Aux info is the network committee's: presign only for a vault it holds.
+        let Some(vault) = state.vault(&wallet.vault_id) else {
+            return;
+        };
+        if vault.committee != self.committee {
+            return;
+        }
+        let Some(keygen) = keygen_indices(&pool.signers, &vault.committee) else {
             return;
         };
         for (seq, reported) in &pool.generating {
@@ -683,12 +707,14 @@ impl Engine {
     /// Starts a verified signing job — for ECDSA only once the committee's aux info is
     /// complete (until then the request waits in `held_for_aux`).
     fn start_verified(&mut self, job: Job, signing: SigningJob, out: &mut Vec<Action>) {
-        let Some(keygen) = keygen_indices(&signing.signers, &self.committee) else {
+        let Some(keygen) = keygen_indices(&signing.signers, &signing.committee) else {
             return;
         };
         let ecdsa = signing.key_type == KeyType::EcdsaSecp256k1;
+        // ECDSA aux info belongs to the network's committee: a vault whose shares are still
+        // held by another one (a removal's refresh not done) waits.
         let aux_attempt = match self.aux {
-            AuxState::Ready(a) => a,
+            AuxState::Ready(a) if !ecdsa || signing.committee == self.committee => a,
             _ if !ecdsa => 0,
             _ => {
                 self.jobs.remove(&job);

@@ -189,7 +189,8 @@ pub enum SessionSpec {
         /// The vault's current share generation (the pool makes presignatures from it).
         share_generation: u64,
     },
-    /// The refresh of a vault's shares of every key type, with the whole committee.
+    /// The refresh of a vault's shares of every key type, among the whole committee or, when
+    /// it removes nodes, among the staying ones.
     Refresh {
         /// Vault.
         vault_id: VaultId,
@@ -197,10 +198,13 @@ pub enum SessionSpec {
         from_generation: u64,
         /// The generation the refresh makes (the log index that started it).
         generation: u64,
-        /// Every committee node and its party index (FROST key types).
+        /// Every taking part (staying) node and its party index (FROST key types).
         parties: BTreeMap<NodeId, PartyIndex>,
-        /// The committee in keygen order (ECDSA: party `i + 1` is the node at index `i`).
+        /// The committee holding the current shares, in keygen order (ECDSA key-share indices).
         committee: Vec<NodeId>,
+        /// The nodes taking part, in keygen order: the committee once the refresh is done
+        /// (the whole committee unless nodes were removed, decision 0027).
+        staying: Vec<NodeId>,
         /// One session id per key type.
         sessions: Vec<(KeyType, SessionId)>,
     },

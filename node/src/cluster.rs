@@ -151,6 +151,32 @@ impl ClusterHandle {
         }
     }
 
+    /// `node`'s removal was verified against the genesis admins: the Raft guard refuses it.
+    pub fn guard_remove(&self, node: NodeId) {
+        self.inner.guard.remove(node);
+    }
+
+    /// As leader, takes verified-removed nodes out of the Raft voters (openraft's joint
+    /// consensus; the guard on every node accepts the change only once it verified the removal
+    /// itself). Does nothing on a follower or when no removed node is a voter.
+    pub async fn drop_removed_voters(&self, removed: &std::collections::BTreeSet<NodeId>) {
+        let metrics = self.inner.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.inner.node_id) {
+            return;
+        }
+        let voters: std::collections::BTreeSet<NodeId> =
+            metrics.membership_config.membership().voter_ids().collect();
+        if voters.is_disjoint(removed) {
+            return;
+        }
+        let keep: std::collections::BTreeSet<NodeId> =
+            voters.difference(removed).copied().collect();
+        match self.inner.raft.change_membership(keep.clone(), false).await {
+            Ok(_) => tracing::warn!(voters = ?keep, "Raft voters changed: removed node(s) left"),
+            Err(e) => tracing::warn!("Raft membership change not done yet: {e}"),
+        }
+    }
+
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
         self.inner.node_id

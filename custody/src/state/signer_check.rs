@@ -32,6 +32,8 @@ pub struct SigningJob {
     pub key_epoch: u32,
     /// The share generation of that epoch (names the shares in the node's store).
     pub share_generation: u64,
+    /// The committee holding that generation, in keygen order (ECDSA key-share indices).
+    pub committee: Vec<NodeId>,
     /// Wallet chain, network and index (for FROST tweaks and ECDSA paths).
     pub chain: Chain,
     /// Network.
@@ -242,6 +244,7 @@ impl CustodyState {
             key_type: wallet.key_type,
             key_epoch: vault.epoch,
             share_generation: vault.share_generation,
+            committee: vault.committee.clone(),
             chain: wallet.chain,
             network: wallet.network,
             index: wallet.index,

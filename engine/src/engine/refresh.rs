@@ -38,12 +38,35 @@ impl Engine {
         let Some(refresh) = &vault.refresh else {
             return;
         };
+        // A removal refresh runs among the staying nodes only.
+        let staying = refresh.new_committee(&vault.committee);
+        if !staying.contains(&self.me) {
+            return;
+        }
         let job = Job::Refresh {
             vault_id: vault_id.clone(),
             epoch: refresh.epoch,
             generation: refresh.started_log_index,
         };
         if !self.wanted(state, &job) || !self.jobs.insert(job.clone()) {
+            return;
+        }
+        // Leave a node out only on a removal this node verified against the genesis admins: a
+        // forged record (a lying leader) must not take a node's shares away. Refused: reported,
+        // so the refresh fails instead of waiting.
+        if let Some(reason) = refresh
+            .removes
+            .iter()
+            .find_map(|n| state.verified_removal(*n).err())
+        {
+            let report = Report::VaultRefreshFailed {
+                vault_id: vault_id.clone(),
+                epoch: refresh.epoch,
+                generation: refresh.started_log_index,
+                reason: format!("node {} refused the removal refresh: {reason}", self.me),
+                culprits: Vec::new(),
+            };
+            self.propose(report, out);
             return;
         }
         let sessions = KeyType::ALL
@@ -64,8 +87,9 @@ impl Engine {
                 vault_id: vault_id.clone(),
                 from_generation: vault.share_generation,
                 generation: refresh.started_log_index,
-                parties: parties(&vault.committee),
+                parties: parties(&staying),
                 committee: vault.committee.clone(),
+                staying,
                 sessions,
             },
         });

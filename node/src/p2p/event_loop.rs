@@ -119,6 +119,7 @@ enum Command {
         new: PeerId,
         addr: Multiaddr,
     },
+    Unpin(PeerId),
 }
 
 /// An inbound request waiting for an answer through [`P2pHandle::respond`].
@@ -187,6 +188,11 @@ impl P2pHandle {
     /// and dialled at `addr` (the peer table already pins it).
     pub async fn repin(&self, old: Option<PeerId>, new: PeerId, addr: Multiaddr) {
         let _ = self.tx.send(Command::Repin { old, new, addr }).await;
+    }
+
+    /// A removed node's peer is refused and disconnected from now on.
+    pub async fn unpin(&self, old: PeerId) {
+        let _ = self.tx.send(Command::Unpin(old)).await;
     }
 
     /// Whether `peer` has an established connection.
@@ -323,15 +329,16 @@ impl P2pEventLoop {
             }
             Command::Repin { old, new, addr } => {
                 if let Some(old) = old {
-                    // Closes every connection of the old peer too.
-                    self.swarm.behaviour_mut().allow.disallow_peer(old);
-                    let _ = self.swarm.disconnect_peer_id(old);
-                    self.set_connected(old, false);
+                    self.refuse(old);
                     tracing::warn!(peer = %old, "a replaced node's old host is refused from now on");
                 }
                 self.swarm.behaviour_mut().allow.allow_peer(new);
                 self.swarm.add_peer_address(new, addr);
                 tracing::info!(peer = %new, "a replacement host is allowed");
+            }
+            Command::Unpin(old) => {
+                self.refuse(old);
+                tracing::warn!(peer = %old, "a removed node is refused from now on");
             }
             Command::Publish(data) => {
                 let topic = self.topic.clone();
@@ -340,6 +347,13 @@ impl P2pEventLoop {
                 }
             }
         }
+    }
+
+    /// Drops `peer` from the allow-list, which closes every connection it has.
+    fn refuse(&mut self, peer: PeerId) {
+        self.swarm.behaviour_mut().allow.disallow_peer(peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+        self.set_connected(peer, false);
     }
 
     fn set_connected(&self, peer: PeerId, connected: bool) {

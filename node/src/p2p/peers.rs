@@ -100,6 +100,17 @@ impl PeerTable {
     }
 }
 
+impl PeerTable {
+    /// Forgets a removed node: it is no longer dialled, routed to or recognised. Returns the
+    /// entry it had.
+    pub fn unpin(&self, node: NodeId) -> Option<PinnedPeer> {
+        let mut t = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let old = t.by_node.remove(&node)?;
+        t.by_peer.remove(&old.peer);
+        Some(old)
+    }
+}
+
 /// The libp2p peer id of an Ed25519 identity key.
 pub fn peer_id_of(identity_key: &[u8; 32]) -> Result<PeerId, String> {
     let ed = libp2p_identity::ed25519::PublicKey::try_from_bytes(identity_key)
@@ -160,7 +171,7 @@ pub fn unpinned(
 const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Pins every replacement the log admits (after re-verifying it) and has the p2p layer refuse
-/// the old host and allow the new one. Runs for the node's lifetime.
+/// the old host and allow the new one; follows removals likewise. Runs for the node's lifetime.
 pub async fn follow_replacements(cluster: crate::cluster::ClusterHandle, peers: PeerTable) {
     let me = cluster.node_id();
     let mut refused: BTreeMap<NodeId, String> = BTreeMap::new();
@@ -170,6 +181,7 @@ pub async fn follow_replacements(cluster: crate::cluster::ClusterHandle, peers: 
         let Ok(pins) = cluster.read_state(|s| unpinned(s, &peers, me)) else {
             continue;
         };
+        follow_removals(&cluster, &peers, &mut refused).await;
         for (node, entry) in pins {
             match entry {
                 Ok(new) => {
@@ -191,6 +203,49 @@ pub async fn follow_replacements(cluster: crate::cluster::ClusterHandle, peers: 
                 }
             }
         }
+    }
+}
+
+/// Removals the log admits, each re-verified against the genesis admins: the removed node is
+/// unpinned and disconnected, the Raft guard refuses it and accepts memberships without it, and
+/// the leader takes it out of the Raft voters.
+async fn follow_removals(
+    cluster: &crate::cluster::ClusterHandle,
+    peers: &PeerTable,
+    refused: &mut BTreeMap<NodeId, String>,
+) {
+    let Ok(removals) = cluster.read_state(|s| {
+        s.removed_nodes()
+            .map(|n| (n, s.verified_removal(n).map(|_| ())))
+            .collect::<Vec<_>>()
+    }) else {
+        return;
+    };
+    let mut verified = std::collections::BTreeSet::new();
+    for (node, checked) in removals {
+        match checked {
+            Ok(()) => {
+                verified.insert(node);
+                cluster.guard_remove(node);
+                if let Some(old) = peers.unpin(node) {
+                    tracing::warn!(node, peer = %old.peer, "node removed from the network");
+                    cluster.p2p().unpin(old.peer).await;
+                }
+            }
+            Err(e) => {
+                if refused.get(&node) != Some(&e) {
+                    tracing::error!(
+                        node,
+                        "a removal in the log does not verify against the genesis admins; the \
+                         node stays a member here: {e}"
+                    );
+                    refused.insert(node, e);
+                }
+            }
+        }
+    }
+    if !verified.is_empty() {
+        cluster.drop_removed_voters(&verified).await;
     }
 }
 

@@ -125,6 +125,9 @@ pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         .ok()
         .flatten()
         .unwrap_or((None, 0));
+    let removed = c
+        .read_state(|s| s.is_removed(c.node_id()))
+        .unwrap_or(false);
     let connected: Vec<Value> = c
         .p2p()
         .connected_peers()
@@ -151,6 +154,7 @@ pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         "p2p_addr": replaced.as_ref().map(|r| r.p2p_addr.clone()).or(card.map(|n| n.p2p_addr.clone())),
         "rpc_addr": replaced.as_ref().map(|r| r.rpc_addr.clone()).or(card.map(|n| n.rpc_addr.clone())),
         "replacement": replaced.as_ref().map(|_| replacement),
+        "removed": removed,
     }))
 }
 
@@ -171,6 +175,14 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
                 .collect()
         })
         .unwrap_or_default();
+    let removed: std::collections::BTreeSet<u64> = c
+        .read_state(|s| s.removed_nodes().collect())
+        .unwrap_or_default();
+    let voters: Vec<u64> = metrics
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
     let now = crate::clock::now_ms();
     let members: Vec<Value> = c
         .genesis()
@@ -221,6 +233,8 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
                 "p2p_addr": card.map_or(n.p2p_addr.clone(), |(c, _)| c.p2p_addr.clone()),
                 "rpc_addr": card.map_or(n.rpc_addr.clone(), |(c, _)| c.rpc_addr.clone()),
                 "replacement": card.map(|(_, r)| *r),
+                "removed": removed.contains(&n.node_id),
+                "raft_voter": voters.contains(&n.node_id),
                 "self": is_self,
                 "connected": is_self || connected.iter().any(|p| p.to_string() == peer_id),
                 "last_heartbeat": hb,

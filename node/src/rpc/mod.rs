@@ -207,6 +207,7 @@ pub const PASSKEY_METHODS: &[&str] = &[
 /// Methods whose params are a signed command (authenticated by the command's own signature).
 pub const WRITE_METHODS: &[&str] = &[
     "node_replace",
+    "node_remove",
     "org_create",
     "member_add",
     "member_remove",

@@ -298,7 +298,13 @@ impl Runner {
         &self,
         metrics: &tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, PeerNode>>,
     ) -> bool {
-        let others = self.inner.cluster.genesis().nodes.len().saturating_sub(1);
+        // Every other node of the network now (removed nodes are not waited for).
+        let members = self
+            .inner
+            .cluster
+            .read_state(|s| s.members().len())
+            .unwrap_or_else(|_| self.inner.cluster.genesis().nodes.len());
+        let others = members.saturating_sub(1);
         metrics.borrow().current_leader.is_some()
             && self.inner.cluster.p2p().connected_peers().len() >= others
     }
@@ -408,6 +414,7 @@ impl Runner {
                 generation,
                 parties,
                 committee,
+                staying,
                 sessions,
             } => self.refresh_blocking(&refresh::RefreshJob {
                 vault_id,
@@ -415,6 +422,7 @@ impl Runner {
                 generation: *generation,
                 parties,
                 committee,
+                staying,
                 sessions,
             }),
             SessionSpec::Repair {

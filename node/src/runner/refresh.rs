@@ -36,6 +36,7 @@ pub(super) struct RefreshJob<'a> {
     pub generation: u64,
     pub parties: &'a BTreeMap<NodeId, PartyIndex>,
     pub committee: &'a [NodeId],
+    pub staying: &'a [NodeId],
     pub sessions: &'a [(KeyType, SessionId)],
 }
 
@@ -94,28 +95,40 @@ impl Runner {
             .map_err(Failure::new)?
             .ok_or_else(|| Failure::new("no ECDSA share of the current generation here"))?;
         // ECDSA parties are cggmp21's evaluation points (keygen index + 1 after keygen), the
-        // committee in keygen order.
-        let parties: BTreeMap<NodeId, PartyIndex> = job
-            .committee
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let p = u16::try_from(i).map_err(|e| e.to_string()).and_then(|i| {
-                    ecdsa::refresh::party_at(&old.key_info, i).map_err(|e| e.to_string())
-                });
-                p.map(|p| (*n, p))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(Failure::new)?;
+        // staying nodes at their keygen indices in the current committee.
+        let mut parties: BTreeMap<NodeId, PartyIndex> = BTreeMap::new();
+        let mut staying: Vec<u16> = Vec::new();
+        for n in job.staying {
+            let i = job
+                .committee
+                .iter()
+                .position(|c| c == n)
+                .and_then(|i| u16::try_from(i).ok())
+                .ok_or_else(|| Failure::new(format!("node {n} is not in the vault's committee")))?;
+            let p = ecdsa::refresh::party_at(&old.key_info, i).map_err(session_failure)?;
+            parties.insert(*n, p);
+            staying.push(i);
+        }
+        let removal = job.staying.len() != job.committee.len();
         self.join_once(&sid, "refresh").map_err(Failure::new)?;
-        let mut session = ecdsa::refresh::refresh_session(sid, &old).map_err(session_failure)?;
+        let mut session = if removal {
+            ecdsa::reshare::removal_session(sid, &old, &staying)
+        } else {
+            ecdsa::refresh::refresh_session(sid, &old)
+        }
+        .map_err(session_failure)?;
         let mut rng = fresh_rng().map_err(Failure::new)?;
         let out = self
             .inner
             .hub
             .run(sid.0, &parties, &mut session, &mut rng, REFRESH_TIMEOUT)
             .map_err(|e| Failure::run(&format!("{} refresh", kt.as_str()), e))?;
-        let new = ecdsa::refresh::refreshed_share(&old, &out).map_err(session_failure)?;
+        let new = if removal {
+            ecdsa::reshare::after_removal(&old, &staying, &out)
+        } else {
+            ecdsa::refresh::refreshed_share(&old, &out)
+        }
+        .map_err(session_failure)?;
         self.store(&new_key, &new).map_err(Failure::new)?;
         Ok(ecdsa_public(&new))
     }
