@@ -148,8 +148,18 @@ impl CustodyState {
             _ => return Ok(None),
         }
         let org = vault.org_id.clone();
-        let vault =
-            self.start_refresh(vault_id, at.ctx.log_index, at.now_ms, "scheduled".into())?;
+        let removed: Vec<NodeId> = vault
+            .committee
+            .iter()
+            .copied()
+            .filter(|n| self.is_removed(*n))
+            .collect();
+        let reason = if removed.is_empty() {
+            "scheduled".to_string()
+        } else {
+            format!("node(s) {removed:?} removed from the network")
+        };
+        let vault = self.start_refresh(vault_id, at.ctx.log_index, at.now_ms, reason)?;
         Ok(Some((
             Some(org),
             format!("scheduled refresh to epoch {} started", vault.epoch + 1),

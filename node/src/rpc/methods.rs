@@ -125,9 +125,7 @@ pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         .ok()
         .flatten()
         .unwrap_or((None, 0));
-    let removed = c
-        .read_state(|s| s.is_removed(c.node_id()))
-        .unwrap_or(false);
+    let removed = c.read_state(|s| s.is_removed(c.node_id())).unwrap_or(false);
     let connected: Vec<Value> = c
         .p2p()
         .connected_peers()
@@ -178,11 +176,7 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let removed: std::collections::BTreeSet<u64> = c
         .read_state(|s| s.removed_nodes().collect())
         .unwrap_or_default();
-    let voters: Vec<u64> = metrics
-        .membership_config
-        .membership()
-        .voter_ids()
-        .collect();
+    let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
     let now = crate::clock::now_ms();
     let members: Vec<Value> = c
         .genesis()

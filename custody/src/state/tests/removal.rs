@@ -116,6 +116,11 @@ fn every_vault_refreshes_among_the_staying_nodes_and_signing_leaves_the_removed_
     assert!(due(&mut h, 2).error.is_none());
     let running = h.s.vault("v1").unwrap().refresh.clone().unwrap();
     assert_eq!(running.removes, vec![1]);
+    assert!(
+        running.reason.contains("node(s) [1] removed"),
+        "{}",
+        running.reason
+    );
     assert_eq!(running.status, RefreshStatus::Running);
     // The staying nodes' reports complete it; the committee shrinks.
     let d = "ab".repeat(32);
