@@ -19,6 +19,10 @@
 
 use crate::raft::{NodeId, PeerNode};
 use crate::rpc::RaftRpc;
+use mpc_custody::command::Action;
+use mpc_custody::entry::{LogCommand, Proposal};
+use mpc_custody::membership::network_quorum;
+use mpc_custody::types::UserKey;
 use openraft::{EntryPayload, Membership};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -77,6 +81,11 @@ pub struct RpcGuard {
     abstaining: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Nodes whose removal this node verified against the genesis admins.
     removed: std::sync::Arc<std::sync::RwLock<BTreeSet<NodeId>>>,
+    /// The genesis admins' `node_remove` signatures seen in entries that reached this guard, by
+    /// node: a lagging node learns a removal from the very entries it replays.
+    removal_signers: std::sync::Arc<std::sync::RwLock<BTreeMap<NodeId, BTreeSet<UserKey>>>>,
+    /// The cluster id and genesis admins those signatures are checked against.
+    admins: Option<(String, BTreeSet<UserKey>)>,
 }
 
 impl RpcGuard {
@@ -87,6 +96,43 @@ impl RpcGuard {
             nodes,
             abstaining: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             removed: Default::default(),
+            removal_signers: Default::default(),
+            admins: None,
+        }
+    }
+
+    /// Also learns removals from the genesis admins' signed `node_remove` commands in the
+    /// entries it checks (verified against `admins` for `cluster_id`), so that a node replaying
+    /// the log accepts the membership change that follows a removal in the same batch.
+    pub fn with_genesis_admins(mut self, cluster_id: &str, admins: BTreeSet<UserKey>) -> Self {
+        self.admins = Some((cluster_id.to_string(), admins));
+        self
+    }
+
+    /// Records a genesis admin's signed `node_remove` carried by an entry; a quorum of them is
+    /// a verified removal.
+    fn learn_removal(&self, cmd: &LogCommand) {
+        let (Some((cluster_id, admins)), Proposal::User(signed)) = (&self.admins, &cmd.proposal)
+        else {
+            return;
+        };
+        if !signed.body.contains("\"node_remove\"") || !admins.contains(&signed.signer) {
+            return;
+        }
+        let Ok(v) = signed.verify(cluster_id) else {
+            return;
+        };
+        let Action::NodeRemove { node_id } = v.body.action else {
+            return;
+        };
+        let mut seen = self
+            .removal_signers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let signers = seen.entry(node_id).or_default();
+        signers.insert(v.signer);
+        if network_quorum(admins.len()).is_some_and(|q| signers.len() >= q) {
+            self.remove(node_id);
         }
     }
 
@@ -165,6 +211,7 @@ impl RpcGuard {
                                 ahead_ms: cmd.proposed_at_ms - now_ms,
                             });
                         }
+                        EntryPayload::Normal(cmd) => self.learn_removal(cmd),
                         _ => {}
                     }
                 }
@@ -400,5 +447,70 @@ mod tests {
         // The removed node is refused outright.
         let vote = RaftRpc::Vote(VoteRequest::new(Vote::new(9, 3), None));
         assert_eq!(g.check(3, &vote, NOW), Err(RpcRefusal::Removed(3)));
+    }
+
+    /// A `node_remove` of `node` signed by the key with `seed`, as a log entry's payload.
+    fn removal_signed(seed: u8, node: NodeId) -> EntryPayload<TypeConfig> {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let body = mpc_custody::command::CommandBody {
+            cluster: "c1".into(),
+            idempotency_key: format!("rm-{seed}"),
+            action: Action::NodeRemove { node_id: node },
+        };
+        EntryPayload::Normal(LogCommand {
+            proposed_at_ms: NOW,
+            proposal: Proposal::User(SignedCommand::sign(&body, &key).unwrap()),
+        })
+    }
+
+    #[test]
+    fn a_lagging_node_learns_a_removal_from_the_genesis_admins_signatures_it_replays() {
+        let admin = |seed: u8| {
+            UserKey(
+                ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+                    .verifying_key()
+                    .to_bytes(),
+            )
+        };
+        let g = guard().with_genesis_admins("c1", [admin(1), admin(2), admin(3)].into());
+        let shrink = |first: u64| {
+            entry(
+                first,
+                EntryPayload::Membership(Membership::new(
+                    vec![[1, 2].into()],
+                    nodes()
+                        .into_iter()
+                        .filter(|(k, _)| *k != 3)
+                        .collect::<BTreeMap<_, _>>(),
+                )),
+            )
+        };
+        // One admin's signature (or a stranger's) before the change: refused.
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![
+                entry(1, removal_signed(1, 3)),
+                entry(2, removal_signed(9, 3)),
+                shrink(3),
+            ],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::ForeignMembership(1)));
+        // A second genesis admin's in the same batch as the change: accepted.
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(1, removal_signed(2, 3)), shrink(2)],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Ok(()));
+        // A removal signed for another cluster teaches nothing.
+        let g = guard().with_genesis_admins("c2", [admin(1), admin(2), admin(3)].into());
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![
+                entry(1, removal_signed(1, 3)),
+                entry(2, removal_signed(2, 3)),
+                shrink(3),
+            ],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::ForeignMembership(1)));
     }
 }

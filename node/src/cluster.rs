@@ -132,6 +132,13 @@ impl ClusterHandle {
                 (card.node_id, node)
             })
             .collect();
+        // Validated at start-up (the state machine's genesis parameters).
+        let admins = genesis
+            .admins
+            .iter()
+            .filter_map(|a| mpc_custody::types::UserKey::from_hex(&a.public_key).ok())
+            .collect();
+        let guard = RpcGuard::new(membership).with_genesis_admins(&cluster_id, admins);
         ClusterHandle {
             inner: Arc::new(Inner {
                 node_id,
@@ -142,7 +149,7 @@ impl ClusterHandle {
                 cluster_id,
                 peers,
                 statuses,
-                guard: RpcGuard::new(membership),
+                guard,
                 refused: RefusalCounters::default(),
                 write_limiter: crate::rate_limit::KeyLimiter::writes(),
                 console: Default::default(),
