@@ -60,6 +60,14 @@ pub enum Action {
         /// The new host's identity card.
         card: crate::membership::NodeCard,
     },
+    /// Add a new node to the network (genesis admins only, same quorum as `node_replace`):
+    /// every vault gives it a share and refreshes ([`crate::membership::NodeAddition`]).
+    NodeAdd {
+        /// The new node's id: larger than every node id used before.
+        node_id: crate::ids::NodeId,
+        /// Its identity card.
+        card: crate::membership::NodeCard,
+    },
     /// Remove a node from the network for good (genesis admins only, same quorum as
     /// `node_replace`): every vault refreshes among the staying nodes ([`crate::membership`]).
     NodeRemove {
@@ -321,6 +329,7 @@ impl Action {
         match self {
             Action::NodeReplace { .. } => "node_replace",
             Action::NodeRemove { .. } => "node_remove",
+            Action::NodeAdd { .. } => "node_add",
             Action::OrgCreate { .. } => "org_create",
             Action::OrgSettingsSet { .. } => "org_settings_set",
             Action::ProposalApprove { .. } => "proposal_approve",
@@ -351,7 +360,9 @@ impl Action {
     /// The organisation the action concerns (none for a network change).
     pub fn org_id(&self) -> Option<&OrgId> {
         let org = match self {
-            Action::NodeReplace { .. } | Action::NodeRemove { .. } => return None,
+            Action::NodeReplace { .. } | Action::NodeRemove { .. } | Action::NodeAdd { .. } => {
+                return None
+            }
             Action::OrgCreate { org_id, .. }
             | Action::OrgSettingsSet { org_id, .. }
             | Action::ProposalApprove { org_id, .. }
@@ -419,6 +430,15 @@ impl Action {
                 card.validate()
             }
             Action::NodeRemove { .. } => Ok(()),
+            Action::NodeAdd { node_id, card } => {
+                if !(1..=crate::membership::MAX_NODE_ID).contains(node_id) {
+                    return Err(format!(
+                        "node_id must be 1 to {}",
+                        crate::membership::MAX_NODE_ID
+                    ));
+                }
+                card.validate()
+            }
             Action::OrgSettingsSet { settings, .. } => settings.validate(),
             Action::ProposalApprove {
                 proposal_id,

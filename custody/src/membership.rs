@@ -219,6 +219,63 @@ impl NodeRemoval {
     }
 }
 
+/// The addition of a new node `node_id` to the network (decision 0027): admitted when
+/// [`network_quorum`] genesis admins signed the same `node_add`. Every vault then gives it a
+/// share at its own evaluation point (its node id) through a repair by `t` helpers, followed by
+/// a refresh among the enlarged committee; the committee's aux info starts over with it, and
+/// the Raft leader makes it a learner, then a voter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAddition {
+    /// The new node's id (larger than every id the network used before).
+    pub node_id: NodeId,
+    /// Its identity.
+    pub card: NodeCard,
+    /// Each signing genesis admin's `node_add` command, by key.
+    pub approvals: BTreeMap<UserKey, SignedCommand>,
+    /// Signatures needed ([`network_quorum`] of the genesis admins).
+    pub quorum: u16,
+    /// Status.
+    pub status: ReplacementStatus,
+    /// Log time of the first signature (ms).
+    pub created_at_ms: u64,
+    /// Not admitted by then: expires.
+    pub expires_at_ms: u64,
+}
+
+impl NodeAddition {
+    /// Whether the addition is in force.
+    pub fn is_admitted(&self) -> bool {
+        matches!(self.status, ReplacementStatus::Admitted { .. })
+    }
+
+    /// The log index that admitted it.
+    pub fn admitted_log_index(&self) -> Option<u64> {
+        match self.status {
+            ReplacementStatus::Admitted { log_index, .. } => Some(log_index),
+            _ => None,
+        }
+    }
+
+    /// Re-verifies the evidence against the genesis admins alone.
+    pub fn verify(
+        &self,
+        cluster_id: &str,
+        genesis_admins: &BTreeSet<UserKey>,
+    ) -> Result<(), String> {
+        let what = format!("node {}'s addition", self.node_id);
+        verify_admin_quorum(
+            &self.approvals,
+            cluster_id,
+            genesis_admins,
+            &what,
+            |a| matches!(a, Action::NodeAdd { node_id, card } if *node_id == self.node_id && *card == self.card),
+        )
+    }
+}
+
+/// Largest node id: it is also the node's evaluation point (a 16-bit party index).
+pub const MAX_NODE_ID: NodeId = 1_000;
+
 /// A vault's share repair for a replaced node: `t` helpers give the new host a share of every
 /// key of the vault (frost-core's repairable threshold scheme; ECDSA shares through the same
 /// scheme over secp256k1), then a refresh makes the lost host's share useless.

@@ -18,6 +18,7 @@ use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod additions;
 mod address_book;
 mod assets;
 mod attempts;
@@ -139,6 +140,9 @@ pub struct CustodyState {
     /// Node removals by node id (pending or admitted).
     #[serde(default)]
     removals: BTreeMap<NodeId, crate::membership::NodeRemoval>,
+    /// Node additions by node id (pending or admitted).
+    #[serde(default)]
+    additions: BTreeMap<NodeId, crate::membership::NodeAddition>,
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
@@ -172,6 +176,7 @@ impl CustodyState {
             aux: crate::AuxRecord::default(),
             replacements: BTreeMap::new(),
             removals: BTreeMap::new(),
+            additions: BTreeMap::new(),
             last_timestamp_ms: 0,
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),
@@ -318,6 +323,7 @@ impl CustodyState {
                 card,
             } => self.node_replace(&x, *node_id, *replacement, card),
             Action::NodeRemove { node_id } => self.node_remove(&x, *node_id),
+            Action::NodeAdd { node_id, card } => self.node_add(&x, *node_id, card),
             Action::OrgCreate {
                 org_id,
                 name,

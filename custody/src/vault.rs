@@ -114,15 +114,21 @@ pub struct KeyRefresh {
     /// refresh runs among the others only, and they are the committee once it is done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removes: Vec<NodeId>,
+    /// Nodes this refresh adds to the committee (added to the network, decision 0027; they
+    /// received their shares by a repair): the refresh runs among everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adds: Vec<NodeId>,
 }
 
 impl KeyRefresh {
-    /// The committee once this refresh is done: `committee` without the nodes it drops.
+    /// The committee once this refresh is done: `committee` without the nodes it drops, then
+    /// the nodes it adds (keygen order).
     pub fn new_committee(&self, committee: &[NodeId]) -> Vec<NodeId> {
         committee
             .iter()
             .copied()
             .filter(|n| !self.removes.contains(n))
+            .chain(self.adds.iter().copied())
             .collect()
     }
 }

@@ -179,7 +179,8 @@ impl CustodyState {
         match &cmd.body.action {
             crate::command::Action::OrgCreate { .. }
             | crate::command::Action::NodeReplace { .. }
-            | crate::command::Action::NodeRemove { .. } => {
+            | crate::command::Action::NodeRemove { .. }
+            | crate::command::Action::NodeAdd { .. } => {
                 if self.genesis.admins.contains(&cmd.signer) {
                     Ok(())
                 } else {

@@ -50,6 +50,9 @@ pub struct RepairJob {
     pub share_generation: u64,
     /// The new host's card, re-verified against the genesis admins.
     pub card: NodeCard,
+    /// A new node (decision 0027): its share is made at its own evaluation point (its node
+    /// id), outside the committee; else a replaced node's share at its place in the committee.
+    pub addition: bool,
 }
 
 impl CustodyState {
@@ -70,7 +73,13 @@ impl CustodyState {
     /// The key the state machine verifies `node`'s reports with: its admitted replacement's,
     /// else its genesis key.
     pub fn node_key(&self, node: NodeId) -> Option<UserKey> {
-        if !self.genesis.nodes.contains_key(&node) || self.is_removed(node) {
+        if self.is_removed(node) {
+            return None;
+        }
+        if let Some(a) = self.additions.get(&node).filter(|a| a.is_admitted()) {
+            return Some(a.card.identity_key);
+        }
+        if !self.genesis.nodes.contains_key(&node) {
             return None;
         }
         match self.current_replacement(node) {
@@ -83,6 +92,15 @@ impl CustodyState {
     /// the genesis admins' keys**, else its genesis identity. An admitted record whose evidence
     /// does not verify (a forged snapshot, a lying leader) is an error, never a new key.
     pub fn pinned_node(&self, node: NodeId) -> Result<PinnedNode, String> {
+        if let Some(a) = self.additions.get(&node).filter(|a| a.is_admitted()) {
+            a.verify(&self.genesis.cluster_id, &self.genesis.admins)?;
+            return Ok(PinnedNode {
+                node_id: node,
+                replacement: 0,
+                identity_key: a.card.identity_key,
+                card: Some(a.card.clone()),
+            });
+        }
         let genesis_key = self
             .genesis
             .nodes
@@ -106,6 +124,32 @@ impl CustodyState {
                 })
             }
         }
+    }
+
+    /// A new host's keys must be nobody's: not a genesis node's, nor a replacement's or an
+    /// added node's in force.
+    pub(super) fn card_unused(&self, card: &NodeCard) -> Result<(), String> {
+        let cards = self
+            .replacements
+            .values()
+            .filter(|r| r.is_admitted())
+            .map(|r| &r.card)
+            .chain(
+                self.additions
+                    .values()
+                    .filter(|a| a.is_admitted())
+                    .map(|a| &a.card),
+            );
+        let mut identity = self.genesis.nodes.values().copied();
+        if identity.any(|k| k == card.identity_key)
+            || cards.clone().any(|c| c.identity_key == card.identity_key)
+        {
+            return Err("the new host's identity key is already a node's key".into());
+        }
+        if cards.clone().any(|c| c.noise_key == card.noise_key) {
+            return Err("the new host's Noise key is already a node's key".into());
+        }
+        Ok(())
     }
 
     pub(super) fn node_replace(
@@ -148,23 +192,7 @@ impl CustodyState {
                 "node {node_id}'s next replacement is number {next}, not {replacement}"
             ));
         }
-        let in_use = self
-            .genesis
-            .nodes
-            .keys()
-            .filter_map(|n| self.node_key(*n))
-            .chain(self.genesis.nodes.values().copied())
-            .any(|k| k == card.identity_key);
-        if in_use {
-            return Err("the new host's identity key is already a node's key".into());
-        }
-        let noise_in_use = self
-            .replacements
-            .values()
-            .any(|r| r.is_admitted() && r.card.noise_key == card.noise_key);
-        if noise_in_use {
-            return Err("the new host's Noise key is already a node's key".into());
-        }
+        self.card_unused(card)?;
         let key = (node_id, replacement);
         let now = x.now_ms;
         let open = self
@@ -274,21 +302,34 @@ impl CustodyState {
         if me != rep.node_id && !rep.helpers.contains(&me) {
             return Err(format!("node {me} is not a party of this repair attempt"));
         }
-        let rec = self
-            .replacements
-            .get(&(rep.node_id, rep.replacement))
-            .ok_or("the repair names no replacement record")?;
-        if rec.admitted_log_index() != Some(rep.admitted_log_index) {
-            return Err("the repair's replacement is not the admitted one".into());
-        }
-        rec.verify(&self.genesis.cluster_id, &self.genesis.admins)?;
-        let pinned = self.pinned_node(rep.node_id)?;
-        if pinned.replacement != rep.replacement {
-            return Err(format!(
-                "node {} has been replaced again since this repair started",
-                rep.node_id
-            ));
-        }
+        let addition = rep.replacement == 0;
+        let card = if addition {
+            // A new node: a share at its own evaluation point, outside the committee.
+            let rec = self.verified_addition(rep.node_id)?;
+            if rec.admitted_log_index() != Some(rep.admitted_log_index)
+                || vault.committee.contains(&rep.node_id)
+            {
+                return Err("the repair's addition is not the admitted one".into());
+            }
+            rec.card.clone()
+        } else {
+            let rec = self
+                .replacements
+                .get(&(rep.node_id, rep.replacement))
+                .ok_or("the repair names no replacement record")?;
+            if rec.admitted_log_index() != Some(rep.admitted_log_index) {
+                return Err("the repair's replacement is not the admitted one".into());
+            }
+            rec.verify(&self.genesis.cluster_id, &self.genesis.admins)?;
+            let pinned = self.pinned_node(rep.node_id)?;
+            if pinned.replacement != rep.replacement {
+                return Err(format!(
+                    "node {} has been replaced again since this repair started",
+                    rep.node_id
+                ));
+            }
+            rec.card.clone()
+        };
         let t = usize::from(vault.threshold);
         let helpers_ok = rep.helpers.len() == t
             && !rep.helpers.contains(&rep.node_id)
@@ -308,7 +349,8 @@ impl CustodyState {
             threshold: vault.threshold,
             keys,
             share_generation: vault.share_generation,
-            card: rec.card.clone(),
+            card,
+            addition,
         })
     }
 
@@ -338,15 +380,29 @@ impl CustodyState {
         vault.repair = None;
         let org = vault.org_id.clone();
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
-        let reason = format!("node {node} was replaced (replacement {replacement})");
+        let (reason, text) = if replacement == 0 {
+            (
+                format!("node {node} was added"),
+                format!(
+                    "node {node} received its shares (repair attempt {attempt}); a refresh to \
+                     epoch {} among the enlarged committee starts",
+                    self.vaults.get(vault_id).map_or(0, |v| v.epoch) + 1
+                ),
+            )
+        } else {
+            (
+                format!("node {node} was replaced (replacement {replacement})"),
+                format!(
+                    "node {node}'s new host rebuilt its shares (repair attempt {attempt}); a \
+                     refresh to epoch {} starts so the lost host's shares become useless",
+                    self.vaults.get(vault_id).map_or(0, |v| v.epoch) + 1
+                ),
+            )
+        };
         let vault = self.start_refresh(vault_id, at.ctx.log_index, at.now_ms, reason)?;
         Ok(Some((
             Some(org),
-            format!(
-                "node {node}'s new host rebuilt its shares (repair attempt {attempt}); a refresh \
-                 to epoch {} starts so the lost host's shares become useless",
-                vault.epoch + 1
-            ),
+            text,
             ActionResult::Vault {
                 vault: Box::new(vault),
             },
@@ -418,7 +474,7 @@ impl CustodyState {
 
 /// The helpers of repair attempt `attempt` of `node`: a t-subset of the other committee nodes,
 /// one without a blamed node when there is one, rotated by attempt so retries move on.
-fn repair_helpers(
+pub(super) fn repair_helpers(
     committee: &[NodeId],
     node: NodeId,
     t: usize,

@@ -101,6 +101,11 @@ pub enum ActionResult {
         /// The removal now.
         removal: Box<crate::membership::NodeRemoval>,
     },
+    /// A node addition signed by one more genesis admin (or admitted).
+    NodeAddition {
+        /// The addition now.
+        addition: Box<crate::membership::NodeAddition>,
+    },
 }
 
 /// The result of applying one log entry.

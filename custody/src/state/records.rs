@@ -43,6 +43,8 @@ pub enum RecordKey {
     Replacement(crate::ids::NodeId, u32),
     /// A node removal (node id).
     Removal(crate::ids::NodeId),
+    /// A node addition (node id).
+    Addition(crate::ids::NodeId),
 }
 
 /// A record's value, as persisted.
@@ -80,6 +82,8 @@ pub enum RecordValue {
     Replacement(Box<crate::membership::NodeReplacement>),
     /// A node removal.
     Removal(Box<crate::membership::NodeRemoval>),
+    /// A node addition.
+    Addition(Box<crate::membership::NodeAddition>),
 }
 
 impl CustodyState {
@@ -151,6 +155,11 @@ impl CustodyState {
                 .get(n)
                 .cloned()
                 .map(|x| RecordValue::Removal(Box::new(x))),
+            RecordKey::Addition(n) => self
+                .additions
+                .get(n)
+                .cloned()
+                .map(|x| RecordValue::Addition(Box::new(x))),
         }
     }
 
@@ -208,6 +217,7 @@ impl CustodyState {
                     .map(|(n, r)| RecordKey::Replacement(*n, *r)),
             )
             .chain(self.removals.keys().map(|n| RecordKey::Removal(*n)))
+            .chain(self.additions.keys().map(|n| RecordKey::Addition(*n)))
             .chain(std::iter::once(RecordKey::Aux))
             .collect()
     }
@@ -277,6 +287,9 @@ impl CustodyState {
                 }
                 (RecordKey::Removal(n), RecordValue::Removal(x)) if n == x.node_id => {
                     s.removals.insert(n, *x);
+                }
+                (RecordKey::Addition(n), RecordValue::Addition(x)) if n == x.node_id => {
+                    s.additions.insert(n, *x);
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }

@@ -53,6 +53,12 @@ impl CustodyState {
                 vault.vault_id
             ));
         }
+        if let Some(r) = &vault.repair {
+            return Err(format!(
+                "vault '{}' is repairing node {}'s shares (a refresh follows it)",
+                vault.vault_id, r.node_id
+            ));
+        }
         Ok(())
     }
 
@@ -64,6 +70,7 @@ impl CustodyState {
         reason: String,
     ) -> Result<Vault, String> {
         let removed: Vec<NodeId> = self.removed_nodes().collect();
+        let members = self.members();
         let vault = self
             .vaults
             .get_mut(vault_id)
@@ -74,6 +81,16 @@ impl CustodyState {
             .copied()
             .filter(|n| removed.contains(n))
             .collect();
+        // Added nodes join once their shares were repaired in (no repair under way).
+        let adds: Vec<NodeId> = if vault.repair.is_none() {
+            members
+                .iter()
+                .copied()
+                .filter(|n| !vault.committee.contains(n))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let epoch = vault
             .epoch
             .checked_add(1)
@@ -86,6 +103,7 @@ impl CustodyState {
             status: RefreshStatus::Running,
             reports: Default::default(),
             removes,
+            adds,
         });
         let vault = vault.clone();
         self.dirty.insert(RecordKey::Vault(vault_id.into()));
@@ -343,6 +361,9 @@ impl CustodyState {
         // node verifies: a forged removal must not make it give up its old shares.
         for node in &done.removes {
             self.verified_removal(*node)?;
+        }
+        for node in &done.adds {
+            self.verified_addition(*node)?;
         }
         for node in &vault.committee {
             let rep = done

@@ -32,12 +32,27 @@ impl CustodyState {
     /// The network's nodes now: the genesis nodes that were not removed, in id order (the
     /// committee of new vaults, of the aux info and of presignature pools).
     pub fn members(&self) -> Vec<NodeId> {
-        self.genesis
+        let added = self
+            .additions
+            .values()
+            .filter(|a| a.is_admitted())
+            .map(|a| a.node_id);
+        let mut all: Vec<NodeId> = self
+            .genesis
             .nodes
             .keys()
             .copied()
+            .chain(added)
             .filter(|n| !self.is_removed(*n))
-            .collect()
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// Whether `node` is in the genesis or was added (removed or not).
+    pub fn is_known_node(&self, node: NodeId) -> bool {
+        self.genesis.nodes.contains_key(&node)
+            || self.additions.get(&node).is_some_and(|a| a.is_admitted())
     }
 
     /// `node`'s removal, **re-verified against the genesis admins' keys**: an error when it was
@@ -76,9 +91,17 @@ impl CustodyState {
                     v.vault_id, r.node_id
                 ));
             }
-            self.removal_pending_in(v).map(|_| {
-                format!(
+            if self.removal_pending_in(v).is_some() {
+                return Some(format!(
                     "vault '{}' has not yet refreshed without a removed node",
+                    v.vault_id
+                ));
+            }
+            let joining = v.status == VaultStatus::Active
+                && self.members().iter().any(|m| !v.committee.contains(m));
+            joining.then(|| {
+                format!(
+                    "vault '{}' has not yet refreshed with an added node",
                     v.vault_id
                 )
             })
@@ -93,8 +116,8 @@ impl CustodyState {
         if !self.genesis.admins.contains(&x.signer) {
             return Err("only a genesis admin may sign node_remove".into());
         }
-        if !self.genesis.nodes.contains_key(&node_id) {
-            return Err(format!("node {node_id} is not in the genesis"));
+        if !self.is_known_node(node_id) {
+            return Err(format!("node {node_id} is not a node of this network"));
         }
         if self.is_removed(node_id) {
             return Err(format!("node {node_id} was already removed"));

@@ -124,7 +124,7 @@ mod nodes;
 mod passkeys;
 mod reads;
 mod refresh;
-mod removal;
+mod committee;
 
 #[test]
 fn apply_table() {

@@ -1,4 +1,4 @@
-//! Node removal: only a quorum of genesis admins removes a node; the removed node reports and
+//! Committee changes. Removal: only a quorum of genesis admins removes a node; the removed node reports and
 //! signs nothing more; every vault refreshes among the staying nodes and its committee shrinks;
 //! a node gives up its old shares only on a removal it verified against the genesis admins; one
 //! network change at a time.
@@ -6,7 +6,7 @@
 use super::custody::{approve, eth_wallet, setup_in, submit, two_of_three, H};
 use super::nodes::{card, replace, three_admins};
 use super::*;
-use crate::membership::ReplacementStatus;
+use crate::membership::{NodeCard, ReplacementStatus};
 use crate::{RefreshStatus, Report, RequestStatus};
 
 fn remove(h: &mut H, admin: u8, node_id: u64) -> CommandOutcome {
@@ -170,4 +170,119 @@ fn one_network_change_at_a_time() {
         .error
         .unwrap();
     assert!(e.contains("removal is still under way"), "{e}");
+}
+
+fn add(h: &mut H, admin: u8, node_id: u64, seed: u8) -> CommandOutcome {
+    h.user(
+        admin,
+        &format!("add-{node_id}-{admin}-{seed}"),
+        Action::NodeAdd {
+            node_id,
+            card: card(seed),
+        },
+    )
+}
+
+#[test]
+fn a_node_is_added_by_a_genesis_admin_quorum_gets_its_shares_and_joins_after_a_refresh() {
+    let (mut h, _, _) = setup_in(three_admins(), two_of_three());
+    let aux_before = h.s.aux().attempt;
+    let e = add(&mut h, 11, 4, 44).error.unwrap();
+    assert!(e.contains("genesis admin"), "{e}");
+    let e = add(&mut h, 1, 3, 44).error.unwrap();
+    assert!(e.contains("above 3"), "{e}");
+    let e = h
+        .user(
+            1,
+            "reuse",
+            Action::NodeAdd {
+                node_id: 4,
+                card: NodeCard {
+                    identity_key: UserKey(node_key(2).verifying_key().to_bytes()),
+                    ..card(44)
+                },
+            },
+        )
+        .error
+        .unwrap();
+    assert!(e.contains("already a node's key"), "{e}");
+    // One signature: pending; node 4 reports nothing yet.
+    assert!(add(&mut h, 1, 4, 44).error.is_none());
+    assert_eq!(h.s.members(), vec![1, 2, 3]);
+    let new_key = SigningKey::from_bytes(&[44; 32]);
+    let repaired = |h: &mut H| {
+        h.report_signed(
+            4,
+            &new_key,
+            Report::VaultRepaired {
+                vault_id: "v1".into(),
+                replacement: 0,
+                attempt: 1,
+            },
+        )
+    };
+    let e = repaired(&mut h).error.unwrap();
+    assert!(e.contains("unknown node 4"), "{e}");
+    // The second: node 4 is a member; every vault repairs a share in for it.
+    assert!(add(&mut h, 2, 4, 44).error.is_none());
+    assert_eq!(h.s.members(), vec![1, 2, 3, 4]);
+    assert_eq!(h.s.aux().attempt, aux_before + 1);
+    let rep = h.s.vault("v1").unwrap().repair.clone().unwrap();
+    assert_eq!(
+        (rep.node_id, rep.replacement, rep.helpers.clone()),
+        (4, 0, vec![1, 2])
+    );
+    let job = h.s.repair_job("v1", 1).unwrap();
+    assert!(job.addition);
+    assert_eq!(job.card, card(44));
+    assert_eq!(job.committee, vec![1, 2, 3]);
+    assert!(h.s.repair_job("v1", 4).is_ok());
+    assert!(h.s.repair_job("v1", 3).is_err());
+    assert_eq!(h.s.pinned_node(4).unwrap().card, Some(card(44)));
+    // A forged addition (the card swapped) is refused by every party.
+    let mut forged = h.s.clone();
+    forged.additions.get_mut(&4).unwrap().card = card(66);
+    let e = forged.repair_job("v1", 1).unwrap_err();
+    assert!(e.contains("about another change"), "{e}");
+    assert!(forged.pinned_node(4).is_err());
+    // No other change meanwhile.
+    let e = remove(&mut h, 1, 3).error.unwrap();
+    assert!(e.contains("still repairing"), "{e}");
+    // Node 4's own report ends the repair; a refresh among the four follows.
+    assert!(repaired(&mut h).error.is_none());
+    let v = h.s.vault("v1").unwrap().clone();
+    let running = v.refresh.clone().unwrap();
+    assert_eq!(running.adds, vec![4]);
+    assert!(
+        running.reason.contains("node 4 was added"),
+        "{}",
+        running.reason
+    );
+    assert_eq!(running.new_committee(&v.committee), vec![1, 2, 3, 4]);
+    let d = "cd".repeat(32);
+    for n in [1, 2, 3] {
+        assert!(refreshed(&mut h, n, &d).error.is_none());
+    }
+    assert!(
+        h.s.vault("v1").unwrap().refresh.is_some(),
+        "node 4 has not reported"
+    );
+    let r = h.s.vault("v1").unwrap().refresh.clone().unwrap();
+    let report = Report::VaultRefreshed {
+        vault_id: "v1".into(),
+        epoch: r.epoch,
+        generation: r.started_log_index,
+        digest: d.clone(),
+    };
+    assert!(h.report_signed(4, &new_key, report).error.is_none());
+    let v = h.s.vault("v1").unwrap().clone();
+    assert_eq!(v.committee, vec![1, 2, 3, 4]);
+    assert_eq!(h.s.verify_refresh_completion("v1", &d), Ok(1));
+    let mut forged = h.s.clone();
+    let rec = forged.additions.get_mut(&4).unwrap();
+    let first = *rec.approvals.keys().next().unwrap();
+    rec.approvals.retain(|k, _| *k == first);
+    assert!(forged.verify_refresh_completion("v1", &d).is_err());
+    // Now the network can change again: e.g. remove a genesis node.
+    assert!(remove(&mut h, 1, 1).error.is_none());
 }
