@@ -168,6 +168,20 @@ pub(crate) enum NodeCmd {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Sign the addition of a new node NODE_ID (above every node id used so far) whose
+    /// identity card is CARD. Takes effect when a majority of the genesis admins (at least two)
+    /// signed it; every vault then gives the node a share and refreshes.
+    Add {
+        /// The new node's id.
+        #[arg(long)]
+        node_id: u64,
+        /// Its identity card (`card.json` from `mpc-node init`).
+        #[arg(long)]
+        card: std::path::PathBuf,
+        /// Idempotency key (random when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
     /// Sign the removal of node NODE_ID from the network, for good. Takes effect when a
     /// majority of the genesis admins (at least two) signed it; every vault then refreshes
     /// among the staying nodes, so the removed node's shares no longer fit.

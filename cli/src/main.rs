@@ -293,6 +293,17 @@ fn run(args: Args) -> anyhow::Result<()> {
             idempotency_key,
             nodes::replace_action(*node_id, *replacement, card)?,
         )?,
+        Cmd::Node(args::NodeCmd::Add {
+            node_id,
+            card,
+            idempotency_key,
+        }) => submit(
+            &args,
+            &client,
+            "node_add",
+            idempotency_key,
+            nodes::add_action(*node_id, card)?,
+        )?,
         Cmd::Node(args::NodeCmd::Remove {
             node_id,
             idempotency_key,

@@ -1,4 +1,4 @@
-//! `mpc node replace`: a genesis admin's signature on a node replacement.
+//! `mpc node replace` / `mpc node add`: a genesis admin's signature on a network change.
 
 use anyhow::Context;
 use mpc_bootstrap::identity::IdentityCard;
@@ -16,6 +16,23 @@ pub(crate) fn replace_action(
     replacement: u32,
     card: &Path,
 ) -> anyhow::Result<Action> {
+    Ok(Action::NodeReplace {
+        node_id,
+        replacement,
+        card: read_card(node_id, card)?,
+    })
+}
+
+/// The `node_add` action for the new node's identity card at `card`.
+pub(crate) fn add_action(node_id: u64, card: &Path) -> anyhow::Result<Action> {
+    Ok(Action::NodeAdd {
+        node_id,
+        card: read_card(node_id, card)?,
+    })
+}
+
+/// The identity card at `card`, which must be node `node_id`'s.
+fn read_card(node_id: u64, card: &Path) -> anyhow::Result<NodeCard> {
     let len = std::fs::metadata(card)
         .with_context(|| format!("reading {}", card.display()))?
         .len();
@@ -29,8 +46,8 @@ pub(crate) fn replace_action(
     id.validate()?;
     if id.node_id != node_id {
         anyhow::bail!(
-            "the card is for node {}, not node {node_id}: the new host must be initialised with \
-             the node id it replaces",
+            "the card is for node {}, not node {node_id}: initialise the new host with the node \
+             id it takes",
             id.node_id
         );
     }
@@ -42,9 +59,5 @@ pub(crate) fn replace_action(
         rpc_tls_sha256: id.rpc_tls_sha256,
     };
     card.validate().map_err(|e| anyhow::anyhow!(e))?;
-    Ok(Action::NodeReplace {
-        node_id,
-        replacement,
-        card,
-    })
+    Ok(card)
 }

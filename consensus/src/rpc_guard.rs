@@ -86,7 +86,16 @@ pub struct RpcGuard {
     removal_signers: std::sync::Arc<std::sync::RwLock<BTreeMap<NodeId, BTreeSet<UserKey>>>>,
     /// The cluster id and genesis admins those signatures are checked against.
     admins: Option<(String, BTreeSet<UserKey>)>,
+    /// Nodes added to the network (verified like removals), as Raft lists them.
+    added: std::sync::Arc<std::sync::RwLock<BTreeMap<NodeId, PeerNode>>>,
+    /// The genesis admins' `node_add` signatures seen in entries, by (node, its Raft entry).
+    addition_signers: AdditionSigners,
+    /// The libp2p peer id (text) of an Ed25519 identity key.
+    peer_id_of: Option<fn(&[u8; 32]) -> Option<String>>,
 }
+
+type AdditionSigners =
+    std::sync::Arc<std::sync::RwLock<BTreeMap<(NodeId, String, String), BTreeSet<UserKey>>>>;
 
 impl RpcGuard {
     /// A guard for the genesis membership `nodes`.
@@ -98,7 +107,30 @@ impl RpcGuard {
             removed: Default::default(),
             removal_signers: Default::default(),
             admins: None,
+            added: Default::default(),
+            addition_signers: Default::default(),
+            peer_id_of: None,
         }
+    }
+
+    /// Also learns additions from the genesis admins' signed `node_add` commands in the
+    /// entries it checks; `peer_id_of` gives a card's libp2p peer id.
+    pub fn with_peer_ids(mut self, peer_id_of: fn(&[u8; 32]) -> Option<String>) -> Self {
+        self.peer_id_of = Some(peer_id_of);
+        self
+    }
+
+    /// `node` was added to the network as `entry` — call only after verifying its addition
+    /// against the genesis admins. Its RPCs are accepted, and memberships listing it.
+    pub fn add(&self, node: NodeId, entry: PeerNode) {
+        self.added
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node, entry);
+    }
+
+    fn added(&self) -> BTreeMap<NodeId, PeerNode> {
+        self.added.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Also learns removals from the genesis admins' signed `node_remove` commands in the
@@ -116,14 +148,38 @@ impl RpcGuard {
         else {
             return;
         };
-        if !signed.body.contains("\"node_remove\"") || !admins.contains(&signed.signer) {
+        let relevant =
+            signed.body.contains("\"node_remove\"") || signed.body.contains("\"node_add\"");
+        if !relevant || !admins.contains(&signed.signer) {
             return;
         }
         let Ok(v) = signed.verify(cluster_id) else {
             return;
         };
-        let Action::NodeRemove { node_id } = v.body.action else {
-            return;
+        let quorum = network_quorum(admins.len());
+        let node_id = match v.body.action {
+            Action::NodeRemove { node_id } => node_id,
+            Action::NodeAdd { node_id, card } => {
+                let Some(peer_id) = self.peer_id_of.and_then(|f| f(&card.identity_key.0)) else {
+                    return;
+                };
+                let entry = PeerNode {
+                    peer_id,
+                    p2p_addr: card.p2p_addr,
+                };
+                let mut seen = self
+                    .addition_signers
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                let key = (node_id, entry.peer_id.clone(), entry.p2p_addr.clone());
+                let signers = seen.entry(key).or_default();
+                signers.insert(v.signer);
+                if quorum.is_some_and(|q| signers.len() >= q) {
+                    self.add(node_id, entry);
+                }
+                return;
+            }
+            _ => return,
         };
         let mut seen = self
             .removal_signers
@@ -131,7 +187,7 @@ impl RpcGuard {
             .unwrap_or_else(|p| p.into_inner());
         let signers = seen.entry(node_id).or_default();
         signers.insert(v.signer);
-        if network_quorum(admins.len()).is_some_and(|q| signers.len() >= q) {
+        if quorum.is_some_and(|q| signers.len() >= q) {
             self.remove(node_id);
         }
     }
@@ -168,8 +224,11 @@ impl RpcGuard {
     /// only by nodes this node knows were removed, and every node listed is as in the genesis.
     fn is_allowed(&self, m: &Membership<NodeId, PeerNode>) -> bool {
         let removed = self.removed();
-        let only_removed_missing = |set: &BTreeSet<NodeId>| {
-            set.is_subset(&self.voters) && self.voters.difference(set).all(|n| removed.contains(n))
+        let added = self.added();
+        let known = |k: &NodeId| self.voters.contains(k) || added.contains_key(k);
+        // Differs from the genesis only by removed genesis nodes and added nodes.
+        let fits = |set: &BTreeSet<NodeId>| {
+            set.iter().all(known) && self.voters.difference(set).all(|n| removed.contains(n))
         };
         let joint = m.get_joint_config();
         let nodes: BTreeMap<NodeId, PeerNode> = m.nodes().map(|(k, v)| (*k, v.clone())).collect();
@@ -177,15 +236,17 @@ impl RpcGuard {
         (1..=2).contains(&joint.len())
             && joint
                 .iter()
-                .all(|c| !c.is_empty() && only_removed_missing(c) && c.is_subset(&listed))
-            && only_removed_missing(&listed)
-            && nodes.iter().all(|(k, v)| self.nodes.get(k) == Some(v))
+                .all(|c| !c.is_empty() && fits(c) && c.is_subset(&listed))
+            && fits(&listed)
+            && nodes
+                .iter()
+                .all(|(k, v)| self.nodes.get(k).or_else(|| added.get(k)) == Some(v))
     }
 
     /// Whether `rpc` from the authenticated node `sender` may reach Raft at `now_ms` (this
     /// node's clock).
     pub fn check(&self, sender: NodeId, rpc: &RaftRpc, now_ms: u64) -> Result<(), RpcRefusal> {
-        if !self.voters.contains(&sender) {
+        if !self.voters.contains(&sender) && !self.added().contains_key(&sender) {
             return Err(RpcRefusal::UnknownSender(sender));
         }
         if self.removed().contains(&sender) {
@@ -512,5 +573,82 @@ mod tests {
             ],
         );
         assert_eq!(g.check(1, &rpc, NOW), Err(RpcRefusal::ForeignMembership(1)));
+    }
+
+    fn addition_signed(seed: u8, node: NodeId) -> EntryPayload<TypeConfig> {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let card = mpc_custody::membership::NodeCard {
+            identity_key: UserKey([44; 32]),
+            noise_key: hex::encode([44; 32]),
+            p2p_addr: "/ip4/127.0.0.1/tcp/4".into(),
+            rpc_addr: "127.0.0.1:8004".into(),
+            rpc_tls_sha256: hex::encode([44; 32]),
+        };
+        let body = mpc_custody::command::CommandBody {
+            cluster: "c1".into(),
+            idempotency_key: format!("add-{seed}"),
+            action: Action::NodeAdd {
+                node_id: node,
+                card,
+            },
+        };
+        EntryPayload::Normal(LogCommand {
+            proposed_at_ms: NOW,
+            proposal: Proposal::User(SignedCommand::sign(&body, &key).unwrap()),
+        })
+    }
+
+    #[test]
+    fn an_added_node_is_accepted_only_after_a_genesis_admin_quorum_signed_its_addition() {
+        let admin = |seed: u8| {
+            UserKey(
+                ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+                    .verifying_key()
+                    .to_bytes(),
+            )
+        };
+        let g = guard()
+            .with_genesis_admins("c1", [admin(1), admin(2), admin(3)].into())
+            .with_peer_ids(|k| Some(format!("peer-of-{}", k[0])));
+        let four = PeerNode {
+            peer_id: "peer-of-44".into(),
+            p2p_addr: "/ip4/127.0.0.1/tcp/4".into(),
+        };
+        let with_four = |voters: BTreeSet<NodeId>, entry: PeerNode| {
+            let mut nodes = nodes();
+            nodes.insert(4, entry);
+            EntryPayload::Membership(Membership::new(vec![voters], nodes))
+        };
+        let learner = || with_four((1..=3).collect(), four.clone());
+        let out = Err(RpcRefusal::ForeignMembership(1));
+        let vote4 = RaftRpc::Vote(VoteRequest::new(Vote::new(9, 4), None));
+        assert_eq!(g.check(4, &vote4, NOW), Err(RpcRefusal::UnknownSender(4)));
+        // One admin's signature: node 4 is no learner.
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(1, addition_signed(1, 4)), entry(2, learner())],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), out);
+        // Two: a learner, then a voter; but only at the address and peer id the admins signed.
+        let rpc = append(
+            Vote::new_committed(2, 1),
+            vec![entry(1, addition_signed(2, 4)), entry(2, learner())],
+        );
+        assert_eq!(g.check(1, &rpc, NOW), Ok(()));
+        let voter = append(
+            Vote::new_committed(2, 1),
+            vec![entry(3, with_four((1..=4).collect(), four.clone()))],
+        );
+        assert_eq!(g.check(1, &voter, NOW), Ok(()));
+        let elsewhere = PeerNode {
+            peer_id: "evil".into(),
+            ..four.clone()
+        };
+        let moved = append(
+            Vote::new_committed(2, 1),
+            vec![entry(3, with_four((1..=4).collect(), elsewhere))],
+        );
+        assert_eq!(g.check(1, &moved, NOW), out);
+        assert_eq!(g.check(4, &vote4, NOW), Ok(()));
     }
 }

@@ -172,6 +172,12 @@ pub struct StartArgs {
     /// network then repairs its shares. Needed on the first start only.
     #[arg(long)]
     pub replacement_host: bool,
+    /// This host is a node being added to the network (its node id is not in the genesis). It
+    /// waits, refusing to vote, until the genesis admins' `node_add` is committed and it has
+    /// caught up with the log; the network then gives it its shares. Needed on the first start
+    /// only.
+    #[arg(long, conflicts_with = "replacement_host")]
+    pub joining: bool,
 }
 
 /// Runs a parsed command line.
@@ -296,6 +302,7 @@ fn start(a: StartArgs) -> anyhow::Result<()> {
         chain_providers: a.chain_providers,
         console_addr: a.console_listen,
         replacement_host: a.replacement_host,
+        joining: a.joining,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -89,6 +89,9 @@ struct Inner {
     console: crate::console::Sessions,
 }
 
+/// An added node becomes a voter once its log is at most this far behind the leader's.
+const LEARNER_LAG_ENTRIES: u64 = 20;
+
 /// Raft RPCs refused by the [`RpcGuard`], by kind (reported by `node_status`).
 #[derive(Default)]
 struct RefusalCounters {
@@ -138,7 +141,9 @@ impl ClusterHandle {
             .iter()
             .filter_map(|a| mpc_custody::types::UserKey::from_hex(&a.public_key).ok())
             .collect();
-        let guard = RpcGuard::new(membership).with_genesis_admins(&cluster_id, admins);
+        let guard = RpcGuard::new(membership)
+            .with_genesis_admins(&cluster_id, admins)
+            .with_peer_ids(|k| crate::p2p::peers::peer_id_of(k).ok().map(|p| p.to_string()));
         ClusterHandle {
             inner: Arc::new(Inner {
                 node_id,
@@ -163,23 +168,61 @@ impl ClusterHandle {
         self.inner.guard.remove(node);
     }
 
-    /// As leader, takes verified-removed nodes out of the Raft voters (openraft's joint
-    /// consensus; the guard on every node accepts the change only once it verified the removal
-    /// itself). Does nothing on a follower or when no removed node is a voter.
-    pub async fn drop_removed_voters(&self, removed: &std::collections::BTreeSet<NodeId>) {
+    /// `node`'s addition was verified against the genesis admins: the Raft guard accepts it
+    /// (as `entry`).
+    pub fn guard_add(&self, node: NodeId, entry: PeerNode) {
+        self.inner.guard.add(node, entry);
+    }
+
+    /// As leader, makes the Raft membership follow the network's verified changes: a removed
+    /// node leaves the voters; an added node becomes a learner, then a voter once it has caught
+    /// up (openraft's joint consensus; the guard on every node accepts each change only once it
+    /// verified it itself). Does nothing on a follower.
+    pub async fn follow_membership(
+        &self,
+        removed: &std::collections::BTreeSet<NodeId>,
+        added: &BTreeMap<NodeId, PeerNode>,
+    ) {
+        use std::collections::BTreeSet;
         let metrics = self.inner.raft.metrics().borrow().clone();
         if metrics.current_leader != Some(self.inner.node_id) {
             return;
         }
-        let voters: std::collections::BTreeSet<NodeId> =
-            metrics.membership_config.membership().voter_ids().collect();
-        if voters.is_disjoint(removed) {
+        let membership = metrics.membership_config.membership().clone();
+        for (node, entry) in added {
+            if membership.get_node(node).is_none() && !removed.contains(node) {
+                match self
+                    .inner
+                    .raft
+                    .add_learner(*node, entry.clone(), false)
+                    .await
+                {
+                    Ok(_) => tracing::warn!(node, "added node is a Raft learner"),
+                    Err(e) => tracing::warn!(node, "added node not yet a learner: {e}"),
+                }
+                return;
+            }
+        }
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let last = metrics.last_log_index.unwrap_or(0);
+        let caught_up = |n: &NodeId| {
+            metrics
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(n).cloned().flatten())
+                .is_some_and(|m| m.index + LEARNER_LAG_ENTRIES >= last)
+        };
+        let want: BTreeSet<NodeId> = voters
+            .iter()
+            .chain(added.keys().filter(|n| caught_up(n)))
+            .copied()
+            .filter(|n| !removed.contains(n))
+            .collect();
+        if want == voters || want.is_empty() {
             return;
         }
-        let keep: std::collections::BTreeSet<NodeId> =
-            voters.difference(removed).copied().collect();
-        match self.inner.raft.change_membership(keep.clone(), false).await {
-            Ok(_) => tracing::warn!(voters = ?keep, "Raft voters changed: removed node(s) left"),
+        match self.inner.raft.change_membership(want.clone(), false).await {
+            Ok(_) => tracing::warn!(voters = ?want, "Raft voters changed"),
             Err(e) => tracing::warn!("Raft membership change not done yet: {e}"),
         }
     }

@@ -52,10 +52,15 @@ pub struct NodeOptions {
     /// This host replaces the genesis node of its node id (first start; a marker in the data
     /// directory remembers it).
     pub replacement_host: bool,
+    /// This host is a node being added to the network: its node id is not in the genesis
+    /// (first start; a marker in the data directory remembers it).
+    pub joining: bool,
 }
 
 /// In a replacement host's data directory: it may start with a card the genesis does not name.
 const REPLACEMENT_MARKER: &str = "replacement-host";
+/// In an added node's data directory: its node id is not in the genesis.
+const JOINING_MARKER: &str = "joining-host";
 
 fn raft_config(opts: &NodeOptions, network: &str) -> anyhow::Result<openraft::Config> {
     let cfg = openraft::Config {
@@ -274,6 +279,44 @@ async fn start_raft(
     Ok(raft)
 }
 
+/// The genesis for a node being added (its id is not in it): only with `--joining` (or its
+/// marker), with keys no genesis node has. It abstains from votes until it has caught up; the
+/// network lets it in once the genesis admins' `node_add` is committed.
+fn load_genesis_joining(
+    opts: &NodeOptions,
+    card: &IdentityCard,
+    genesis: Genesis,
+) -> anyhow::Result<Genesis> {
+    let node_id = card.node_id;
+    let marker = opts.data_dir.join(JOINING_MARKER);
+    if !opts.joining && !marker.exists() {
+        anyhow::bail!(
+            "node {node_id} is not in this genesis (a node being added to the network starts \
+             with --joining)"
+        );
+    }
+    let reused = genesis
+        .nodes
+        .iter()
+        .any(|n| n.peer_id == card.peer_id || n.noise_public_key == card.noise_public_key);
+    if reused {
+        anyhow::bail!("a node being added needs its own keys, not a genesis node's");
+    }
+    if !marker.exists() {
+        std::fs::write(&marker, b"").with_context(|| format!("writing {}", marker.display()))?;
+        std::fs::write(crate::backup::restored_marker(&opts.data_dir), b"")
+            .context("writing the catch-up marker")?;
+    }
+    tracing::warn!(
+        node_id,
+        "joining host: waiting for the genesis admins' node_add and its shares"
+    );
+    let cluster_id = genesis.hash();
+    pin_genesis(&opts.data_dir, &cluster_id)?;
+    tracing::info!(node_id, network = %genesis.network, %cluster_id, "starting");
+    Ok(genesis)
+}
+
 /// Loads the genesis, checks this node's entry in it is this node's identity card (or, on a
 /// replacement host, that its node id is in it), and pins its hash on first start (refusing any
 /// other genesis afterwards).
@@ -281,9 +324,9 @@ fn load_genesis(opts: &NodeOptions, card: &IdentityCard) -> anyhow::Result<Genes
     let genesis = Genesis::load(&opts.genesis_path)
         .with_context(|| format!("loading {}", opts.genesis_path.display()))?;
     let node_id = card.node_id;
-    let me = genesis
-        .node(node_id)
-        .ok_or_else(|| anyhow::anyhow!("node {node_id} is not in this genesis"))?;
+    let Some(me) = genesis.node(node_id) else {
+        return load_genesis_joining(opts, card, genesis);
+    };
     let marker = opts.data_dir.join(REPLACEMENT_MARKER);
     if me != card {
         if !opts.replacement_host && !marker.exists() {

@@ -130,6 +130,8 @@ pub struct Cluster {
     port_base: u16,
     /// Nodes now run by a replacement host (started with `--replacement-host`).
     replacement_hosts: std::collections::BTreeSet<u64>,
+    /// Nodes started with `--joining` (added after the genesis).
+    joining_hosts: std::collections::BTreeSet<u64>,
     /// Nodes that run another binary (the forger), by id.
     node_bin_overrides: std::collections::BTreeMap<u64, PathBuf>,
     /// Extra environment of a node's process, by id (e.g. the forger's attacks); applies to
@@ -296,6 +298,7 @@ impl Cluster {
             admin2: admin2.signing_key,
             port_base,
             replacement_hosts: Default::default(),
+            joining_hosts: Default::default(),
             node_bin,
             node_bin_overrides: overrides,
             node_env,
@@ -322,6 +325,7 @@ impl Cluster {
             .clone();
         let overridden = self.node_bin_overrides.contains_key(&id);
         let replacement = self.replacement_hosts.contains(&id);
+        let joining = self.joining_hosts.contains(&id);
         let extra_env = self.node_env.get(&id).cloned().unwrap_or_default();
         let genesis = self.genesis.clone();
         let pass = self.dir.path().join("pass");
@@ -341,6 +345,9 @@ impl Cluster {
         cmd.arg("start");
         if replacement {
             cmd.arg("--replacement-host");
+        }
+        if joining {
+            cmd.arg("--joining");
         }
         let child = cmd
             .arg("--data-dir")
@@ -400,6 +407,32 @@ impl Cluster {
         self.replacement_hosts.insert(id);
         self.start_node(id)?;
         Ok(card_path)
+    }
+
+    /// A new node for the network: the next node id, initialised with the real `mpc-node init`
+    /// and started with `--joining` (it waits for the genesis admins' `node_add`). Returns its
+    /// id and its card's path.
+    pub fn add_host(&mut self) -> anyhow::Result<(u64, PathBuf)> {
+        let id = self.nodes.len() as u64 + 1;
+        let p2p = self.port_base + id as u16;
+        let rpc = self.port_base + 50 + id as u16;
+        let pass = self.dir.path().join("pass");
+        let data_dir = self.dir.path().join(format!("node{id}"));
+        init_node(&self.node_bin, &data_dir, id, p2p, rpc, &pass)?;
+        let card_path = data_dir.join("card.json");
+        let card: mpc_bootstrap::identity::IdentityCard =
+            serde_json::from_slice(&std::fs::read(&card_path)?)?;
+        self.nodes.push(NodeProc {
+            node_id: id,
+            log: self.dir.path().join(format!("node{id}.log")),
+            data_dir,
+            endpoint: Endpoint::new(&format!("https://127.0.0.1:{rpc}"), &card.rpc_tls_sha256)
+                .map_err(anyhow::Error::msg)?,
+            child: None,
+        });
+        self.joining_hosts.insert(id);
+        self.start_node(id)?;
+        Ok((id, card_path))
     }
 
     /// SIGKILLs node `id` (no chance to flush anything).

@@ -115,6 +115,7 @@ fn run(steps: Vec<Step>) -> CustodyState {
 mod assets;
 mod attempts;
 mod btc_inputs;
+mod committee;
 mod custody;
 mod fees;
 mod governance;
@@ -124,7 +125,6 @@ mod nodes;
 mod passkeys;
 mod reads;
 mod refresh;
-mod committee;
 
 #[test]
 fn apply_table() {

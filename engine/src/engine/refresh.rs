@@ -24,7 +24,11 @@ impl Engine {
         let Some(vault) = state.vault(vault_id) else {
             return;
         };
-        if !vault.committee.contains(&self.me) {
+        let joining = vault
+            .refresh
+            .as_ref()
+            .is_some_and(|r| r.adds.contains(&self.me));
+        if !vault.committee.contains(&self.me) && !joining {
             return;
         }
         if let Some(last) = &vault.last_refresh {
@@ -51,19 +55,26 @@ impl Engine {
         if !self.wanted(state, &job) || !self.jobs.insert(job.clone()) {
             return;
         }
-        // Leave a node out only on a removal this node verified against the genesis admins: a
-        // forged record (a lying leader) must not take a node's shares away. Refused: reported,
-        // so the refresh fails instead of waiting.
-        if let Some(reason) = refresh
+        // Leave a node out (or let one in) only on a removal (addition) this node verified
+        // against the genesis admins: a forged record (a lying leader) must neither take a
+        // node's shares away nor hand a share to a stranger. Refused: reported, so the refresh
+        // fails instead of waiting.
+        let unverified = refresh
             .removes
             .iter()
             .find_map(|n| state.verified_removal(*n).err())
-        {
+            .or_else(|| {
+                refresh
+                    .adds
+                    .iter()
+                    .find_map(|n| state.verified_addition(*n).err())
+            });
+        if let Some(reason) = unverified {
             let report = Report::VaultRefreshFailed {
                 vault_id: vault_id.clone(),
                 epoch: refresh.epoch,
                 generation: refresh.started_log_index,
-                reason: format!("node {} refused the removal refresh: {reason}", self.me),
+                reason: format!("node {} refused the committee change: {reason}", self.me),
                 culprits: Vec::new(),
             };
             self.propose(report, out);

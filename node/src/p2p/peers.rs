@@ -206,9 +206,10 @@ pub async fn follow_replacements(cluster: crate::cluster::ClusterHandle, peers: 
     }
 }
 
-/// Removals the log admits, each re-verified against the genesis admins: the removed node is
-/// unpinned and disconnected, the Raft guard refuses it and accepts memberships without it, and
-/// the leader takes it out of the Raft voters.
+/// Additions and removals the log admits, each re-verified against the genesis admins: an added
+/// node is pinned and dialled, a removed one unpinned and disconnected; the Raft guard follows;
+/// the leader makes the Raft membership follow
+/// ([`crate::cluster::ClusterHandle::follow_membership`]).
 async fn follow_removals(
     cluster: &crate::cluster::ClusterHandle,
     peers: &PeerTable,
@@ -221,6 +222,50 @@ async fn follow_removals(
     }) else {
         return;
     };
+    let Ok(additions) = cluster.read_state(|s| {
+        s.additions()
+            .filter(|a| a.is_admitted() && !s.is_removed(a.node_id))
+            .map(|a| {
+                let checked = s.verified_addition(a.node_id).and_then(|a| {
+                    let pinned = s.pinned_node(a.node_id)?;
+                    pinned_peer(&pinned)?.ok_or_else(|| "the addition has no card".to_string())
+                });
+                (a.node_id, checked)
+            })
+            .collect::<Vec<_>>()
+    }) else {
+        return;
+    };
+    let me = cluster.node_id();
+    let mut added = BTreeMap::new();
+    for (node, checked) in additions {
+        match checked {
+            Ok(entry) => {
+                let raft_entry = mpc_consensus::raft::PeerNode {
+                    peer_id: entry.peer.to_string(),
+                    p2p_addr: entry.addr.to_string(),
+                };
+                cluster.guard_add(node, raft_entry.clone());
+                added.insert(node, raft_entry);
+                if node != me && peers.get(node).is_none() {
+                    let (peer, addr) = (entry.peer, entry.addr.clone());
+                    peers.pin(node, entry);
+                    tracing::warn!(node, %peer, "node added to the network: pinned");
+                    cluster.p2p().repin(None, peer, addr).await;
+                }
+            }
+            Err(e) => {
+                if refused.get(&node) != Some(&e) {
+                    tracing::error!(
+                        node,
+                        "an addition in the log does not verify against the genesis admins; the \
+                         node is not let in: {e}"
+                    );
+                    refused.insert(node, e);
+                }
+            }
+        }
+    }
     let mut verified = std::collections::BTreeSet::new();
     for (node, checked) in removals {
         match checked {
@@ -244,8 +289,8 @@ async fn follow_removals(
             }
         }
     }
-    if !verified.is_empty() {
-        cluster.drop_removed_voters(&verified).await;
+    if !verified.is_empty() || !added.is_empty() {
+        cluster.follow_membership(&verified, &added).await;
     }
 }
 

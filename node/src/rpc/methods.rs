@@ -156,6 +156,14 @@ pub(super) fn node_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     }))
 }
 
+/// A node as `cluster_status` lists it.
+struct Member {
+    node_id: u64,
+    peer_id: String,
+    p2p_addr: String,
+    rpc_addr: String,
+}
+
 fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let _: NoParams = parse(p)?;
     let metrics = c.raft().metrics().borrow().clone();
@@ -178,10 +186,31 @@ fn cluster_status(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
         .unwrap_or_default();
     let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
     let now = crate::clock::now_ms();
-    let members: Vec<Value> = c
-        .genesis()
-        .nodes
-        .iter()
+    // The genesis nodes, then the nodes added since (as their verified cards name them).
+    let added: Vec<Member> = c
+        .read_state(|s| {
+            s.additions()
+                .filter(|a| s.verified_addition(a.node_id).is_ok())
+                .filter_map(|a| {
+                    let peer = crate::p2p::peers::peer_id_of(&a.card.identity_key.0).ok()?;
+                    Some(Member {
+                        node_id: a.node_id,
+                        peer_id: peer.to_string(),
+                        p2p_addr: a.card.p2p_addr.clone(),
+                        rpc_addr: a.card.rpc_addr.clone(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let genesis_nodes = c.genesis().nodes.iter().map(|n| Member {
+        node_id: n.node_id,
+        peer_id: n.peer_id.clone(),
+        p2p_addr: n.p2p_addr.clone(),
+        rpc_addr: n.rpc_addr.clone(),
+    });
+    let members: Vec<Value> = genesis_nodes
+        .chain(added)
         .map(|n| {
             let is_self = n.node_id == c.node_id();
             // A node does not receive its own gossip: report itself from local metrics.

@@ -208,6 +208,7 @@ pub const PASSKEY_METHODS: &[&str] = &[
 pub const WRITE_METHODS: &[&str] = &[
     "node_replace",
     "node_remove",
+    "node_add",
     "org_create",
     "member_add",
     "member_remove",

@@ -90,17 +90,33 @@ impl Runner {
         {
             return Ok(ecdsa_public(&done));
         }
-        let old: EcdsaIncomplete = self
+        let mut old: EcdsaIncomplete = self
             .load(&Self::share_key(job.vault_id, kt, job.from_generation))
             .map_err(Failure::new)?
             .ok_or_else(|| Failure::new("no ECDSA share of the current generation here"))?;
+        // Added nodes (decision 0027): every member's key info gains their public shares,
+        // computed from public data (the new node's repaired share has them already); the
+        // committee is the current one followed by them.
+        let mut committee = job.committee.to_vec();
+        for n in job.staying.iter().filter(|n| !job.committee.contains(n)) {
+            let point = u16::try_from(*n)
+                .map_err(|_| Failure::new(format!("node id {n} is not a party index")))?;
+            if old.public_shares.len() <= committee.len() {
+                old = ecdsa::reshare::extended_share(&old, point).map_err(session_failure)?;
+            }
+            committee.push(*n);
+        }
+        if old.public_shares.len() != committee.len() {
+            return Err(Failure::new(
+                "this node's ECDSA share does not match the vault's committee",
+            ));
+        }
         // ECDSA parties are cggmp21's evaluation points (keygen index + 1 after keygen), the
-        // staying nodes at their keygen indices in the current committee.
+        // staying nodes at their keygen indices in the committee.
         let mut parties: BTreeMap<NodeId, PartyIndex> = BTreeMap::new();
         let mut staying: Vec<u16> = Vec::new();
         for n in job.staying {
-            let i = job
-                .committee
+            let i = committee
                 .iter()
                 .position(|c| c == n)
                 .and_then(|i| u16::try_from(i).ok())
@@ -109,7 +125,7 @@ impl Runner {
             parties.insert(*n, p);
             staying.push(i);
         }
-        let removal = job.staying.len() != job.committee.len();
+        let removal = job.staying.len() != committee.len();
         self.join_once(&sid, "refresh").map_err(Failure::new)?;
         let mut session = if removal {
             ecdsa::reshare::removal_session(sid, &old, &staying)
@@ -143,7 +159,7 @@ impl Runner {
         if let Some((_, pkp)) = self.load::<FrostShare<C>>(&new_key).map_err(Failure::new)? {
             return frost_public(&pkp);
         }
-        let (kp, pkp): FrostShare<C> = self
+        let (kp, mut pkp): FrostShare<C> = self
             .load(&Self::share_key(job.vault_id, kt, job.from_generation))
             .map_err(Failure::new)?
             .ok_or_else(|| {
@@ -158,6 +174,21 @@ impl Runner {
             .ok_or_else(|| Failure::new("not in the vault's committee"))?;
         let ps: Vec<PartyIndex> = job.parties.values().copied().collect();
         let t = *kp.min_signers();
+        // Added nodes: their public shares, from public data (any t current members' shares).
+        let basis: Vec<PartyIndex> = job
+            .committee
+            .iter()
+            .take(usize::from(t))
+            .map(|n| mpc_engine::party(*n))
+            .collect();
+        for n in job.staying.iter().filter(|n| !job.committee.contains(n)) {
+            pkp = mpc_protocol::frost::repair::extend_public_key_package(
+                &pkp,
+                &basis,
+                mpc_engine::party(*n),
+            )
+            .map_err(session_failure)?;
+        }
         let group = pkp
             .verifying_key()
             .serialize()

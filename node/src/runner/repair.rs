@@ -1,6 +1,6 @@
-//! Share repair for a replaced node: the new host (the *participant*) gets a share of every key
-//! of a vault from `t` helpers, at the lost host's identifier, without any key being
-//! reconstructed (`mpc_protocol::frost::repair`; ECDSA through the same scheme over secp256k1).
+//! Share repair for a replaced node — the new host (the *participant*) gets a share of every key
+//! of a vault from `t` helpers, at the lost host's identifier — or for an added node, at its own
+//! new identifier (its node id; decision 0027), without any key being reconstructed (`mpc_protocol::frost::repair`; ECDSA through the same scheme over secp256k1).
 //!
 //! 1. **Public shares.** The new host has nothing, not even the vault's public shares. Every
 //!    helper sends its copy ([`AgreePublic`]); the new host goes on only if all copies are
@@ -21,6 +21,7 @@ use mpc_protocol::agree::AgreePublic;
 use mpc_protocol::chain::KeyType;
 use mpc_protocol::ecdsa;
 use mpc_protocol::ecdsa::refresh::EcdsaRepairRole;
+use mpc_protocol::ecdsa::reshare::AdditionRole;
 use mpc_protocol::frost::repair::FrostRepair;
 use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
 use mpc_protocol::session::{PartyIndex, SessionId};
@@ -113,13 +114,22 @@ impl Runner {
             .iter()
             .map(|h| index(*h))
             .collect::<Result<Vec<_>, _>>()?;
-        let participant = index(job.node_id)?;
         let mut parties = BTreeMap::new();
-        for n in job.helpers.iter().chain(std::iter::once(&job.node_id)) {
+        for n in &job.helpers {
             let p = ecdsa::refresh::party_at(info, index(*n)?)
                 .map_err(|e| Failure::new(e.to_string()))?;
             parties.insert(*n, p);
         }
+        if job.addition {
+            // A new node: its evaluation point is its node id, outside the committee.
+            let point = new_point(job)?;
+            parties.insert(job.node_id, PartyIndex(point));
+            return Ok((parties, helpers, point));
+        }
+        let participant = index(job.node_id)?;
+        let p =
+            ecdsa::refresh::party_at(info, participant).map_err(|e| Failure::new(e.to_string()))?;
+        parties.insert(job.node_id, p);
         Ok((parties, helpers, participant))
     }
 
@@ -152,14 +162,25 @@ impl Runner {
         // ECDSA.
         let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job, &ecdsa_share.key_info)?;
         let sid = Self::sid(run, KeyType::EcdsaSecp256k1)?;
-        let mut session = ecdsa::refresh::repair_session(
-            sid,
-            &ehelpers,
-            eparticipant,
-            EcdsaRepairRole::Helper(&ecdsa_share),
-        )
-        .map_err(|e| Failure::new(e.to_string()))?;
-        self.run_once(sid, &eparties, &mut session, "ECDSA repair")?;
+        if job.addition {
+            let mut session = ecdsa::reshare::addition_session(
+                sid,
+                &ehelpers,
+                eparticipant,
+                AdditionRole::Helper(&ecdsa_share),
+            )
+            .map_err(|e| Failure::new(e.to_string()))?;
+            self.run_once(sid, &eparties, &mut session, "ECDSA addition")?;
+        } else {
+            let mut session = ecdsa::refresh::repair_session(
+                sid,
+                &ehelpers,
+                eparticipant,
+                EcdsaRepairRole::Helper(&ecdsa_share),
+            )
+            .map_err(|e| Failure::new(e.to_string()))?;
+            self.run_once(sid, &eparties, &mut session, "ECDSA repair")?;
+        }
         // FROST.
         self.help_frost::<Ed25519>(run, KeyType::Ed25519, ed)?;
         self.help_frost::<Secp256k1Tr>(run, KeyType::Secp256k1Tr, tr)?;
@@ -284,16 +305,28 @@ impl Runner {
         // ECDSA.
         let (eparties, ehelpers, eparticipant) = Self::ecdsa_parties(job, &material.ecdsa)?;
         let sid = Self::sid(run, KeyType::EcdsaSecp256k1)?;
-        let mut session = ecdsa::refresh::repair_session(
-            sid,
-            &ehelpers,
-            eparticipant,
-            EcdsaRepairRole::Participant(&material.ecdsa, eparticipant),
-        )
-        .map_err(|e| Failure::new(e.to_string()))?;
-        let out = self.run_once(sid, &eparties, &mut session, "ECDSA repair")?;
-        let share = ecdsa::refresh::repaired_share(&material.ecdsa, eparticipant, &out)
+        let share = if job.addition {
+            let mut session = ecdsa::reshare::addition_session(
+                sid,
+                &ehelpers,
+                eparticipant,
+                AdditionRole::Newcomer(&material.ecdsa),
+            )
             .map_err(|e| Failure::new(e.to_string()))?;
+            let out = self.run_once(sid, &eparties, &mut session, "ECDSA addition")?;
+            ecdsa::reshare::after_addition(&material.ecdsa, eparticipant, &out)
+        } else {
+            let mut session = ecdsa::refresh::repair_session(
+                sid,
+                &ehelpers,
+                eparticipant,
+                EcdsaRepairRole::Participant(&material.ecdsa, eparticipant),
+            )
+            .map_err(|e| Failure::new(e.to_string()))?;
+            let out = self.run_once(sid, &eparties, &mut session, "ECDSA repair")?;
+            ecdsa::refresh::repaired_share(&material.ecdsa, eparticipant, &out)
+        }
+        .map_err(|e| Failure::new(e.to_string()))?;
         // FROST.
         let ed = self.rebuild_frost::<Ed25519>(run, KeyType::Ed25519, material.ed25519)?;
         let tr =
@@ -326,6 +359,12 @@ impl Runner {
             .ok_or_else(|| Failure::new("the repair gave the new host no share"))?;
         Ok((kp, out.public_key_package))
     }
+}
+
+/// A new node's evaluation point: its node id.
+fn new_point(job: &RepairJob) -> Result<u16, Failure> {
+    u16::try_from(job.node_id)
+        .map_err(|_| Failure::new(format!("node id {} is not a party index", job.node_id)))
 }
 
 /// The helpers' public material names the vault's keys as this node's log has them.
