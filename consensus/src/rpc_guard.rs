@@ -91,8 +91,11 @@ pub struct RpcGuard {
     /// The genesis admins' `node_add` signatures seen in entries, by (node, its Raft entry).
     addition_signers: AdditionSigners,
     /// The libp2p peer id (text) of an Ed25519 identity key.
-    peer_id_of: Option<fn(&[u8; 32]) -> Option<String>>,
+    peer_id_of: Option<PeerIdOf>,
 }
+
+/// The libp2p peer id (text) of an Ed25519 identity key.
+pub type PeerIdOf = fn(&[u8; 32]) -> Option<String>;
 
 type AdditionSigners =
     std::sync::Arc<std::sync::RwLock<BTreeMap<(NodeId, String, String), BTreeSet<UserKey>>>>;
@@ -115,7 +118,7 @@ impl RpcGuard {
 
     /// Also learns additions from the genesis admins' signed `node_add` commands in the
     /// entries it checks; `peer_id_of` gives a card's libp2p peer id.
-    pub fn with_peer_ids(mut self, peer_id_of: fn(&[u8; 32]) -> Option<String>) -> Self {
+    pub fn with_peer_ids(mut self, peer_id_of: PeerIdOf) -> Self {
         self.peer_id_of = Some(peer_id_of);
         self
     }
