@@ -228,11 +228,10 @@ impl RpcGuard {
     fn is_allowed(&self, m: &Membership<NodeId, PeerNode>) -> bool {
         let removed = self.removed();
         let added = self.added();
-        let known = |k: &NodeId| self.voters.contains(k) || added.contains_key(k);
-        // Differs from the genesis only by removed genesis nodes and added nodes.
-        let fits = |set: &BTreeSet<NodeId>| {
-            set.iter().all(known) && self.voters.difference(set).all(|n| removed.contains(n))
-        };
+        // No genesis node missing but removed ones; every node listed as the genesis or a
+        // verified addition has it (so nobody else can be listed, let alone vote).
+        let fits =
+            |set: &BTreeSet<NodeId>| self.voters.difference(set).all(|n| removed.contains(n));
         let joint = m.get_joint_config();
         let nodes: BTreeMap<NodeId, PeerNode> = m.nodes().map(|(k, v)| (*k, v.clone())).collect();
         let listed: BTreeSet<NodeId> = nodes.keys().copied().collect();

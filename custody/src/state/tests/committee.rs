@@ -1,7 +1,9 @@
-//! Committee changes. Removal: only a quorum of genesis admins removes a node; the removed node reports and
-//! signs nothing more; every vault refreshes among the staying nodes and its committee shrinks;
-//! a node gives up its old shares only on a removal it verified against the genesis admins; one
-//! network change at a time.
+//! Committee changes (decision 0027). Removal: only a quorum of genesis admins removes a node;
+//! the removed node reports and signs nothing more; every vault refreshes among the staying nodes
+//! and its committee shrinks; a node gives up its old shares only on a removal it verified against
+//! the genesis admins. Addition: the same quorum; the new node's shares are repaired in at its own
+//! evaluation point, then a refresh among the enlarged committee lets it in. One network change at
+//! a time.
 
 use super::custody::{approve, eth_wallet, setup_in, submit, two_of_three, H};
 use super::nodes::{card, replace, three_admins};
