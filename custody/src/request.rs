@@ -166,7 +166,18 @@ pub struct Request {
     /// time-to-live. 0: no expiry.
     #[serde(default)]
     pub expires_at_ms: u64,
+    /// Waiting for a signing slot: no attempt runs (interactive ECDSA beyond
+    /// [`MAX_INTERACTIVE_SIGNING`] at once); the next attempt starts when a slot frees, in
+    /// request order. Waiting is not a failed attempt and has no deadline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
 }
+
+/// Interactive ECDSA signing attempts (no presignature: Paillier proofs in every round) the
+/// network runs at once; more wait in the log's queue instead of starving each other on the
+/// nodes' cores until every attempt times out. Each takes about 1.4 s of CPU per signer here
+/// (docs/performance.md).
+pub const MAX_INTERACTIVE_SIGNING: usize = 4;
 
 /// The amount every signature of this network for one Bitcoin P2WPKH output commits to: the
 /// first request that reserved a spend of the output fixed it (see decision 0016).
@@ -186,6 +197,14 @@ impl Request {
     /// native asset, see [`mpc_protocol::chain::Intent::spend_in`]).
     pub fn spend(&self) -> u128 {
         self.intent.spend_in(&self.intent.asset)
+    }
+
+    /// The attempt running now: the last one while the request is signing and not queued.
+    pub fn current_attempt(&self) -> Option<&SignAttempt> {
+        if self.status != RequestStatus::Signing || self.queued {
+            return None;
+        }
+        self.attempts.last()
     }
 }
 

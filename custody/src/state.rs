@@ -146,6 +146,12 @@ pub struct CustodyState {
     last_timestamp_ms: u64,
     #[serde(skip)]
     dirty: BTreeSet<RecordKey>,
+    /// Requests whose current attempt is interactive ECDSA (derived from `requests`).
+    #[serde(skip)]
+    interactive_running: BTreeSet<RequestId>,
+    /// Requests waiting for a signing slot, by request log index (derived from `requests`).
+    #[serde(skip)]
+    sign_queue: BTreeSet<(u64, RequestId)>,
     /// Every request write since the last [`CustodyState::take_request_changes`], in order.
     #[serde(skip)]
     request_changes: Vec<Request>,
@@ -181,6 +187,8 @@ impl CustodyState {
             dirty: BTreeSet::new(),
             request_changes: Vec::new(),
             chain_open: BTreeSet::new(),
+            interactive_running: BTreeSet::new(),
+            sign_queue: BTreeSet::new(),
         }
     }
 
@@ -194,11 +202,14 @@ impl CustodyState {
         // Time only moves forward, whatever the proposing leader's clock said.
         let now_ms = entry.proposed_at_ms.max(self.last_timestamp_ms);
         self.last_timestamp_ms = now_ms;
-        match &entry.proposal {
+        let outcome = match &entry.proposal {
             Proposal::User(cmd) => self.apply_command(ctx, now_ms, cmd),
             Proposal::Node(report) => self.apply_report(ctx, now_ms, report),
             Proposal::Passkey(decision) => self.apply_passkey_decision(ctx, now_ms, decision),
-        }
+        };
+        // A signing slot this entry freed goes to the longest-waiting queued request.
+        self.admit_queued(At { ctx, now_ms });
+        outcome
     }
 
     /// A user's command: verified again, idempotency checked, executed, audited, remembered.

@@ -156,7 +156,7 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
             request_id,
             attempt,
         } => signing(request_id)
-            .and_then(|r| r.attempts.last())
+            .and_then(|r| r.current_attempt())
             .is_some_and(|a| a.attempt == *attempt),
         Report::RequestExpired { request_id } => state
             .request(request_id)

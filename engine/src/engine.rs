@@ -638,7 +638,7 @@ impl Engine {
         let Some(req) = state.request(request_id) else {
             return;
         };
-        let Some(attempt) = req.attempts.last().filter(|_| current.is_some()) else {
+        let Some(attempt) = req.current_attempt() else {
             return;
         };
         if attempt.deadline_ms != 0 {
@@ -751,7 +751,6 @@ impl Engine {
 fn current_attempt(state: &CustodyState, request_id: &str) -> Option<u32> {
     state
         .request(request_id)
-        .filter(|r| r.status == RequestStatus::Signing)
-        .and_then(|r| r.attempts.last())
+        .and_then(|r| r.current_attempt())
         .map(|a| a.attempt)
 }

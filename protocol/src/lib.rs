@@ -27,8 +27,8 @@
 //!
 //! Proactive refresh: every key type through frost-core's refresh DKG ([`frost::dkg::DkgMode`],
 //! [`ecdsa::refresh`] for cggmp21 shares). Share repair: [`frost::repair`] (and
-//! [`ecdsa::refresh::repair_session`]). Caveat: the node does not run repair yet, and resharing
-//! to another threshold is not built (issue 14).
+//! [`ecdsa::refresh::repair_session`]); committee changes: [`ecdsa::reshare`]. Resharing to
+//! another threshold is not built (decision 0026).
 
 pub mod agree;
 pub mod chain;

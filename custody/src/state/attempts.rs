@@ -5,6 +5,7 @@ use super::requests::payload_bytes;
 use super::{At, CustodyState, RecordKey, ReportResult};
 use crate::ids::{sign_attempt_session, subsets, NodeId};
 use crate::request::attempt_deadline_ms;
+use crate::request::MAX_INTERACTIVE_SIGNING;
 use crate::{Request, RequestStatus, SignAttempt, MAX_SIGN_ATTEMPTS};
 use mpc_protocol::chain::{self, Chain, KeyType};
 use std::collections::BTreeSet;
@@ -52,6 +53,20 @@ impl CustodyState {
             ),
         };
         let interactive = ecdsa && presignatures.is_empty();
+        if interactive {
+            let others = self
+                .interactive_running
+                .iter()
+                .filter(|r| **r != req.request_id)
+                .count();
+            if others >= MAX_INTERACTIVE_SIGNING {
+                // No slot: wait in the queue (not an attempt, no deadline).
+                req.queued = true;
+                req.status = RequestStatus::Signing;
+                return;
+            }
+        }
+        req.queued = false;
         let sid = sign_attempt_session(
             &self.genesis.cluster_id,
             &req.request_id,
@@ -184,7 +199,7 @@ impl CustodyState {
         let Some(req) = self.signing_request(request_id)? else {
             return Ok(None);
         };
-        let current = req.attempts.last();
+        let current = req.current_attempt();
         if current.map(|a| a.attempt) != Some(*attempt)
             || !current.is_some_and(|a| a.signers.contains(&node))
         {
@@ -211,7 +226,7 @@ impl CustodyState {
         let Some(req) = self.signing_request(request_id)? else {
             return Ok(None);
         };
-        let Some(current) = req.attempts.last() else {
+        let Some(current) = req.current_attempt() else {
             return Ok(None);
         };
         if current.attempt != *attempt
@@ -253,6 +268,58 @@ impl CustodyState {
         Ok(Some((Some(org), audit_text, self.put_request(req))))
     }
 
+    /// Keeps the signing-slot indexes in step with a request written.
+    pub(super) fn index_signing(&mut self, req: &Request) {
+        let key = (
+            super::signer_check::log_index_of(&req.request_id),
+            req.request_id.clone(),
+        );
+        let signing = req.status == RequestStatus::Signing;
+        if signing && req.queued {
+            self.sign_queue.insert(key);
+        } else {
+            self.sign_queue.remove(&key);
+        }
+        let ecdsa = self
+            .wallets
+            .get(&req.wallet_id)
+            .is_some_and(|w| w.key_type == KeyType::EcdsaSecp256k1);
+        let interactive = ecdsa
+            && req
+                .current_attempt()
+                .is_some_and(|a| a.presignatures.is_empty() && a.failure.is_none());
+        if interactive {
+            self.interactive_running.insert(req.request_id.clone());
+        } else {
+            self.interactive_running.remove(&req.request_id);
+        }
+    }
+
+    /// Starts the next attempt of the longest-waiting queued requests while interactive signing
+    /// slots are free (after every applied entry: deterministic on every node).
+    pub(super) fn admit_queued(&mut self, at: At) {
+        while self.interactive_running.len() < MAX_INTERACTIVE_SIGNING {
+            let Some((_, id)) = self.sign_queue.first().cloned() else {
+                return;
+            };
+            let waiting = self.requests.get(&id).filter(|r| {
+                r.queued && r.status == RequestStatus::Signing
+            });
+            let Some(mut req) = waiting.cloned() else {
+                self.sign_queue.pop_first();
+                continue;
+            };
+            let avoid = BTreeSet::new();
+            self.start_attempt(&mut req, at, &avoid);
+            req.updated_at_ms = at.now_ms;
+            let still_queued = req.queued;
+            self.put_request(req);
+            if still_queued {
+                return;
+            }
+        }
+    }
+
     /// The request, if it is signing.
     fn signing_request(&self, request_id: &str) -> Result<Option<Request>, String> {
         let req = self
@@ -267,8 +334,7 @@ impl CustodyState {
     pub fn expired_attempts(&self, now_ms: u64) -> Vec<(crate::types::RequestId, u32)> {
         self.requests
             .values()
-            .filter(|r| r.status == RequestStatus::Signing)
-            .filter_map(|r| r.attempts.last().map(|a| (r, a)))
+            .filter_map(|r| r.current_attempt().map(|a| (r, a)))
             .filter(|(_, a)| a.deadline_ms != 0 && a.deadline_ms <= now_ms)
             .map(|(r, a)| (r.request_id.clone(), a.attempt))
             .collect()

@@ -263,6 +263,7 @@ impl CustodyState {
                 }
                 (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
                     s.index_chain_open(&r);
+                    s.index_signing(&r);
                     s.requests.insert(id, *r);
                 }
                 (RecordKey::PresigPool(id), RecordValue::PresigPool(p)) if id == p.wallet_id => {

@@ -59,6 +59,7 @@ impl CustodyState {
             created_at_ms: x.now_ms,
             updated_at_ms: x.now_ms,
             expires_at_ms: 0,
+            queued: false,
         };
         req.expires_at_ms = x.now_ms.saturating_add(req.policy.rules.request_ttl_ms());
         if req.policy.rules.whitelist_required && !self.all_whitelisted(&req) {
@@ -248,6 +249,7 @@ impl CustodyState {
         self.dirty
             .insert(RecordKey::Request(req.request_id.clone()));
         self.index_chain_open(&req);
+        self.index_signing(&req);
         self.request_changes.push(req.clone());
         self.requests.insert(req.request_id.clone(), req.clone());
         ActionResult::Request {

@@ -114,7 +114,9 @@ impl CustodyState {
         if req.status != RequestStatus::Signing {
             return Err(format!("request is {}, not signing", req.status.name()));
         }
-        let attempt = req.attempts.last().ok_or("no signing attempt")?;
+        let attempt = req
+            .current_attempt()
+            .ok_or("no signing attempt running (the request may be waiting for a slot)")?;
         if !attempt.signers.contains(&me) {
             return Err("this node is not in the signer set".into());
         }

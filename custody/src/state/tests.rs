@@ -123,6 +123,7 @@ mod lifecycle;
 mod networks;
 mod nodes;
 mod passkeys;
+mod queue;
 mod reads;
 mod refresh;
 

@@ -18,6 +18,7 @@ pub mod nonces;
 pub mod online;
 pub mod repair;
 pub mod sign;
+pub mod workload;
 
 #[cfg(test)]
 mod tests;

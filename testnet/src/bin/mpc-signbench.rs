@@ -5,8 +5,15 @@
 //! also with a presignature ready in the wallet's pool (waiting for the pool between requests,
 //! outside the timing).
 //!
+//!
+//! So that the figures explain themselves, the same run measures the library alone (a 2-of-3
+//! FROST signature with both signers and the aggregation in this process, one core: the compute
+//! ceiling) and, for every batch, the CPU the node processes spent per signature (from
+//! `/proc/<pid>/stat` of the PIDs in `<run-dir>/pids`), its ratio to the library alone (the node's
+//! overhead), the benchmark client's own CPU per signature, and the largest node RSS.
+//!
 //! ```text
-//! mpc-signbench <testnet/.run> <rpc-url>... [-- <concurrency>...]
+//! mpc-signbench <testnet/.run> <rpc-url>... [--frost-only] [-- <concurrency>...]
 //! ```
 
 use anyhow::{bail, Context};
@@ -15,6 +22,8 @@ use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, UserId};
 use mpc_custody::{AutoApprove, PolicyRules};
 use mpc_protocol::chain::{Amount, Chain};
+use mpc_protocol::frost::workload;
+use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
 use mpc_testnet::demo::{self, Net, Users};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -33,6 +42,13 @@ fn main() -> anyhow::Result<()> {
             c
         }
         None => vec![1, 16, 64],
+    };
+    let frost_only = match args.iter().position(|a| a == "--frost-only") {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
     };
     let run_dir = PathBuf::from(
         args.first()
@@ -120,13 +136,44 @@ fn main() -> anyhow::Result<()> {
         "aux info and presignature pools ready after {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    println!("| key type (chain) | concurrency | requests | p50 | p99 | max | throughput |");
-    println!("|---|---|---|---|---|---|---|");
-    for (chain, label) in [
-        (Chain::Solana, "FROST ed25519 (Solana)"),
-        (Chain::BitcoinP2tr, "FROST secp256k1-tr (Bitcoin P2TR)"),
-        (Chain::Ethereum, "cggmp21 ECDSA (Ethereum)"),
-    ] {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut rng = rand::rngs::OsRng;
+    let keys = workload::dkg::<Ed25519, _>(3, 2, &mut rng, 1).map_err(anyhow::Error::msg)?;
+    let lib_ed = library_alone(|| workload::sign_once(&keys, 2, &mut rand::rngs::OsRng, 2))?;
+    let keys = workload::dkg::<Secp256k1Tr, _>(3, 2, &mut rng, 1).map_err(anyhow::Error::msg)?;
+    let lib_tr = library_alone(|| workload::sign_once(&keys, 2, &mut rand::rngs::OsRng, 2))?;
+    for (label, d) in [("FROST ed25519", lib_ed), ("FROST secp256k1-tr", lib_tr)] {
+        println!(
+            "library alone: {label} 2-of-3, {:.3} ms per signature (both signers and the \
+             aggregation, one core) -> compute ceiling {:.0} signatures/s on {cores} cores",
+            ms(d),
+            cores as f64 / d.as_secs_f64()
+        );
+    }
+    let procs = Procs::from_run_dir(&run_dir);
+    println!();
+    println!(
+        "| key type (chain) | concurrency | requests | p50 | p99 | max | throughput | node CPU / signature | overhead vs library | client CPU / signature | node RSS (max) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let chains: &[(Chain, &str)] = if frost_only {
+        &[
+            (Chain::Solana, "FROST ed25519 (Solana)"),
+            (Chain::BitcoinP2tr, "FROST secp256k1-tr (Bitcoin P2TR)"),
+        ]
+    } else {
+        &[
+            (Chain::Solana, "FROST ed25519 (Solana)"),
+            (Chain::BitcoinP2tr, "FROST secp256k1-tr (Bitcoin P2TR)"),
+            (Chain::Ethereum, "cggmp21 ECDSA (Ethereum)"),
+        ]
+    };
+    for &(chain, label) in chains {
+        let library = match chain {
+            Chain::Solana => Some(lib_ed),
+            Chain::BitcoinP2tr => Some(lib_tr),
+            _ => None,
+        };
         let w = wallets
             .iter()
             .find(|(c, _)| *c == chain)
@@ -176,7 +223,7 @@ fn main() -> anyhow::Result<()> {
             lat.sort();
             let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
             println!(
-                "| {label}, presignature ready | 1 | {POOL_SAMPLES} | {:.0} ms | {:.0} ms | {:.0} ms | — |",
+                "| {label}, presignature ready | 1 | {POOL_SAMPLES} | {:.0} ms | {:.0} ms | {:.0} ms | — | — | — | — | — |",
                 ms(pct(0.5)),
                 ms(pct(0.99)),
                 ms(*lat.last().unwrap_or(&Duration::ZERO)),
@@ -188,20 +235,114 @@ fn main() -> anyhow::Result<()> {
                 Chain::Ethereum => (c.max(10), Duration::from_secs(600)),
                 _ => ((c * 8).max(50), Duration::from_secs(120)),
             };
+            let before = procs.sample();
             let (lat, wall) = run_batch(&net, &users, &org, chain, &w, n, c, timeout)?;
+            let after = procs.sample();
             let mut l = lat.clone();
             l.sort();
             let pct = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
+            let per_sig = |cpu: Option<Duration>| cpu.map(|d| d / n as u32);
+            let node_cpu = per_sig(after.nodes_cpu.zip(before.nodes_cpu).map(|(a, b)| a.saturating_sub(b)));
+            let client_cpu = per_sig(after.self_cpu.zip(before.self_cpu).map(|(a, b)| a.saturating_sub(b)));
+            let shown = |d: Option<Duration>| d.map_or("—".to_string(), |d| format!("{:.2} ms", ms(d)));
+            let overhead = node_cpu
+                .zip(library)
+                .map_or("—".to_string(), |(n, l)| format!("{:.1}×", n.as_secs_f64() / l.as_secs_f64()));
             println!(
-                "| {label} | {c} | {n} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} signatures/s |",
+                "| {label} | {c} | {n} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} signatures/s | {} | {overhead} | {} | {} |",
                 ms(pct(0.5)),
                 ms(pct(0.99)),
                 ms(*l.last().unwrap_or(&Duration::ZERO)),
-                n as f64 / wall.as_secs_f64()
+                n as f64 / wall.as_secs_f64(),
+                shown(node_cpu),
+                shown(client_cpu),
+                after
+                    .max_rss_kib
+                    .map_or("—".to_string(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
             );
         }
     }
     Ok(())
+}
+
+/// Signatures timed for the library-alone figure.
+const LIBRARY_SAMPLES: u32 = 300;
+
+/// Mean time of one 2-of-3 FROST signature by the library alone (both signers and the
+/// aggregation in this thread, messages encoded as on the wire), after a warm-up.
+fn library_alone(
+    mut sign: impl FnMut() -> Result<(), mpc_protocol::session::SessionError>,
+) -> anyhow::Result<Duration> {
+    for _ in 0..20 {
+        sign().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let t = Instant::now();
+    for _ in 0..LIBRARY_SAMPLES {
+        sign().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(t.elapsed() / LIBRARY_SAMPLES)
+}
+
+/// The node processes (from `<run-dir>/pids`) and this one, for CPU and memory figures.
+struct Procs {
+    nodes: Vec<u32>,
+    ticks_per_s: u64,
+}
+
+/// CPU used so far (user + system) and the largest resident set.
+struct ProcSample {
+    nodes_cpu: Option<Duration>,
+    self_cpu: Option<Duration>,
+    max_rss_kib: Option<u64>,
+}
+
+impl Procs {
+    fn from_run_dir(run_dir: &std::path::Path) -> Procs {
+        let nodes = std::fs::read_to_string(run_dir.join("pids"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let ticks_per_s = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100);
+        Procs { nodes, ticks_per_s }
+    }
+
+    /// utime + stime of `/proc/<pid>/stat` (fields 14 and 15, after the command name).
+    fn cpu(&self, pid: &str) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 1000 / self.ticks_per_s.max(1)))
+    }
+
+    fn rss_kib(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn sample(&self) -> ProcSample {
+        let nodes_cpu = if self.nodes.is_empty() {
+            None
+        } else {
+            self.nodes
+                .iter()
+                .map(|p| self.cpu(&p.to_string()))
+                .sum::<Option<Duration>>()
+        };
+        ProcSample {
+            nodes_cpu,
+            self_cpu: self.cpu("self"),
+            max_rss_kib: self.nodes.iter().filter_map(|p| Self::rss_kib(*p)).max(),
+        }
+    }
 }
 
 /// Requests measured with a presignature ready (ECDSA).

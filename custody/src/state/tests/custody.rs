@@ -599,7 +599,7 @@ fn whitelist_limits_and_auto_approve() {
 }
 
 /// An unsigned EIP-1559 transfer on mainnet (chain id 1): 1000 wei to 0xdd…dd.
-fn eth_payload() -> String {
+pub(super) fn eth_payload() -> String {
     let mut p = vec![0x02, 0xe1, 0x01, 0x80, 0x01, 0x02, 0x82, 0x52, 0x08, 0x94];
     p.extend_from_slice(&[0xdd; 20]);
     p.extend_from_slice(&[0x82, 0x03, 0xe8, 0x80, 0xc0]);

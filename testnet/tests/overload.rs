@@ -1,0 +1,132 @@
+//! Overload never fails an approved request (issue 15, item 3), with real processes.
+//!
+//! Three `mpc-node` processes; an auto-approve policy; a burst of interactive ECDSA requests far
+//! above what two cores sign at once (presignatures run out after the first few). Interactive
+//! attempts beyond `MAX_INTERACTIVE_SIGNING` wait in the log's queue — no attempt, no deadline —
+//! instead of starving each other until every attempt times out: every request signs, later
+//! rather than never, and the queue is seen in use.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use mpc_custody::command::Action;
+use mpc_custody::types::{OrgId, UserId};
+use mpc_custody::{AutoApprove, PolicyRules};
+use mpc_protocol::chain::{Amount, Chain};
+use mpc_testnet::demo::{self, Net, Users};
+use mpc_testnet::Cluster;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const ORG: &str = "overload";
+const VAULT: &str = "overload-vault";
+/// Requests in the burst.
+const BURST: u64 = 12;
+
+#[test]
+fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
+    let c = Cluster::start(3, 23_400).unwrap();
+    let endpoints: Vec<mpc_testnet::Endpoint> =
+        c.nodes.iter().map(|n| n.endpoint.clone()).collect();
+    let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
+    let users = Users::random();
+    let quiet = |_: &str| {};
+    let wallets = demo::setup(&net, &users, ORG, VAULT, &quiet).unwrap();
+    let rules = PolicyRules {
+        approvers: ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| UserId(u.to_string()))
+            .collect(),
+        threshold: 2,
+        whitelist_required: true,
+        limits: vec![],
+        max_fee: vec![],
+        allowed_calls: vec![],
+        request_ttl_secs: None,
+        auto_approve: vec![AutoApprove {
+            asset: "ETH".into(),
+            max_amount: Amount(1_000_000_000_000_000_000),
+        }],
+    };
+    net.write(
+        &net.admin,
+        "policy_set",
+        Action::PolicySet {
+            org_id: OrgId(ORG.into()),
+            vault_id: VAULT.into(),
+            rules,
+        },
+    )
+    .unwrap();
+    let (_, w) = wallets
+        .iter()
+        .find(|(ch, _)| *ch == Chain::Ethereum)
+        .unwrap()
+        .clone();
+    // The burst: every request submitted at once, each approved by the policy on submission.
+    let t0 = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..BURST {
+        let (payload, extras) = demo::transfer_for(Chain::Ethereum, &w, 1_000 + i).unwrap();
+        let action = Action::RequestSubmit {
+            org_id: OrgId(ORG.into()),
+            wallet_id: w["wallet_id"].as_str().unwrap().into(),
+            payload: hex::encode(payload),
+            extras,
+        };
+        let r = net.write(&users.ivan, "request_submit", action).unwrap();
+        let id = r["result"]["request"]["request_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string();
+        ids.push(id);
+    }
+    eprintln!(
+        "--> {BURST} requests submitted in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // Every one signs; none fails; some waited for a slot.
+    let mut most_queued = 0;
+    let mut most_interactive = 0;
+    loop {
+        let mut signed = 0;
+        let (mut queued, mut interactive) = (0, 0);
+        for id in &ids {
+            let r = net
+                .read_as(&users.ivan, "request_get", json!({ "request_id": id }))
+                .unwrap();
+            match r["status"]["state"].as_str().unwrap_or_default() {
+                "signed" => signed += 1,
+                "signing" if r["queued"] == true => queued += 1,
+                "signing" => {
+                    let last = r["attempts"].as_array().and_then(|a| a.last()).cloned();
+                    let from_pool = last
+                        .as_ref()
+                        .and_then(|a| a["presignatures"].as_array())
+                        .is_some_and(|p| !p.is_empty());
+                    if last.is_some() && !from_pool {
+                        interactive += 1;
+                    }
+                }
+                other => panic!("request {id} is {other}: {r}"),
+            }
+        }
+        most_queued = most_queued.max(queued);
+        most_interactive = most_interactive.max(interactive);
+        if signed == ids.len() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(900),
+            "{signed} of {BURST} signed after 900 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!(
+        "--> all {BURST} signed in {:.1} s; at most {most_queued} waited for a slot and {most_interactive} signed interactively at once",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(most_queued > 0, "the burst never filled the slots");
+    assert!(
+        most_interactive <= mpc_custody::request::MAX_INTERACTIVE_SIGNING,
+        "{most_interactive} interactive attempts at once"
+    );
+}
