@@ -27,21 +27,21 @@ impl CustodyState {
             .filter_map(|id| self.requests.get(id))
     }
 
-    /// The broadcaster rota of a request: every genesis node, in an order fixed by the request
+    /// The broadcaster rota of a request: every node of the network now ([`Self::members`]:
+    /// removed nodes out, added ones in), in an order fixed by the request
     /// id (so that different requests start at different nodes). The node at position
     /// `(now − signed_at) / BROADCAST_SLOT_MS mod n` broadcasts (and re-broadcasts) in that slot:
     /// a node without a provider for the chain, or a dead one, costs one slot.
     pub fn broadcaster_rota(&self, request_id: &str) -> Vec<NodeId> {
         use sha2::{Digest, Sha256};
         let mut nodes: Vec<(Vec<u8>, NodeId)> = self
-            .genesis
-            .nodes
-            .keys()
+            .members()
+            .into_iter()
             .map(|n| {
                 let mut h = Sha256::new();
                 h.update(request_id.as_bytes());
                 h.update(n.to_be_bytes());
-                (h.finalize().to_vec(), *n)
+                (h.finalize().to_vec(), n)
             })
             .collect();
         nodes.sort();

@@ -29,8 +29,8 @@ impl CustodyState {
             .map(|r| r.node_id)
     }
 
-    /// The network's nodes now: the genesis nodes that were not removed, in id order (the
-    /// committee of new vaults, of the aux info and of presignature pools).
+    /// The network's nodes now: the genesis nodes and the added ones, less removed nodes, in id
+    /// order (the committee of new vaults, of the aux info and of presignature pools).
     pub fn members(&self) -> Vec<NodeId> {
         let added = self
             .additions
