@@ -22,7 +22,10 @@ fn mean(f: &mut dyn FnMut(), iters: u32) -> Duration {
 
 fn bench<C: Ciphersuite>(name: &str, n: u16, t: u16) {
     let mut rng = ChaCha20Rng::seed_from_u64(42);
-    let d = mean(&mut || drop(dkg::<C, _>(n, t, &mut rng, 1).expect("dkg")), 20);
+    let d = mean(
+        &mut || drop(dkg::<C, _>(n, t, &mut rng, 1).expect("dkg")),
+        20,
+    );
     let keys = dkg::<C, _>(n, t, &mut rng, 2).expect("dkg");
     let s = mean(&mut || sign_once(&keys, t, &mut rng, 3).expect("sign"), 200);
     println!(

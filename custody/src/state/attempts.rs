@@ -302,9 +302,10 @@ impl CustodyState {
             let Some((_, id)) = self.sign_queue.first().cloned() else {
                 return;
             };
-            let waiting = self.requests.get(&id).filter(|r| {
-                r.queued && r.status == RequestStatus::Signing
-            });
+            let waiting = self
+                .requests
+                .get(&id)
+                .filter(|r| r.queued && r.status == RequestStatus::Signing);
             let Some(mut req) = waiting.cloned() else {
                 self.sign_queue.pop_first();
                 continue;

@@ -242,12 +242,23 @@ fn main() -> anyhow::Result<()> {
             l.sort();
             let pct = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
             let per_sig = |cpu: Option<Duration>| cpu.map(|d| d / n as u32);
-            let node_cpu = per_sig(after.nodes_cpu.zip(before.nodes_cpu).map(|(a, b)| a.saturating_sub(b)));
-            let client_cpu = per_sig(after.self_cpu.zip(before.self_cpu).map(|(a, b)| a.saturating_sub(b)));
-            let shown = |d: Option<Duration>| d.map_or("—".to_string(), |d| format!("{:.2} ms", ms(d)));
-            let overhead = node_cpu
-                .zip(library)
-                .map_or("—".to_string(), |(n, l)| format!("{:.1}×", n.as_secs_f64() / l.as_secs_f64()));
+            let node_cpu = per_sig(
+                after
+                    .nodes_cpu
+                    .zip(before.nodes_cpu)
+                    .map(|(a, b)| a.saturating_sub(b)),
+            );
+            let client_cpu = per_sig(
+                after
+                    .self_cpu
+                    .zip(before.self_cpu)
+                    .map(|(a, b)| a.saturating_sub(b)),
+            );
+            let shown =
+                |d: Option<Duration>| d.map_or("—".to_string(), |d| format!("{:.2} ms", ms(d)));
+            let overhead = node_cpu.zip(library).map_or("—".to_string(), |(n, l)| {
+                format!("{:.1}×", n.as_secs_f64() / l.as_secs_f64())
+            });
             println!(
                 "| {label} | {c} | {n} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} signatures/s | {} | {overhead} | {} | {} |",
                 ms(pct(0.5)),
@@ -319,7 +330,9 @@ impl Procs {
         let rest = &stat[stat.rfind(')')? + 2..];
         let f: Vec<&str> = rest.split_whitespace().collect();
         let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-        Some(Duration::from_millis(ticks * 1000 / self.ticks_per_s.max(1)))
+        Some(Duration::from_millis(
+            ticks * 1000 / self.ticks_per_s.max(1),
+        ))
     }
 
     fn rss_kib(pid: u32) -> Option<u64> {

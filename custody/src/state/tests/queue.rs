@@ -61,8 +61,9 @@ fn interactive_signing_beyond_the_slots_waits_in_order_and_never_fails_for_it() 
         .iter()
         .filter_map(|k| copy.record(k).map(|v| (k.clone(), v)))
         .collect();
-    let back = CustodyState::from_records(copy.genesis().clone(), copy.last_timestamp_ms(), records)
-        .unwrap();
+    let back =
+        CustodyState::from_records(copy.genesis().clone(), copy.last_timestamp_ms(), records)
+            .unwrap();
     copy.take_dirty();
     assert_eq!(back.sign_queue, copy.sign_queue);
     assert_eq!(back.interactive_running, copy.interactive_running);
