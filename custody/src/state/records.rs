@@ -263,7 +263,6 @@ impl CustodyState {
                 }
                 (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
                     s.index_chain_open(&r);
-                    s.index_signing(&r);
                     s.requests.insert(id, *r);
                 }
                 (RecordKey::PresigPool(id), RecordValue::PresigPool(p)) if id == p.wallet_id => {
@@ -294,6 +293,12 @@ impl CustodyState {
                 }
                 (key, _) => return Err(format!("record {key:?} does not match its key")),
             }
+        }
+        // The signing-slot indexes look at wallets too: built once every record is in, so that
+        // the order records come back in cannot change them.
+        let requests: Vec<crate::Request> = s.requests.values().cloned().collect();
+        for r in &requests {
+            s.index_signing(r);
         }
         for (i, (seq, e)) in audit.into_iter().enumerate() {
             if seq != i as u64 {

@@ -54,13 +54,15 @@ fn interactive_signing_beyond_the_slots_waits_in_order_and_never_fails_for_it() 
     let waiting = &ids[MAX_INTERACTIVE_SIGNING];
     let e = h.s.signing_job(waiting, 1).unwrap_err();
     assert!(e.contains("waiting for a slot"), "{e}");
-    // The indexes survive a restart (rebuilt from the records).
+    // The indexes survive a restart (rebuilt from the records), in whatever order the store
+    // hands the records back (here: reversed, requests before wallets).
     let mut copy = h.s.clone();
     let keys = copy.record_keys();
-    let records: Vec<_> = keys
+    let mut records: Vec<_> = keys
         .iter()
         .filter_map(|k| copy.record(k).map(|v| (k.clone(), v)))
         .collect();
+    records.reverse();
     let back =
         CustodyState::from_records(copy.genesis().clone(), copy.last_timestamp_ms(), records)
             .unwrap();
