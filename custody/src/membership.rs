@@ -90,6 +90,21 @@ pub enum ReplacementStatus {
     },
 }
 
+impl ReplacementStatus {
+    /// Whether the change is in force.
+    pub fn is_admitted(&self) -> bool {
+        matches!(self, ReplacementStatus::Admitted { .. })
+    }
+
+    /// The log index that admitted it.
+    pub fn admitted_log_index(&self) -> Option<u64> {
+        match self {
+            ReplacementStatus::Admitted { log_index, .. } => Some(*log_index),
+            ReplacementStatus::Pending => None,
+        }
+    }
+}
+
 /// One replacement of node `node_id` by a new host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeReplacement {
@@ -115,15 +130,12 @@ pub struct NodeReplacement {
 impl NodeReplacement {
     /// Whether the replacement is in force.
     pub fn is_admitted(&self) -> bool {
-        matches!(self.status, ReplacementStatus::Admitted { .. })
+        self.status.is_admitted()
     }
 
     /// The log index that admitted it.
     pub fn admitted_log_index(&self) -> Option<u64> {
-        match self.status {
-            ReplacementStatus::Admitted { log_index, .. } => Some(log_index),
-            _ => None,
-        }
+        self.status.admitted_log_index()
     }
 
     /// Re-verifies the evidence with nothing but the genesis: at least [`network_quorum`]
@@ -199,7 +211,7 @@ pub struct NodeRemoval {
 impl NodeRemoval {
     /// Whether the removal is in force.
     pub fn is_admitted(&self) -> bool {
-        matches!(self.status, ReplacementStatus::Admitted { .. })
+        self.status.is_admitted()
     }
 
     /// Re-verifies the evidence against the genesis admins alone (see [`NodeReplacement::verify`]).
@@ -245,15 +257,12 @@ pub struct NodeAddition {
 impl NodeAddition {
     /// Whether the addition is in force.
     pub fn is_admitted(&self) -> bool {
-        matches!(self.status, ReplacementStatus::Admitted { .. })
+        self.status.is_admitted()
     }
 
     /// The log index that admitted it.
     pub fn admitted_log_index(&self) -> Option<u64> {
-        match self.status {
-            ReplacementStatus::Admitted { log_index, .. } => Some(log_index),
-            _ => None,
-        }
+        self.status.admitted_log_index()
     }
 
     /// Re-verifies the evidence against the genesis admins alone.

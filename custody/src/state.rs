@@ -78,6 +78,24 @@ impl Exec<'_> {
             signature: self.cmd.signature.clone(),
         }
     }
+
+    /// Adds this command's genesis-admin signature to a network change's `approvals`; with
+    /// `quorum` of them the change is admitted at this entry. Returns whether it is admitted.
+    pub fn countersign(
+        &self,
+        approvals: &mut BTreeMap<UserKey, crate::command::SignedCommand>,
+        status: &mut crate::membership::ReplacementStatus,
+        quorum: usize,
+    ) -> bool {
+        approvals.insert(self.signer, self.signed_command());
+        if approvals.len() >= quorum {
+            *status = crate::membership::ReplacementStatus::Admitted {
+                log_index: self.ctx.log_index,
+                at_ms: self.now_ms,
+            };
+        }
+        status.is_admitted()
+    }
 }
 
 /// Where and when a node report is applied.

@@ -222,13 +222,7 @@ impl CustodyState {
                 expires_at_ms: now.saturating_add(REPLACEMENT_TTL_MS),
             },
         };
-        rec.approvals.insert(x.signer, x.signed_command());
-        if rec.approvals.len() >= quorum {
-            rec.status = ReplacementStatus::Admitted {
-                log_index: x.ctx.log_index,
-                at_ms: now,
-            };
-        }
+        x.countersign(&mut rec.approvals, &mut rec.status, quorum);
         self.replacements.insert(key, rec.clone());
         self.dirty
             .insert(RecordKey::Replacement(node_id, replacement));
