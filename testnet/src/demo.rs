@@ -10,7 +10,7 @@ use mpc_cli::sign::sign_action;
 use mpc_cli::tls::Endpoint;
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
-use mpc_custody::{FeeCap, LimitAction, PolicyRules, SpendLimit};
+use mpc_custody::{AutoApprove, FeeCap, LimitAction, PolicyRules, SpendLimit};
 use mpc_protocol::chain::units::display_amount;
 use mpc_protocol::chain::{Amount, Chain, Network, PayloadExtras, SpentOutput};
 use serde::Serialize;
@@ -579,4 +579,39 @@ pub fn transfers(
         results.push(r);
     }
     Ok(results)
+}
+
+/// Replaces the demo vault's policy by one that approves, on submission, every request of at
+/// most `max` (smallest units) of each listed asset (benchmarks and load tests: no human in
+/// the loop); the address book stays required.
+pub fn auto_approve(net: &Net, org: &str, vault: &str, max: &[(&str, u128)]) -> anyhow::Result<()> {
+    let rules = PolicyRules {
+        approvers: ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| UserId(u.to_string()))
+            .collect(),
+        threshold: 2,
+        whitelist_required: true,
+        limits: vec![],
+        max_fee: vec![],
+        allowed_calls: vec![],
+        request_ttl_secs: None,
+        auto_approve: max
+            .iter()
+            .map(|(asset, amount)| AutoApprove {
+                asset: (*asset).into(),
+                max_amount: Amount(*amount),
+            })
+            .collect(),
+    };
+    net.write(
+        &net.admin,
+        "policy_set",
+        Action::PolicySet {
+            org_id: OrgId(org.into()),
+            vault_id: vault.into(),
+            rules,
+        },
+    )?;
+    Ok(())
 }

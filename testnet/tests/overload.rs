@@ -8,9 +8,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use mpc_custody::command::Action;
-use mpc_custody::types::{OrgId, UserId};
-use mpc_custody::{AutoApprove, PolicyRules};
-use mpc_protocol::chain::{Amount, Chain};
+use mpc_custody::types::OrgId;
+use mpc_protocol::chain::Chain;
 use mpc_testnet::demo::{self, Net, Users};
 use mpc_testnet::Cluster;
 use serde_json::json;
@@ -30,32 +29,7 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
     let users = Users::random();
     let quiet = |_: &str| {};
     let wallets = demo::setup(&net, &users, ORG, VAULT, &quiet).unwrap();
-    let rules = PolicyRules {
-        approvers: ["alice", "bob", "carol"]
-            .iter()
-            .map(|u| UserId(u.to_string()))
-            .collect(),
-        threshold: 2,
-        whitelist_required: true,
-        limits: vec![],
-        max_fee: vec![],
-        allowed_calls: vec![],
-        request_ttl_secs: None,
-        auto_approve: vec![AutoApprove {
-            asset: "ETH".into(),
-            max_amount: Amount(1_000_000_000_000_000_000),
-        }],
-    };
-    net.write(
-        &net.admin,
-        "policy_set",
-        Action::PolicySet {
-            org_id: OrgId(ORG.into()),
-            vault_id: VAULT.into(),
-            rules,
-        },
-    )
-    .unwrap();
+    demo::auto_approve(&net, ORG, VAULT, &[("ETH", 1_000_000_000_000_000_000)]).unwrap();
     let (_, w) = wallets
         .iter()
         .find(|(ch, _)| *ch == Chain::Ethereum)

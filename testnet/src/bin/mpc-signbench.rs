@@ -19,9 +19,8 @@
 use anyhow::{bail, Context};
 use mpc_bootstrap::userkey::UserKeyFile;
 use mpc_custody::command::Action;
-use mpc_custody::types::{OrgId, UserId};
-use mpc_custody::{AutoApprove, PolicyRules};
-use mpc_protocol::chain::{Amount, Chain};
+use mpc_custody::types::OrgId;
+use mpc_protocol::chain::Chain;
 use mpc_protocol::frost::workload;
 use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
 use mpc_testnet::demo::{self, Net, Users};
@@ -70,40 +69,15 @@ fn main() -> anyhow::Result<()> {
     let (org, vault) = (format!("bench-{stamp}"), format!("bench-{stamp}"));
     let quiet = |_: &str| {};
     let wallets = demo::setup(&net, &users, &org, &vault, &quiet)?;
-    let rules = PolicyRules {
-        approvers: ["alice", "bob", "carol"]
-            .iter()
-            .map(|u| UserId(u.to_string()))
-            .collect(),
-        threshold: 2,
-        whitelist_required: true,
-        limits: vec![],
-        max_fee: vec![],
-        allowed_calls: vec![],
-        request_ttl_secs: None,
-        auto_approve: vec![
-            AutoApprove {
-                asset: "ETH".into(),
-                max_amount: Amount(1_000_000_000_000_000_000),
-            },
-            AutoApprove {
-                asset: "BTC".into(),
-                max_amount: Amount(1_000_000),
-            },
-            AutoApprove {
-                asset: "SOL".into(),
-                max_amount: Amount(1_000_000_000),
-            },
+    demo::auto_approve(
+        &net,
+        &org,
+        &vault,
+        &[
+            ("ETH", 1_000_000_000_000_000_000),
+            ("BTC", 1_000_000),
+            ("SOL", 1_000_000_000),
         ],
-    };
-    net.write(
-        &net.admin,
-        "policy_set",
-        Action::PolicySet {
-            org_id: OrgId(org.clone()),
-            vault_id: vault.as_str().into(),
-            rules,
-        },
     )?;
     // Let the one-off background work finish first — ECDSA aux info (made with the first vault)
     // and the ECDSA wallets' presignature pools — so that it does not run during the
