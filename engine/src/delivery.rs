@@ -42,6 +42,22 @@ impl Deliveries {
         id
     }
 
+    /// Starts delivering `report` at `at_ms` (not now): proposed then by [`Deliveries::due`] if
+    /// the log still needs it, dropped otherwise. Returns its delivery id.
+    pub fn start_at(&mut self, report: Report, at_ms: u64) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                report,
+                failures: 0,
+                retry_at_ms: Some(at_ms),
+            },
+        );
+        id
+    }
+
     /// The report was applied: done.
     pub fn applied(&mut self, id: u64) {
         self.pending.remove(&id);

@@ -23,6 +23,11 @@ pub const EXPIRY_RESEND_MS: u64 = 10_000;
 /// How often a node re-sends `refresh_due` while the schedule says a refresh is due and none
 /// has started (the log decides; duplicates change nothing).
 pub const REFRESH_DUE_RESEND_MS: u64 = 60_000;
+/// How long a signer other than the attempt's first waits before proposing its signatures,
+/// ms: every signer holds the whole signature, the first signer's report is normally applied
+/// by then, and the others' are then dropped unproposed (one Raft entry per signature instead
+/// of one per signer). Only if the first signer is down or slow do the others' reports go in.
+pub const BACKUP_SIGNATURE_REPORT_MS: u64 = 2_000;
 
 /// The committee's ECDSA aux info, as far as this node knows (attempts are in the log:
 /// [`mpc_custody::AuxRecord`]).
@@ -164,7 +169,9 @@ impl Engine {
                 self.formed = true;
                 self.aux_changed(now_ms, state, &mut out);
             }
-            Input::SessionDone { job, outcome } => self.session_done(state, job, outcome, &mut out),
+            Input::SessionDone { job, outcome } => {
+                self.session_done(now_ms, state, job, outcome, &mut out)
+            }
             Input::Delivered { id, outcome } => match outcome {
                 DeliveryOutcome::Applied => self.deliveries.applied(id),
                 DeliveryOutcome::NotCommitted(_) => {

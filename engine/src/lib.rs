@@ -36,6 +36,7 @@ mod engine;
 pub mod io;
 
 pub use engine::{
-    aux_retry_ms, party, AuxState, Engine, AUX_RETRY_MAX_MS, AUX_RETRY_MS, EXPIRY_RESEND_MS,
+    aux_retry_ms, party, AuxState, Engine, AUX_RETRY_MAX_MS, AUX_RETRY_MS,
+    BACKUP_SIGNATURE_REPORT_MS, EXPIRY_RESEND_MS,
 };
 pub use io::{Action, Changed, DeliveryOutcome, Input, Job, SessionOutcome, SessionSpec};

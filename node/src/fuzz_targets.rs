@@ -98,9 +98,10 @@ pub fn peer_message(bytes: &[u8]) {
                 );
             }
             PeerRequest::Session(frame) => {
-                use crate::p2p::messages::FrameKind;
-                match frame.kind {
-                    FrameKind::Hello(m) | FrameKind::Data(m) => noise_channel(&m),
+                use crate::p2p::messages::SessionFrame;
+                match frame {
+                    SessionFrame::Hello(m) => noise_channel(&m),
+                    SessionFrame::Data(frames) => frames.iter().for_each(|f| noise_channel(f)),
                 }
             }
             PeerRequest::ReadIndex => {}
@@ -142,12 +143,12 @@ pub fn noise_channel(bytes: &[u8]) {
     };
     let frames = rest.get(hello_len.min(rest.len())..).unwrap_or_default();
     for (i, frame) in frames.chunks(1024).enumerate() {
-        let _ = chan.open(frame);
+        let _ = chan.open_session(frame);
         // Interleave genuine frames so the fuzzer also reaches reassembly after valid data.
         if i % 2 == 0 {
-            if let Ok(sealed) = sender.seal(frame) {
+            if let Ok(sealed) = sender.seal_session(&[9; 32], frame) {
                 for f in sealed {
-                    let _ = chan.open(&f);
+                    let _ = chan.open_session(&f);
                 }
             }
         }
@@ -308,7 +309,7 @@ pub fn passkey_decision(bytes: &[u8]) {
 /// Valid inputs to start mutation from (property tests) or to seed a corpus (`cargo run -p
 /// mpc-node --example fuzz_seeds -- fuzz/corpus`): `(target, bytes)` encodings of real messages.
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
-    use crate::p2p::messages::{FrameKind, SessionFrame};
+    use crate::p2p::messages::SessionFrame;
     use mpc_custody::command::{Action, CommandBody};
     use mpc_custody::types::{OrgId, UserId};
     use openraft::raft::{AppendEntriesRequest, VoteRequest};
@@ -343,10 +344,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         })),
         PeerRequest::Raft(RaftRpc::Vote(VoteRequest::new(Vote::new(2, 2), None))),
         PeerRequest::Write(Proposal::User(cmd.clone())),
-        PeerRequest::Session(SessionFrame {
-            session_id: [1; 32],
-            kind: FrameKind::Data(vec![7; 64]),
-        }),
+        PeerRequest::Session(SessionFrame::Data(vec![vec![7; 64], vec![8; 32]])),
         PeerRequest::ReadIndex,
     ];
     let mut out: Vec<(&'static str, Vec<u8>)> = reqs

@@ -1,22 +1,30 @@
-//! The session hub: carries threshold-session messages between nodes over per-session Noise KK
-//! channels (one per sender → receiver direction), and drives a [`Session`] on a blocking thread.
+//! The session hub: carries threshold-session messages between nodes over one long-lived Noise
+//! KK channel per sender → receiver pair of nodes (no handshake per session), and drives a
+//! [`Session`] on a blocking thread.
 //!
-//! - Outbound, per (session, peer): a task performs the KK handshake (`Hello`) keyed by the
-//!   peer's pinned X25519 key, then seals each message into frames and sends them one request at
-//!   a time, so frames arrive in order (snow's stateful nonces require it).
-//! - Inbound: a `Hello` from node N is answered only with N's pinned key (KK fails otherwise);
-//!   data frames decrypt with that channel and the sender is the authenticated node, never a
-//!   field of the message. Messages for a session that has not started here yet are kept briefly
-//!   (bounded) and handed over when it registers.
+//! - Outbound, per peer: one task performs the KK handshake (`Hello`) keyed by the peer's pinned
+//!   X25519 key, then seals each queued message — tagged with its session id inside the
+//!   encryption — and sends everything queued so far in one request, waiting for its answer
+//!   before the next, so frames arrive in order (snow's stateful nonces require it). Under load
+//!   the messages of many sessions share each request; when idle a message leaves at once. A
+//!   failed request drops the channel (its nonces may no longer agree) and the next message
+//!   opens a new one; the messages of the failed request are not resent (a duplicate could make
+//!   a session blame an honest peer), so their sessions time out and are retried.
+//! - Inbound: a `Hello` from node N is answered only with N's pinned key (KK fails otherwise) and
+//!   replaces N's channel here; data frames decrypt with N's channel and the sender is the
+//!   authenticated node, never a field of the message. A frame that fails to decrypt closes the
+//!   channel. Messages for a session that has not started here yet are kept briefly (bounded
+//!   per peer) and handed over when it registers; messages for a session already over here are
+//!   dropped.
 
-use crate::p2p::messages::{FrameKind, PeerRequest, PeerResponse, SessionFrame};
+use crate::p2p::messages::{PeerRequest, PeerResponse, SessionFrame};
 use crate::p2p::{P2pHandle, PeerTable};
 use libp2p::PeerId;
 use mpc_consensus::raft::NodeId;
 use mpc_protocol::channel::{self, PeerChannel};
 use mpc_protocol::session::{PartyIndex, Recipient, Session, SessionError, Step};
 use rand_core::{CryptoRng, RngCore};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -31,16 +39,19 @@ const MAX_EARLY_PER_PEER_SESSION: usize = 64;
 const MAX_EARLY_SESSIONS_PER_PEER: usize = 32;
 /// Most bytes of early messages kept for one peer.
 const MAX_EARLY_BYTES_PER_PEER: usize = 16 * 1024 * 1024;
-/// Most channels one peer may hold open for sessions that have not started here.
-const MAX_UNSTARTED_CHANNELS_PER_PEER: usize = 32;
 /// Most messages one peer may send into one running session (protocols need a few dozen).
 const MAX_MESSAGES_PER_PEER_SESSION: usize = 256;
-/// How long early messages, and channels of sessions that never start, are kept.
+/// How long early messages are kept, and how long an outgoing message may wait for its peer.
 const EARLY_TTL: Duration = Duration::from_secs(60);
-/// Most inbound channels at once (all peers).
-const MAX_INBOUND_CHANNELS: usize = 4096;
-/// Timeout of one frame request.
+/// Timeout of one request (a handshake, or a batch of frames).
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most bytes of frames sent in one request (well under the peer-to-peer message limit; one
+/// session message, at most 1 MiB, always fits).
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Pause before a new handshake after a failed one.
+const HANDSHAKE_RETRY: Duration = Duration::from_millis(200);
+/// Sessions remembered as over here (their late messages are dropped).
+const FINISHED_REMEMBERED: usize = 4096;
 /// Longest any session may run, however steadily its messages arrive.
 const MAX_SESSION: Duration = Duration::from_secs(15 * 60);
 
@@ -48,6 +59,14 @@ type Sid = [u8; 32];
 type Inbox = std::sync::mpsc::Sender<(NodeId, Vec<u8>)>;
 /// Messages that arrived before their session started here, with the time of the first.
 type Early = (Instant, Vec<(NodeId, Vec<u8>)>);
+
+/// A message waiting for this node's channel to its peer.
+struct Queued {
+    sid: Sid,
+    message: Vec<u8>,
+    /// Dropped unsent after this (the session's deadline, at most [`EARLY_TTL`] from queueing).
+    expires: Instant,
+}
 
 /// Cloneable hub.
 #[derive(Clone)]
@@ -69,33 +88,45 @@ struct Inner {
 struct State {
     sessions: HashMap<Sid, Inbox>,
     early: HashMap<Sid, Early>,
-    /// Inbound channels with the time they were opened.
-    inbound: HashMap<(Sid, NodeId), (Instant, PeerChannel)>,
+    /// Each peer's channel to this node (from its latest handshake).
+    inbound: HashMap<NodeId, PeerChannel>,
     /// Messages delivered to running sessions, per (session, sender).
     delivered: HashMap<(Sid, NodeId), usize>,
     /// Most bytes of early messages held at once since start.
     early_bytes_peak: usize,
-    /// Frames refused by a per-peer bound since start.
+    /// Messages refused by a per-peer bound since start.
     refused_frames: u64,
-    outbound: HashMap<(Sid, NodeId), mpsc::UnboundedSender<Vec<u8>>>,
+    /// Handshakes answered since start (one per peer and restart, not one per session).
+    handshakes: u64,
+    /// The queue of this node's channel to each peer.
+    outbound: HashMap<NodeId, mpsc::UnboundedSender<Queued>>,
     finished: VecDeque<Sid>,
+    finished_set: HashSet<Sid>,
 }
 
 impl State {
-    /// Closes channels of sessions that never started here within [`EARLY_TTL`].
-    fn drop_stale_channels(&mut self, now: Instant) {
-        let sessions = &self.sessions;
-        self.inbound.retain(|(sid, _), (opened, _)| {
-            sessions.contains_key(sid) || now.duration_since(*opened) < EARLY_TTL
-        });
-    }
-
-    /// Channels `peer` holds for sessions that have not started here.
-    fn unstarted_channels_of(&self, peer: NodeId) -> usize {
-        self.inbound
-            .keys()
-            .filter(|(sid, n)| *n == peer && !self.sessions.contains_key(sid))
-            .count()
+    /// Hands a message from `from` to its session, keeps it until the session starts here, or
+    /// drops it when the session is already over here.
+    fn deliver(
+        &mut self,
+        sid: Sid,
+        from: NodeId,
+        message: Vec<u8>,
+        now: Instant,
+    ) -> Result<(), String> {
+        if self.finished_set.contains(&sid) {
+            return Ok(());
+        }
+        if let Some(inbox) = self.sessions.get(&sid) {
+            let n = self.delivered.entry((sid, from)).or_insert(0);
+            if *n >= MAX_MESSAGES_PER_PEER_SESSION {
+                return Err("too many messages from this peer in this session".into());
+            }
+            *n += 1;
+            let _ = inbox.send((from, message));
+            return Ok(());
+        }
+        self.keep_early(sid, from, message, now)
     }
 
     /// Keeps a message from `from` for session `sid`, which has not started here, within the
@@ -149,15 +180,17 @@ impl State {
 pub struct HubStats {
     /// Sessions running here.
     pub sessions: usize,
-    /// Inbound channels open.
+    /// Inbound channels open (one per peer that has sent session messages since start).
     pub inbound_channels: usize,
+    /// Handshakes answered since start (one per peer and restart, not one per session).
+    pub handshakes: u64,
     /// Sessions with messages waiting for them to start here.
     pub early_sessions: usize,
     /// Bytes of such messages held now.
     pub early_bytes: usize,
     /// Most bytes of such messages held at once since start.
     pub early_bytes_peak: usize,
-    /// Frames refused by a per-peer bound since start.
+    /// Messages refused by a per-peer bound since start.
     pub refused_frames: u64,
 }
 
@@ -213,6 +246,7 @@ impl SessionHub {
         HubStats {
             sessions: st.sessions.len(),
             inbound_channels: st.inbound.len(),
+            handshakes: st.handshakes,
             early_sessions: st.early.len(),
             early_bytes: st.early_bytes(),
             early_bytes_peak: st.early_bytes_peak,
@@ -220,27 +254,14 @@ impl SessionHub {
         }
     }
 
-    /// Handles a frame from the authenticated node `from`.
+    /// Handles frames from the authenticated node `from`.
     pub fn handle_frame(
         &self,
         from: NodeId,
         frame: SessionFrame,
     ) -> Result<Option<Vec<u8>>, String> {
-        let res = self.handle_frame_inner(from, frame);
-        if res.as_ref().is_err_and(|e| e.starts_with("too many")) {
-            self.state().refused_frames += 1;
-        }
-        res
-    }
-
-    fn handle_frame_inner(
-        &self,
-        from: NodeId,
-        frame: SessionFrame,
-    ) -> Result<Option<Vec<u8>>, String> {
-        let sid = frame.session_id;
-        match frame.kind {
-            FrameKind::Hello(msg) => {
+        match frame {
+            SessionFrame::Hello(msg) => {
                 let key = self
                     .inner
                     .peers
@@ -250,47 +271,37 @@ impl SessionHub {
                     channel::respond(&self.inner.noise_secret, &key, &msg, &mut rand_core::OsRng)
                         .map_err(|e| e.to_string())?;
                 let mut st = self.state();
-                if st.finished.contains(&sid) {
-                    return Err("session already finished here".into());
-                }
-                let now = Instant::now();
-                if !st.inbound.contains_key(&(sid, from)) {
-                    st.drop_stale_channels(now);
-                    if !st.sessions.contains_key(&sid)
-                        && st.unstarted_channels_of(from) >= MAX_UNSTARTED_CHANNELS_PER_PEER
-                    {
-                        return Err("too many channels for sessions not started here".into());
-                    }
-                    if st.inbound.len() >= MAX_INBOUND_CHANNELS {
-                        return Err("too many open session channels".into());
-                    }
-                }
                 // A new handshake from the same authenticated peer replaces its channel (it
-                // restarted its side); only that peer's static key can complete KK.
-                st.inbound.insert((sid, from), (now, chan));
+                // restarted, or lost its side after a failed request); only that peer's static
+                // key can complete KK.
+                st.inbound.insert(from, chan);
+                st.handshakes += 1;
                 Ok(Some(reply))
             }
-            FrameKind::Data(bytes) => {
+            SessionFrame::Data(frames) => {
                 let mut st = self.state();
-                let (_, chan) = st
-                    .inbound
-                    .get_mut(&(sid, from))
-                    .ok_or("no channel for this session and sender")?;
-                let Some(message) = chan.open(&bytes).map_err(|e| e.to_string())? else {
-                    return Ok(None);
-                };
-                if st.sessions.contains_key(&sid) {
-                    let n = st.delivered.entry((sid, from)).or_insert(0);
-                    if *n >= MAX_MESSAGES_PER_PEER_SESSION {
-                        return Err("too many messages from this peer in this session".into());
+                let now = Instant::now();
+                for f in frames {
+                    let opened = match st.inbound.get_mut(&from) {
+                        Some(chan) => chan.open_session(&f),
+                        None => return Err("no channel from this sender: handshake first".into()),
+                    };
+                    match opened {
+                        Ok(None) => {}
+                        Ok(Some((sid, message))) => {
+                            if let Err(e) = st.deliver(sid, from, message, now) {
+                                st.refused_frames += 1;
+                                tracing::debug!(from, "session message refused: {e}");
+                            }
+                        }
+                        Err(e) => {
+                            // The sender must open a new channel; nothing after this frame can
+                            // decrypt with this one.
+                            st.inbound.remove(&from);
+                            return Err(format!("channel closed: {e}"));
+                        }
                     }
-                    *n += 1;
-                    if let Some(inbox) = st.sessions.get(&sid) {
-                        let _ = inbox.send((from, message));
-                    }
-                    return Ok(None);
                 }
-                st.keep_early(sid, from, message, Instant::now())?;
                 Ok(None)
             }
         }
@@ -314,12 +325,14 @@ impl SessionHub {
         let mut st = self.state();
         st.sessions.remove(&sid);
         st.early.remove(&sid);
-        st.inbound.retain(|(s, _), _| *s != sid);
         st.delivered.retain(|(s, _), _| *s != sid);
-        st.outbound.retain(|(s, _), _| *s != sid);
-        st.finished.push_back(sid);
-        while st.finished.len() > 1024 {
-            st.finished.pop_front();
+        if st.finished_set.insert(sid) {
+            st.finished.push_back(sid);
+        }
+        while st.finished.len() > FINISHED_REMEMBERED {
+            if let Some(old) = st.finished.pop_front() {
+                st.finished_set.remove(&old);
+            }
         }
     }
 
@@ -329,22 +342,29 @@ impl SessionHub {
         self.send(sid, to, message, deadline);
     }
 
-    /// Queues `message` to `to` in session `sid` (in order per peer).
+    /// Queues `message` to `to` in session `sid` (in order per peer), on this node's channel to
+    /// `to`; starts the channel's task on first use.
     fn send(&self, sid: Sid, to: NodeId, message: Vec<u8>, deadline: Instant) {
+        let mut queued = Queued {
+            sid,
+            message,
+            expires: deadline.min(Instant::now() + EARLY_TTL),
+        };
         let mut st = self.state();
-        if let Some(q) = st.outbound.get(&(sid, to)) {
-            if q.send(message.clone()).is_ok() {
-                return;
+        if let Some(q) = st.outbound.get(&to) {
+            match q.send(queued) {
+                Ok(()) => return,
+                Err(back) => queued = back.0,
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(message);
-        st.outbound.insert((sid, to), tx);
+        let _ = tx.send(queued);
+        st.outbound.insert(to, tx);
         drop(st);
         let this = self.clone();
         self.inner
             .runtime
-            .spawn(async move { this.outbox(sid, to, rx, deadline).await });
+            .spawn(async move { this.link(to, rx).await });
     }
 
     async fn request(&self, peer: PeerId, frame: SessionFrame) -> Result<Option<Vec<u8>>, String> {
@@ -360,89 +380,106 @@ impl SessionHub {
         }
     }
 
-    /// The Noise handshake with `to` for session `sid`, retried until `deadline` while the peer
-    /// may still be connecting; `None` when it fails or the session ended.
-    async fn handshake(
-        &self,
-        sid: Sid,
-        to: NodeId,
-        peer: PeerId,
-        key: &[u8; 32],
-        rx: &mpsc::UnboundedReceiver<Vec<u8>>,
-        deadline: Instant,
-    ) -> Option<PeerChannel> {
-        loop {
-            let (init, hello) = match channel::Initiator::start(
-                &self.inner.noise_secret,
-                key,
-                &mut rand_core::OsRng,
-            ) {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(to, "noise start: {e}");
-                    return None;
-                }
-            };
-            let frame = SessionFrame {
-                session_id: sid,
-                kind: FrameKind::Hello(hello),
-            };
-            match self.request(peer, frame).await {
-                Ok(Some(reply)) => match init.finish(&reply) {
-                    Ok(c) => return Some(c),
-                    Err(e) => {
-                        tracing::warn!(to, "noise handshake: {e}");
-                        return None;
-                    }
-                },
-                Ok(None) => {
-                    tracing::warn!(to, "peer sent no handshake reply");
-                    return None;
-                }
-                Err(e) => {
-                    if Instant::now() >= deadline || rx.is_closed() {
-                        tracing::warn!(to, "session handshake gave up: {e}");
-                        return None;
-                    }
-                    tracing::debug!(to, "session handshake retry: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+    /// Opens this node's channel to `to` (a Noise KK handshake with its pinned key, looked up
+    /// now so a replaced host's new key is used).
+    async fn handshake(&self, to: NodeId, peer: PeerId) -> Result<PeerChannel, String> {
+        let key = self
+            .inner
+            .peers
+            .noise_of(to)
+            .ok_or("peer has no pinned Noise key")?;
+        let (init, hello) =
+            channel::Initiator::start(&self.inner.noise_secret, &key, &mut rand_core::OsRng)
+                .map_err(|e| format!("noise start: {e}"))?;
+        match self.request(peer, SessionFrame::Hello(hello)).await? {
+            Some(reply) => init
+                .finish(&reply)
+                .map_err(|e| format!("noise handshake: {e}")),
+            None => Err("peer sent no handshake reply".into()),
         }
     }
 
-    async fn outbox(
-        self,
-        sid: Sid,
-        to: NodeId,
-        mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-        deadline: Instant,
-    ) {
-        let (Some(peer), Some(key)) = (self.inner.peers.peer_of(to), self.inner.peers.noise_of(to))
-        else {
-            tracing::warn!(to, "session peer unknown");
-            return;
-        };
-        let Some(mut chan) = self.handshake(sid, to, peer, &key, &rx, deadline).await else {
-            return;
-        };
-        while let Some(message) = rx.recv().await {
-            let frames = match chan.seal(&message) {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::warn!(to, "sealing a session message: {e}");
-                    return;
+    /// This node's channel to `to`: sends the queued messages of every session, in order, as
+    /// many as are waiting per request.
+    async fn link(self, to: NodeId, mut rx: mpsc::UnboundedReceiver<Queued>) {
+        let mut chan: Option<PeerChannel> = None;
+        let mut pending: VecDeque<Queued> = VecDeque::new();
+        let mut failing = false;
+        loop {
+            if pending.is_empty() {
+                match rx.recv().await {
+                    Some(q) => pending.push_back(q),
+                    None => return,
                 }
+            }
+            while let Ok(q) = rx.try_recv() {
+                pending.push_back(q);
+            }
+            let now = Instant::now();
+            pending.retain(|q| q.expires > now);
+            if pending.is_empty() {
+                continue;
+            }
+            let Some(peer) = self.inner.peers.peer_of(to) else {
+                tracing::warn!(to, "session peer unknown: its messages are dropped");
+                pending.clear();
+                continue;
             };
-            for f in frames {
-                let frame = SessionFrame {
-                    session_id: sid,
-                    kind: FrameKind::Data(f),
-                };
-                if let Err(e) = self.request(peer, frame).await {
-                    tracing::warn!(to, "session frame not delivered: {e}");
-                    return;
+            let c = match chan.as_mut() {
+                Some(c) => c,
+                None => match self.handshake(to, peer).await {
+                    Ok(c) => {
+                        if failing {
+                            tracing::info!(to, "session channel open again");
+                            failing = false;
+                        }
+                        chan.insert(c)
+                    }
+                    Err(e) => {
+                        // The peer may still be connecting (or restarting): try again while
+                        // messages are waiting for it.
+                        if !failing {
+                            tracing::warn!(to, "session channel: {e}; retrying");
+                            failing = true;
+                        }
+                        tokio::time::sleep(HANDSHAKE_RETRY).await;
+                        continue;
+                    }
+                },
+            };
+            let mut frames = Vec::new();
+            let mut bytes = 0usize;
+            let mut broken = false;
+            while let Some(q) = pending.front() {
+                if bytes > 0 && bytes + q.message.len() > MAX_BATCH_BYTES {
+                    break;
                 }
+                let Some(q) = pending.pop_front() else { break };
+                match c.seal_session(&q.sid, &q.message) {
+                    Ok(fs) => {
+                        bytes += fs.iter().map(Vec::len).sum::<usize>();
+                        frames.extend(fs);
+                    }
+                    Err(e @ channel::ChannelError::TooLarge { .. }) => {
+                        tracing::warn!(to, "session message dropped: {e}");
+                    }
+                    Err(e) => {
+                        tracing::warn!(to, "sealing a session message: {e}");
+                        broken = true;
+                        break;
+                    }
+                }
+            }
+            if broken {
+                chan = None;
+                continue;
+            }
+            if frames.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.request(peer, SessionFrame::Data(frames)).await {
+                tracing::warn!(to, "session messages not delivered: {e}");
+                chan = None;
             }
         }
     }

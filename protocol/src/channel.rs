@@ -5,11 +5,17 @@
 //! the handshake — the first handshake message already carries an authentication tag over
 //! `es` and `ss` — before any payload is accepted.
 //!
+//! One channel per sender → receiver pair of nodes carries the messages of every threshold
+//! session between them: each message's plaintext starts with the 32-byte session id it belongs
+//! to ([`PeerChannel::seal_session`] / [`PeerChannel::open_session`]), so the id is encrypted and
+//! authenticated with the message and a frame cannot be moved into another session.
+//!
 //! Transport messages use snow's stateful nonces: every frame must arrive exactly once and in
 //! order, so a replayed, reordered or forged frame fails to decrypt. A message longer than one
 //! Noise message (65,535 bytes including the 16-byte tag) is split into chunks; each chunk's
-//! plaintext starts with a flag byte (1 = last chunk). Messages are limited to
-//! `MAX_SESSION_MESSAGE_BYTES` and frames to `NOISE_MAX_FRAME_BYTES`, both checked before work.
+//! plaintext starts with a flag byte (1 = last chunk). Session messages are limited to
+//! `MAX_SESSION_MESSAGE_BYTES` (plus the session id) and frames to `NOISE_MAX_FRAME_BYTES`, both
+//! checked before work.
 
 use crate::domain;
 use crate::limits::MAX_SESSION_MESSAGE_BYTES;
@@ -19,6 +25,10 @@ use zeroize::Zeroizing;
 pub const NOISE_MAX_FRAME_BYTES: usize = 65_535;
 /// AEAD tag length, bytes.
 const TAG_BYTES: usize = 16;
+/// Length of the session id in front of each session message, bytes.
+pub const SESSION_ID_BYTES: usize = 32;
+/// Largest message on a channel: a session message and its session id.
+const MAX_CHANNEL_MESSAGE_BYTES: usize = MAX_SESSION_MESSAGE_BYTES + SESSION_ID_BYTES;
 /// Largest plaintext per frame (one flag byte + data).
 const MAX_CHUNK_DATA: usize = NOISE_MAX_FRAME_BYTES - TAG_BYTES - 1;
 
@@ -196,13 +206,50 @@ impl PeerChannel {
         })
     }
 
-    /// Encrypts one message into one or more frames, to be delivered in order.
-    pub fn seal(&mut self, message: &[u8]) -> Result<Vec<Vec<u8>>, ChannelError> {
+    /// Encrypts one message of session `sid` into one or more frames, to be delivered in order.
+    pub fn seal_session(
+        &mut self,
+        sid: &[u8; SESSION_ID_BYTES],
+        message: &[u8],
+    ) -> Result<Vec<Vec<u8>>, ChannelError> {
         if message.len() > MAX_SESSION_MESSAGE_BYTES {
             return Err(ChannelError::TooLarge {
                 what: "message",
                 len: message.len(),
                 max: MAX_SESSION_MESSAGE_BYTES,
+            });
+        }
+        let mut plain = Zeroizing::new(Vec::with_capacity(SESSION_ID_BYTES + message.len()));
+        plain.extend_from_slice(sid);
+        plain.extend_from_slice(message);
+        self.seal(&plain)
+    }
+
+    /// Decrypts one frame. Returns the session id and the whole session message when its last
+    /// frame arrives.
+    pub fn open_session(
+        &mut self,
+        frame: &[u8],
+    ) -> Result<Option<([u8; SESSION_ID_BYTES], Vec<u8>)>, ChannelError> {
+        let Some(mut plain) = self.open(frame)? else {
+            return Ok(None);
+        };
+        if plain.len() < SESSION_ID_BYTES {
+            return Err(ChannelError::Frame("message shorter than a session id".into()));
+        }
+        let message = plain.split_off(SESSION_ID_BYTES);
+        let mut sid = [0u8; SESSION_ID_BYTES];
+        sid.copy_from_slice(&plain);
+        Ok(Some((sid, message)))
+    }
+
+    /// Encrypts one message into one or more frames, to be delivered in order.
+    fn seal(&mut self, message: &[u8]) -> Result<Vec<Vec<u8>>, ChannelError> {
+        if message.len() > MAX_CHANNEL_MESSAGE_BYTES {
+            return Err(ChannelError::TooLarge {
+                what: "message",
+                len: message.len(),
+                max: MAX_CHANNEL_MESSAGE_BYTES,
             });
         }
         let chunks: Vec<&[u8]> = if message.is_empty() {
@@ -229,7 +276,7 @@ impl PeerChannel {
     }
 
     /// Decrypts one frame. Returns the whole message when its last frame arrives.
-    pub fn open(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, ChannelError> {
+    fn open(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, ChannelError> {
         check_frame(frame)?;
         if frame.len() < TAG_BYTES + 1 {
             return Err(ChannelError::Frame("frame too short".into()));
@@ -246,12 +293,13 @@ impl PeerChannel {
         let (flag, data) = plain[..n]
             .split_first()
             .ok_or_else(|| ChannelError::Frame("empty frame".into()))?;
-        if self.partial.len() + data.len() > MAX_SESSION_MESSAGE_BYTES {
+        if self.partial.len() + data.len() > MAX_CHANNEL_MESSAGE_BYTES {
+            let len = self.partial.len() + data.len();
             self.partial.clear();
             return Err(ChannelError::TooLarge {
                 what: "message",
-                len: self.partial.len() + data.len(),
-                max: MAX_SESSION_MESSAGE_BYTES,
+                len,
+                max: MAX_CHANNEL_MESSAGE_BYTES,
             });
         }
         self.partial.extend_from_slice(data);
@@ -361,8 +409,40 @@ mod tests {
         assert!(matches!(b.open(&huge), Err(ChannelError::TooLarge { .. })));
         let too_long = vec![0u8; MAX_SESSION_MESSAGE_BYTES + 1];
         assert!(matches!(
-            a.seal(&too_long),
+            a.seal_session(&[1; 32], &too_long),
             Err(ChannelError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn one_channel_carries_many_sessions_with_their_ids_authenticated() {
+        let (mut a, mut b) = pair();
+        let largest = vec![5u8; MAX_SESSION_MESSAGE_BYTES];
+        for (sid, msg) in [([1u8; 32], &b"first"[..]), ([2; 32], &largest), ([1; 32], b"")] {
+            let mut got = None;
+            for f in a.seal_session(&sid, msg).unwrap() {
+                got = b.open_session(&f).unwrap();
+            }
+            assert_eq!(got.unwrap(), (sid, msg.to_vec()));
+        }
+        // The id travels inside the encryption: changing any byte of a frame (where an id
+        // would sit in a cleartext header) fails the frame instead of moving the message.
+        let frame = pair().0.seal_session(&[3; 32], b"x").unwrap().remove(0);
+        for i in 0..frame.len() {
+            let mut f = frame.clone();
+            f[i] ^= 1;
+            assert!(pair().1.open_session(&f).is_err(), "tampered byte {i} accepted");
+        }
+        assert_eq!(
+            pair().1.open_session(&frame).unwrap().unwrap(),
+            ([3; 32], b"x".to_vec())
+        );
+        // A message too short to hold a session id is refused (the frame itself decrypts).
+        let short = a.seal(&[0u8; SESSION_ID_BYTES - 1]).unwrap().remove(0);
+        let err = b.open_session(&short).unwrap_err();
+        assert_eq!(
+            err,
+            ChannelError::Frame("message shorter than a session id".into())
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! above what two cores sign at once (presignatures run out after the first few). Interactive
 //! attempts beyond `MAX_INTERACTIVE_SIGNING` wait in the log's queue — no attempt, no deadline —
 //! instead of starving each other until every attempt times out: every request signs, later
-//! rather than never, and the queue is seen in use.
+//! rather than never, and the queue is seen in use. All those sessions share one Noise channel
+//! per pair of nodes (decision 0029).
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use mpc_custody::command::Action;
@@ -111,4 +112,17 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         most_interactive <= mpc_custody::request::MAX_INTERACTIVE_SIGNING,
         "{most_interactive} interactive attempts at once"
     );
+    // Every session between two nodes shares one Noise channel (decision 0029): after DKG, aux
+    // info, the pools' presigning and 64 signatures, each node has answered about one handshake
+    // per peer — not one per session and direction.
+    for n in &net.clients {
+        let hub = n.call("engine_status", json!({})).unwrap()["session_hub"].clone();
+        eprintln!("--> session hub: {hub}");
+        let handshakes = hub["handshakes"].as_u64().unwrap();
+        assert!(
+            (1..=4).contains(&handshakes),
+            "{handshakes} channel handshakes for two peers: {hub}"
+        );
+        assert!(hub["inbound_channels"].as_u64().unwrap() <= 2, "{hub}");
+    }
 }

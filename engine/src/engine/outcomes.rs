@@ -8,6 +8,7 @@ use mpc_custody::{NodeId, Report};
 impl Engine {
     pub(super) fn session_done(
         &mut self,
+        now_ms: u64,
         state: &CustodyState,
         job: Job,
         outcome: SessionOutcome,
@@ -116,9 +117,27 @@ impl Engine {
                 failure_report(job, reason, unresponsive)
             }
         };
-        if let Some(report) = report {
-            self.propose(report, out);
+        let Some(report) = report else { return };
+        if let Report::Signature {
+            request_id,
+            attempt,
+            ..
+        } = &report
+        {
+            let first_signer = state
+                .request(request_id)
+                .and_then(|r| r.attempts.iter().find(|a| a.attempt == *attempt))
+                .and_then(|a| a.signers.first().copied());
+            if first_signer.is_some_and(|first| first != self.me) {
+                // The backup copy of the first signer's report (see BACKUP_SIGNATURE_REPORT_MS).
+                self.deliveries.start_at(
+                    report,
+                    now_ms.saturating_add(super::BACKUP_SIGNATURE_REPORT_MS),
+                );
+                return;
+            }
         }
+        self.propose(report, out);
     }
 }
 

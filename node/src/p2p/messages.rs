@@ -12,7 +12,7 @@ pub enum PeerRequest {
     Raft(RaftRpc),
     /// A client command or node report forwarded to the node believed to be leader.
     Write(Proposal),
-    /// A frame of a threshold session's Noise channel.
+    /// Frames of the sender's Noise channel carrying threshold-session messages.
     Session(SessionFrame),
     /// Ask the leader for a read index (linearizable reads on followers).
     ReadIndex,
@@ -27,26 +27,20 @@ pub enum PeerResponse {
     Write(Result<CommandOutcome, ForwardError>),
     /// Answer to a read-index request: the log index the reader must have applied.
     ReadIndex(Result<u64, ForwardError>),
-    /// Answer to a session frame: the handshake reply for a `Hello`, nothing for data.
+    /// Answer to session frames: the handshake reply for a `Hello`, nothing for data.
     Session(Result<Option<Vec<u8>>, String>),
 }
 
-/// One frame on a session's point-to-point Noise channel (sender → receiver).
+/// What travels on this node's Noise KK channel to a peer: one channel per sender → receiver
+/// pair carries the messages of every threshold session between them.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SessionFrame {
-    /// The session.
-    pub session_id: [u8; 32],
-    /// Handshake or data.
-    pub kind: FrameKind,
-}
-
-/// Frame kinds.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum FrameKind {
-    /// First Noise KK handshake message; the answer carries the second.
+pub enum SessionFrame {
+    /// First Noise KK handshake message of the sender's channel to the receiver (it replaces the
+    /// sender's earlier channel there); the answer carries the second.
     Hello(Vec<u8>),
-    /// A transport frame (part of one session message).
-    Data(Vec<u8>),
+    /// Transport frames of the sender's channel, in order: parts of session messages, each
+    /// message tagged with its session id inside the encryption.
+    Data(Vec<Vec<u8>>),
 }
 
 /// Why a forwarded request was not served.

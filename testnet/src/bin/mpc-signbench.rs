@@ -1,7 +1,10 @@
 //! `mpc-signbench`: end-to-end signing latency and throughput against a running testnet
 //! (`testnet/run.sh`), with an auto-approve policy so no human is in the loop. Latency is measured
-//! from sending `request_submit` to seeing the request `signed` (polling `request_get` every
-//! 5 ms on the node the request was sent to), per key type, at several concurrencies; for ECDSA
+//! from sending `request_submit` to seeing the request `signed` (pushed by the `request_subscribe`
+//! WebSocket subscription of the node the request was sent to — the way an integrator waits; one
+//! subscription per node for the whole run, as polling each request with signed `request_get`
+//! reads would itself cost the nodes more than the signing), per key type, at several
+//! concurrencies; for ECDSA
 //! also with a presignature ready in the wallet's pool (waiting for the pool between requests,
 //! outside the timing).
 //!
@@ -125,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let procs = Procs::from_run_dir(&run_dir);
+    let done = watch_requests(&net, &users)?;
     println!();
     println!(
         "| key type (chain) | concurrency | requests | p50 | p99 | max | throughput | node CPU / signature | overhead vs library | client CPU / signature | node RSS (max) |"
@@ -164,6 +168,7 @@ fn main() -> anyhow::Result<()> {
             1,
             1,
             Duration::from_secs(300),
+            &done,
         )?;
         if chain == Chain::Ethereum {
             // Latency when the wallet's presignature pool has one ready (the normal case for a
@@ -191,6 +196,7 @@ fn main() -> anyhow::Result<()> {
                     1,
                     1,
                     Duration::from_secs(120),
+                    &done,
                 )?;
                 lat.extend(l);
             }
@@ -210,7 +216,7 @@ fn main() -> anyhow::Result<()> {
                 _ => ((c * 8).max(50), Duration::from_secs(120)),
             };
             let before = procs.sample();
-            let (lat, wall) = run_batch(&net, &users, &org, chain, &w, n, c, timeout)?;
+            let (lat, wall) = run_batch(&net, &users, &org, chain, &w, n, c, timeout, &done)?;
             let after = procs.sample();
             let mut l = lat.clone();
             l.sort();
@@ -349,6 +355,7 @@ fn run_batch(
     n: usize,
     concurrency: usize,
     timeout: Duration,
+    done: &Arc<Done>,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
     // Build and sign every request up front: only the network is timed.
     let mut jobs = Vec::with_capacity(n);
@@ -376,11 +383,9 @@ fn run_batch(
     let mut handles = Vec::new();
     for w in 0..concurrency {
         let (jobs, results, url) = (jobs.clone(), results.clone(), urls[w % urls.len()].clone());
-        // The initiator reads its own requests back.
-        let reader = mpc_cli::client::Reader::new(users.ivan.clone(), &net.cluster_id);
+        let done = Arc::clone(done);
         handles.push(std::thread::spawn(move || -> anyhow::Result<()> {
-            let client =
-                mpc_cli::client::RpcClient::new(&url, Duration::from_secs(30)).with_reader(reader);
+            let client = mpc_cli::client::RpcClient::new(&url, Duration::from_secs(30));
             loop {
                 let Some(cmd) = jobs.lock().map_err(|_| anyhow::anyhow!("lock"))?.pop() else {
                     return Ok(());
@@ -391,22 +396,14 @@ fn run_batch(
                     .as_str()
                     .context("request id")?
                     .to_string();
-                loop {
-                    let s = client.call("request_get", json!({ "request_id": id }))?;
-                    match s["status"]["state"].as_str() {
-                        Some("signed") => break,
-                        Some("rejected") | Some("failed") => bail!("request {id}: {}", s["status"]),
-                        _ => {}
-                    }
-                    if start.elapsed() > timeout {
-                        bail!("request {id} not signed within {timeout:?}");
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
+                let (at, signed) = done.wait(&id, start + timeout)?;
+                if !signed {
+                    bail!("request {id} was not signed");
                 }
                 results
                     .lock()
                     .map_err(|_| anyhow::anyhow!("lock"))?
-                    .push(start.elapsed());
+                    .push(at.saturating_duration_since(start));
             }
         }));
     }
@@ -416,4 +413,64 @@ fn run_batch(
     let wall = t0.elapsed();
     let lat = results.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
     Ok((lat, wall))
+}
+
+/// Subscribes to the requests `users.ivan` may read on every node (one subscription per node
+/// for the whole run); a thread per subscription records when each request was seen finished.
+fn watch_requests(net: &Net, users: &Users) -> anyhow::Result<Arc<Done>> {
+    let done: Arc<Done> = Arc::default();
+    for c in &net.clients {
+        let reader = mpc_cli::client::Reader::new(users.ivan.clone(), &net.cluster_id);
+        let mut watch =
+            mpc_cli::watch::Watch::connect(c.endpoint(), &reader, None, Duration::from_secs(30))?;
+        let done = done.clone();
+        std::thread::spawn(move || {
+            // Runs until the process ends; a closed subscription ends the thread (the waiting
+            // workers then time out with a clear error).
+            while let Ok(ev) = watch.next(None) {
+                let state = ev["status"].as_str().unwrap_or_default();
+                if !matches!(state, "pending" | "awaiting_admin" | "signing") {
+                    if let Some(id) = ev["request_id"].as_str() {
+                        done.finish(id, Instant::now(), state == "signed");
+                    }
+                }
+            }
+        });
+    }
+    Ok(done)
+}
+
+/// Requests seen finished by the subscriptions: when, and whether signed.
+#[derive(Default)]
+struct Done {
+    seen: Mutex<std::collections::HashMap<String, (Instant, bool)>>,
+    changed: std::sync::Condvar,
+}
+
+impl Done {
+    fn finish(&self, id: &str, at: Instant, signed: bool) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.entry(id.to_string()).or_insert((at, signed));
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits until request `id` is seen finished, or `deadline`.
+    fn wait(&self, id: &str, deadline: Instant) -> anyhow::Result<(Instant, bool)> {
+        let mut seen = self.seen.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+        loop {
+            if let Some(r) = seen.get(id) {
+                return Ok(*r);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("request {id} not finished before the timeout");
+            }
+            seen = self
+                .changed
+                .wait_timeout(seen, left)
+                .map_err(|_| anyhow::anyhow!("lock"))?
+                .0;
+        }
+    }
 }
