@@ -16,7 +16,7 @@
 //! overhead), the benchmark client's own CPU per signature, and the largest node RSS.
 //!
 //! ```text
-//! mpc-signbench <testnet/.run> <rpc-url>... [--frost-only] [-- <concurrency>...]
+//! mpc-signbench <testnet/.run> <rpc-url>... [--frost-only] [--rounds K] [-- <concurrency>...]
 //! ```
 
 use anyhow::{bail, Context};
@@ -44,6 +44,19 @@ fn main() -> anyhow::Result<()> {
             c
         }
         None => vec![1, 16, 64],
+    };
+    // `--rounds K`: K times the usual number of FROST requests per batch (a longer saturated
+    // run, e.g. for a CPU profile).
+    let rounds: usize = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => {
+            let k = args
+                .get(i + 1)
+                .context("--rounds needs a number")?
+                .parse()?;
+            args.drain(i..i + 2);
+            k
+        }
+        None => 1,
     };
     let frost_only = match args.iter().position(|a| a == "--frost-only") {
         Some(i) => {
@@ -213,7 +226,7 @@ fn main() -> anyhow::Result<()> {
             // ECDSA beyond the pool is bounded by presigning (about a second per signature).
             let (n, timeout) = match chain {
                 Chain::Ethereum => (c.max(10), Duration::from_secs(600)),
-                _ => ((c * 8).max(50), Duration::from_secs(120)),
+                _ => ((c * 8).max(50) * rounds.max(1), Duration::from_secs(120)),
             };
             let before = procs.sample();
             let (lat, wall) = run_batch(&net, &users, &org, chain, &w, n, c, timeout, &done)?;
