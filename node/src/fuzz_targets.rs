@@ -100,8 +100,10 @@ pub fn peer_message(bytes: &[u8]) {
             PeerRequest::Session(frame) => {
                 use crate::p2p::messages::SessionFrame;
                 match frame {
-                    SessionFrame::Hello(m) => noise_channel(&m),
-                    SessionFrame::Data(frames) => frames.iter().for_each(|f| noise_channel(f)),
+                    SessionFrame::Hello { hello, .. } => noise_channel(&hello),
+                    SessionFrame::Data { frames, .. } => {
+                        frames.iter().for_each(|f| noise_channel(f))
+                    }
                 }
             }
             PeerRequest::ReadIndex => {}
@@ -344,7 +346,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         })),
         PeerRequest::Raft(RaftRpc::Vote(VoteRequest::new(Vote::new(2, 2), None))),
         PeerRequest::Write(Proposal::User(cmd.clone())),
-        PeerRequest::Session(SessionFrame::Data(vec![vec![7; 64], vec![8; 32]])),
+        PeerRequest::Session(SessionFrame::Data {
+            lane: 1,
+            frames: vec![vec![7; 64], vec![8; 32]],
+        }),
         PeerRequest::ReadIndex,
     ];
     let mut out: Vec<(&'static str, Vec<u8>)> = reqs

@@ -50,6 +50,10 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Pause before a new handshake after a failed one.
 const HANDSHAKE_RETRY: Duration = Duration::from_millis(200);
+/// Channels ("lanes") per sender → receiver pair. A session always uses lane `sid[0] % LANES`,
+/// so its messages stay in order; several lanes keep several requests in flight per peer, so a
+/// loaded peer's round trip (or one large message) holds up fewer sessions.
+const LANES: u8 = 4;
 /// Sessions remembered as over here (their late messages are dropped).
 const FINISHED_REMEMBERED: usize = 4096;
 /// Longest any session may run, however steadily its messages arrive.
@@ -88,8 +92,8 @@ struct Inner {
 struct State {
     sessions: HashMap<Sid, Inbox>,
     early: HashMap<Sid, Early>,
-    /// Each peer's channel to this node (from its latest handshake).
-    inbound: HashMap<NodeId, PeerChannel>,
+    /// Each peer's channels to this node, per lane (from its latest handshake on that lane).
+    inbound: HashMap<(NodeId, u8), PeerChannel>,
     /// Messages delivered to running sessions, per (session, sender).
     delivered: HashMap<(Sid, NodeId), usize>,
     /// Most bytes of early messages held at once since start.
@@ -98,8 +102,8 @@ struct State {
     refused_frames: u64,
     /// Handshakes answered since start (one per peer and restart, not one per session).
     handshakes: u64,
-    /// The queue of this node's channel to each peer.
-    outbound: HashMap<NodeId, mpsc::UnboundedSender<Queued>>,
+    /// The queue of this node's channel to each peer, per lane.
+    outbound: HashMap<(NodeId, u8), mpsc::UnboundedSender<Queued>>,
     finished: VecDeque<Sid>,
     finished_set: HashSet<Sid>,
 }
@@ -261,28 +265,31 @@ impl SessionHub {
         frame: SessionFrame,
     ) -> Result<Option<Vec<u8>>, String> {
         match frame {
-            SessionFrame::Hello(msg) => {
+            SessionFrame::Hello { lane, hello } => {
+                if lane >= LANES {
+                    return Err(format!("no lane {lane} (there are {LANES})"));
+                }
                 let key = self
                     .inner
                     .peers
                     .noise_of(from)
                     .ok_or("sender has no pinned Noise key")?;
                 let (chan, reply) =
-                    channel::respond(&self.inner.noise_secret, &key, &msg, &mut rand_core::OsRng)
+                    channel::respond(&self.inner.noise_secret, &key, &hello, &mut rand_core::OsRng)
                         .map_err(|e| e.to_string())?;
                 let mut st = self.state();
                 // A new handshake from the same authenticated peer replaces its channel (it
                 // restarted, or lost its side after a failed request); only that peer's static
                 // key can complete KK.
-                st.inbound.insert(from, chan);
+                st.inbound.insert((from, lane), chan);
                 st.handshakes += 1;
                 Ok(Some(reply))
             }
-            SessionFrame::Data(frames) => {
+            SessionFrame::Data { lane, frames } => {
                 let mut st = self.state();
                 let now = Instant::now();
                 for f in frames {
-                    let opened = match st.inbound.get_mut(&from) {
+                    let opened = match st.inbound.get_mut(&(from, lane)) {
                         Some(chan) => chan.open_session(&f),
                         None => return Err("no channel from this sender: handshake first".into()),
                     };
@@ -297,7 +304,7 @@ impl SessionHub {
                         Err(e) => {
                             // The sender must open a new channel; nothing after this frame can
                             // decrypt with this one.
-                            st.inbound.remove(&from);
+                            st.inbound.remove(&(from, lane));
                             return Err(format!("channel closed: {e}"));
                         }
                     }
@@ -350,8 +357,9 @@ impl SessionHub {
             message,
             expires: deadline.min(Instant::now() + EARLY_TTL),
         };
+        let lane = sid[0] % LANES;
         let mut st = self.state();
-        if let Some(q) = st.outbound.get(&to) {
+        if let Some(q) = st.outbound.get(&(to, lane)) {
             match q.send(queued) {
                 Ok(()) => return,
                 Err(back) => queued = back.0,
@@ -359,12 +367,12 @@ impl SessionHub {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(queued);
-        st.outbound.insert(to, tx);
+        st.outbound.insert((to, lane), tx);
         drop(st);
         let this = self.clone();
         self.inner
             .runtime
-            .spawn(async move { this.link(to, rx).await });
+            .spawn(async move { this.link(to, lane, rx).await });
     }
 
     async fn request(&self, peer: PeerId, frame: SessionFrame) -> Result<Option<Vec<u8>>, String> {
@@ -382,7 +390,7 @@ impl SessionHub {
 
     /// Opens this node's channel to `to` (a Noise KK handshake with its pinned key, looked up
     /// now so a replaced host's new key is used).
-    async fn handshake(&self, to: NodeId, peer: PeerId) -> Result<PeerChannel, String> {
+    async fn handshake(&self, to: NodeId, lane: u8, peer: PeerId) -> Result<PeerChannel, String> {
         let key = self
             .inner
             .peers
@@ -391,7 +399,7 @@ impl SessionHub {
         let (init, hello) =
             channel::Initiator::start(&self.inner.noise_secret, &key, &mut rand_core::OsRng)
                 .map_err(|e| format!("noise start: {e}"))?;
-        match self.request(peer, SessionFrame::Hello(hello)).await? {
+        match self.request(peer, SessionFrame::Hello { lane, hello }).await? {
             Some(reply) => init
                 .finish(&reply)
                 .map_err(|e| format!("noise handshake: {e}")),
@@ -399,9 +407,9 @@ impl SessionHub {
         }
     }
 
-    /// This node's channel to `to`: sends the queued messages of every session, in order, as
-    /// many as are waiting per request.
-    async fn link(self, to: NodeId, mut rx: mpsc::UnboundedReceiver<Queued>) {
+    /// This node's channel to `to` on `lane`: sends the queued messages of the lane's sessions,
+    /// in order, as many as are waiting per request.
+    async fn link(self, to: NodeId, lane: u8, mut rx: mpsc::UnboundedReceiver<Queued>) {
         let mut chan: Option<PeerChannel> = None;
         let mut pending: VecDeque<Queued> = VecDeque::new();
         let mut failing = false;
@@ -427,7 +435,7 @@ impl SessionHub {
             };
             let c = match chan.as_mut() {
                 Some(c) => c,
-                None => match self.handshake(to, peer).await {
+                None => match self.handshake(to, lane, peer).await {
                     Ok(c) => {
                         if failing {
                             tracing::info!(to, "session channel open again");
@@ -477,7 +485,7 @@ impl SessionHub {
             if frames.is_empty() {
                 continue;
             }
-            if let Err(e) = self.request(peer, SessionFrame::Data(frames)).await {
+            if let Err(e) = self.request(peer, SessionFrame::Data { lane, frames }).await {
                 tracing::warn!(to, "session messages not delivered: {e}");
                 chan = None;
             }

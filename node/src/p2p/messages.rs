@@ -31,16 +31,27 @@ pub enum PeerResponse {
     Session(Result<Option<Vec<u8>>, String>),
 }
 
-/// What travels on this node's Noise KK channel to a peer: one channel per sender → receiver
-/// pair carries the messages of every threshold session between them.
+/// What travels on this node's Noise KK channels to a peer: a few long-lived channels ("lanes")
+/// per sender → receiver pair carry the messages of every threshold session between them; a
+/// session always uses the same lane.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum SessionFrame {
-    /// First Noise KK handshake message of the sender's channel to the receiver (it replaces the
-    /// sender's earlier channel there); the answer carries the second.
-    Hello(Vec<u8>),
-    /// Transport frames of the sender's channel, in order: parts of session messages, each
-    /// message tagged with its session id inside the encryption.
-    Data(Vec<Vec<u8>>),
+    /// First Noise KK handshake message of the sender's channel on `lane` to the receiver (it
+    /// replaces the sender's earlier channel on that lane there); the answer carries the second.
+    Hello {
+        /// Which of the sender's channels.
+        lane: u8,
+        /// Handshake message 1.
+        hello: Vec<u8>,
+    },
+    /// Transport frames of the sender's channel on `lane`, in order: parts of session messages,
+    /// each message tagged with its session id inside the encryption.
+    Data {
+        /// Which of the sender's channels.
+        lane: u8,
+        /// Noise transport frames.
+        frames: Vec<Vec<u8>>,
+    },
 }
 
 /// Why a forwarded request was not served.
