@@ -35,7 +35,9 @@ fn signature_proposals(actions: &[Action]) -> usize {
 }
 
 fn wakes_at(actions: &[Action], at: u64) -> bool {
-    actions.iter().any(|a| matches!(a, Action::WakeAt(t) if *t == at))
+    actions
+        .iter()
+        .any(|a| matches!(a, Action::WakeAt(t) if *t == at))
 }
 
 #[test]
@@ -57,7 +59,12 @@ fn only_the_first_signer_proposes_at_once_the_others_back_it_up() {
         s.summary()
     );
     let signing = s.reference_state().clone();
-    let attempt = signing.request(&rid).unwrap().current_attempt().unwrap().clone();
+    let attempt = signing
+        .request(&rid)
+        .unwrap()
+        .current_attempt()
+        .unwrap()
+        .clone();
     assert!(
         s.run_until(60_000, |s| s
             .reference_state()
@@ -86,22 +93,41 @@ fn only_the_first_signer_proposes_at_once_the_others_back_it_up() {
         (engine, done)
     };
     let (_, done) = session_done(first);
-    assert_eq!(signature_proposals(&done), 1, "the first signer proposes at once");
+    assert_eq!(
+        signature_proposals(&done),
+        1,
+        "the first signer proposes at once"
+    );
     let later = now + BACKUP_SIGNATURE_REPORT_MS;
     for &me in &attempt.signers[1..] {
         let (_, done) = session_done(me);
         assert_eq!(signature_proposals(&done), 0, "node {me} proposed at once");
-        assert!(wakes_at(&done, later), "node {me} set no timer for its backup");
+        assert!(
+            wakes_at(&done, later),
+            "node {me} set no timer for its backup"
+        );
         // The first signer's report was applied meanwhile: the backup is dropped unproposed.
         let (mut engine, _) = session_done(me);
         let tick = engine.step(later, &signed, Input::Tick);
-        assert_eq!(signature_proposals(&tick), 0, "node {me} re-reported a signed request");
+        assert_eq!(
+            signature_proposals(&tick),
+            0,
+            "node {me} re-reported a signed request"
+        );
         assert_eq!(engine.pending_reports(), 0);
         // Still signing when the backup's time comes (the first signer is down): it goes in.
         let (mut engine, _) = session_done(me);
         let early = engine.step(later - 1, &signing, Input::Tick);
-        assert_eq!(signature_proposals(&early), 0, "node {me}'s backup went in early");
+        assert_eq!(
+            signature_proposals(&early),
+            0,
+            "node {me}'s backup went in early"
+        );
         let tick = engine.step(later, &signing, Input::Tick);
-        assert_eq!(signature_proposals(&tick), 1, "node {me}'s backup never went in");
+        assert_eq!(
+            signature_proposals(&tick),
+            1,
+            "node {me}'s backup never went in"
+        );
     }
 }

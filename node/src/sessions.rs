@@ -1,8 +1,8 @@
-//! The session hub: carries threshold-session messages between nodes over one long-lived Noise
-//! KK channel per sender → receiver pair of nodes (no handshake per session), and drives a
-//! [`Session`] on a blocking thread.
+//! The session hub: carries threshold-session messages between nodes over long-lived Noise KK
+//! channels (four "lanes", `LANES`, per sender → receiver pair of nodes; a session always uses
+//! the same lane), so no handshake per session, and drives a [`Session`] on a blocking thread.
 //!
-//! - Outbound, per peer: one task performs the KK handshake (`Hello`) keyed by the peer's pinned
+//! - Outbound, per peer and lane: one task performs the KK handshake (`Hello`) keyed by the peer's pinned
 //!   X25519 key, then seals each queued message — tagged with its session id inside the
 //!   encryption — and sends everything queued so far in one request, waiting for its answer
 //!   before the next, so frames arrive in order (snow's stateful nonces require it). Under load
@@ -11,7 +11,7 @@
 //!   opens a new one; the messages of the failed request are not resent (a duplicate could make
 //!   a session blame an honest peer), so their sessions time out and are retried.
 //! - Inbound: a `Hello` from node N is answered only with N's pinned key (KK fails otherwise) and
-//!   replaces N's channel here; data frames decrypt with N's channel and the sender is the
+//!   replaces N's channel on that lane here; data frames decrypt with N's channel and the sender is the
 //!   authenticated node, never a field of the message. A frame that fails to decrypt closes the
 //!   channel. Messages for a session that has not started here yet are kept briefly (bounded
 //!   per peer) and handed over when it registers; messages for a session already over here are
@@ -274,9 +274,13 @@ impl SessionHub {
                     .peers
                     .noise_of(from)
                     .ok_or("sender has no pinned Noise key")?;
-                let (chan, reply) =
-                    channel::respond(&self.inner.noise_secret, &key, &hello, &mut rand_core::OsRng)
-                        .map_err(|e| e.to_string())?;
+                let (chan, reply) = channel::respond(
+                    &self.inner.noise_secret,
+                    &key,
+                    &hello,
+                    &mut rand_core::OsRng,
+                )
+                .map_err(|e| e.to_string())?;
                 let mut st = self.state();
                 // A new handshake from the same authenticated peer replaces its channel (it
                 // restarted, or lost its side after a failed request); only that peer's static
@@ -399,7 +403,10 @@ impl SessionHub {
         let (init, hello) =
             channel::Initiator::start(&self.inner.noise_secret, &key, &mut rand_core::OsRng)
                 .map_err(|e| format!("noise start: {e}"))?;
-        match self.request(peer, SessionFrame::Hello { lane, hello }).await? {
+        match self
+            .request(peer, SessionFrame::Hello { lane, hello })
+            .await?
+        {
             Some(reply) => init
                 .finish(&reply)
                 .map_err(|e| format!("noise handshake: {e}")),
@@ -485,7 +492,10 @@ impl SessionHub {
             if frames.is_empty() {
                 continue;
             }
-            if let Err(e) = self.request(peer, SessionFrame::Data { lane, frames }).await {
+            if let Err(e) = self
+                .request(peer, SessionFrame::Data { lane, frames })
+                .await
+            {
                 tracing::warn!(to, "session messages not delivered: {e}");
                 chan = None;
             }

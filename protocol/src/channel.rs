@@ -27,6 +27,8 @@ pub const NOISE_MAX_FRAME_BYTES: usize = 65_535;
 const TAG_BYTES: usize = 16;
 /// Length of the session id in front of each session message, bytes.
 pub const SESSION_ID_BYTES: usize = 32;
+/// A session id and one whole message of that session, as opened from a channel.
+pub type SessionMessage = ([u8; SESSION_ID_BYTES], Vec<u8>);
 /// Largest message on a channel: a session message and its session id.
 const MAX_CHANNEL_MESSAGE_BYTES: usize = MAX_SESSION_MESSAGE_BYTES + SESSION_ID_BYTES;
 /// Largest plaintext per frame (one flag byte + data).
@@ -227,15 +229,14 @@ impl PeerChannel {
 
     /// Decrypts one frame. Returns the session id and the whole session message when its last
     /// frame arrives.
-    pub fn open_session(
-        &mut self,
-        frame: &[u8],
-    ) -> Result<Option<([u8; SESSION_ID_BYTES], Vec<u8>)>, ChannelError> {
+    pub fn open_session(&mut self, frame: &[u8]) -> Result<Option<SessionMessage>, ChannelError> {
         let Some(mut plain) = self.open(frame)? else {
             return Ok(None);
         };
         if plain.len() < SESSION_ID_BYTES {
-            return Err(ChannelError::Frame("message shorter than a session id".into()));
+            return Err(ChannelError::Frame(
+                "message shorter than a session id".into(),
+            ));
         }
         let message = plain.split_off(SESSION_ID_BYTES);
         let mut sid = [0u8; SESSION_ID_BYTES];
@@ -418,7 +419,11 @@ mod tests {
     fn one_channel_carries_many_sessions_with_their_ids_authenticated() {
         let (mut a, mut b) = pair();
         let largest = vec![5u8; MAX_SESSION_MESSAGE_BYTES];
-        for (sid, msg) in [([1u8; 32], &b"first"[..]), ([2; 32], &largest), ([1; 32], b"")] {
+        for (sid, msg) in [
+            ([1u8; 32], &b"first"[..]),
+            ([2; 32], &largest),
+            ([1; 32], b""),
+        ] {
             let mut got = None;
             for f in a.seal_session(&sid, msg).unwrap() {
                 got = b.open_session(&f).unwrap();
@@ -431,7 +436,10 @@ mod tests {
         for i in 0..frame.len() {
             let mut f = frame.clone();
             f[i] ^= 1;
-            assert!(pair().1.open_session(&f).is_err(), "tampered byte {i} accepted");
+            assert!(
+                pair().1.open_session(&f).is_err(),
+                "tampered byte {i} accepted"
+            );
         }
         assert_eq!(
             pair().1.open_session(&frame).unwrap().unwrap(),
