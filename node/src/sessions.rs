@@ -9,7 +9,9 @@
 //!   the messages of many sessions share each request; when idle a message leaves at once. A
 //!   failed request drops the channel (its nonces may no longer agree) and the next message
 //!   opens a new one; the messages of the failed request are not resent (a duplicate could make
-//!   a session blame an honest peer), so their sessions time out and are retried.
+//!   a session blame an honest peer), so their sessions time out and are retried — except when
+//!   the peer answers that it has no channel on that lane (it restarted, or is a new host in a
+//!   replaced node's place): it opened none of them, so they go again, once, on a new channel.
 //! - Inbound: a `Hello` from node N is answered only with N's pinned key (KK fails otherwise) and
 //!   replaces N's channel on that lane here; data frames decrypt with N's channel and the sender is the
 //!   authenticated node, never a field of the message. A frame that fails to decrypt closes the
@@ -54,6 +56,10 @@ const HANDSHAKE_RETRY: Duration = Duration::from_millis(200);
 /// so its messages stay in order; several lanes keep several requests in flight per peer, so a
 /// loaded peer's round trip (or one large message) holds up fewer sessions.
 const LANES: u8 = 4;
+/// The answer to frames on a lane with no channel here (this node restarted, or it is a new
+/// host in the place of a replaced one): none of them was opened, so the sender may open a new
+/// channel and send the same messages again.
+const NO_CHANNEL: &str = "no channel from this sender on this lane: handshake first";
 /// Sessions remembered as over here (their late messages are dropped).
 const FINISHED_REMEMBERED: usize = 4096;
 /// Longest any session may run, however steadily its messages arrive.
@@ -70,6 +76,8 @@ struct Queued {
     message: Vec<u8>,
     /// Dropped unsent after this (the session's deadline, at most [`EARLY_TTL`] from queueing).
     expires: Instant,
+    /// Sent once already to a peer that had no channel (it is sent again at most once).
+    resent: bool,
 }
 
 /// Cloneable hub.
@@ -295,7 +303,7 @@ impl SessionHub {
                 for f in frames {
                     let opened = match st.inbound.get_mut(&(from, lane)) {
                         Some(chan) => chan.open_session(&f),
-                        None => return Err("no channel from this sender: handshake first".into()),
+                        None => return Err(NO_CHANNEL.into()),
                     };
                     match opened {
                         Ok(None) => {}
@@ -360,6 +368,7 @@ impl SessionHub {
             sid,
             message,
             expires: deadline.min(Instant::now() + EARLY_TTL),
+            resent: false,
         };
         let lane = sid[0] % LANES;
         let mut st = self.state();
@@ -463,6 +472,7 @@ impl SessionHub {
                 },
             };
             let mut frames = Vec::new();
+            let mut sealed = Vec::new();
             let mut bytes = 0usize;
             let mut broken = false;
             while let Some(q) = pending.front() {
@@ -474,6 +484,7 @@ impl SessionHub {
                     Ok(fs) => {
                         bytes += fs.iter().map(Vec::len).sum::<usize>();
                         frames.extend(fs);
+                        sealed.push(q);
                     }
                     Err(e @ channel::ChannelError::TooLarge { .. }) => {
                         tracing::warn!(to, "session message dropped: {e}");
@@ -492,12 +503,25 @@ impl SessionHub {
             if frames.is_empty() {
                 continue;
             }
-            if let Err(e) = self
+            match self
                 .request(peer, SessionFrame::Data { lane, frames })
                 .await
             {
-                tracing::warn!(to, "session messages not delivered: {e}");
-                chan = None;
+                Ok(_) => {}
+                Err(e) if e == NO_CHANNEL => {
+                    // The peer opened none of these frames (it restarted, or a new host took
+                    // its place): open a new channel and send them again, once.
+                    tracing::info!(to, lane, "peer has no session channel: opening a new one");
+                    chan = None;
+                    for mut q in sealed.into_iter().rev().filter(|q| !q.resent) {
+                        q.resent = true;
+                        pending.push_front(q);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(to, "session messages not delivered: {e}");
+                    chan = None;
+                }
             }
         }
     }
