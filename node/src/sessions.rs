@@ -70,6 +70,25 @@ type Inbox = std::sync::mpsc::Sender<(NodeId, Vec<u8>)>;
 /// Messages that arrived before their session started here, with the time of the first.
 type Early = (Instant, Vec<(NodeId, Vec<u8>)>);
 
+/// Why a request to a peer failed.
+#[derive(Debug)]
+enum SendError {
+    /// It never left this node (the peer is not connected): nothing was delivered.
+    NotSent(String),
+    /// The peer answered with an error.
+    Refused(String),
+    /// Lost on the way or unanswered: some of it may have been delivered.
+    Lost(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::NotSent(e) | SendError::Refused(e) | SendError::Lost(e) => f.write_str(e),
+        }
+    }
+}
+
 /// A message waiting for this node's channel to its peer.
 struct Queued {
     sid: Sid,
@@ -388,16 +407,26 @@ impl SessionHub {
             .spawn(async move { this.link(to, lane, rx).await });
     }
 
-    async fn request(&self, peer: PeerId, frame: SessionFrame) -> Result<Option<Vec<u8>>, String> {
+    async fn request(
+        &self,
+        peer: PeerId,
+        frame: SessionFrame,
+    ) -> Result<Option<Vec<u8>>, SendError> {
         match self
             .inner
             .p2p
             .request(peer, PeerRequest::Session(frame), FRAME_TIMEOUT)
             .await
         {
-            Ok(PeerResponse::Session(r)) => r,
-            Ok(_) => Err("peer answered with the wrong message".into()),
-            Err(e) => Err(e.to_string()),
+            Ok(PeerResponse::Session(Ok(r))) => Ok(r),
+            Ok(PeerResponse::Session(Err(e))) => Err(SendError::Refused(e)),
+            Ok(_) => Err(SendError::Lost(
+                "peer answered with the wrong message".into(),
+            )),
+            Err(e @ mpc_consensus::network::TransportError::Unreachable(_)) => {
+                Err(SendError::NotSent(e.to_string()))
+            }
+            Err(e) => Err(SendError::Lost(e.to_string())),
         }
     }
 
@@ -414,7 +443,8 @@ impl SessionHub {
                 .map_err(|e| format!("noise start: {e}"))?;
         match self
             .request(peer, SessionFrame::Hello { lane, hello })
-            .await?
+            .await
+            .map_err(|e| e.to_string())?
         {
             Some(reply) => init
                 .finish(&reply)
@@ -508,7 +538,21 @@ impl SessionHub {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if e == NO_CHANNEL => {
+                Err(SendError::NotSent(e)) => {
+                    // Never left this node (the peer is not connected: restarting, or a new
+                    // host still connecting): keep the messages for a new channel. The sealed
+                    // frames used up this channel's nonces, so it goes too.
+                    if !failing {
+                        tracing::warn!(to, "session channel: {e}; retrying");
+                        failing = true;
+                    }
+                    chan = None;
+                    for q in sealed.into_iter().rev() {
+                        pending.push_front(q);
+                    }
+                    tokio::time::sleep(HANDSHAKE_RETRY).await;
+                }
+                Err(SendError::Refused(e)) if e == NO_CHANNEL => {
                     // The peer opened none of these frames (it restarted, or a new host took
                     // its place): open a new channel and send them again, once.
                     tracing::info!(to, lane, "peer has no session channel: opening a new one");
