@@ -188,7 +188,22 @@ fn a_node_is_added_another_removed_and_the_new_committee_signs_with_the_same_add
             "node {n} still talks to the removed node: {s}"
         );
     }
-    assert_eq!(c.status(gone).unwrap()["removed"], true);
+    // The removed node says so once it applied its removal. The staying nodes cut it off as soon
+    // as they apply it, which can be before the leader's next heartbeat told the removed node
+    // that the entry is committed: then it never learns (seen once in a few runs; noted on issue
+    // 15). Either way it is out: removed, or talking to nobody.
+    wait_until(Duration::from_secs(15), || {
+        let s = c.status(gone).unwrap();
+        s["removed"] == true
+            || s["connected_peers"]
+                .as_array()
+                .is_some_and(|p| p.is_empty())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", c.status(gone).unwrap()));
+    eprintln!(
+        "--> the removed node's own status: removed = {}",
+        c.status(gone).unwrap()["removed"]
+    );
 
     // 3. One more genesis node stops: the other one and node 4 sign on every chain.
     let stopped = staying
