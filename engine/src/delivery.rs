@@ -29,22 +29,16 @@ pub struct Deliveries {
 impl Deliveries {
     /// Starts delivering `report`; returns its delivery id (the caller proposes it now).
     pub fn start(&mut self, report: Report) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.pending.insert(
-            id,
-            Pending {
-                report,
-                failures: 0,
-                retry_at_ms: None,
-            },
-        );
-        id
+        self.insert(report, None)
     }
 
     /// Starts delivering `report` at `at_ms` (not now): proposed then by [`Deliveries::due`] if
     /// the log still needs it, dropped otherwise. Returns its delivery id.
     pub fn start_at(&mut self, report: Report, at_ms: u64) -> u64 {
+        self.insert(report, Some(at_ms))
+    }
+
+    fn insert(&mut self, report: Report, retry_at_ms: Option<u64>) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(
@@ -52,7 +46,7 @@ impl Deliveries {
             Pending {
                 report,
                 failures: 0,
-                retry_at_ms: Some(at_ms),
+                retry_at_ms,
             },
         );
         id

@@ -9,6 +9,7 @@ use mpc_custody::state::RecordKey;
 use mpc_custody::RequestStatus;
 use mpc_engine::{Action, Changed, Engine, Input, Job, SessionOutcome};
 use mpc_protocol::chain::{Chain, Network};
+use sim::sign_start;
 
 fn presign_starts(actions: &[Action]) -> usize {
     actions
@@ -23,16 +24,6 @@ fn presign_starts(actions: &[Action]) -> usize {
             )
         })
         .count()
-}
-
-fn sign_start(actions: &[Action]) -> Option<Job> {
-    actions.iter().find_map(|a| match a {
-        Action::Start {
-            job: job @ Job::Sign { .. },
-            ..
-        } => Some(job.clone()),
-        _ => None,
-    })
 }
 
 #[test]
@@ -59,14 +50,9 @@ fn presigning_waits_until_the_interactive_signature_is_done() {
         .request_id;
     s.approve(11, &rid);
     s.approve(12, &rid);
-    assert!(
-        s.run_until(60_000, |s| s
-            .reference_state()
-            .request(&rid)
-            .is_some_and(|r| r.status == RequestStatus::Signing)),
-        "the request never reached signing: {}",
-        s.summary()
-    );
+    s.run_until_request(&rid, "reached signing", |r| {
+        r.status == RequestStatus::Signing
+    });
     let state = s.reference_state().clone();
     let attempt = state
         .request(&rid)

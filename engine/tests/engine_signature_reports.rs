@@ -7,17 +7,8 @@
 mod sim;
 
 use mpc_custody::{Report, RequestStatus};
-use mpc_engine::{Action, Changed, Engine, Input, Job, SessionOutcome, BACKUP_SIGNATURE_REPORT_MS};
-
-fn sign_start(actions: &[Action]) -> Option<Job> {
-    actions.iter().find_map(|a| match a {
-        Action::Start {
-            job: job @ Job::Sign { .. },
-            ..
-        } => Some(job.clone()),
-        _ => None,
-    })
-}
+use mpc_engine::{Action, Changed, Engine, Input, SessionOutcome, BACKUP_SIGNATURE_REPORT_MS};
+use sim::sign_start;
 
 fn signature_proposals(actions: &[Action]) -> usize {
     actions
@@ -50,14 +41,7 @@ fn only_the_first_signer_proposes_at_once_the_others_back_it_up() {
     let rid = s.requests()[0].request_id.clone();
     s.approve(11, &rid);
     s.approve(12, &rid);
-    assert!(
-        s.run_until(60_000, |s| s
-            .reference_state()
-            .request(&rid)
-            .is_some_and(|r| r.current_attempt().is_some())),
-        "the request never reached signing: {}",
-        s.summary()
-    );
+    s.run_until_request(&rid, "reached signing", |r| r.current_attempt().is_some());
     let signing = s.reference_state().clone();
     let attempt = signing
         .request(&rid)
@@ -65,14 +49,7 @@ fn only_the_first_signer_proposes_at_once_the_others_back_it_up() {
         .current_attempt()
         .unwrap()
         .clone();
-    assert!(
-        s.run_until(60_000, |s| s
-            .reference_state()
-            .request(&rid)
-            .is_some_and(|r| r.status == RequestStatus::Signed)),
-        "the request never signed: {}",
-        s.summary()
-    );
+    s.run_until_request(&rid, "signed", |r| r.status == RequestStatus::Signed);
     let signed = s.reference_state().clone();
     let now = s.now_ms;
     let first = attempt.signers[0];

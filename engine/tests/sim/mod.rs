@@ -525,6 +525,20 @@ impl Sim {
         );
     }
 
+    /// Runs until request `rid` satisfies `done` in the reference state (up to 60 s of simulated
+    /// time); panics naming `what` otherwise.
+    #[allow(dead_code)]
+    pub fn run_until_request(&mut self, rid: &str, what: &str, done: impl Fn(&Request) -> bool) {
+        assert!(
+            self.run_until(60_000, |s| s
+                .reference_state()
+                .request(rid)
+                .is_some_and(&done)),
+            "request {rid} never {what}: {}",
+            self.summary()
+        );
+    }
+
     /// `who` approves request `rid` with the digest the reference state shows.
     pub fn approve(&mut self, who: u8, rid: &str) {
         let digest = self
@@ -1435,6 +1449,18 @@ fn frost_public<C: frost_core::Ciphersuite>(pkp: &PublicKeyPackage<C>) -> Vec<u8
 }
 
 /// SHA-256 over every record of a state (key and value, CBOR, in key order) and its clock.
+/// The signing job among an engine's actions, if it starts one.
+#[allow(dead_code)]
+pub fn sign_start(actions: &[Action]) -> Option<Job> {
+    actions.iter().find_map(|a| match a {
+        Action::Start {
+            job: job @ Job::Sign { .. },
+            ..
+        } => Some(job.clone()),
+        _ => None,
+    })
+}
+
 pub fn state_hash(s: &CustodyState) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
