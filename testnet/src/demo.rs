@@ -294,10 +294,7 @@ pub fn setup(
         )?;
     }
     let rules = PolicyRules {
-        approvers: ["alice", "bob", "carol"]
-            .iter()
-            .map(|u| UserId(u.to_string()))
-            .collect(),
+        approvers: approvers(),
         threshold: 2,
         whitelist_required: true,
         limits: vec![
@@ -581,15 +578,20 @@ pub fn transfers(
     Ok(results)
 }
 
+/// The demo's approvers (2 of them approve a request).
+fn approvers() -> Vec<UserId> {
+    ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| UserId(u.to_string()))
+        .collect()
+}
+
 /// Replaces the demo vault's policy by one that approves, on submission, every request of at
 /// most `max` (smallest units) of each listed asset (benchmarks and load tests: no human in
 /// the loop); the address book stays required.
 pub fn auto_approve(net: &Net, org: &str, vault: &str, max: &[(&str, u128)]) -> anyhow::Result<()> {
     let rules = PolicyRules {
-        approvers: ["alice", "bob", "carol"]
-            .iter()
-            .map(|u| UserId(u.to_string()))
-            .collect(),
+        approvers: approvers(),
         threshold: 2,
         whitelist_required: true,
         limits: vec![],
