@@ -178,9 +178,16 @@ fn every_2_of_3_subset_signs_from_presignatures() {
     sign_with_presignatures(c_2_of_3(), &[PartyIndex(1), PartyIndex(3)], &[], 20);
 }
 
+/// Every 2-of-3 subset is covered above; for 3-of-5, four subsets in which every party signs,
+/// with the lowest and the highest index both in and out (each presigning of three costs ≈ 11 s
+/// of CI in a debug build; all ten subsets took 110 s).
 #[test]
-fn every_3_of_5_subset_signs_from_presignatures() {
-    for (i, s) in sim::subsets(&parties(5), 3).iter().enumerate() {
+fn spread_of_3_of_5_subsets_signs_from_presignatures() {
+    let all = sim::subsets(&parties(5), 3);
+    let spread =
+        [[1, 2, 3], [3, 4, 5], [1, 4, 5], [2, 3, 5]].map(|ids| ids.map(PartyIndex).to_vec());
+    for (i, s) in spread.iter().enumerate() {
+        assert!(all.contains(s));
         sign_with_presignatures(c_3_of_5(), s, &[44, 0, 1], 30 + i as u8);
     }
 }
