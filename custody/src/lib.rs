@@ -75,7 +75,10 @@ pub use policy::{
     AutoApprove, FeeCap, LimitAction, Policy, PolicyRules, SpendLimit, DEFAULT_REQUEST_TTL_SECS,
     MAX_APPROVERS, MAX_LIMITS, MAX_WINDOW_SECS,
 };
-pub use pool::{presig_store_key, PresigPool, PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
+pub use pool::{
+    presig_store_key, PresigPool, PRESIG_DEMAND_WINDOW_MS, PRESIG_MAX_FAILURES, PRESIG_POOL_MAX,
+    PRESIG_POOL_MIN,
+};
 pub use report::{report_message, Report, ReportBody, SignedReport};
 pub use request::{
     attempt_deadline_ms, check_approval, intent_digest, Request, RequestStatus, SignAttempt,

@@ -3,10 +3,15 @@
 use crate::ids::{presign_session, NodeId};
 use crate::types::WalletId;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// ECDSA presignatures kept ready per ECDSA wallet (for the wallet's pool signer set).
-pub const PRESIG_POOL_TARGET: usize = 4;
+/// Fewest ECDSA presignatures kept ready (or being made) per ECDSA wallet.
+pub const PRESIG_POOL_MIN: usize = 4;
+/// Most ECDSA presignatures kept ready (or being made) per ECDSA wallet.
+pub const PRESIG_POOL_MAX: usize = 32;
+/// A pool holds as many presignatures as its wallet's requests asked for in this much log
+/// time before the latest request (at least [`PRESIG_POOL_MIN`], at most [`PRESIG_POOL_MAX`]).
+pub const PRESIG_DEMAND_WINDOW_MS: u64 = 10 * 60 * 1000;
 /// Consecutive presigning failures after which a pool stops refilling until its wallet's next
 /// request (so a node that is down does not cause endless failing sessions).
 pub const PRESIG_MAX_FAILURES: u32 = 3;
@@ -36,6 +41,19 @@ pub struct PresigPool {
     /// The vault's key-share epoch these presignatures are made from.
     #[serde(default)]
     pub epoch: u32,
+    /// Log time of each presignature the wallet's recent requests asked for (one entry per
+    /// message to sign, whether the pool had it or not; at most [`PRESIG_POOL_MAX`], those older
+    /// than [`PRESIG_DEMAND_WINDOW_MS`] before the latest request dropped).
+    #[serde(default)]
+    pub demand: VecDeque<u64>,
+    /// Presignatures to keep ready or being made: the recent demand, within
+    /// [`PRESIG_POOL_MIN`]..=[`PRESIG_POOL_MAX`].
+    #[serde(default = "min_target")]
+    pub target: usize,
+}
+
+fn min_target() -> usize {
+    PRESIG_POOL_MIN
 }
 
 impl PresigPool {
@@ -50,6 +68,8 @@ impl PresigPool {
             used: 0,
             failures_in_row: 0,
             epoch: 0,
+            demand: VecDeque::new(),
+            target: PRESIG_POOL_MIN,
         };
         p.top_up();
         p
@@ -60,7 +80,8 @@ impl PresigPool {
         if self.failures_in_row >= PRESIG_MAX_FAILURES {
             return;
         }
-        while self.ready.len() + self.generating.len() < PRESIG_POOL_TARGET {
+        let target = self.target.clamp(PRESIG_POOL_MIN, PRESIG_POOL_MAX);
+        while self.ready.len() + self.generating.len() < target {
             self.generating.insert(self.next_seq, BTreeSet::new());
             self.next_seq += 1;
         }
@@ -75,6 +96,23 @@ impl PresigPool {
         self.failures_in_row = 0;
         self.epoch = epoch;
         self.top_up();
+    }
+
+    /// A request for `messages` signatures arrived at log time `now_ms`: the pool's target
+    /// becomes the number asked for in the last [`PRESIG_DEMAND_WINDOW_MS`] (a wallet that
+    /// signs often keeps more ready, an idle one the minimum). Does not schedule; see
+    /// [`PresigPool::top_up`].
+    pub fn note_demand(&mut self, now_ms: u64, messages: usize) {
+        for _ in 0..messages.min(PRESIG_POOL_MAX) {
+            self.demand.push_back(now_ms);
+        }
+        let cutoff = now_ms.saturating_sub(PRESIG_DEMAND_WINDOW_MS);
+        while self.demand.len() > PRESIG_POOL_MAX
+            || self.demand.front().is_some_and(|t| *t < cutoff)
+        {
+            self.demand.pop_front();
+        }
+        self.target = self.demand.len().clamp(PRESIG_POOL_MIN, PRESIG_POOL_MAX);
     }
 
     /// Removes and returns `n` usable presignatures (lowest first), or none if fewer are ready.
@@ -104,4 +142,72 @@ impl PresigPool {
 /// Share-store key of presignature `seq` of `wallet_id`'s pool.
 pub fn presig_store_key(wallet_id: &str, seq: u64) -> String {
     format!("presig/{wallet_id}/{seq}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    #[test]
+    fn the_pool_follows_the_demand_of_the_last_ten_minutes_within_its_bounds() {
+        let mut p = PresigPool::new("w", vec![1, 2]);
+        assert_eq!(
+            (p.target, p.generating.len()),
+            (PRESIG_POOL_MIN, PRESIG_POOL_MIN)
+        );
+        // Ten single-message requests one minute apart: the target grows to ten, and the pool
+        // schedules up to it (three ready ones count).
+        for i in 0..10 {
+            p.note_demand(i * MIN, 1);
+        }
+        assert_eq!(p.target, 10);
+        p.ready.extend([100, 101, 102]);
+        p.top_up();
+        assert_eq!(p.ready.len() + p.generating.len(), 10);
+        // Eleven minutes of quiet, then one request: only it is recent; back to the minimum.
+        p.note_demand(20 * MIN, 1);
+        assert_eq!(p.target, PRESIG_POOL_MIN);
+        // Nothing already scheduled or made is dropped; nothing more is scheduled.
+        let before = p.ready.len() + p.generating.len();
+        p.top_up();
+        assert_eq!(p.ready.len() + p.generating.len(), before);
+        // A Bitcoin transaction with 100 inputs counts as 100, but the pool stops at the maximum
+        // and remembers no more than that many.
+        p.note_demand(21 * MIN, 100);
+        assert_eq!(p.target, PRESIG_POOL_MAX);
+        assert_eq!(p.demand.len(), PRESIG_POOL_MAX);
+        p.generating.clear();
+        p.ready.clear();
+        p.top_up();
+        assert_eq!(p.generating.len(), PRESIG_POOL_MAX);
+    }
+
+    #[test]
+    fn a_pool_stored_before_demand_sizing_reads_with_the_minimum_target() {
+        #[derive(Serialize)]
+        struct Old {
+            wallet_id: String,
+            signers: Vec<NodeId>,
+            next_seq: u64,
+            generating: BTreeMap<u64, BTreeSet<NodeId>>,
+            ready: BTreeSet<u64>,
+            used: u64,
+            failures_in_row: u32,
+        }
+        let old = Old {
+            wallet_id: "w".into(),
+            signers: vec![1, 2],
+            next_seq: 4,
+            generating: BTreeMap::new(),
+            ready: [0, 1, 2, 3].into(),
+            used: 0,
+            failures_in_row: 0,
+        };
+        let json = serde_json::to_vec(&old).unwrap();
+        let p: PresigPool = serde_json::from_slice(&json).unwrap();
+        assert_eq!(p.target, PRESIG_POOL_MIN);
+        assert!(p.demand.is_empty());
+    }
 }

@@ -142,7 +142,8 @@ pub struct StartArgs {
     /// Raft heartbeat interval, ms.
     #[arg(long, default_value_t = 100)]
     pub heartbeat_ms: u64,
-    /// Raft election timeout lower bound, ms (upper bound is 1.6×).
+    /// Raft election timeout lower bound, ms (upper bound is 1.6×, which is also the leader
+    /// lease; decision 0030).
     #[arg(long, default_value_t = 400)]
     pub election_timeout_ms: u64,
     /// Log as JSON lines instead of text.

@@ -14,6 +14,7 @@ use mpc_consensus::raft::{NodeId, PeerNode, Raft};
 use mpc_consensus::rpc::{RaftRpc, RaftRpcReply};
 use mpc_consensus::rpc_guard::RpcGuard;
 
+pub mod failover;
 mod membership;
 use mpc_consensus::store::{proposal_hash, StateMachineStore};
 use mpc_custody::command::{SignedCommand, VerifiedCommand};
@@ -89,6 +90,9 @@ struct Inner {
     write_limiter: crate::rate_limit::WriteLimiter,
     read_limiter: crate::rate_limit::KeyLimiter,
     console: crate::console::Sessions,
+    /// Wakes a pending campaign (see `failover`): this node refused a candidate whose log is
+    /// shorter than its own.
+    campaign_now: tokio::sync::Notify,
 }
 
 /// Raft RPCs refused by the [`RpcGuard`], by kind (reported by `node_status`).
@@ -158,6 +162,7 @@ impl ClusterHandle {
                 write_limiter: crate::rate_limit::KeyLimiter::writes(),
                 console: Default::default(),
                 read_limiter: crate::rate_limit::KeyLimiter::reads(),
+                campaign_now: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -521,7 +526,16 @@ impl ClusterHandle {
             RaftRpc::Vote(_) => &self.inner.refused.vote,
             RaftRpc::InstallSnapshot(_) => &self.inner.refused.install_snapshot,
         };
+        let candidate_log = match &rpc {
+            RaftRpc::Vote(v) => Some(v.last_log_id),
+            _ => None,
+        };
         let reply = serve_rpc(&self.inner.raft, &self.inner.guard, sender, rpc, now_ms()).await;
+        if let (Some(theirs), RaftRpcReply::Vote(Ok(answer))) = (candidate_log, &reply) {
+            if !answer.vote_granted && answer.last_log_id > theirs {
+                self.refused_a_shorter_log();
+            }
+        }
         if let RaftRpcReply::Refused(why) = &reply {
             let n = kind.fetch_add(1, Ordering::Relaxed);
             // Warn on the first refusal and every 100th after it: a peer retrying a refused

@@ -187,6 +187,7 @@ async fn start_services(
         cluster.clone(),
         peers.clone(),
     ));
+    tokio::spawn(cluster.clone().campaign_when_the_leader_goes());
     let hub = SessionHub::new(node_id, identity.noise_secret().clone(), peers, p2p);
     let runner = Runner::new(
         cluster.clone(),

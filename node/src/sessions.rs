@@ -26,11 +26,14 @@ use mpc_consensus::raft::NodeId;
 use mpc_protocol::channel::{self, PeerChannel};
 use mpc_protocol::session::{PartyIndex, Recipient, Session, SessionError, Step};
 use rand_core::{CryptoRng, RngCore};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
+
+mod progress;
+use progress::{Progress, PEER_GONE};
 
 // Per-peer bounds: an authenticated peer can make this node keep state for sessions that have
 // not started here (or never will). Everything such a peer can grow is bounded per peer, so one
@@ -64,6 +67,8 @@ const NO_CHANNEL: &str = "no channel from this sender on this lane: handshake fi
 const FINISHED_REMEMBERED: usize = 4096;
 /// Longest any session may run, however steadily its messages arrive.
 const MAX_SESSION: Duration = Duration::from_secs(15 * 60);
+/// How often a waiting session looks at its participants' connections.
+const GONE_CHECK: Duration = Duration::from_millis(250);
 
 type Sid = [u8; 32];
 type Inbox = std::sync::mpsc::Sender<(NodeId, Vec<u8>)>;
@@ -570,6 +575,14 @@ impl SessionHub {
         }
     }
 
+    /// Whether `node` has an established connection to this node.
+    fn connected(&self, node: NodeId) -> bool {
+        self.inner
+            .peers
+            .get(node)
+            .is_some_and(|p| self.inner.p2p.is_connected(&p.peer))
+    }
+
     /// Sends a session's outgoing messages: to every other party, or to one.
     fn send_outgoing(
         &self,
@@ -609,11 +622,31 @@ impl SessionHub {
         idle: Duration,
     ) -> Result<S::Output, RunError> {
         let inbox = self.register(sid);
-        let result = self.drive(sid, parties, session, rng, idle, &inbox);
+        let result = self.drive(sid, parties, session, rng, idle, None, &inbox);
         self.unregister(sid);
         result
     }
 
+    /// As [`SessionHub::run`], and fails as soon as a participant has had no connection to
+    /// this node for `PEER_GONE` (3 s), naming it unresponsive. For signing: a signer that
+    /// crashed or restarted cannot finish its session, and the request's next attempt should go
+    /// to other signers now rather than after the idle timeout. (DKG, aux info and refresh keep
+    /// waiting: a node restarted within their idle timeout rejoins them from the log.)
+    pub fn run_while_connected<S: Session, R: RngCore + CryptoRng>(
+        &self,
+        sid: Sid,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        session: &mut S,
+        rng: &mut R,
+        idle: Duration,
+    ) -> Result<S::Output, RunError> {
+        let inbox = self.register(sid);
+        let result = self.drive(sid, parties, session, rng, idle, Some(PEER_GONE), &inbox);
+        self.unregister(sid);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn drive<S: Session, R: RngCore + CryptoRng>(
         &self,
         sid: Sid,
@@ -621,6 +654,7 @@ impl SessionHub {
         session: &mut S,
         rng: &mut R,
         idle: Duration,
+        peer_gone: Option<Duration>,
         inbox: &std::sync::mpsc::Receiver<(NodeId, Vec<u8>)>,
     ) -> Result<S::Output, RunError> {
         let me = self.inner.me;
@@ -638,8 +672,20 @@ impl SessionHub {
             if left.is_zero() {
                 return Err(progress.timed_out());
             }
-            let Ok((from, bytes)) = inbox.recv_timeout(left) else {
-                return Err(progress.timed_out());
+            let (from, bytes) = match inbox.recv_timeout(left.min(GONE_CHECK)) {
+                Ok(m) => m,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(after) = peer_gone {
+                        let now = Instant::now();
+                        if let Some(gone) = progress.gone(now, after, |n| self.connected(n)) {
+                            return Err(progress.peer_gone(gone, now));
+                        }
+                    }
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(progress.timed_out());
+                }
             };
             let Some(party) = parties.get(&from).copied() else {
                 tracing::warn!(from, "message from a node outside the session");
@@ -668,63 +714,5 @@ impl SessionHub {
                 }
             }
         }
-    }
-}
-
-/// A running session's view of its peers and of time: who has been heard from, when the last
-/// participant's message came, and the session's hard deadline.
-struct Progress {
-    others: Vec<NodeId>,
-    heard: BTreeSet<NodeId>,
-    deadline: Instant,
-    last_message: Instant,
-}
-
-impl Progress {
-    fn new(others: Vec<NodeId>) -> Self {
-        let now = Instant::now();
-        Progress {
-            others,
-            heard: BTreeSet::new(),
-            deadline: now + MAX_SESSION,
-            last_message: now,
-        }
-    }
-
-    fn heard_from(&mut self, node: NodeId) {
-        self.heard.insert(node);
-        self.last_message = Instant::now();
-    }
-
-    /// How long to wait for the next message: until the idle timeout or the hard deadline.
-    fn wait_left(&self, idle: Duration) -> Duration {
-        let until = self.deadline.min(self.last_message + idle);
-        until.saturating_duration_since(Instant::now())
-    }
-
-    /// A failure naming the participants never heard from.
-    fn fail(&self, reason: String) -> RunError {
-        RunError {
-            reason,
-            culprits: Vec::new(),
-            unresponsive: self
-                .others
-                .iter()
-                .copied()
-                .filter(|n| !self.heard.contains(n))
-                .collect(),
-        }
-    }
-
-    fn timed_out(&self) -> RunError {
-        let why = if Instant::now() >= self.deadline {
-            format!("session timed out (ran {} s)", MAX_SESSION.as_secs())
-        } else {
-            format!(
-                "session timed out (no message for {:.0} s)",
-                self.last_message.elapsed().as_secs_f64()
-            )
-        };
-        self.fail(why)
     }
 }

@@ -148,27 +148,29 @@ fn leader_kill_elects_a_new_leader_fast_and_the_old_one_rejoins() {
         wait_until(Duration::from_secs(5), || orgs_on(&c, id) == vec!["before"]).unwrap();
     }
     let old = c.wait_for_leader(None, Duration::from_secs(5)).unwrap();
+    let survivor = (1..=3).find(|i| *i != old).unwrap();
+    let during = org_create(&c, "during", "k2");
     let killed_at = Instant::now();
     c.kill_node(old);
+    // A write sent at once through a survivor: the node retries until a new leader commits it.
+    c.client(survivor)
+        .call("org_create", json!({ "command": during }))
+        .unwrap();
+    let served = killed_at.elapsed();
     let new = c
         .wait_for_leader(Some(old), Duration::from_secs(10))
         .unwrap();
-    let failover = killed_at.elapsed();
-    println!("failover after kill -9 of leader {old}: new leader {new} in {failover:?}");
-    assert_ne!(new, old);
-    assert!(
-        failover < Duration::from_secs(2),
-        "failover took {failover:?}"
+    println!(
+        "failover after kill -9 of leader {old}: new leader {new}; a write sent at the kill committed after {served:?}"
     );
-
-    // Writes continue, through any surviving node.
-    let survivor = (1..=3).find(|i| *i != old && *i != new).unwrap();
-    c.client(survivor)
-        .call(
-            "org_create",
-            json!({ "command": org_create(&c, "during", "k2") }),
-        )
-        .unwrap();
+    assert_ne!(new, old);
+    // Issue 15 item 6 (decision 0030): the survivors campaign as soon as the leader's
+    // connection closes and the lease has run out, not after a further election timeout
+    // (1.15–1.4 s before).
+    assert!(
+        served < Duration::from_secs(1),
+        "the network served no write for {served:?} after the leader died"
+    );
 
     // The old leader rejoins and catches up.
     c.start_node(old).unwrap();

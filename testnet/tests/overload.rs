@@ -18,19 +18,30 @@ use std::time::{Duration, Instant};
 
 const ORG: &str = "overload";
 const VAULT: &str = "overload-vault";
+/// FROST requests in flight when the leader is killed.
+const IN_FLIGHT: u64 = 16;
 /// Requests in the burst: eight times the interactive slots (`MAX_INTERACTIVE_SIGNING` = 4).
 const BURST: u64 = 32;
 
 #[test]
 fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
-    let c = Cluster::start(3, 23_400).unwrap();
+    let mut c = Cluster::start(3, 23_400).unwrap();
     let endpoints: Vec<mpc_testnet::Endpoint> =
         c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
     let users = Users::random();
     let quiet = |_: &str| {};
     let wallets = demo::setup(&net, &users, ORG, VAULT, &quiet).unwrap();
-    demo::auto_approve(&net, ORG, VAULT, &[("ETH", 1_000_000_000_000_000_000)]).unwrap();
+    demo::auto_approve(
+        &net,
+        ORG,
+        VAULT,
+        &[
+            ("ETH", 1_000_000_000_000_000_000),
+            ("SOL", 1_000_000_000_000),
+        ],
+    )
+    .unwrap();
     let (_, w) = wallets
         .iter()
         .find(|(ch, _)| *ch == Chain::Ethereum)
@@ -125,4 +136,89 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         );
         assert!(hub["inbound_channels"].as_u64().unwrap() <= 8, "{hub}");
     }
+    failover_under_load(&mut c, &users, &wallets);
+}
+
+/// FROST requests in flight when the leader is killed (issue 15, item 6; decision 0030): the
+/// survivors elect a new leader as soon as the leader's connection closes and its lease has run
+/// out, a write sent at the kill commits within a second, and every request still signs.
+fn failover_under_load(c: &mut Cluster, users: &Users, wallets: &[(Chain, serde_json::Value)]) {
+    let (_, sol) = wallets
+        .iter()
+        .find(|(ch, _)| *ch == Chain::Solana)
+        .unwrap()
+        .clone();
+    let leader = c.wait_for_leader(None, Duration::from_secs(10)).unwrap();
+    let survivors: Vec<mpc_testnet::Endpoint> = c
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as u64 + 1 != leader)
+        .map(|(_, n)| n.endpoint.clone())
+        .collect();
+    let snet = Net::new(&survivors, &c.cluster_id, c.admin.clone());
+    let submit = |amount: u64| {
+        let (payload, extras) = demo::transfer_for(Chain::Solana, &sol, amount).unwrap();
+        let action = Action::RequestSubmit {
+            org_id: OrgId(ORG.into()),
+            wallet_id: sol["wallet_id"].as_str().unwrap().into(),
+            payload: hex::encode(payload),
+            extras,
+        };
+        let r = snet.write(&users.ivan, "request_submit", action).unwrap();
+        r["result"]["request"]["request_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string()
+    };
+    let mut ids: Vec<String> = (0..IN_FLIGHT).map(|i| submit(5_000 + i)).collect();
+    let killed_at = Instant::now();
+    c.kill_node(leader);
+    // A write sent at the kill, through a survivor, which retries until a new leader commits it.
+    ids.push(submit(6_000));
+    let served = killed_at.elapsed();
+    let mut left: Vec<String> = ids.clone();
+    while !left.is_empty() {
+        // (Generous: the bound asserted below is 12 s; this loop only keeps a broken run short.)
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(180),
+            "{} of {} requests not signed 180 s after the leader died: {left:?}",
+            left.len(),
+            ids.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(list) = snet.read("request_list", json!({ "org_id": ORG })) else {
+            continue;
+        };
+        for r in list["requests"].as_array().unwrap() {
+            let id = r["request_id"].as_str().unwrap_or_default();
+            match r["status"]["state"].as_str().unwrap_or_default() {
+                "signed" => left.retain(|l| l != id),
+                "failed" | "rejected" if ids.iter().any(|i| i == id) => {
+                    panic!("request {id} did not sign after the leader died: {r}")
+                }
+                _ => {}
+            }
+        }
+    }
+    eprintln!(
+        "--> leader {leader} killed with {IN_FLIGHT} FROST requests in flight: a write sent at the kill committed after {served:?}; all {} signed after {:.1} s",
+        ids.len(),
+        killed_at.elapsed().as_secs_f64()
+    );
+    // Idle, a write commits ≈ 0.75 s after the kill (e2e `cluster`); here the survivors are
+    // busy with the failing sessions, their retries and the pools' presigning on two cores, in a
+    // debug build: measured 0.75–1.04 s. The bound leaves room for a slower CI machine; without
+    // the campaign on a closed connection it is 1.0–1.4 s idle.
+    assert!(
+        served < Duration::from_millis(1_500),
+        "no write committed for {served:?} after the leader died"
+    );
+    // A signing session with the dead node fails once it has had no connection for 3 s and the
+    // request's next attempt avoids it (decision 0030), well before the 15 s idle timeout.
+    let all_signed = killed_at.elapsed();
+    assert!(
+        all_signed < Duration::from_secs(12),
+        "in-flight requests took {all_signed:?} to sign after the leader died"
+    );
 }

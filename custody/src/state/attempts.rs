@@ -44,7 +44,7 @@ impl CustodyState {
             _ => 1,
         };
         let ecdsa = wallet.is_some_and(|w| w.key_type == KeyType::EcdsaSecp256k1);
-        let from_pool = self.take_from_pool(req, attempt, messages, avoid);
+        let from_pool = self.take_from_pool(req, attempt, messages, avoid, at.now_ms);
         let (signers, presignatures) = match from_pool {
             Some(x) => x,
             None => (
@@ -86,17 +86,22 @@ impl CustodyState {
     }
 
     /// On a first attempt, `messages` presignatures of the wallet's pool and its signers, when
-    /// none of them is to be avoided and the pool holds enough. Any request also restarts a pool
-    /// paused by failures, and refills it.
+    /// none of them is to be avoided and the pool holds enough. A first attempt also counts as
+    /// demand (the pool's size follows it); any request restarts a pool paused by failures, and
+    /// refills it.
     fn take_from_pool(
         &mut self,
         req: &Request,
         attempt: u32,
         messages: usize,
         avoid: &BTreeSet<NodeId>,
+        now_ms: u64,
     ) -> Option<(Vec<NodeId>, Vec<u64>)> {
         let pool = self.presig_pools.get_mut(&req.wallet_id)?;
         let mut taken = None;
+        if attempt == 1 {
+            pool.note_demand(now_ms, messages);
+        }
         if attempt == 1 && !pool.signers.iter().any(|n| avoid.contains(n)) {
             let seqs = pool.take(messages);
             if !seqs.is_empty() {

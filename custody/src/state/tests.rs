@@ -123,6 +123,7 @@ mod lifecycle;
 mod networks;
 mod nodes;
 mod passkeys;
+mod pools;
 mod queue;
 mod reads;
 mod refresh;

@@ -17,10 +17,12 @@ use mpc_protocol::limits::MAX_GOSSIP_MESSAGE_BYTES;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Most commands queued for the event loop.
 const COMMAND_QUEUE: usize = 1024;
+/// Disconnections kept for a slow subscriber of [`P2pHandle::disconnects`].
+const DISCONNECT_QUEUE: usize = 64;
 /// How often disconnected member peers are dialled again.
 const REDIAL_INTERVAL: Duration = Duration::from_millis(1000);
 /// Timeout of one request-response exchange inside libp2p.
@@ -139,6 +141,7 @@ pub struct Inbound {
 pub struct P2pHandle {
     tx: mpsc::Sender<Command>,
     connected: Arc<RwLock<BTreeSet<PeerId>>>,
+    disconnects: broadcast::Sender<PeerId>,
     local_peer_id: PeerId,
 }
 
@@ -211,6 +214,12 @@ impl P2pHandle {
             .unwrap_or_default()
     }
 
+    /// Peers whose last connection closed, as they close (a slow receiver misses some: it
+    /// sees `Lagged`).
+    pub fn disconnects(&self) -> broadcast::Receiver<PeerId> {
+        self.disconnects.subscribe()
+    }
+
     /// This node's peer id.
     pub fn local_peer_id(&self) -> PeerId {
         self.local_peer_id
@@ -226,6 +235,7 @@ pub struct P2pEventLoop {
     peers: PeerTable,
     statuses: PeerStatusTable,
     connected: Arc<RwLock<BTreeSet<PeerId>>>,
+    disconnects: broadcast::Sender<PeerId>,
     topic: gossipsub::IdentTopic,
 }
 
@@ -249,9 +259,11 @@ impl P2pEventLoop {
         }
         let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let connected = Arc::new(RwLock::new(BTreeSet::new()));
+        let (disconnects, _) = broadcast::channel(DISCONNECT_QUEUE);
         let handle = P2pHandle {
             tx,
             connected: connected.clone(),
+            disconnects: disconnects.clone(),
             local_peer_id: local,
         };
         Ok((
@@ -263,6 +275,7 @@ impl P2pEventLoop {
                 peers,
                 statuses,
                 connected,
+                disconnects,
                 topic,
             },
             handle,
@@ -388,6 +401,8 @@ impl P2pEventLoop {
             } => {
                 tracing::info!(peer = %peer_id, "peer disconnected");
                 self.set_connected(peer_id, false);
+                // No receiver (yet) is not an error.
+                let _ = self.disconnects.send(peer_id);
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,

@@ -121,7 +121,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
                 "epoch": p.epoch,
                 "used": p.used,
                 "failures_in_row": p.failures_in_row,
-                "target": mpc_custody::PRESIG_POOL_TARGET,
+                "target": p.target,
             })),
             None => Err(RpcError::NotFound(format!(
                 "wallet '{id}' has no presignature pool (only ECDSA wallets do)"

@@ -10,6 +10,7 @@
 //! [`SessionHub`].
 
 mod aux;
+mod background;
 mod dkg;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
@@ -22,6 +23,7 @@ use crate::clock::now_ms;
 use crate::cluster::ClusterHandle;
 use crate::sessions::SessionHub;
 use crate::share_store::{RecordKind, ShareStore};
+use background::run_in_background;
 use mpc_consensus::raft::{NodeId, PeerNode};
 use mpc_custody::{report_message, Report, ReportBody, SignedReport};
 use mpc_engine::{
@@ -364,10 +366,19 @@ impl Runner {
             self.inner.signing_sessions.fetch_add(1, Ordering::Relaxed);
         }
         let this = self.clone();
+        // Presigning and aux info fill stores ahead of need: they run at the lowest CPU
+        // priority so that they never slow a signature or consensus (decision 0031).
+        let background = matches!(spec, SessionSpec::Presign { .. } | SessionSpec::Aux { .. });
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let run = this.clone();
-            let res = tokio::task::spawn_blocking(move || run.execute(&spec)).await;
+            let res = if background {
+                run_in_background(move || run.execute(&spec)).await
+            } else {
+                tokio::task::spawn_blocking(move || run.execute(&spec))
+                    .await
+                    .map_err(|e| e.to_string())
+            };
             let outcome = res.unwrap_or_else(|e| SessionOutcome::Failed {
                 reason: format!("session task: {e}"),
                 unresponsive: vec![],

@@ -127,10 +127,13 @@ impl Runner {
         )
         .map_err(|e| err(e.to_string()))?;
         let mut rng = fresh_rng().map_err(err)?;
-        let sig = self
-            .inner
-            .hub
-            .run(sid.0, parties, &mut session, &mut rng, SIGN_TIMEOUT)?;
+        let sig = self.inner.hub.run_while_connected(
+            sid.0,
+            parties,
+            &mut session,
+            &mut rng,
+            SIGN_TIMEOUT,
+        )?;
         Ok(ecdsa::signature_bytes(&sig))
     }
 
@@ -157,10 +160,13 @@ impl Runner {
         let mut session = ecdsa::sign(&sid, me, ps, keygen_indices, share, &path, digest, &mut rng)
             .map_err(|e| err(e.to_string()))?;
         let mut rng2 = fresh_rng().map_err(err)?;
-        let sig =
-            self.inner
-                .hub
-                .run(sid.0, parties, &mut session, &mut rng2, ECDSA_SIGN_TIMEOUT)?;
+        let sig = self.inner.hub.run_while_connected(
+            sid.0,
+            parties,
+            &mut session,
+            &mut rng2,
+            ECDSA_SIGN_TIMEOUT,
+        )?;
         Ok(ecdsa::signature_bytes(&sig))
     }
 
@@ -199,10 +205,13 @@ impl Runner {
         let mut session = FrostSignOnline::<C>::new(sid, me, ps, kp, pkp, message)
             .map_err(|e| err(e.to_string()))?;
         let mut rng = fresh_rng().map_err(err)?;
-        let sig = self
-            .inner
-            .hub
-            .run(sid.0, parties, &mut session, &mut rng, SIGN_TIMEOUT)?;
+        let sig = self.inner.hub.run_while_connected(
+            sid.0,
+            parties,
+            &mut session,
+            &mut rng,
+            SIGN_TIMEOUT,
+        )?;
         let _ = frost::identifier::<C>;
         sig.serialize().map_err(|e| err(e.to_string()))
     }

@@ -111,7 +111,8 @@ fn main() -> anyhow::Result<()> {
                     "wallet_presignatures",
                     json!({ "wallet_id": w["wallet_id"] }),
                 )?;
-                quiet &= p["ready"] == p["target"];
+                // Full: as many ready as the pool's (demand-sized) target, none being made.
+                quiet &= p["generating"] == 0 && p["ready"].as_u64() >= p["target"].as_u64();
             }
         }
         if quiet {

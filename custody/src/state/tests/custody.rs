@@ -608,18 +608,18 @@ pub(super) fn eth_payload() -> String {
 
 #[test]
 fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
-    use crate::{PRESIG_MAX_FAILURES, PRESIG_POOL_TARGET};
+    use crate::{PRESIG_MAX_FAILURES, PRESIG_POOL_MIN};
     let (mut h, _, _) = setup(two_of_three());
     let wid = eth_wallet(&mut h).wallet_id;
     // The Solana (FROST) wallet has no pool; the ECDSA one has the first presignatures scheduled.
     assert!(h.s.presig_pool("v1-solana-testnet-0").is_none());
     let pool = h.s.presig_pool(&wid).unwrap().clone();
-    assert_eq!(pool.generating.len(), PRESIG_POOL_TARGET);
+    assert_eq!(pool.generating.len(), PRESIG_POOL_MIN);
     assert!(pool.ready.is_empty());
     assert_eq!(pool.signers.len(), 2);
     let outsider = (1..=3).find(|n| !pool.signers.contains(n)).unwrap();
     let (s1, s2) = (pool.signers[0], pool.signers[1]);
-    assert_eq!(h.s.presig_work(s1).len(), PRESIG_POOL_TARGET);
+    assert_eq!(h.s.presig_work(s1).len(), PRESIG_POOL_MIN);
     assert!(h.s.presig_work(outsider).is_empty());
     let ready = |wallet_id: &str, seq: u64| Report::PresigReady {
         wallet_id: wallet_id.into(),
@@ -668,8 +668,11 @@ fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
     let pool = h.s.presig_pool(&wid).unwrap().clone();
     assert!(pool.ready.is_empty());
     assert_eq!(pool.used, 2);
-    assert_eq!(pool.generating.len(), PRESIG_POOL_TARGET);
+    assert_eq!(pool.generating.len(), PRESIG_POOL_MIN);
     assert_eq!(pool.next_seq, 6);
+    // Each first attempt counted as demand (two, so the target stays at the minimum).
+    assert_eq!(pool.demand.len(), 2);
+    assert_eq!(pool.target, PRESIG_POOL_MIN);
     // The job carries the presignature and where the signer keeps it.
     let job = h.s.signing_job(&ids[0], s1).unwrap();
     assert_eq!(job.presignatures, vec![(0, pool.store_key(0))]);
@@ -693,6 +696,8 @@ fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
     let r = h.request(&ids[0]);
     assert_eq!(r.attempts.len(), 2);
     assert!(r.attempts[1].presignatures.is_empty());
+    // A retry is not new demand.
+    assert_eq!(h.s.presig_pool(&wid).unwrap().demand.len(), 2);
 
     // Failures: each drops its number and schedules another, until the pool pauses.
     let failed = |seq: u64| Report::PresigFailed {
@@ -720,5 +725,5 @@ fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
     }
     let pool = h.s.presig_pool(&wid).unwrap();
     assert_eq!(pool.failures_in_row, PRESIG_MAX_FAILURES);
-    assert_eq!(pool.generating.len(), PRESIG_POOL_TARGET - 1, "paused");
+    assert_eq!(pool.generating.len(), PRESIG_POOL_MIN - 1, "paused");
 }
