@@ -207,8 +207,11 @@ impl StateMachineStore {
         }
     }
 
-    /// Runs `f` on the current custody state (read lock held for the duration).
+    /// Runs `f` on the current custody state (read lock held for the duration). A read from
+    /// inside `f` on the same thread is refused with an error: with a writer (apply) waiting
+    /// between the two, std's lock would deadlock the whole node.
     pub fn read<T>(&self, f: impl FnOnce(&CustodyState) -> T) -> Result<T, String> {
+        let _reading = ReadingHere::enter()?;
         let guard: RwLockReadGuard<'_, Inner> = self
             .inner
             .read()
@@ -472,6 +475,33 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 }
 
+std::thread_local! {
+    /// Whether this thread is inside [`StateMachineStore::read`].
+    static READING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as reading the state until dropped; refuses a nested read.
+struct ReadingHere;
+
+impl ReadingHere {
+    fn enter() -> Result<Self, String> {
+        if READING.with(|r| r.replace(true)) {
+            return Err(
+                "a state read inside another state read (refused: it could deadlock \
+                        against a waiting writer)"
+                    .into(),
+            );
+        }
+        Ok(ReadingHere)
+    }
+}
+
+impl Drop for ReadingHere {
+    fn drop(&mut self) {
+        READING.with(|r| r.set(false));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -491,6 +521,40 @@ mod tests {
             nodes: Default::default(),
             threshold: 2,
         }
+    }
+
+    /// A state read inside another on the same thread is refused with an error, never taken:
+    /// with an apply waiting for the write lock between the two, std's lock deadlocks — a
+    /// `request_subscribe` did exactly that and hung a node under load (session 15). The
+    /// writer here waits on another thread while the nested read is attempted; without the
+    /// guard this test never finishes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nested_state_read_is_refused_instead_of_deadlocking_against_a_writer() {
+        let admin = SigningKey::from_bytes(&[1; 32]);
+        let dir = tempfile::tempdir().unwrap();
+        let (_log, sm) = crate::store::open(&dir.path().join("db"), genesis(&admin))
+            .await
+            .unwrap();
+        let writer_waiting = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let nested = sm
+            .read(|_| {
+                let (sm2, w) = (sm.clone(), writer_waiting.clone());
+                let writer = std::thread::spawn(move || {
+                    w.wait();
+                    // Blocks until the outer read ends (a writer queued behind a reader).
+                    sm2.take_changes();
+                });
+                writer_waiting.wait();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let inner = sm.read(|_| ());
+                (inner, writer)
+            })
+            .unwrap();
+        let (inner, writer) = nested;
+        assert!(inner.unwrap_err().contains("inside another state read"));
+        writer.join().unwrap();
+        // The guard is released: reads work again.
+        assert!(sm.read(|_| ()).is_ok());
     }
 
     /// The custody state is persisted record by record and never decoded as one blob: a state

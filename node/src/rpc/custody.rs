@@ -269,11 +269,12 @@ async fn subscribe(
     };
     let filter = q.request_id;
     // Only requests of organisations whose book the reader may read, checked at each event
-    // against the membership then in force (a member removed stops receiving).
-    let wanted = |r: &Request| {
+    // against the membership then in force (a member removed stops receiving). Takes the
+    // state it checks against: one read, never a read inside another (that deadlocked the node
+    // against a waiting apply).
+    let wanted = |s: &mpc_custody::state::CustodyState, r: &Request| {
         filter.as_deref().is_none_or(|f| r.request_id == f)
-            && c.read_state(|s| s.may_read(&reader, &r.org_id, ReadScope::Book).is_ok())
-                .unwrap_or(false)
+            && s.may_read(&reader, &r.org_id, ReadScope::Book).is_ok()
     };
     let send = |r: &Request| {
         let msg = json!({
@@ -291,7 +292,7 @@ async fn subscribe(
         if resync {
             resync = false;
             let current: Vec<Request> = c
-                .read_state(|s| s.requests(None).filter(|r| wanted(r)).cloned().collect())
+                .read_state(|s| s.requests(None).filter(|r| wanted(s, r)).cloned().collect())
                 .unwrap_or_default();
             for r in &current {
                 let Ok(m) = send(r) else { return };
@@ -303,7 +304,7 @@ async fn subscribe(
         tokio::select! {
             _ = sink.closed() => return,
             ev = events.recv() => match ev {
-                Ok(r) if wanted(&r) => {
+                Ok(r) if c.read_state(|s| wanted(s, &r)).unwrap_or(false) => {
                     let Ok(m) = send(&r) else { return };
                     if sink.send(m).await.is_err() {
                         return;
