@@ -621,10 +621,7 @@ impl SessionHub {
         rng: &mut R,
         idle: Duration,
     ) -> Result<S::Output, RunError> {
-        let inbox = self.register(sid);
-        let result = self.drive(sid, parties, session, rng, idle, None, &inbox);
-        self.unregister(sid);
-        result
+        self.run_with(sid, parties, session, rng, idle, None)
     }
 
     /// As [`SessionHub::run`], and fails as soon as a participant has had no connection to
@@ -640,8 +637,20 @@ impl SessionHub {
         rng: &mut R,
         idle: Duration,
     ) -> Result<S::Output, RunError> {
+        self.run_with(sid, parties, session, rng, idle, Some(PEER_GONE))
+    }
+
+    fn run_with<S: Session, R: RngCore + CryptoRng>(
+        &self,
+        sid: Sid,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        session: &mut S,
+        rng: &mut R,
+        idle: Duration,
+        peer_gone: Option<Duration>,
+    ) -> Result<S::Output, RunError> {
         let inbox = self.register(sid);
-        let result = self.drive(sid, parties, session, rng, idle, Some(PEER_GONE), &inbox);
+        let result = self.drive(sid, parties, session, rng, idle, peer_gone, &inbox);
         self.unregister(sid);
         result
     }

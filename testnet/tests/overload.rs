@@ -51,19 +51,7 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
     let t0 = Instant::now();
     let mut ids = Vec::new();
     for i in 0..BURST {
-        let (payload, extras) = demo::transfer_for(Chain::Ethereum, &w, 1_000 + i).unwrap();
-        let action = Action::RequestSubmit {
-            org_id: OrgId(ORG.into()),
-            wallet_id: w["wallet_id"].as_str().unwrap().into(),
-            payload: hex::encode(payload),
-            extras,
-        };
-        let r = net.write(&users.ivan, "request_submit", action).unwrap();
-        let id = r["result"]["request"]["request_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{r}"))
-            .to_string();
-        ids.push(id);
+        ids.push(submit(&net, &users, Chain::Ethereum, &w, 1_000 + i));
     }
     eprintln!(
         "--> {BURST} requests submitted in {:.1} s",
@@ -139,6 +127,29 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
     failover_under_load(&mut c, &users, &wallets);
 }
 
+/// A transfer of `amount` from `wallet` submitted by ivan (approved by the policy on
+/// submission); its request id.
+fn submit(
+    net: &Net,
+    users: &Users,
+    chain: Chain,
+    wallet: &serde_json::Value,
+    amount: u64,
+) -> String {
+    let (payload, extras) = demo::transfer_for(chain, wallet, amount).unwrap();
+    let action = Action::RequestSubmit {
+        org_id: OrgId(ORG.into()),
+        wallet_id: wallet["wallet_id"].as_str().unwrap().into(),
+        payload: hex::encode(payload),
+        extras,
+    };
+    let r = net.write(&users.ivan, "request_submit", action).unwrap();
+    r["result"]["request"]["request_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string()
+}
+
 /// FROST requests in flight when the leader is killed (issue 15, item 6; decision 0030): the
 /// survivors elect a new leader as soon as the leader's connection closes and its lease has run
 /// out, a write sent at the kill commits within a second, and every request still signs.
@@ -157,20 +168,7 @@ fn failover_under_load(c: &mut Cluster, users: &Users, wallets: &[(Chain, serde_
         .map(|(_, n)| n.endpoint.clone())
         .collect();
     let snet = Net::new(&survivors, &c.cluster_id, c.admin.clone());
-    let submit = |amount: u64| {
-        let (payload, extras) = demo::transfer_for(Chain::Solana, &sol, amount).unwrap();
-        let action = Action::RequestSubmit {
-            org_id: OrgId(ORG.into()),
-            wallet_id: sol["wallet_id"].as_str().unwrap().into(),
-            payload: hex::encode(payload),
-            extras,
-        };
-        let r = snet.write(&users.ivan, "request_submit", action).unwrap();
-        r["result"]["request"]["request_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{r}"))
-            .to_string()
-    };
+    let submit = |amount: u64| submit(&snet, users, Chain::Solana, &sol, amount);
     let mut ids: Vec<String> = (0..IN_FLIGHT).map(|i| submit(5_000 + i)).collect();
     let killed_at = Instant::now();
     c.kill_node(leader);

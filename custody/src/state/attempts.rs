@@ -86,9 +86,9 @@ impl CustodyState {
     }
 
     /// On a first attempt, `messages` presignatures of the wallet's pool and its signers, when
-    /// none of them is to be avoided and the pool holds enough. A first attempt also counts as
-    /// demand (the pool's size follows it); any request restarts a pool paused by failures, and
-    /// refills it.
+    /// none of them is to be avoided and the pool holds enough. A request's first try counts as
+    /// demand once (the pool's size follows it; a request admitted from the queue was counted
+    /// when it was queued); any request restarts a pool paused by failures, and refills it.
     fn take_from_pool(
         &mut self,
         req: &Request,
@@ -99,7 +99,7 @@ impl CustodyState {
     ) -> Option<(Vec<NodeId>, Vec<u64>)> {
         let pool = self.presig_pools.get_mut(&req.wallet_id)?;
         let mut taken = None;
-        if attempt == 1 {
+        if attempt == 1 && !req.queued {
             pool.note_demand(now_ms, messages);
         }
         if attempt == 1 && !pool.signers.iter().any(|n| avoid.contains(n)) {

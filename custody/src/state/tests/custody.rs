@@ -280,6 +280,27 @@ pub(super) fn approve(h: &mut H, who: u8, req: &crate::Request, digest: &str) ->
     )
 }
 
+/// An ETH transfer on `wallet` submitted by member 20 and approved by 11 and 12 (2-of-3): the
+/// request as it stands after the approvals.
+pub(super) fn approved_eth_request(h: &mut H, wallet: &str, idem: &str) -> crate::Request {
+    let out = h.user(
+        20,
+        idem,
+        Action::RequestSubmit {
+            org_id: org(),
+            wallet_id: wallet.into(),
+            payload: eth_payload(),
+            extras: Default::default(),
+        },
+    );
+    let Some(ActionResult::Request { request }) = out.result else {
+        panic!("{:?}", out.error)
+    };
+    approve(h, 11, &request, &request.intent_digest);
+    approve(h, 12, &request, &request.intent_digest);
+    h.request(&request.request_id)
+}
+
 #[test]
 fn vault_reports_that_disagree_fail_the_vault() {
     let (mut h, _, _) = setup(two_of_three());
@@ -643,27 +664,12 @@ fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
     // and the same entry removes it from the pool and schedules a replacement.
     let mut ids = Vec::new();
     for (n, idem) in [(0, "e1"), (1, "e2")] {
-        let out = h.user(
-            20,
-            idem,
-            Action::RequestSubmit {
-                org_id: org(),
-                wallet_id: wid.clone(),
-                payload: eth_payload(),
-                extras: Default::default(),
-            },
-        );
-        let Some(ActionResult::Request { request }) = out.result else {
-            panic!("{:?}", out.error)
-        };
-        approve(&mut h, 11, &request, &request.intent_digest);
-        approve(&mut h, 12, &request, &request.intent_digest);
-        let r = h.request(&request.request_id);
+        let r = approved_eth_request(&mut h, &wid, idem);
         assert_eq!(r.status, RequestStatus::Signing);
         let a = r.attempts.last().unwrap();
         assert_eq!(a.signers, vec![s1, s2]);
         assert_eq!(a.presignatures, vec![n], "request {n}");
-        ids.push(request.request_id.clone());
+        ids.push(r.request_id.clone());
     }
     let pool = h.s.presig_pool(&wid).unwrap().clone();
     assert!(pool.ready.is_empty());

@@ -2,8 +2,7 @@
 //! ready, one that went quiet schedules no more than the minimum; every node computes the same
 //! target from the log.
 
-use super::custody::{approve, eth_payload, eth_wallet, org, setup, two_of_three, H};
-use super::*;
+use super::custody::{approved_eth_request, eth_wallet, setup, two_of_three, H};
 use crate::{Report, RequestStatus, PRESIG_DEMAND_WINDOW_MS, PRESIG_POOL_MIN};
 
 /// Every scheduled presignature of the pool reported stored by each of its signers.
@@ -20,24 +19,9 @@ fn fill(h: &mut H, wid: &str) {
     }
 }
 
-/// A request approved 2-of-3; its first attempt.
+/// A request approved 2-of-3, signing.
 fn signed_request(h: &mut H, wid: &str, idem: &str) -> crate::Request {
-    let out = h.user(
-        20,
-        idem,
-        Action::RequestSubmit {
-            org_id: org(),
-            wallet_id: wid.into(),
-            payload: eth_payload(),
-            extras: Default::default(),
-        },
-    );
-    let Some(ActionResult::Request { request }) = out.result else {
-        panic!("{:?}", out.error)
-    };
-    approve(h, 11, &request, &request.intent_digest);
-    approve(h, 12, &request, &request.intent_digest);
-    let r = h.request(&request.request_id);
+    let r = approved_eth_request(h, wid, idem);
     assert_eq!(r.status, RequestStatus::Signing);
     r
 }

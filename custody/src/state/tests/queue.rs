@@ -2,28 +2,13 @@
 //! `MAX_INTERACTIVE_SIGNING` wait in the log's queue — no attempt, no deadline, nothing to fail —
 //! and start in request order as slots free, with their deadline counted from then.
 
-use super::custody::{approve, eth_payload, eth_wallet, org, setup, two_of_three, H};
+use super::custody::{approved_eth_request, eth_wallet, setup, two_of_three, H};
 use super::*;
 use crate::request::MAX_INTERACTIVE_SIGNING;
 use crate::{Report, RequestStatus, MAX_SIGN_ATTEMPTS};
 
 fn eth_request(h: &mut H, wallet: &str, idem: &str) -> String {
-    let out = h.user(
-        20,
-        idem,
-        Action::RequestSubmit {
-            org_id: org(),
-            wallet_id: wallet.into(),
-            payload: eth_payload(),
-            extras: Default::default(),
-        },
-    );
-    let Some(ActionResult::Request { request }) = out.result else {
-        panic!("{:?}", out.error)
-    };
-    approve(h, 11, &request, &request.intent_digest);
-    approve(h, 12, &request, &request.intent_digest);
-    request.request_id.0
+    approved_eth_request(h, wallet, idem).request_id.0
 }
 
 #[test]
@@ -88,6 +73,9 @@ fn interactive_signing_beyond_the_slots_waits_in_order_and_never_fails_for_it() 
     ));
     let admitted = h.request(waiting);
     assert!(!admitted.queued);
+    // Each request counted once as its wallet's demand: when it started or was queued, not
+    // again when admitted from the queue (decision 0031).
+    assert_eq!(h.s.presig_pool(&wid).unwrap().demand.len(), n);
     assert_eq!(admitted.attempts.len(), 1);
     let a = &admitted.attempts[0];
     assert!(a.deadline_ms > 0 && a.log_index > 0);
