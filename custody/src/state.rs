@@ -39,6 +39,7 @@ mod refresh;
 mod removal;
 mod reports;
 mod requests;
+mod reservations;
 mod signer_check;
 mod vaults;
 
@@ -177,6 +178,11 @@ pub struct CustodyState {
     /// what the nodes' broadcasters and watchers look at, without scanning every request.
     #[serde(skip)]
     chain_open: BTreeSet<RequestId>,
+    /// The spend reservations that count against limits — requests `signing` or `signed` — by
+    /// vault, with per-asset prefix sums (derived from `requests`): a limit check costs two
+    /// prefix sums, never a scan of the requests (`state/reservations.rs`).
+    #[serde(skip)]
+    reservations: reservations::Reservations,
 }
 
 impl CustodyState {
@@ -207,6 +213,7 @@ impl CustodyState {
             chain_open: BTreeSet::new(),
             interactive_running: BTreeSet::new(),
             sign_queue: BTreeSet::new(),
+            reservations: reservations::Reservations::default(),
         }
     }
 

@@ -588,13 +588,23 @@ fn approvers() -> Vec<UserId> {
 
 /// Replaces the demo vault's policy by one that approves, on submission, every request of at
 /// most `max` (smallest units) of each listed asset (benchmarks and load tests: no human in
-/// the loop); the address book stays required.
+/// the loop); the address book stays required. As a custody policy would, it also holds each
+/// asset to a daily spending limit (a million times `max`, so that a benchmark never reaches
+/// it but every request is checked against it).
 pub fn auto_approve(net: &Net, org: &str, vault: &str, max: &[(&str, u128)]) -> anyhow::Result<()> {
     let rules = PolicyRules {
         approvers: approvers(),
         threshold: 2,
         whitelist_required: true,
-        limits: vec![],
+        limits: max
+            .iter()
+            .map(|(asset, amount)| SpendLimit {
+                asset: (*asset).into(),
+                window_secs: 86_400,
+                max_amount: Amount(amount.saturating_mul(1_000_000)),
+                action: LimitAction::Reject,
+            })
+            .collect(),
         max_fee: vec![],
         allowed_calls: vec![],
         request_ttl_secs: None,

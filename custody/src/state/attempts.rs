@@ -273,8 +273,9 @@ impl CustodyState {
         Ok(Some((Some(org), audit_text, self.put_request(req))))
     }
 
-    /// Keeps the signing-slot indexes in step with a request written.
+    /// Keeps the signing-slot and reservation indexes in step with a request written.
     pub(super) fn index_signing(&mut self, req: &Request) {
+        self.index_reservation(req);
         let key = (
             super::signer_check::log_index_of(&req.request_id),
             req.request_id.clone(),

@@ -90,6 +90,7 @@ impl CustodyState {
             req.status = RequestStatus::Signing;
             req.auto_approved = true;
             req.reserved_at_ms = Some(now_ms);
+            self.index_reservation(&req);
             self.requests.insert(id.clone(), req);
         }
         pending.len()

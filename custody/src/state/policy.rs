@@ -8,6 +8,13 @@ use crate::types::{OrgId, Role, UserId, VaultId};
 use crate::{check_approval, LimitAction, Policy, PolicyRules, Request, RequestStatus};
 use std::collections::BTreeSet;
 
+/// Where `r` sits in its vault's reservation index, if its reservation counts against limits.
+fn reservation(r: &Request) -> Option<super::reservations::Key> {
+    let counts = matches!(r.status, RequestStatus::Signing | RequestStatus::Signed);
+    let t = r.reserved_at_ms.filter(|_| counts)?;
+    Some((t, log_index_of(&r.request_id), r.request_id.clone()))
+}
+
 impl CustodyState {
     pub(super) fn policy_set(
         &mut self,
@@ -61,7 +68,6 @@ impl CustodyState {
         at_ms: u64,
         earlier_only: bool,
     ) -> Option<(LimitAction, String)> {
-        let my_index = log_index_of(&req.request_id);
         let mut worst: Option<(LimitAction, String)> = None;
         for l in &req.policy.rules.limits {
             let mine = req.intent.spend_in(&l.asset);
@@ -69,24 +75,7 @@ impl CustodyState {
                 continue;
             }
             let from = at_ms.saturating_sub(l.window_secs.saturating_mul(1000));
-            let counts = |r: &Request| {
-                r.reserved_at_ms.is_some_and(|t| {
-                    t > from
-                        && if earlier_only {
-                            t < at_ms || (t == at_ms && log_index_of(&r.request_id) < my_index)
-                        } else {
-                            t <= at_ms
-                        }
-                })
-            };
-            let used = self
-                .requests
-                .values()
-                .filter(|r| r.vault_id == req.vault_id && r.request_id != req.request_id)
-                .filter(|r| matches!(r.status, RequestStatus::Signing | RequestStatus::Signed))
-                .filter(|r| counts(r))
-                .map(|r| r.intent.spend_in(&l.asset))
-                .fold(0u128, u128::saturating_add);
+            let used = self.window_spend(req, &l.asset, from, at_ms, earlier_only);
             if used.saturating_add(mine) > l.max_amount.0 {
                 let what = if req.intent.asset == l.asset && l.asset == req.intent.native_asset() {
                     format!("{} plus {} fee", req.intent.amount, req.intent.fee)
@@ -106,6 +95,50 @@ impl CustodyState {
             }
         }
         worst
+    }
+
+    /// What the other requests of `req`'s vault reserved of `asset` in the window: reserved
+    /// after `from` and at or before `at_ms` (with `earlier_only`, before `(at_ms, my_index)` in
+    /// log order). Two prefix sums of the vault's reservation index: the cost does not grow with
+    /// the requests in the window, nor with every request of the network.
+    pub(super) fn window_spend(
+        &self,
+        req: &Request,
+        asset: &str,
+        from: u64,
+        at_ms: u64,
+        earlier_only: bool,
+    ) -> u128 {
+        let my_index = log_index_of(&req.request_id);
+        self.reservations.sum(
+            &req.vault_id,
+            asset,
+            |k| k.0 <= from,
+            |k| {
+                if earlier_only {
+                    (k.0, k.1) < (at_ms, my_index)
+                } else {
+                    k.0 <= at_ms
+                }
+            },
+            &req.request_id,
+        )
+    }
+
+    /// Keeps the reservation index in step with `req` about to be written: called before
+    /// `requests` holds the new version. A reservation's key and amounts never change while it
+    /// holds (log time and intent are fixed), so only a change of whether it counts — or of
+    /// the key, for a request re-reserved — touches the index.
+    pub(super) fn index_reservation(&mut self, req: &Request) {
+        let new = reservation(req);
+        let old = self.reservations.key_of(&req.vault_id, &req.request_id);
+        if old == new.as_ref() {
+            return;
+        }
+        self.reservations.release(&req.vault_id, &req.request_id);
+        if let Some(key) = new {
+            self.reservations.reserve(&req.vault_id, key, req);
+        }
     }
 
     /// Auto-approval holds when every destination is whitelisted and every asset the request

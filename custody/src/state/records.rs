@@ -296,7 +296,15 @@ impl CustodyState {
         }
         // The signing-slot indexes look at wallets too: built once every record is in, so that
         // the order records come back in cannot change them.
-        let requests: Vec<crate::Request> = s.requests.values().cloned().collect();
+        // In reservation order, so that the spend-reservation ledger is built by appending (one
+        // out of order costs a rebuild of its vault's ledger; decision 0032).
+        let mut requests: Vec<crate::Request> = s.requests.values().cloned().collect();
+        requests.sort_by_key(|r| {
+            (
+                r.reserved_at_ms,
+                super::signer_check::log_index_of(&r.request_id),
+            )
+        });
         for r in &requests {
             s.index_signing(r);
         }

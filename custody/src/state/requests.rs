@@ -358,23 +358,10 @@ impl CustodyState {
             .filter(move |r| org.is_none_or(|o| &r.org_id == o))
     }
 
-    /// Requests in `signing` whose current signer set includes `node`.
-    pub fn signing_work(&self, node: NodeId) -> Vec<(RequestId, u32)> {
-        self.requests
-            .values()
-            .filter(|r| r.status == RequestStatus::Signing)
-            .filter_map(|r| {
-                r.attempts
-                    .last()
-                    .filter(|a| a.signers.contains(&node))
-                    .map(|a| (r.request_id.clone(), a.attempt))
-            })
-            .collect()
-    }
-
     /// Test-only: overwrite a request, as a faulty or malicious node's apply might.
     #[doc(hidden)]
     pub fn force_request_for_tests(&mut self, req: Request) {
+        self.index_reservation(&req);
         self.requests.insert(req.request_id.clone(), req);
     }
 }

@@ -120,6 +120,7 @@ mod custody;
 mod fees;
 mod governance;
 mod lifecycle;
+mod limits;
 mod networks;
 mod nodes;
 mod passkeys;

@@ -251,19 +251,23 @@ pub(super) fn submit(
     lamports: u64,
     idem: &str,
 ) -> crate::Request {
+    submit_payload(h, wallet, sol_transfer(pk, &[8u8; 32], lamports), idem)
+}
+
+/// A request for `payload` (hex) on `wallet`, submitted by member 20.
+fn submit_payload(h: &mut H, wallet: &str, payload: String, idem: &str) -> crate::Request {
     let out = h.user(
         20,
         idem,
         Action::RequestSubmit {
             org_id: org(),
             wallet_id: wallet.into(),
-            payload: sol_transfer(pk, &[8u8; 32], lamports),
+            payload,
             extras: Default::default(),
         },
     );
-    assert!(out.error.is_none(), "{:?}", out.error);
     let Some(ActionResult::Request { request }) = out.result else {
-        panic!()
+        panic!("{:?}", out.error)
     };
     *request
 }
@@ -283,19 +287,7 @@ pub(super) fn approve(h: &mut H, who: u8, req: &crate::Request, digest: &str) ->
 /// An ETH transfer on `wallet` submitted by member 20 and approved by 11 and 12 (2-of-3): the
 /// request as it stands after the approvals.
 pub(super) fn approved_eth_request(h: &mut H, wallet: &str, idem: &str) -> crate::Request {
-    let out = h.user(
-        20,
-        idem,
-        Action::RequestSubmit {
-            org_id: org(),
-            wallet_id: wallet.into(),
-            payload: eth_payload(),
-            extras: Default::default(),
-        },
-    );
-    let Some(ActionResult::Request { request }) = out.result else {
-        panic!("{:?}", out.error)
-    };
+    let request = submit_payload(h, wallet, eth_payload(), idem);
     approve(h, 11, &request, &request.intent_digest);
     approve(h, 12, &request, &request.intent_digest);
     h.request(&request.request_id)
