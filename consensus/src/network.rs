@@ -155,6 +155,18 @@ impl<T: RaftTransport> RaftNetwork<TypeConfig> for PeerClient<T> {
     }
 }
 
+/// Whether `prev` lies past the end of this node's log: an AppendEntries after it cannot append
+/// anything here (Raft answers it with a conflict). A log only grows between the read and the
+/// answer, so "past the end" may be stale only towards a conflict the leader can take: it probes
+/// with `prev` above what it knows this node holds.
+fn beyond_the_log(raft: &crate::raft::Raft, prev: Option<&openraft::LogId<NodeId>>) -> bool {
+    let Some(prev) = prev else {
+        return false;
+    };
+    let last = raft.metrics().borrow().last_log_index;
+    last.is_none_or(|last| prev.index > last)
+}
+
 /// Answers an incoming [`RaftRpc`] from the authenticated node `sender` with the local Raft
 /// node, after [`RpcGuard::check`]: an RPC that does not come from the role it claims is refused
 /// (and never reaches Raft). Used by the node's transport.
@@ -166,6 +178,19 @@ pub async fn serve_rpc(
     now_ms: u64,
 ) -> RaftRpcReply {
     if let Err(why) = guard.check(sender, &rpc, now_ms) {
+        if let (RpcRefusal::ForeignMembership(_), RaftRpc::AppendEntries(req)) = (&why, &rpc) {
+            if beyond_the_log(raft, req.prev_log_id.as_ref()) {
+                // The leader is probing where this node's log ends (openraft's binary search
+                // starts mid-log for a new follower), with entries this node would not append
+                // anyway. Their membership may list a node whose `node_add` signatures sit
+                // earlier in the log, where the guard has not read them yet. Answer what Raft
+                // itself would — a conflict — so that the leader probes lower and replays the
+                // log in order (the guard then learns each change before the membership that
+                // follows it). Refusing instead made the leader resend the same probe forever:
+                // an added node never caught up (seen in the committee test).
+                return RaftRpcReply::AppendEntries(Ok(AppendEntriesResponse::Conflict));
+            }
+        }
         return RaftRpcReply::Refused(why.to_string());
     }
     match rpc {

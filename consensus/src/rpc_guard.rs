@@ -16,6 +16,11 @@
 //! - **InstallSnapshot** never: this network does not install custody state from a peer. A
 //!   lagging node replays the log, whose entries carry user and node signatures anchored in the
 //!   genesis and are re-verified at apply.
+//!
+//! An AppendEntries refused for its membership whose `prev_log_id` lies past the end of this
+//! node's log is answered with a conflict instead ([`crate::network::serve_rpc`]): nothing in it
+//! would be appended, and the leader then replays the log in order, so this guard reads each
+//! signed change before the membership that follows it.
 
 use crate::raft::{NodeId, PeerNode};
 use crate::rpc::RaftRpc;
