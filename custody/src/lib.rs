@@ -79,7 +79,9 @@ pub use pool::{
     presig_store_key, PresigPool, PRESIG_DEMAND_WINDOW_MS, PRESIG_MAX_FAILURES, PRESIG_POOL_MAX,
     PRESIG_POOL_MIN,
 };
-pub use report::{report_message, Report, ReportBody, SignedReport};
+pub use report::{
+    report_message, Report, ReportBody, SignedAttempt, SignedReport, MAX_SIGNATURE_ITEMS,
+};
 pub use request::{
     attempt_deadline_ms, check_approval, intent_digest, Request, RequestStatus, SignAttempt,
     ATTEMPT_DEADLINE_INTERACTIVE_MS, ATTEMPT_DEADLINE_ONLINE_MS, MAX_SIGN_ATTEMPTS,

@@ -56,6 +56,14 @@ pub enum Report {
         /// Signatures.
         signatures: Vec<String>,
     },
+    /// Signing finished for several requests: one [`Report::Signature`] each, signed and
+    /// proposed together (one log entry, one node signature; issue 15). Each item is applied as
+    /// its own `Signature` report would be, in order; an item that changes nothing (a duplicate,
+    /// a late report) leaves the others unaffected. At most [`MAX_SIGNATURE_ITEMS`] items.
+    Signatures {
+        /// The requests' signatures.
+        items: Vec<SignedAttempt>,
+    },
     /// This node stored presignature `seq` of the wallet's pool.
     PresigReady {
         /// Wallet.
@@ -186,6 +194,21 @@ pub enum Report {
     },
 }
 
+/// Most items in one [`Report::Signatures`].
+pub const MAX_SIGNATURE_ITEMS: usize = 64;
+
+/// One request's signatures in a [`Report::Signatures`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedAttempt {
+    /// Request.
+    pub request_id: RequestId,
+    /// Attempt.
+    pub attempt: u32,
+    /// Signatures (hex), one per message.
+    pub signatures: Vec<String>,
+}
+
 impl Report {
     /// Short name for the audit log.
     pub fn kind(&self) -> &'static str {
@@ -193,6 +216,7 @@ impl Report {
             Report::VaultKeys { .. } => "vault_keys",
             Report::VaultFailed { .. } => "vault_failed",
             Report::Signature { .. } => "signature",
+            Report::Signatures { .. } => "signatures",
             Report::SignFailed { .. } => "sign_failed",
             Report::AttemptExpired { .. } => "attempt_expired",
             Report::RequestExpired { .. } => "request_expired",

@@ -157,6 +157,8 @@ pub fn still_matters(report: &Report, me: NodeId, state: &CustodyState) -> bool 
             pool_waits(wallet_id, *seq)
         }
         Report::Signature { request_id, .. } => signing(request_id).is_some(),
+        // Made by the node's runner from due `Signature` reports, never owed by the engine.
+        Report::Signatures { items } => items.iter().any(|i| signing(&i.request_id).is_some()),
         Report::SignFailed {
             request_id,
             attempt,

@@ -86,6 +86,12 @@ pub enum ActionResult {
         /// The request now.
         request: Box<Request>,
     },
+    /// A node's batch of signature reports ([`crate::Report::Signatures`]) signed these
+    /// requests (the others in the batch changed nothing).
+    RequestsSigned {
+        /// The requests it signed, in the batch's order.
+        request_ids: Vec<crate::types::RequestId>,
+    },
     /// A presignature pool changed (node report).
     PresigPool {
         /// The pool now.

@@ -27,6 +27,9 @@ impl CustodyState {
         };
         let hash = crate::command::body_hash(&rep.body);
         let at = At { ctx, now_ms };
+        if let Report::Signatures { items } = &report {
+            return self.apply_signature_batch(rep.node_id, node_key, items, hash, at);
+        }
         let result = self.execute_report(rep, &report, at);
         match result {
             Ok(Some((org, text, result))) => {
@@ -43,6 +46,68 @@ impl CustodyState {
             Ok(None) => stale("report changed nothing (duplicate or stale)".into()),
             Err(e) => stale(e),
         }
+    }
+
+    /// A batch of signature reports: each item applied as its own `Signature` report, in
+    /// order, each audited on its own; an item that changes nothing or is refused leaves the
+    /// others as they are (each report handler checks before it changes anything).
+    fn apply_signature_batch(
+        &mut self,
+        node: NodeId,
+        node_key: crate::types::UserKey,
+        items: &[crate::SignedAttempt],
+        hash: [u8; 32],
+        at: At,
+    ) -> CommandOutcome {
+        let mut outcome = CommandOutcome {
+            log_index: at.ctx.log_index,
+            ..Default::default()
+        };
+        if items.is_empty() || items.len() > crate::MAX_SIGNATURE_ITEMS {
+            outcome.error = Some(format!(
+                "a signature batch carries 1 to {} reports, not {}",
+                crate::MAX_SIGNATURE_ITEMS,
+                items.len()
+            ));
+            return outcome;
+        }
+        let mut signed = Vec::new();
+        let mut refused = Vec::new();
+        for item in items {
+            match self.report_signature(node, &item.request_id, &item.attempt, &item.signatures, at)
+            {
+                Ok(Some((org, text, _))) => {
+                    let seq = self.append_audit(
+                        at.ctx,
+                        at.now_ms,
+                        node_key,
+                        org,
+                        "signature",
+                        hash,
+                        &text,
+                    );
+                    outcome.audit_seq = Some(seq);
+                    signed.push(item.request_id.clone());
+                }
+                Ok(None) => {}
+                Err(e) => refused.push(format!("{}: {e}", item.request_id)),
+            }
+        }
+        if signed.is_empty() {
+            outcome.error = Some(if refused.is_empty() {
+                "report changed nothing (duplicate or stale)".into()
+            } else {
+                refused.join("; ")
+            });
+        } else {
+            if !refused.is_empty() {
+                outcome.error = Some(refused.join("; "));
+            }
+            outcome.result = Some(crate::state::ActionResult::RequestsSigned {
+                request_ids: signed,
+            });
+        }
+        outcome
     }
 
     fn execute_report(&mut self, rep: &SignedReport, report: &Report, at: At) -> ReportResult {
@@ -89,6 +154,8 @@ impl CustodyState {
                 attempt,
                 signatures,
             } => self.report_signature(node, request_id, attempt, signatures, at),
+            // Applied item by item in `apply_report`; never reaches here.
+            Report::Signatures { .. } => Err("a signature batch is applied item by item".into()),
             Report::PresigReady { wallet_id, seq } => {
                 self.report_presig_ready(node, wallet_id, seq)
             }

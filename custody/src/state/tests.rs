@@ -114,6 +114,7 @@ fn run(steps: Vec<Step>) -> CustodyState {
 
 mod assets;
 mod attempts;
+mod batches;
 mod btc_inputs;
 mod committee;
 mod custody;

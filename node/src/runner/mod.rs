@@ -17,6 +17,7 @@ mod forge;
 mod presign;
 mod refresh;
 mod repair;
+mod report_batch;
 mod sign;
 
 use crate::clock::now_ms;
@@ -136,6 +137,8 @@ struct Inner {
     /// Signing sessions this node has started (after its own checks), for `engine_status`.
     signing_sessions: AtomicU64,
     stats: Mutex<EngineStats>,
+    /// Signature reports waiting to be proposed together (`report_batch`).
+    signature_queue: Mutex<report_batch::SignatureQueue>,
     /// TEST BUILDS ONLY: requests the forger already tried.
     #[cfg(feature = "forge-for-tests")]
     forged: Mutex<std::collections::HashSet<mpc_custody::types::RequestId>>,
@@ -183,6 +186,7 @@ impl Runner {
                 insecure_primes,
                 signing_sessions: AtomicU64::new(0),
                 stats: Mutex::new(EngineStats::default()),
+                signature_queue: Mutex::new(Default::default()),
                 #[cfg(feature = "forge-for-tests")]
                 forged: Mutex::new(Default::default()),
             }),
@@ -474,30 +478,51 @@ impl Runner {
     }
 
     /// Signs `report` with the node key and proposes it; the outcome goes back to the engine,
-    /// which retries until the report is applied or no longer matters.
+    /// which retries until the report is applied or no longer matters. Signature reports are
+    /// proposed together when several are due (`report_batch`).
     fn propose(&self, id: u64, report: Report, tx: mpsc::Sender<Input>) {
+        let report = match report {
+            Report::Signature {
+                request_id,
+                attempt,
+                signatures,
+            } => {
+                let item = mpc_custody::SignedAttempt {
+                    request_id,
+                    attempt,
+                    signatures,
+                };
+                return self.propose_signature(id, item, tx);
+            }
+            other => other,
+        };
         let this = self.clone();
         tokio::spawn(async move {
-            let outcome = match this.signed_report(report) {
-                Ok(rep) => match this.inner.cluster.submit_report(rep).await {
-                    Ok(o) => {
-                        if let Some(e) = o.error {
-                            tracing::debug!("report applied without effect: {e}");
-                        }
-                        DeliveryOutcome::Applied
-                    }
-                    Err(e) => {
-                        tracing::debug!("report not committed yet: {e}");
-                        DeliveryOutcome::NotCommitted(e.to_string())
-                    }
-                },
-                Err(e) => {
-                    tracing::error!("signing a report: {e}");
-                    DeliveryOutcome::NotCommitted(e)
-                }
-            };
+            let outcome = this.submit(report).await;
             let _ = tx.send(Input::Delivered { id, outcome }).await;
         });
+    }
+
+    /// Signs `report` with the node key and has it committed.
+    async fn submit(&self, report: Report) -> DeliveryOutcome {
+        match self.signed_report(report) {
+            Ok(rep) => match self.inner.cluster.submit_report(rep).await {
+                Ok(o) => {
+                    if let Some(e) = o.error {
+                        tracing::debug!("report applied without effect: {e}");
+                    }
+                    DeliveryOutcome::Applied
+                }
+                Err(e) => {
+                    tracing::debug!("report not committed yet: {e}");
+                    DeliveryOutcome::NotCommitted(e.to_string())
+                }
+            },
+            Err(e) => {
+                tracing::error!("signing a report: {e}");
+                DeliveryOutcome::NotCommitted(e)
+            }
+        }
     }
 
     pub(crate) fn signed_report(&self, report: Report) -> Result<SignedReport, String> {
