@@ -89,13 +89,13 @@ fn report_of(batch: &[Queued]) -> Report {
 impl Runner {
     /// Queues a `Signature` report for the next batch (see the module docs).
     pub(super) fn propose_signature(&self, id: u64, item: SignedAttempt, tx: mpsc::Sender<Input>) {
-        let start = match self.inner.signature_queue.lock() {
-            Ok(mut q) => q.push(Queued { id, item, tx }),
-            Err(_) => {
-                tracing::error!("signature report queue poisoned");
-                return;
-            }
-        };
+        // (A poisoned lock still holds a consistent queue: nothing panics while holding it.)
+        let start = self
+            .inner
+            .signature_queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Queued { id, item, tx });
         if start {
             let this = self.clone();
             tokio::spawn(async move { this.propose_batches().await });
@@ -105,10 +105,12 @@ impl Runner {
     /// Proposes batches until the queue is empty.
     async fn propose_batches(&self) {
         loop {
-            let batch = match self.inner.signature_queue.lock() {
-                Ok(mut q) => q.next_batch(),
-                Err(_) => return,
-            };
+            let batch = self
+                .inner
+                .signature_queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next_batch();
             if batch.is_empty() {
                 return;
             }
