@@ -213,12 +213,13 @@ fn a_lost_node_comes_back_from_its_kit_and_signs() {
     // It abstained from votes while it replayed the log, then voted again (marker removed).
     let marker = std::path::Path::new(&data3).join("restored-from-kit.json");
     wait_until(Duration::from_secs(60), || !marker.exists()).unwrap();
-    assert!(
+    // The node logs it just after removing the marker: wait for the line rather than race it
+    // (a CI run read the log in between).
+    wait_until(Duration::from_secs(10), || {
         c.log_of(3)
-            .contains("caught up after the restore: voting again"),
-        "{}",
-        c.log_of(3)
-    );
+            .contains("caught up after the restore: voting again")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", c.log_of(3)));
     // The same node signs for the same wallets (FROST ed25519 and ECDSA), verified at apply.
     let sol = signed_with_node_3(&c, &net, &users, Chain::Solana, &wallet(Chain::Solana));
     assert!(sol["signed_transaction"].is_string(), "{sol}");
