@@ -76,8 +76,8 @@ pub use policy::{
     MAX_APPROVERS, MAX_LIMITS, MAX_WINDOW_SECS,
 };
 pub use pool::{
-    presig_store_key, PresigPool, PRESIG_DEMAND_WINDOW_MS, PRESIG_MAX_FAILURES, PRESIG_POOL_MAX,
-    PRESIG_POOL_MIN,
+    presig_store_key, PresigPool, FROST_NONCE_BLOCK, FROST_POOL_MAX, FROST_POOL_MIN,
+    PRESIG_DEMAND_WINDOW_MS, PRESIG_MAX_FAILURES, PRESIG_POOL_MAX, PRESIG_POOL_MIN,
 };
 pub use report::{
     report_message, Report, ReportBody, SignedAttempt, SignedReport, MAX_SIGNATURE_ITEMS,

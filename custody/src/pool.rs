@@ -12,6 +12,13 @@ pub const PRESIG_POOL_MAX: usize = 32;
 /// A pool holds as many presignatures as its wallet's requests asked for in this much log
 /// time before the latest request (at least [`PRESIG_POOL_MIN`], at most [`PRESIG_POOL_MAX`]).
 pub const PRESIG_DEMAND_WINDOW_MS: u64 = 10 * 60 * 1000;
+/// A FROST pool's nonce pairs are made in blocks of this many consecutive sequence numbers, one
+/// preprocessing session each (decision 0034).
+pub const FROST_NONCE_BLOCK: u64 = 32;
+/// Fewest FROST nonce pairs kept ready (or being made) per FROST wallet: one block.
+pub const FROST_POOL_MIN: usize = FROST_NONCE_BLOCK as usize;
+/// Most FROST nonce pairs kept ready (or being made) per FROST wallet.
+pub const FROST_POOL_MAX: usize = 256;
 /// Consecutive presigning failures after which a pool stops refilling until its wallet's next
 /// request (so a node that is down does not cause endless failing sessions).
 pub const PRESIG_MAX_FAILURES: u32 = 3;
@@ -50,6 +57,12 @@ pub struct PresigPool {
     /// [`PRESIG_POOL_MIN`]..=[`PRESIG_POOL_MAX`].
     #[serde(default = "min_target")]
     pub target: usize,
+    /// A FROST wallet's pool (decision 0034): each "presignature" is one nonce pair per signer
+    /// with every signer's commitment, made in blocks of [`FROST_NONCE_BLOCK`] sequence numbers
+    /// (one preprocessing session and one report per signer per block), so that signing with
+    /// it is one online round. False: an ECDSA presignature pool.
+    #[serde(default)]
+    pub frost: bool,
 }
 
 fn min_target() -> usize {
@@ -70,9 +83,41 @@ impl PresigPool {
             epoch: 0,
             demand: VecDeque::new(),
             target: PRESIG_POOL_MIN,
+            frost: false,
         };
         p.top_up();
         p
+    }
+
+    /// A FROST wallet's nonce pool for `wallet_id`, made by `signers`, with its first block
+    /// scheduled (decision 0034).
+    pub fn new_frost(wallet_id: &str, signers: Vec<NodeId>) -> Self {
+        let mut p = PresigPool::new(wallet_id, signers);
+        p.frost = true;
+        p.generating.clear();
+        p.next_seq = 0;
+        p.target = FROST_POOL_MIN;
+        p.top_up();
+        p
+    }
+
+    /// Fewest and most entries this pool keeps ready or being made.
+    fn bounds(&self) -> (usize, usize) {
+        if self.frost {
+            (FROST_POOL_MIN, FROST_POOL_MAX)
+        } else {
+            (PRESIG_POOL_MIN, PRESIG_POOL_MAX)
+        }
+    }
+
+    /// The block of a FROST pool that sequence number `seq` belongs to: its first sequence
+    /// number and length (an ECDSA pool's "block" is the one presignature).
+    pub fn block_of(&self, seq: u64) -> (u64, u64) {
+        if self.frost {
+            (seq - seq % FROST_NONCE_BLOCK, FROST_NONCE_BLOCK)
+        } else {
+            (seq, 1)
+        }
     }
 
     /// Schedules presignatures up to the target, unless paused by failures.
@@ -80,10 +125,18 @@ impl PresigPool {
         if self.failures_in_row >= PRESIG_MAX_FAILURES {
             return;
         }
-        let target = self.target.clamp(PRESIG_POOL_MIN, PRESIG_POOL_MAX);
+        let (min, max) = self.bounds();
+        let target = self.target.clamp(min, max);
+        let (_, block) = self.block_of(self.next_seq);
+        // A FROST pool schedules whole blocks, aligned to the block size.
+        if self.next_seq % block != 0 {
+            self.next_seq += block - self.next_seq % block;
+        }
         while self.ready.len() + self.generating.len() < target {
-            self.generating.insert(self.next_seq, BTreeSet::new());
-            self.next_seq += 1;
+            for _ in 0..block {
+                self.generating.insert(self.next_seq, BTreeSet::new());
+                self.next_seq += 1;
+            }
         }
     }
 
@@ -103,16 +156,15 @@ impl PresigPool {
     /// signs often keeps more ready, an idle one the minimum). Does not schedule; see
     /// [`PresigPool::top_up`].
     pub fn note_demand(&mut self, now_ms: u64, messages: usize) {
-        for _ in 0..messages.min(PRESIG_POOL_MAX) {
+        let (min, max) = self.bounds();
+        for _ in 0..messages.min(max) {
             self.demand.push_back(now_ms);
         }
         let cutoff = now_ms.saturating_sub(PRESIG_DEMAND_WINDOW_MS);
-        while self.demand.len() > PRESIG_POOL_MAX
-            || self.demand.front().is_some_and(|t| *t < cutoff)
-        {
+        while self.demand.len() > max || self.demand.front().is_some_and(|t| *t < cutoff) {
             self.demand.pop_front();
         }
-        self.target = self.demand.len().clamp(PRESIG_POOL_MIN, PRESIG_POOL_MAX);
+        self.target = self.demand.len().clamp(min, max);
     }
 
     /// Removes and returns `n` usable presignatures (lowest first), or none if fewer are ready.

@@ -189,6 +189,27 @@ pub enum SessionSpec {
         /// The vault's current share generation (the pool makes presignatures from it).
         share_generation: u64,
     },
+    /// One block of a FROST wallet's nonce pool (decision 0034): nonce pairs for pool sequence
+    /// numbers `first_seq .. first_seq + count`, their commitments exchanged among the pool's
+    /// signers in one round, each slot stored sealed under its key.
+    FrostNonces {
+        /// Wallet.
+        wallet_id: WalletId,
+        /// First sequence number of the block (the job's and the report's `seq`).
+        first_seq: u64,
+        /// Sequence numbers in the block.
+        count: u64,
+        /// Session id.
+        session_id: SessionId,
+        /// The pool's signers and their party indices.
+        parties: BTreeMap<NodeId, PartyIndex>,
+        /// The wallet's vault and key type (the share that hedges the nonces' randomness).
+        vault_id: VaultId,
+        /// Key type (ed25519 or secp256k1-tr).
+        key_type: KeyType,
+        /// The vault's current share generation.
+        share_generation: u64,
+    },
     /// The refresh of a vault's shares of every key type, among the whole committee or, when
     /// it removes nodes, among the staying ones.
     Refresh {

@@ -242,6 +242,36 @@ impl ShareStore {
         kind: RecordKind,
         plaintext: &[u8],
     ) -> Result<(), ShareStoreError> {
+        let (k, bytes) = self.seal(key_id, kind, plaintext)?;
+        self.records.insert(k, bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Encrypts and stores several records of one kind at once (one atomic batch, one flush):
+    /// after a crash either all of them are there or none.
+    pub fn put_many(
+        &self,
+        kind: RecordKind,
+        records: &[(String, Zeroizing<Vec<u8>>)],
+    ) -> Result<(), ShareStoreError> {
+        let mut batch = sled::Batch::default();
+        for (key_id, plaintext) in records {
+            let (k, bytes) = self.seal(key_id, kind, plaintext)?;
+            batch.insert(k, bytes);
+        }
+        self.records.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The store key and sealed bytes of a record.
+    fn seal(
+        &self,
+        key_id: &str,
+        kind: RecordKind,
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), ShareStoreError> {
         if plaintext.len() > MAX_SHARE_RECORD_BYTES {
             return Err(ShareStoreError::Invalid(format!(
                 "record of {} bytes is too large",
@@ -269,9 +299,7 @@ impl ShareStore {
         };
         let bytes =
             mpc_protocol::encode(&rec).map_err(|e| ShareStoreError::Invalid(e.to_string()))?;
-        self.records.insert(k, bytes)?;
-        self.db.flush()?;
-        Ok(())
+        Ok((k, bytes))
     }
 
     /// Decrypts a record. `Ok(None)` if absent; [`ShareStoreError::Tampered`] if it fails
@@ -443,6 +471,51 @@ mod tests {
                 "round {round}: {got} takes got the same presignature"
             );
         }
+    }
+
+    #[test]
+    fn a_nonce_block_is_stored_whole_and_each_slot_taken_once_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots: Vec<(String, Zeroizing<Vec<u8>>)> = (0..32)
+            .map(|i| (format!("presig/w/{i}"), Zeroizing::new(vec![i as u8; 100])))
+            .collect();
+        {
+            let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
+            s.put_many(RecordKind::Nonces, &slots).unwrap();
+            assert_eq!(
+                s.key_ids(RecordKind::Nonces, "presig/w/").unwrap().len(),
+                32
+            );
+            // Sealed like any record: read back only as the kind it was stored as.
+            assert!(s
+                .get("presig/w/3", RecordKind::Presignature)
+                .unwrap()
+                .is_none());
+            assert_eq!(
+                &s.take("presig/w/3", RecordKind::Nonces).unwrap().unwrap()[..],
+                &[3u8; 100][..]
+            );
+            assert!(s.take("presig/w/3", RecordKind::Nonces).unwrap().is_none());
+        }
+        // A restart (the store reopened) remembers the taken slot as gone, and the others.
+        let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
+        assert!(
+            s.take("presig/w/3", RecordKind::Nonces).unwrap().is_none(),
+            "a restart brought a used nonce slot back"
+        );
+        assert!(s.take("presig/w/4", RecordKind::Nonces).unwrap().is_some());
+        assert_eq!(
+            s.key_ids(RecordKind::Nonces, "presig/w/").unwrap().len(),
+            30
+        );
+        // An oversized slot refuses the whole block: nothing of it is written.
+        let mut bad = vec![("presig/x/0".to_string(), Zeroizing::new(vec![0u8; 16]))];
+        bad.push((
+            "presig/x/1".to_string(),
+            Zeroizing::new(vec![0u8; MAX_SHARE_RECORD_BYTES + 1]),
+        ));
+        assert!(s.put_many(RecordKind::Nonces, &bad).is_err());
+        assert!(s.get("presig/x/0", RecordKind::Nonces).unwrap().is_none());
     }
 
     #[test]

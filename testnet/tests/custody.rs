@@ -101,14 +101,20 @@ fn custody_flow_end_to_end() {
     );
     // (That the number is never handed out again: consensus unit test
     // presignature_pool_is_filled_by_reports_and_each_presignature_used_once.)
-    // The Solana (FROST) wallet has no pool.
-    let sol_pool = net.read(
-        "wallet_presignatures",
-        json!({ "wallet_id": wallet(Chain::Solana)["wallet_id"] }),
-    );
-    rejected_with(sol_pool, "no presignature pool");
+    assert_eq!(after["kind"], "ecdsa_presignatures", "{after}");
+    // The Solana (FROST) wallet has a nonce pool (decision 0034), made in blocks of 32.
     let sol = wallet(Chain::Solana);
     let sol_id = sol["wallet_id"].as_str().unwrap().to_string();
+    let sol_pool = |net: &Net| {
+        net.read("wallet_presignatures", json!({ "wallet_id": sol_id }))
+            .unwrap()
+    };
+    mpc_testnet::wait_until(Duration::from_secs(30), || {
+        sol_pool(&net)["ready"].as_u64().unwrap_or(0) >= 32
+    })
+    .unwrap_or_else(|e| panic!("no nonce block became ready: {e}: {}", sol_pool(&net)));
+    let sol_before = sol_pool(&net);
+    assert_eq!(sol_before["kind"], "frost_nonces", "{sol_before}");
 
     // M−1 approvals never sign.
     let (payload, extras) = demo::transfer_for(Chain::Solana, &sol, 5_000).unwrap();
@@ -170,6 +176,25 @@ fn custody_flow_end_to_end() {
     }
     assert!(seen.contains(&"signing".to_string()), "{seen:?}");
     drop(watch);
+    // It signed from the nonce pool: its first attempt took a slot (one online round), by the
+    // pool's signers, and the slot is gone from the pool.
+    let first = &done["attempts"][0];
+    assert_eq!(
+        first["presignatures"].as_array().map(Vec::len),
+        Some(1),
+        "{done}"
+    );
+    assert_eq!(first["signers"], sol_before["signers"], "{done}");
+    let seq = &first["presignatures"][0];
+    let sol_after = sol_pool(&net);
+    assert!(
+        !sol_after["ready_seqs"].as_array().unwrap().contains(seq),
+        "{sol_after}"
+    );
+    assert!(
+        sol_after["used"].as_u64() > sol_before["used"].as_u64(),
+        "{sol_after}"
+    );
 
     // A destination outside the address book is rejected (whitelist required).
     let outsider = bs58::encode([0x77u8; 32]).into_string();

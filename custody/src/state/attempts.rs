@@ -48,7 +48,12 @@ impl CustodyState {
         let (signers, presignatures) = match from_pool {
             Some(x) => x,
             None => (
-                self.choose_signers(&committee, at.ctx.log_index, attempt, avoid),
+                self.choose_signers(
+                    &committee,
+                    super::signer_check::log_index_of(&req.request_id),
+                    attempt,
+                    avoid,
+                ),
                 Vec::new(),
             ),
         };
@@ -115,8 +120,12 @@ impl CustodyState {
         taken
     }
 
-    /// A t-subset of the vault's committee (removed nodes left out) for an interactive attempt: one without an avoided node when
-    /// there is one, rotated by log index and attempt so retries move to other nodes.
+    /// A t-subset of the vault's committee (removed nodes left out) for an interactive attempt:
+    /// one without an avoided node when there is one, rotated by the request's own log index
+    /// and the attempt number, so that successive attempts go to successive subsets. (Rotating
+    /// by the log index of the entry that starts the attempt could pick the same subset again
+    /// and again whenever the entries between two attempts are a multiple of the subset count:
+    /// seen in the simulator once nonce-pool reports shifted the log.)
     fn choose_signers(
         &self,
         committee: &[NodeId],

@@ -20,6 +20,8 @@ impl CustodyState {
         all.get(i).cloned().unwrap_or_default()
     }
 
+    /// A signer stored presignature `seq` — for a FROST pool, the whole nonce block that starts
+    /// at `seq` (decision 0034; a `seq` that does not start a block changes nothing).
     pub(super) fn report_presig_ready(
         &mut self,
         node: NodeId,
@@ -30,24 +32,47 @@ impl CustodyState {
         if !pool.signers.contains(&node) {
             return Err(format!("node {node} is not a signer of this pool"));
         }
-        let Some(reported) = pool.generating.get_mut(seq) else {
+        let (first, len) = pool.block_of(*seq);
+        if first != *seq {
             return Ok(None);
+        }
+        let mut changed = false;
+        let mut now_ready = 0;
+        for s in first..first + len {
+            let Some(reported) = pool.generating.get_mut(&s) else {
+                continue;
+            };
+            if !reported.insert(node) {
+                continue;
+            }
+            changed = true;
+            if reported.len() == pool.signers.len() {
+                pool.generating.remove(&s);
+                pool.ready.insert(s);
+                now_ready += 1;
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        let what = if pool.frost {
+            "nonce block"
+        } else {
+            "presignature"
         };
-        if !reported.insert(node) {
-            return Ok(None);
-        }
-        let mut text = format!("node {node} stored presignature {seq}");
-        if reported.len() == pool.signers.len() {
-            pool.generating.remove(seq);
-            pool.ready.insert(*seq);
+        let text = if now_ready > 0 {
             pool.failures_in_row = 0;
-            text = format!("presignature {seq} ready ({} ready)", pool.ready.len());
-        }
+            format!("{what} {seq} ready ({} ready)", pool.ready.len())
+        } else {
+            format!("node {node} stored {what} {seq}")
+        };
         let pool = pool.clone();
         self.dirty.insert(RecordKey::PresigPool(wallet_id.into()));
         Ok(Some((Some(org), text, ActionResult::PresigPool { pool })))
     }
 
+    /// Presignature `seq` (for a FROST pool, the nonce block starting at `seq`) could not be
+    /// made on `node`: it is dropped, and the pool schedules new sequence numbers.
     pub(super) fn report_presig_failed(
         &mut self,
         node: NodeId,
@@ -56,13 +81,25 @@ impl CustodyState {
         reason: &str,
     ) -> ReportResult {
         let (org, pool) = self.pool_of(wallet_id)?;
-        if !pool.signers.contains(&node) || pool.generating.remove(seq).is_none() {
+        let (first, len) = pool.block_of(*seq);
+        if !pool.signers.contains(&node) || first != *seq {
+            return Ok(None);
+        }
+        let dropped = (first..first + len)
+            .filter(|s| pool.generating.remove(s).is_some())
+            .count();
+        if dropped == 0 {
             return Ok(None);
         }
         pool.failures_in_row += 1;
         pool.top_up();
         let reason: String = reason.chars().take(500).collect();
-        let text = format!("presignature {seq} failed on node {node}: {reason}");
+        let what = if pool.frost {
+            "nonce block"
+        } else {
+            "presignature"
+        };
+        let text = format!("{what} {seq} failed on node {node}: {reason}");
         let pool = pool.clone();
         self.dirty.insert(RecordKey::PresigPool(wallet_id.into()));
         Ok(Some((Some(org), text, ActionResult::PresigPool { pool })))
@@ -92,12 +129,12 @@ impl CustodyState {
         self.presig_pools.get(wallet_id)
     }
 
-    /// Presignatures `node` should make: `(pool, seq)` for every scheduled one it has not
+    /// ECDSA presignatures `node` should make: `(pool, seq)` for every scheduled one it has not
     /// reported, lowest first (so every signer runs them in the same order).
     pub fn presig_work(&self, node: NodeId) -> Vec<(PresigPool, u64)> {
         let mut out = Vec::new();
         for pool in self.presig_pools.values() {
-            if !pool.signers.contains(&node) {
+            if pool.frost || !pool.signers.contains(&node) {
                 continue;
             }
             for (seq, reported) in &pool.generating {

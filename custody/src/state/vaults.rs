@@ -78,11 +78,14 @@ impl CustodyState {
             created_at_ms: x.now_ms,
             chain_id,
         };
-        if wallet.key_type == KeyType::EcdsaSecp256k1 {
-            let pool = PresigPool::new(&wallet_id, self.pool_signers(&wallet_id));
-            self.dirty.insert(RecordKey::PresigPool(wallet_id.clone()));
-            self.presig_pools.insert(wallet_id.clone(), pool);
-        }
+        let signers = self.pool_signers(&wallet_id);
+        let pool = if wallet.key_type == KeyType::EcdsaSecp256k1 {
+            PresigPool::new(&wallet_id, signers)
+        } else {
+            PresigPool::new_frost(&wallet_id, signers)
+        };
+        self.dirty.insert(RecordKey::PresigPool(wallet_id.clone()));
+        self.presig_pools.insert(wallet_id.clone(), pool);
         self.dirty.insert(RecordKey::Wallet(wallet_id.clone()));
         self.wallets.insert(wallet_id, wallet.clone());
         Ok(ActionResult::WalletCreated { wallet })

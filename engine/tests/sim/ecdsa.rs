@@ -22,9 +22,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What an ideal session makes.
 #[derive(Clone)]
 enum Kind {
-    Aux { attempt: u32 },
-    Presign { store_key: String },
-    Sign { job: Box<SigningJob> },
+    Aux {
+        attempt: u32,
+    },
+    /// An ECDSA presignature (one key) or a FROST nonce block (a key per slot).
+    Presign {
+        store_keys: Vec<String>,
+    },
+    Sign {
+        job: Box<SigningJob>,
+    },
 }
 
 struct Party {
@@ -89,9 +96,45 @@ impl Sim {
                     return true;
                 }
                 let kind = Kind::Presign {
-                    store_key: store_key.clone(),
+                    store_keys: vec![store_key.clone()],
                 };
                 (session_id.0, parties, kind)
+            }
+            SessionSpec::FrostNonces {
+                wallet_id,
+                first_seq,
+                count,
+                session_id,
+                parties,
+                ..
+            } => {
+                let store_keys: Vec<String> = (*first_seq..first_seq + count)
+                    .map(|s| mpc_custody::presig_store_key(wallet_id, s))
+                    .collect();
+                if self.nodes[i].store.presigs.contains(&store_keys[0]) {
+                    self.done(i, job, SessionOutcome::PresigStored);
+                    return true;
+                }
+                (session_id.0, parties, Kind::Presign { store_keys })
+            }
+            SessionSpec::Sign { job: sj, .. }
+                if sj.key_type != KeyType::EcdsaSecp256k1 && !sj.presignatures.is_empty() =>
+            {
+                // A FROST job from the wallet's nonce pool: every slot leaves the store before
+                // the (real) signing session starts, as the node does.
+                for (_, key) in &sj.presignatures {
+                    if !self.nodes[i].store.presigs.remove(key) {
+                        self.fail(i, job, "nonce slot is not in this node's store");
+                        return true;
+                    }
+                    self.nodes[i].store.taken.push(Taken {
+                        node: me,
+                        store_key: key.clone(),
+                        request_id: sj.request_id.clone(),
+                        attempt: sj.attempt,
+                    });
+                }
+                return false;
             }
             SessionSpec::Sign {
                 job: sj,
@@ -248,8 +291,10 @@ impl Sim {
                     self.nodes[i].store.aux.insert(*attempt);
                     SessionOutcome::AuxReady
                 }
-                (Kind::Presign { store_key }, None) => {
-                    self.nodes[i].store.presigs.insert(store_key.clone());
+                (Kind::Presign { store_keys }, None) => {
+                    for k in store_keys {
+                        self.nodes[i].store.presigs.insert(k.clone());
+                    }
                     SessionOutcome::PresigStored
                 }
                 (Kind::Sign { .. }, None) => {

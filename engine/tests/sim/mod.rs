@@ -886,7 +886,9 @@ impl Sim {
             return;
         }
         match &spec {
-            SessionSpec::Aux { .. } | SessionSpec::Presign { .. } => {}
+            SessionSpec::Aux { .. }
+            | SessionSpec::Presign { .. }
+            | SessionSpec::FrostNonces { .. } => {}
             SessionSpec::Refresh { .. } => self.start_refresh_stage(i, job, spec, 0),
             SessionSpec::Repair { .. } => panic!("the simulation never replaces a node"),
             SessionSpec::Dkg { .. } => self.start_stage(i, job, spec, 0, Vec::new()),

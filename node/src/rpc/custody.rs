@@ -114,6 +114,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         match pool {
             Some(p) => to_value(&json!({
                 "wallet_id": id,
+                "kind": if p.frost { "frost_nonces" } else { "ecdsa_presignatures" },
                 "signers": p.signers,
                 "ready": p.ready.len(),
                 "ready_seqs": p.ready,
@@ -124,7 +125,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
                 "target": p.target,
             })),
             None => Err(RpcError::NotFound(format!(
-                "wallet '{id}' has no presignature pool (only ECDSA wallets do)"
+                "wallet '{id}' has no presignature or nonce pool"
             ))
             .into()),
         }

@@ -14,6 +14,7 @@ mod background;
 mod dkg;
 #[cfg(feature = "forge-for-tests")]
 mod forge;
+mod nonces;
 mod presign;
 mod refresh;
 mod repair;
@@ -343,9 +344,12 @@ impl Runner {
             match action {
                 Action::Start { job, spec } => self.start(job, spec, tx.clone()),
                 Action::DiscardPresignatures { keys } => {
+                    // An ECDSA presignature or a FROST nonce slot: whichever is there goes.
                     for key in keys {
-                        if let Err(e) = self.inner.shares.take(&key, RecordKind::Presignature) {
-                            tracing::warn!("discarding presignature {key}: {e}");
+                        for kind in [RecordKind::Presignature, RecordKind::Nonces] {
+                            if let Err(e) = self.inner.shares.delete(&key, kind) {
+                                tracing::warn!("discarding presignature {key}: {e}");
+                            }
                         }
                     }
                 }
@@ -452,6 +456,10 @@ impl Runner {
                 public_session: *public_session,
             }),
             SessionSpec::Presign { .. } => match self.presign_blocking(spec) {
+                Ok(()) => SessionOutcome::PresigStored,
+                Err(e) => failed(e),
+            },
+            SessionSpec::FrostNonces { .. } => match self.frost_nonces_blocking(spec) {
                 Ok(()) => SessionOutcome::PresigStored,
                 Err(e) => failed(e),
             },

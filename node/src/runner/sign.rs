@@ -11,7 +11,7 @@ use mpc_protocol::chain::{KeyType, ToSign};
 use mpc_protocol::ecdsa;
 use mpc_protocol::ecdsa::online::EcdsaPresigSign;
 use mpc_protocol::frost::online::FrostSignOnline;
-use mpc_protocol::frost::{self, Ed25519, Secp256k1Tr};
+use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
 use mpc_protocol::session::{PartyIndex, SessionId};
 use std::collections::BTreeMap;
 
@@ -38,6 +38,9 @@ impl Runner {
             .copied()
             .ok_or_else(|| err("not a signer".into()))?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
+        if job.key_type != KeyType::EcdsaSecp256k1 && !job.presignatures.is_empty() {
+            return self.sign_frost_from_pool(job, parties, me, message_sessions);
+        }
         // This node joins each signing session once, ever: a restart does not re-enter it.
         self.join_once(&job.session_id, "signing").map_err(err)?;
         // Every pool presignature of this attempt leaves the share store (flushed) before any
@@ -77,6 +80,46 @@ impl Runner {
                     self.sign_frost::<Secp256k1Tr>(job, sid, parties, me, &ps, &m.message())?
                 }
                 _ => return Err(err("message kind does not match the key type".into())),
+            };
+            out.push(sig);
+        }
+        Ok(out)
+    }
+
+    /// Signs every message of a FROST job from the wallet's nonce pool (decision 0034): each
+    /// slot leaves the share store (flushed) first, then one round per message. No session-join
+    /// record is needed: a slot taken cannot be taken again, so a restart cannot re-enter.
+    fn sign_frost_from_pool(
+        &self,
+        job: &SigningJob,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        me: PartyIndex,
+        message_sessions: &[SessionId],
+    ) -> Result<Vec<Vec<u8>>, RunError> {
+        let err = |reason: String| RunError {
+            reason,
+            unresponsive: vec![],
+            culprits: vec![],
+        };
+        if job.presignatures.len() != job.messages.len() {
+            return Err(err("one nonce slot per message is needed".into()));
+        }
+        let slots = self.take_nonce_slots(job).map_err(err)?;
+        let mut out = Vec::with_capacity(job.messages.len());
+        for ((msg, slot), sid) in job.messages.iter().zip(&slots).zip(message_sessions) {
+            let sig = match job.key_type {
+                KeyType::Ed25519 => {
+                    self.sign_frost_pooled::<Ed25519>(job, slot, *sid, parties, me, &msg.message())?
+                }
+                KeyType::Secp256k1Tr => self.sign_frost_pooled::<Secp256k1Tr>(
+                    job,
+                    slot,
+                    *sid,
+                    parties,
+                    me,
+                    &msg.message(),
+                )?,
+                KeyType::EcdsaSecp256k1 => return Err(err("not a FROST job".into())),
             };
             out.push(sig);
         }
@@ -184,24 +227,7 @@ impl Runner {
             unresponsive: vec![],
             culprits: vec![],
         };
-        let (kp, pkp): (
-            frost_core::keys::KeyPackage<C>,
-            frost_core::keys::PublicKeyPackage<C>,
-        ) = self
-            .load(&Self::share_key(
-                &job.vault_id,
-                job.key_type,
-                job.share_generation,
-            ))
-            .map_err(err)?
-            .ok_or_else(|| err("no FROST share for this vault".into()))?;
-        let gk = pkp
-            .verifying_key()
-            .serialize()
-            .map_err(|e| err(e.to_string()))?;
-        let t = keys::frost_tweak::<C>(job.key_type, &gk, job.chain, job.network, job.index)
-            .map_err(|e| err(e.to_string()))?;
-        let (kp, pkp) = keys::frost_tweak_packages(&kp, &pkp, t);
+        let (kp, pkp) = self.tweaked_frost_keys::<C>(job).map_err(err)?;
         let mut session = FrostSignOnline::<C>::new(sid, me, ps, kp, pkp, message)
             .map_err(|e| err(e.to_string()))?;
         let mut rng = fresh_rng().map_err(err)?;
@@ -212,7 +238,6 @@ impl Runner {
             &mut rng,
             SIGN_TIMEOUT,
         )?;
-        let _ = frost::identifier::<C>;
         sig.serialize().map_err(|e| err(e.to_string()))
     }
 }

@@ -9,6 +9,8 @@
 //!   share, or a new identifier) without reconstructing the key — frost-core's repairable
 //!   threshold scheme with commitments that name a cheating helper.
 //! - [`nonces::NonceStore`]: pre-generated nonce commitments (RFC 9591 §5.1), each usable once.
+//! - [`preprocess::FrostPreprocess`]: one round that makes a batch of nonce pairs for a fixed
+//!   signer set and exchanges their commitments, so that signing with them is one round.
 //! - [`sign::FrostSign`]: one signing session among a fixed signer set with pre-published
 //!   commitments (RFC 9591 §5.2), every signer aggregating and verifying; invalid shares name
 //!   their senders.
@@ -16,6 +18,7 @@
 pub mod dkg;
 pub mod nonces;
 pub mod online;
+pub mod preprocess;
 pub mod repair;
 pub mod sign;
 pub mod workload;

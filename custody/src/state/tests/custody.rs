@@ -624,8 +624,11 @@ fn presignature_pool_is_filled_by_reports_and_each_presignature_used_once() {
     use crate::{PRESIG_MAX_FAILURES, PRESIG_POOL_MIN};
     let (mut h, _, _) = setup(two_of_three());
     let wid = eth_wallet(&mut h).wallet_id;
-    // The Solana (FROST) wallet has no pool; the ECDSA one has the first presignatures scheduled.
-    assert!(h.s.presig_pool("v1-solana-testnet-0").is_none());
+    // The Solana (FROST) wallet has a nonce pool with its first block scheduled (decision
+    // 0034); the ECDSA one has the first presignatures scheduled.
+    let frost = h.s.presig_pool("v1-solana-testnet-0").unwrap();
+    assert!(frost.frost);
+    assert_eq!(frost.generating.len(), crate::FROST_POOL_MIN);
     let pool = h.s.presig_pool(&wid).unwrap().clone();
     assert_eq!(pool.generating.len(), PRESIG_POOL_MIN);
     assert!(pool.ready.is_empty());

@@ -1,0 +1,240 @@
+//! FROST nonce pools (decision 0034): a block of nonce pairs made with the pool's other signers
+//! in one round, each slot stored sealed; and signing from a slot in one online round.
+//!
+//! A slot holds this node's secret nonces and every pool signer's commitment for one pool
+//! sequence number. It is used at most once: [`Runner::take_nonce_slots`] removes it from the
+//! share store (flushed) before any signature share is computed from it (invariant 4), so
+//! neither a retry, a second attempt naming the same sequence number (which the log never
+//! makes) nor a restart can sign with it again.
+
+use super::{fresh_rng, Runner, SIGN_TIMEOUT};
+use crate::sessions::RunError;
+use crate::share_store::RecordKind;
+use frost_core::keys::{KeyPackage, PublicKeyPackage};
+use frost_core::round1::{SigningCommitments, SigningNonces};
+use frost_core::Ciphersuite;
+use mpc_consensus::raft::NodeId;
+use mpc_custody::presig_store_key;
+use mpc_custody::state::SigningJob;
+use mpc_engine::SessionSpec;
+use mpc_protocol::chain::{keys, KeyType};
+use mpc_protocol::frost::preprocess::FrostPreprocess;
+use mpc_protocol::frost::sign::FrostSign;
+use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
+use mpc_protocol::session::{PartyIndex, SessionId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use zeroize::Zeroizing;
+
+/// Largest stored slot the node decodes, in bytes.
+const MAX_SLOT_BYTES: usize = 16 * 1024;
+
+/// One stored slot of a FROST nonce pool.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "C: Ciphersuite")]
+struct StoredSlot<C: Ciphersuite> {
+    /// The vault and key type whose share hedged the nonces (checked when the slot is used).
+    vault_id: String,
+    key_type: KeyType,
+    /// This node's secret nonces (zeroized on drop by frost-core).
+    nonces: SigningNonces<C>,
+    /// Every pool signer's commitment for this slot, by node id.
+    commitments: BTreeMap<NodeId, SigningCommitments<C>>,
+}
+
+impl Runner {
+    /// Makes one block of a FROST wallet's nonce pool (spec from the engine) and stores its
+    /// slots sealed, all at once.
+    pub(super) fn frost_nonces_blocking(&self, spec: &SessionSpec) -> Result<(), String> {
+        let SessionSpec::FrostNonces {
+            wallet_id,
+            first_seq,
+            count,
+            session_id,
+            parties,
+            vault_id,
+            key_type,
+            share_generation,
+        } = spec
+        else {
+            return Err("not a nonce preprocessing job".into());
+        };
+        let store_keys: Vec<String> = (*first_seq..first_seq.saturating_add(*count))
+            .map(|s| presig_store_key(wallet_id, s))
+            .collect();
+        let first = store_keys.first().ok_or("an empty nonce block")?;
+        // Already stored (a restart before the report was committed): report it again. The
+        // block's slots are written in one batch, so one present means all are.
+        if self
+            .inner
+            .shares
+            .get(first, RecordKind::Nonces)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Ok(());
+        }
+        // Joined once, ever: a block interrupted by a restart is reported failed (the pool
+        // schedules new sequence numbers) rather than re-entered with other nonces.
+        self.join_once(session_id, "nonce preprocessing")?;
+        let share_key = Self::share_key(vault_id, *key_type, *share_generation);
+        let block = Block {
+            vault_id,
+            key_type: *key_type,
+            share_key: &share_key,
+            session_id: *session_id,
+            parties,
+            store_keys: &store_keys,
+        };
+        match key_type {
+            KeyType::Ed25519 => self.preprocess::<Ed25519>(&block),
+            KeyType::Secp256k1Tr => self.preprocess::<Secp256k1Tr>(&block),
+            KeyType::EcdsaSecp256k1 => Err("an ECDSA wallet has no nonce pool".into()),
+        }
+    }
+
+    fn preprocess<C: Ciphersuite>(&self, b: &Block<'_>) -> Result<(), String> {
+        let (kp, _): (KeyPackage<C>, PublicKeyPackage<C>) = self
+            .load(b.share_key)?
+            .ok_or("no FROST share for this vault")?;
+        let me = *b.parties.get(&self.me()).ok_or("not a pool signer")?;
+        let ps: Vec<PartyIndex> = b.parties.values().copied().collect();
+        let mut session = FrostPreprocess::<C>::new(b.session_id, me, &ps, kp, b.store_keys.len())
+            .map_err(|e| e.to_string())?;
+        let mut rng = fresh_rng()?;
+        let out = self
+            .inner
+            .hub
+            .run(
+                b.session_id.0,
+                b.parties,
+                &mut session,
+                &mut rng,
+                SIGN_TIMEOUT,
+            )
+            .map_err(|e| format!("nonce preprocessing: {e}"))?;
+        let node_of: BTreeMap<PartyIndex, NodeId> =
+            b.parties.iter().map(|(n, p)| (*p, *n)).collect();
+        let mut records = Vec::with_capacity(b.store_keys.len());
+        for (i, (nonces, key)) in out.nonces.into_iter().zip(b.store_keys).enumerate() {
+            let commitments = out
+                .commitments
+                .iter()
+                .map(|(p, cs)| {
+                    let node = node_of.get(p).ok_or("a commitment from a non-signer")?;
+                    let c = cs.get(i).ok_or("a commitment missing")?;
+                    Ok((*node, *c))
+                })
+                .collect::<Result<BTreeMap<_, _>, &str>>()?;
+            let slot = StoredSlot::<C> {
+                vault_id: b.vault_id.to_string(),
+                key_type: b.key_type,
+                nonces,
+                commitments,
+            };
+            let bytes = Zeroizing::new(mpc_protocol::encode(&slot).map_err(|e| e.to_string())?);
+            records.push((key.clone(), bytes));
+        }
+        self.inner
+            .shares
+            .put_many(RecordKind::Nonces, &records)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Takes the job's nonce slots out of the share store, each a flushed delete, before any
+    /// signature share exists. A slot that is not there (used, or never made here) fails the
+    /// attempt: the next one signs interactively.
+    pub(super) fn take_nonce_slots(
+        &self,
+        job: &SigningJob,
+    ) -> Result<Vec<Zeroizing<Vec<u8>>>, String> {
+        job.presignatures
+            .iter()
+            .map(|(seq, key)| {
+                self.inner
+                    .shares
+                    .take(key, RecordKind::Nonces)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| {
+                        format!("nonce slot {seq} is not in this node's store (used or never made)")
+                    })
+            })
+            .collect()
+    }
+
+    /// Signs `message` with a taken nonce slot: one round (each signer sends its share to the
+    /// others; every signer aggregates and verifies).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn sign_frost_pooled<C: Ciphersuite>(
+        &self,
+        job: &SigningJob,
+        slot: &[u8],
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        me: PartyIndex,
+        message: &[u8],
+    ) -> Result<Vec<u8>, RunError> {
+        let err = |reason: String| RunError {
+            reason,
+            unresponsive: vec![],
+            culprits: vec![],
+        };
+        let slot: StoredSlot<C> =
+            mpc_protocol::decode(slot, MAX_SLOT_BYTES).map_err(|e| err(e.to_string()))?;
+        if job.vault_id != slot.vault_id || slot.key_type != job.key_type {
+            return Err(err("the nonce slot belongs to another key".into()));
+        }
+        if slot.commitments.len() != parties.len() {
+            return Err(err("the nonce slot was made by another signer set".into()));
+        }
+        let commitments = parties
+            .iter()
+            .map(|(n, p)| {
+                slot.commitments
+                    .get(n)
+                    .map(|c| (*p, *c))
+                    .ok_or_else(|| err(format!("the nonce slot has no commitment of node {n}")))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let (kp, pkp) = self.tweaked_frost_keys::<C>(job).map_err(err)?;
+        let mut session = FrostSign::<C>::new(sid, me, kp, pkp, message, &commitments, slot.nonces)
+            .map_err(|e| err(e.to_string()))?;
+        let mut rng = fresh_rng().map_err(err)?;
+        let sig = self.inner.hub.run_while_connected(
+            sid.0,
+            parties,
+            &mut session,
+            &mut rng,
+            SIGN_TIMEOUT,
+        )?;
+        sig.serialize().map_err(|e| err(e.to_string()))
+    }
+
+    /// The job's FROST key packages, tweaked to the wallet's key.
+    pub(super) fn tweaked_frost_keys<C: Ciphersuite>(
+        &self,
+        job: &SigningJob,
+    ) -> Result<(KeyPackage<C>, PublicKeyPackage<C>), String> {
+        let (kp, pkp): (KeyPackage<C>, PublicKeyPackage<C>) = self
+            .load(&Self::share_key(
+                &job.vault_id,
+                job.key_type,
+                job.share_generation,
+            ))?
+            .ok_or("no FROST share for this vault")?;
+        let gk = pkp.verifying_key().serialize().map_err(|e| e.to_string())?;
+        let t = keys::frost_tweak::<C>(job.key_type, &gk, job.chain, job.network, job.index)
+            .map_err(|e| e.to_string())?;
+        Ok(keys::frost_tweak_packages(&kp, &pkp, t))
+    }
+}
+
+/// What a preprocessing block needs.
+struct Block<'a> {
+    vault_id: &'a str,
+    key_type: KeyType,
+    share_key: &'a str,
+    session_id: SessionId,
+    parties: &'a BTreeMap<NodeId, PartyIndex>,
+    store_keys: &'a [String],
+}
