@@ -40,8 +40,12 @@ use progress::{Progress, PEER_GONE};
 // flooding peer cannot crowd out the others or exhaust memory.
 /// Most messages one peer may have waiting for one session that has not started locally.
 const MAX_EARLY_PER_PEER_SESSION: usize = 64;
-/// Most not-yet-started sessions one peer may have messages waiting for.
-const MAX_EARLY_SESSIONS_PER_PEER: usize = 32;
+/// Most not-yet-started sessions one peer may have messages waiting for. A healthy peer runs
+/// ahead of this node by as many signing sessions as are in flight (it applied their entries
+/// first); at 32 a burst of 64 requests lost early messages, and a lost signature share of a
+/// one-round pooled FROST session (decision 0034) cost its attempt a 15 s idle timeout. The
+/// byte bound below still caps what a flooding peer can make this node hold.
+const MAX_EARLY_SESSIONS_PER_PEER: usize = 1024;
 /// Most bytes of early messages kept for one peer.
 const MAX_EARLY_BYTES_PER_PEER: usize = 16 * 1024 * 1024;
 /// Most messages one peer may send into one running session (protocols need a few dozen).
@@ -723,5 +727,38 @@ impl SessionHub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid(i: u32) -> Sid {
+        let mut s = [0u8; 32];
+        s[..4].copy_from_slice(&i.to_be_bytes());
+        s
+    }
+
+    #[test]
+    fn a_peer_ahead_by_a_burst_of_sessions_loses_none_of_their_first_messages() {
+        let mut st = State::default();
+        let now = Instant::now();
+        // A peer that applied 500 signing entries before this node started their sessions:
+        // each session's first message is kept until it starts here.
+        for i in 0..500 {
+            st.deliver(sid(i), 2, vec![7u8; 200], now).unwrap();
+        }
+        assert_eq!(st.early.len(), 500);
+        // Up to the per-peer session bound; another peer has its own room.
+        for i in 500..MAX_EARLY_SESSIONS_PER_PEER as u32 {
+            st.deliver(sid(i), 2, vec![7u8; 200], now).unwrap();
+        }
+        let over = MAX_EARLY_SESSIONS_PER_PEER as u32;
+        assert!(st.deliver(sid(over), 2, vec![7u8; 200], now).is_err());
+        st.deliver(sid(over), 3, vec![7u8; 200], now).unwrap();
+        // The bytes a flooding peer can park stay bounded.
+        let big = vec![0u8; MAX_EARLY_BYTES_PER_PEER];
+        assert!(st.deliver(sid(0), 3, big, now).is_err());
     }
 }

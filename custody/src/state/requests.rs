@@ -245,7 +245,10 @@ impl CustodyState {
         self.start_attempt(req, At { ctx, now_ms }, &BTreeSet::new());
     }
 
-    pub(super) fn put_request(&mut self, req: Request) -> ActionResult {
+    pub(super) fn put_request(&mut self, mut req: Request) -> ActionResult {
+        // Every change is stamped with the log time of the entry that made it, so that a
+        // reader can ask for the requests changed since a moment (a subscription's resync).
+        req.updated_at_ms = req.updated_at_ms.max(self.last_timestamp_ms);
         self.dirty
             .insert(RecordKey::Request(req.request_id.clone()));
         self.index_chain_open(&req);

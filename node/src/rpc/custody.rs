@@ -289,13 +289,23 @@ async fn subscribe(
     // Subscribe before reading the state, so nothing falls between the two.
     let mut events = c.subscribe_requests();
     let mut resync = true;
+    // Log time of the latest change sent. Log time never goes backwards, so after a lag the
+    // changes missed are among the requests updated at or after it: a resync sends those, not
+    // every request ever made (that took seconds on a busy network and delayed every event).
+    let mut since_ms = 0u64;
     loop {
         if resync {
             resync = false;
             let current: Vec<Request> = c
-                .read_state(|s| s.requests(None).filter(|r| wanted(s, r)).cloned().collect())
+                .read_state(|s| {
+                    s.requests(None)
+                        .filter(|r| r.updated_at_ms >= since_ms && wanted(s, r))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             for r in &current {
+                since_ms = since_ms.max(r.updated_at_ms);
                 let Ok(m) = send(r) else { return };
                 if sink.send(m).await.is_err() {
                     return;
@@ -306,13 +316,17 @@ async fn subscribe(
             _ = sink.closed() => return,
             ev = events.recv() => match ev {
                 Ok(r) if c.read_state(|s| wanted(s, &r)).unwrap_or(false) => {
+                    since_ms = since_ms.max(r.updated_at_ms);
                     let Ok(m) = send(&r) else { return };
                     if sink.send(m).await.is_err() {
                         return;
                     }
                 }
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => resync = true,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::info!(missed = n, "a request subscriber fell behind: resending the requests changed since");
+                    resync = true;
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
