@@ -124,6 +124,32 @@ impl CustodyState {
         self.presig_pools.values()
     }
 
+    /// The numbers of `wallet_id`'s pool a signer may still need — ready, being made, or named
+    /// by the current attempt of a request still signing — and the pool's next number. A
+    /// share-store record of any other number below it is never used again (numbers are not
+    /// reused): a node may delete it.
+    pub fn pool_seqs_in_use(
+        &self,
+        wallet_id: &str,
+    ) -> Option<(std::collections::BTreeSet<u64>, u64)> {
+        let pool = self.presig_pools.get(wallet_id)?;
+        let mut in_use: std::collections::BTreeSet<u64> = pool
+            .ready
+            .iter()
+            .chain(pool.generating.keys())
+            .copied()
+            .collect();
+        for r in self.requests.values() {
+            if r.wallet_id != wallet_id || r.status != crate::RequestStatus::Signing {
+                continue;
+            }
+            if let Some(a) = r.current_attempt() {
+                in_use.extend(a.presignatures.iter().copied());
+            }
+        }
+        Some((in_use, pool.next_seq))
+    }
+
     /// A wallet's presignature pool.
     pub fn presig_pool(&self, wallet_id: &str) -> Option<&PresigPool> {
         self.presig_pools.get(wallet_id)

@@ -298,6 +298,60 @@ impl Runner {
         if !deleted.is_empty() {
             tracing::info!(vault = %vault_id, "deleted {} replaced key shares", deleted.len());
         }
+        self.tidy_pool_records(vault_id)?;
+        Ok(deleted)
+    }
+
+    /// Deletes the presignatures and nonce slots of the vault's wallets that the log will never
+    /// assign again (a refresh restarted the pools; a failed block was dropped): numbers below
+    /// the pool's next one that are neither ready, being made, nor named by a current attempt.
+    fn tidy_pool_records(&self, vault_id: &str) -> Result<usize, String> {
+        let wallets: Vec<String> = self
+            .inner
+            .cluster
+            .read_state(|s| {
+                s.wallets(Some(vault_id))
+                    .map(|w| w.wallet_id.to_string())
+                    .collect()
+            })
+            .map_err(|e| e.to_string())?;
+        let mut deleted = 0;
+        for wallet_id in wallets {
+            let Some((in_use, next)) = self
+                .inner
+                .cluster
+                .read_state(|s| s.pool_seqs_in_use(&wallet_id))
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            let prefix = format!("presig/{wallet_id}/");
+            for kind in [RecordKind::Presignature, RecordKind::Nonces] {
+                let keys = self
+                    .inner
+                    .shares
+                    .key_ids(kind, &prefix)
+                    .map_err(|e| e.to_string())?;
+                for key in keys {
+                    let Some(seq) = key
+                        .strip_prefix(&prefix)
+                        .and_then(|s| s.parse::<u64>().ok())
+                    else {
+                        continue;
+                    };
+                    if seq < next && !in_use.contains(&seq) {
+                        self.inner
+                            .shares
+                            .delete(&key, kind)
+                            .map_err(|e| e.to_string())?;
+                        deleted += 1;
+                    }
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(vault = %vault_id, "deleted {deleted} presignatures and nonce slots no longer assignable");
+        }
         Ok(deleted)
     }
 }

@@ -57,3 +57,83 @@ fn a_busy_wallet_keeps_more_presignatures_and_a_quiet_one_schedules_the_minimum(
     assert_eq!(pool.demand.len(), 1);
     assert_eq!((pool.ready.len(), pool.generating.len()), (9, 0));
 }
+
+/// FROST nonce pools (decision 0034): blocks of 32 ready only when every signer reported the
+/// block (by its first number; any other number changes nothing), a failure drops the block,
+/// each first attempt takes a slot that is then never ready again, and the numbers a signer may
+/// still need are exactly the ready, scheduled and current-attempt ones.
+#[test]
+fn a_frost_pool_fills_by_blocks_and_hands_out_each_slot_once() {
+    use super::custody::{approve, submit};
+    use crate::{FROST_NONCE_BLOCK, FROST_POOL_MIN};
+    let (mut h, wid, pk) = setup(two_of_three());
+    let pool = h.s.presig_pool(&wid).unwrap().clone();
+    assert!(pool.frost);
+    assert_eq!(pool.generating.len(), FROST_POOL_MIN);
+    let (s1, s2) = (pool.signers[0], pool.signers[1]);
+    let outsider = (1..=3).find(|n| !pool.signers.contains(n)).unwrap();
+    let ready = |seq: u64| Report::PresigReady {
+        wallet_id: wid.clone(),
+        seq,
+    };
+    // A number inside the block, or a stranger's report: nothing.
+    assert!(h.report(s1, ready(5)).result.is_none());
+    assert!(h.report(outsider, ready(0)).error.is_some());
+    // One signer: not ready yet; both: the whole block is.
+    h.report(s1, ready(0));
+    assert!(h.s.presig_pool(&wid).unwrap().ready.is_empty());
+    h.report(s2, ready(0));
+    let p = h.s.presig_pool(&wid).unwrap();
+    assert_eq!(p.ready.len(), FROST_NONCE_BLOCK as usize);
+    assert!(p.generating.is_empty());
+    // Requests take slots in order; a slot handed out is never ready again.
+    let mut taken = std::collections::BTreeSet::new();
+    for i in 0..3 {
+        let r = submit(&mut h, &wid, &pk, 1_000, &format!("f{i}"));
+        approve(&mut h, 11, &r, &r.intent_digest);
+        approve(&mut h, 12, &r, &r.intent_digest);
+        let r = h.request(&r.request_id);
+        assert_eq!(r.status, RequestStatus::Signing);
+        let a = &r.attempts[0];
+        assert_eq!(a.signers, vec![s1, s2]);
+        assert_eq!(a.presignatures.len(), 1);
+        assert!(taken.insert(a.presignatures[0]), "slot handed out twice");
+        let p = h.s.presig_pool(&wid).unwrap();
+        assert!(!p.ready.contains(&a.presignatures[0]));
+        // A late report of the block cannot bring a used slot back.
+        h.report(s1, ready(0));
+        assert!(!h
+            .s
+            .presig_pool(&wid)
+            .unwrap()
+            .ready
+            .contains(&a.presignatures[0]));
+    }
+    // What a signer may still need: every ready or scheduled number, and the slots of attempts
+    // still signing; nothing else below the next number.
+    let (in_use, next) = h.s.pool_seqs_in_use(&wid).unwrap();
+    let p = h.s.presig_pool(&wid).unwrap().clone();
+    assert!(taken.iter().all(|t| in_use.contains(t)));
+    assert!(p.ready.iter().all(|s| in_use.contains(s)));
+    assert!(p.generating.keys().all(|s| in_use.contains(s)));
+    assert_eq!(next, p.next_seq);
+    assert_eq!(
+        in_use.len(),
+        taken.len() + p.ready.len() + p.generating.len()
+    );
+    // A failed block: all of its numbers dropped at once, new ones scheduled.
+    let block = *p.generating.keys().next().unwrap();
+    assert_eq!(block % FROST_NONCE_BLOCK, 0);
+    h.report(
+        s2,
+        Report::PresigFailed {
+            wallet_id: wid.clone(),
+            seq: block,
+            reason: "peer gone".into(),
+        },
+    );
+    let p = h.s.presig_pool(&wid).unwrap();
+    assert!((block..block + FROST_NONCE_BLOCK).all(|s| !p.generating.contains_key(&s)));
+    assert_eq!(p.failures_in_row, 1);
+    assert!(p.generating.keys().all(|s| *s >= block + FROST_NONCE_BLOCK));
+}
