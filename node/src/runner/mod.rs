@@ -140,6 +140,10 @@ struct Inner {
     stats: Mutex<EngineStats>,
     /// Signature reports waiting to be proposed together (`report_batch`).
     signature_queue: Mutex<report_batch::SignatureQueue>,
+    /// Each wallet's FROST key packages, decoded and tweaked, by vault, key type, share
+    /// generation and wallet (`nonces::Runner::tweaked_frost_keys`). Emptied when replaced
+    /// shares are deleted and when it reaches `MAX_CACHED_FROST_KEYS`.
+    frost_keys: Mutex<std::collections::HashMap<String, nonces::CachedKeys>>,
     /// TEST BUILDS ONLY: requests the forger already tried.
     #[cfg(feature = "forge-for-tests")]
     forged: Mutex<std::collections::HashSet<mpc_custody::types::RequestId>>,
@@ -188,6 +192,7 @@ impl Runner {
                 signing_sessions: AtomicU64::new(0),
                 stats: Mutex::new(EngineStats::default()),
                 signature_queue: Mutex::new(Default::default()),
+                frost_keys: Mutex::new(Default::default()),
                 #[cfg(feature = "forge-for-tests")]
                 forged: Mutex::new(Default::default()),
             }),
@@ -355,6 +360,7 @@ impl Runner {
                 }
                 Action::Propose { id, report } => self.propose(id, report, tx.clone()),
                 Action::TidyShares { vault_id } => {
+                    self.forget_frost_keys();
                     let this = self.clone();
                     tokio::task::spawn_blocking(move || {
                         if let Err(e) = this.tidy_shares(&vault_id) {

@@ -23,8 +23,17 @@ use mpc_protocol::frost::sign::FrostSign;
 use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
 use mpc_protocol::session::{PartyIndex, SessionId};
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use zeroize::Zeroizing;
+
+/// Most wallets' key packages kept decoded (the cache starts over beyond it).
+const MAX_CACHED_FROST_KEYS: usize = 4096;
+
+/// Decoded, tweaked key packages of one wallet (`(KeyPackage<C>, PublicKeyPackage<C>)` for
+/// its ciphersuite `C`).
+pub(super) type CachedKeys = Arc<dyn Any + Send + Sync>;
 
 /// Largest stored slot the node decodes, in bytes.
 const MAX_SLOT_BYTES: usize = 16 * 1024;
@@ -210,8 +219,53 @@ impl Runner {
         sig.serialize().map_err(|e| err(e.to_string()))
     }
 
-    /// The job's FROST key packages, tweaked to the wallet's key.
+    /// The job's FROST key packages, tweaked to the wallet's key: decoded from the share store
+    /// and tweaked once per vault, share generation and wallet, then kept in memory (the
+    /// share store's key is in this process's memory for as long anyway). Each job gets a copy.
     pub(super) fn tweaked_frost_keys<C: Ciphersuite>(
+        &self,
+        job: &SigningJob,
+    ) -> Result<(KeyPackage<C>, PublicKeyPackage<C>), String> {
+        let id = format!(
+            "{}/{}/{}/{:?}/{:?}/{}",
+            job.vault_id,
+            job.key_type.as_str(),
+            job.share_generation,
+            job.chain,
+            job.network,
+            job.index
+        );
+        if let Some(hit) = self
+            .inner
+            .frost_keys
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&id).cloned())
+            .and_then(|k| {
+                k.downcast_ref::<(KeyPackage<C>, PublicKeyPackage<C>)>()
+                    .cloned()
+            })
+        {
+            return Ok(hit);
+        }
+        let keys = self.load_tweaked_frost_keys::<C>(job)?;
+        if let Ok(mut cache) = self.inner.frost_keys.lock() {
+            if cache.len() >= MAX_CACHED_FROST_KEYS {
+                cache.clear();
+            }
+            cache.insert(id, Arc::new(keys.clone()));
+        }
+        Ok(keys)
+    }
+
+    /// Empties the key-package cache (replaced shares are being deleted).
+    pub(super) fn forget_frost_keys(&self) {
+        if let Ok(mut cache) = self.inner.frost_keys.lock() {
+            cache.clear();
+        }
+    }
+
+    fn load_tweaked_frost_keys<C: Ciphersuite>(
         &self,
         job: &SigningJob,
     ) -> Result<(KeyPackage<C>, PublicKeyPackage<C>), String> {
