@@ -208,14 +208,7 @@ impl Runner {
         let (kp, pkp) = self.tweaked_frost_keys::<C>(job).map_err(err)?;
         let mut session = FrostSign::<C>::new(sid, me, kp, pkp, message, &commitments, slot.nonces)
             .map_err(|e| err(e.to_string()))?;
-        let mut rng = fresh_rng().map_err(err)?;
-        let sig = self.inner.hub.run_while_connected(
-            sid.0,
-            parties,
-            &mut session,
-            &mut rng,
-            SIGN_TIMEOUT,
-        )?;
+        let sig = self.run_signing(sid, parties, &mut session, SIGN_TIMEOUT)?;
         sig.serialize().map_err(|e| err(e.to_string()))
     }
 

@@ -169,14 +169,7 @@ impl Runner {
             &job.wallet.public_key,
         )
         .map_err(|e| err(e.to_string()))?;
-        let mut rng = fresh_rng().map_err(err)?;
-        let sig = self.inner.hub.run_while_connected(
-            sid.0,
-            parties,
-            &mut session,
-            &mut rng,
-            SIGN_TIMEOUT,
-        )?;
+        let sig = self.run_signing(sid, parties, &mut session, SIGN_TIMEOUT)?;
         Ok(ecdsa::signature_bytes(&sig))
     }
 
@@ -202,14 +195,7 @@ impl Runner {
         let mut rng = fresh_rng().map_err(err)?;
         let mut session = ecdsa::sign(&sid, me, ps, keygen_indices, share, &path, digest, &mut rng)
             .map_err(|e| err(e.to_string()))?;
-        let mut rng2 = fresh_rng().map_err(err)?;
-        let sig = self.inner.hub.run_while_connected(
-            sid.0,
-            parties,
-            &mut session,
-            &mut rng2,
-            ECDSA_SIGN_TIMEOUT,
-        )?;
+        let sig = self.run_signing(sid, parties, &mut session, ECDSA_SIGN_TIMEOUT)?;
         Ok(ecdsa::signature_bytes(&sig))
     }
 
@@ -230,14 +216,26 @@ impl Runner {
         let (kp, pkp) = self.tweaked_frost_keys::<C>(job).map_err(err)?;
         let mut session = FrostSignOnline::<C>::new(sid, me, ps, kp, pkp, message)
             .map_err(|e| err(e.to_string()))?;
-        let mut rng = fresh_rng().map_err(err)?;
-        let sig = self.inner.hub.run_while_connected(
-            sid.0,
-            parties,
-            &mut session,
-            &mut rng,
-            SIGN_TIMEOUT,
-        )?;
+        let sig = self.run_signing(sid, parties, &mut session, SIGN_TIMEOUT)?;
         sig.serialize().map_err(|e| err(e.to_string()))
+    }
+
+    /// Runs one signing session to its end with a fresh RNG (the session gives up when a
+    /// participant's connection is gone; see `SessionHub::run_while_connected`).
+    pub(super) fn run_signing<S: mpc_protocol::session::Session>(
+        &self,
+        sid: SessionId,
+        parties: &BTreeMap<NodeId, PartyIndex>,
+        session: &mut S,
+        idle: std::time::Duration,
+    ) -> Result<S::Output, RunError> {
+        let mut rng = fresh_rng().map_err(|reason| RunError {
+            reason,
+            unresponsive: vec![],
+            culprits: vec![],
+        })?;
+        self.inner
+            .hub
+            .run_while_connected(sid.0, parties, session, &mut rng, idle)
     }
 }
