@@ -391,6 +391,18 @@ impl Action {
         Some(org)
     }
 
+    /// Whether the leader may propose this command in one log entry with others
+    /// ([`crate::entry::Proposal::Users`], decision 0035): submitting and approving requests,
+    /// whose effects depend on the entry's log index only through the request id (made unique
+    /// per batch item) and the signing session ids (unique per request). Governance, vaults and
+    /// network changes, whose ids and generations are the entry's log index, always go alone.
+    pub fn batchable(&self) -> bool {
+        matches!(
+            self,
+            Action::RequestSubmit { .. } | Action::RequestApprove { .. }
+        )
+    }
+
     /// Whether the action changes what the organisation governs (members, vaults, wallets,
     /// address book, policies, settings): it then needs the admin quorum.
     pub fn is_governed(&self) -> bool {

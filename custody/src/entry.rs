@@ -17,6 +17,10 @@ use std::fmt;
 /// this much, 0.35 % of a daily window.
 pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
 
+/// Most user commands one [`Proposal::Users`] entry may carry (decision 0035). A batch of none
+/// or more changes nothing.
+pub const MAX_BATCHED_COMMANDS: usize = 64;
+
 /// What is proposed: a user's signed command or a node's signed report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Proposal {
@@ -26,6 +30,11 @@ pub enum Proposal {
     Node(SignedReport),
     /// A member's passkey decision on a request (the assertion authenticates it).
     Passkey(PasskeyDecision),
+    /// Several users' signed commands proposed together by the leader (group commit,
+    /// decision 0035): each is verified and applied on its own, in order, exactly as if it were
+    /// its own `User` entry, and only kinds for which that holds may be batched
+    /// ([`crate::command::Action::batchable`]); anything else in a batch is refused on its own.
+    Users(Vec<SignedCommand>),
 }
 
 /// A log entry's application payload, stamped by the leader that proposed it.
@@ -52,6 +61,7 @@ impl fmt::Display for LogCommand {
             Proposal::Node(r) => {
                 write!(f, "report by node {} at {}", r.node_id, self.proposed_at_ms)
             }
+            Proposal::Users(cs) => write!(f, "{} commands at {}", cs.len(), self.proposed_at_ms),
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::audit::{genesis_prev_hash, verify_chain, AuditEntry, ChainReport};
 use crate::command::{Action, VerifiedCommand};
-use crate::entry::{LogCommand, Proposal};
+use crate::entry::{LogCommand, Proposal, MAX_BATCHED_COMMANDS};
 use crate::ids::NodeId;
 use crate::org::{Member, Org};
 use crate::types::{OrgId, ProposalId, RequestId, UserId, UserKey, VaultId, WalletId};
@@ -64,6 +64,8 @@ pub(crate) struct Exec<'a> {
     pub signer: UserKey,
     /// Its place in the log.
     pub ctx: EntryContext,
+    /// Its place in a batch entry ([`Proposal::Users`]); 0 alone.
+    pub item: u32,
     /// Log time (ms), monotonic.
     pub now_ms: u64,
     /// For a governed change being executed: the admin quorum that adopted it.
@@ -228,7 +230,8 @@ impl CustodyState {
         let now_ms = entry.proposed_at_ms.max(self.last_timestamp_ms);
         self.last_timestamp_ms = now_ms;
         let outcome = match &entry.proposal {
-            Proposal::User(cmd) => self.apply_command(ctx, now_ms, cmd),
+            Proposal::User(cmd) => self.apply_command(ctx, now_ms, cmd, None),
+            Proposal::Users(cmds) => self.apply_commands(ctx, now_ms, cmds),
             Proposal::Node(report) => self.apply_report(ctx, now_ms, report),
             Proposal::Passkey(decision) => self.apply_passkey_decision(ctx, now_ms, decision),
         };
@@ -237,12 +240,50 @@ impl CustodyState {
         outcome
     }
 
+    /// Several users' commands the leader proposed together (decision 0035): each applied on
+    /// its own, in order, as [`Self::apply_command`] applies a lone one — verified again, its
+    /// idempotency checked, executed, audited — with its own outcome in `items`. One that is
+    /// refused (a bad signature, a kind that may not be batched) changes nothing and leaves the
+    /// others as they are. A batch of none or more than [`MAX_BATCHED_COMMANDS`] changes nothing.
+    fn apply_commands(
+        &mut self,
+        ctx: EntryContext,
+        now_ms: u64,
+        cmds: &[crate::command::SignedCommand],
+    ) -> CommandOutcome {
+        if cmds.is_empty() || cmds.len() > MAX_BATCHED_COMMANDS {
+            return CommandOutcome {
+                error: Some(format!(
+                    "a batch of {} commands (1 to {MAX_BATCHED_COMMANDS}): nothing was applied",
+                    cmds.len()
+                )),
+                log_index: ctx.log_index,
+                ..Default::default()
+            };
+        }
+        let items = (0u32..)
+            .zip(cmds)
+            .map(|(item, cmd)| CommandOutcome {
+                item,
+                ..self.apply_command(ctx, now_ms, cmd, Some(item))
+            })
+            .collect();
+        CommandOutcome {
+            log_index: ctx.log_index,
+            items,
+            ..Default::default()
+        }
+    }
+
     /// A user's command: verified again, idempotency checked, executed, audited, remembered.
+    /// `batch_item` is its place in a batch entry (`None` alone): every command of a batch must
+    /// be of a batchable kind ([`Action::batchable`]).
     fn apply_command(
         &mut self,
         ctx: EntryContext,
         now_ms: u64,
         cmd: &crate::command::SignedCommand,
+        batch_item: Option<u32>,
     ) -> CommandOutcome {
         let verified = match cmd.verify(&self.genesis.cluster_id) {
             Ok(v) => v,
@@ -258,6 +299,29 @@ impl CustodyState {
                 };
             }
         };
+        if batch_item.is_some() && !verified.body.action.batchable() {
+            let reason = format!(
+                "a {} command may not share a log entry with others; nothing was applied",
+                verified.body.action.kind()
+            );
+            let org = verified.body.action.org_id().cloned();
+            let kind = verified.body.action.kind();
+            let seq = self.append_audit(
+                ctx,
+                now_ms,
+                verified.signer,
+                org,
+                kind,
+                verified.body_hash,
+                &reason,
+            );
+            return CommandOutcome {
+                error: Some(reason),
+                audit_seq: Some(seq),
+                log_index: ctx.log_index,
+                ..Default::default()
+            };
+        }
         let idem_key = (verified.signer, verified.body.idempotency_key.clone());
         if let Some(rec) = self.idempotency.get(&idem_key) {
             if rec.body_hash == verified.body_hash {
@@ -285,7 +349,7 @@ impl CustodyState {
                 ..Default::default()
             };
         }
-        self.execute_and_record(&verified, ctx, now_ms)
+        self.execute_and_record(&verified, ctx, now_ms, batch_item.unwrap_or(0))
     }
 
     /// Executes a verified, new command; audits it and records its outcome under its
@@ -295,9 +359,10 @@ impl CustodyState {
         verified: &VerifiedCommand,
         ctx: EntryContext,
         now_ms: u64,
+        item: u32,
     ) -> CommandOutcome {
         let idem_key = (verified.signer, verified.body.idempotency_key.clone());
-        let result = self.execute(verified, ctx, now_ms);
+        let result = self.execute(verified, ctx, now_ms, item);
         let org = verified.body.action.org_id().cloned();
         let outcome_text = match &result {
             Ok(_) => "ok".to_string(),
@@ -322,6 +387,8 @@ impl CustodyState {
             audit_seq: Some(seq),
             log_index: ctx.log_index,
             replayed: false,
+            item,
+            items: Vec::new(),
         };
         self.idempotency.insert(
             idem_key.clone(),
@@ -340,11 +407,13 @@ impl CustodyState {
         cmd: &VerifiedCommand,
         ctx: EntryContext,
         now_ms: u64,
+        item: u32,
     ) -> Result<ActionResult, String> {
         let x = Exec {
             cmd,
             signer: cmd.signer,
             ctx,
+            item,
             now_ms,
             adoption: None,
         };

@@ -15,6 +15,7 @@ use mpc_consensus::rpc::{RaftRpc, RaftRpcReply};
 use mpc_consensus::rpc_guard::RpcGuard;
 
 pub mod failover;
+mod group_commit;
 mod membership;
 use mpc_consensus::store::{proposal_hash, StateMachineStore};
 use mpc_custody::command::{SignedCommand, VerifiedCommand};
@@ -23,7 +24,7 @@ use mpc_custody::passkey::PasskeyDecision;
 use mpc_custody::state::{CommandOutcome, CustodyState};
 use mpc_custody::SignedReport;
 use mpc_protocol::limits::MAX_LOG_ENTRY_BYTES;
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,6 +91,8 @@ struct Inner {
     write_limiter: crate::rate_limit::WriteLimiter,
     read_limiter: crate::rate_limit::KeyLimiter,
     console: crate::console::Sessions,
+    /// Batchable users' commands waiting for the leader's next proposal ([`group_commit`]).
+    commands: Mutex<group_commit::CommandQueue>,
     /// Wakes a pending campaign (see `failover`): this node refused a candidate whose log is
     /// shorter than its own.
     campaign_now: tokio::sync::Notify,
@@ -163,6 +166,7 @@ impl ClusterHandle {
                 console: Default::default(),
                 read_limiter: crate::rate_limit::KeyLimiter::reads(),
                 campaign_now: tokio::sync::Notify::new(),
+                commands: Mutex::default(),
             }),
         }
     }
@@ -240,7 +244,7 @@ impl ClusterHandle {
             .write_limiter
             .admit(&member, Instant::now())
             .map_err(ClusterError::Refused)?;
-        self.propose(Proposal::Passkey(d)).await
+        self.propose(Proposal::Passkey(d), false).await
     }
 
     /// Takes one read token for `reader` (authenticated reads, per key on this node).
@@ -316,7 +320,8 @@ impl ClusterHandle {
             .write_limiter
             .admit(&verified.signer, Instant::now())
             .map_err(ClusterError::Refused)?;
-        self.propose(Proposal::User(cmd)).await
+        let batchable = verified.body.action.batchable();
+        self.propose(Proposal::User(cmd), batchable).await
     }
 
     /// Refuses a stranger's command before it reaches the log (see
@@ -337,15 +342,21 @@ impl ClusterHandle {
         &self,
         report: SignedReport,
     ) -> Result<CommandOutcome, ClusterError> {
-        self.propose(Proposal::Node(report)).await
+        self.propose(Proposal::Node(report), false).await
     }
 
-    async fn propose(&self, cmd: Proposal) -> Result<CommandOutcome, ClusterError> {
+    /// Has `cmd` committed, here or at the leader; a `batchable` user command may share its
+    /// entry with others ([`group_commit`]).
+    async fn propose(
+        &self,
+        cmd: Proposal,
+        batchable: bool,
+    ) -> Result<CommandOutcome, ClusterError> {
         check_entry_size(&cmd)?;
         let deadline = Instant::now() + WRITE_TIMEOUT;
         let mut last_problem = String::from("no leader elected");
         while Instant::now() < deadline {
-            match self.write_local(cmd.clone()).await? {
+            match self.write_local(cmd.clone(), batchable).await? {
                 Attempt::Done(outcome) => return Ok(*outcome),
                 Attempt::NotLeader(Some(leader)) if leader != self.inner.node_id => {
                     match self.forward_write(leader, cmd.clone(), deadline).await {
@@ -366,17 +377,14 @@ impl ClusterHandle {
         )))
     }
 
-    async fn write_local(&self, proposal: Proposal) -> Result<Attempt, ClusterError> {
-        let entry = LogCommand {
-            proposed_at_ms: now_ms(),
-            proposal,
-        };
-        match self.inner.raft.client_write(entry).await {
-            Ok(resp) => Ok(Attempt::Done(Box::new(resp.data))),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Ok(Attempt::NotLeader(f.leader_id))
-            }
-            Err(e) => Err(ClusterError::Internal(e.to_string())),
+    async fn write_local(
+        &self,
+        proposal: Proposal,
+        batchable: bool,
+    ) -> Result<Attempt, ClusterError> {
+        match proposal {
+            Proposal::User(c) if batchable => self.write_batched(c).await,
+            p => self.write_entry(p).await,
         }
     }
 
@@ -435,7 +443,8 @@ impl ClusterHandle {
             .applied_index_at_least(Some(index), "read your write")
             .await
             .map_err(|_| not_committed("this node has not applied that index in time"))?;
-        let mut own = match self.inner.sm.applied_outcome(index) {
+        let item = claimed.item;
+        let mut own = match self.inner.sm.applied_outcome(index, item) {
             Some(a) if a.proposal_hash == proposal_hash(cmd) => a.outcome,
             Some(_) => {
                 tracing::warn!(
@@ -448,7 +457,7 @@ impl ClusterHandle {
             // this node applied for the same command, if it was first applied at that index.
             None => self
                 .first_outcome_of(cmd)?
-                .filter(|o| o.log_index == index)
+                .filter(|o| o.log_index == index && o.item == item)
                 .ok_or_else(|| not_committed("this node applied no such command there"))?,
         };
         own.replayed |= claimed.replayed;
@@ -573,6 +582,7 @@ impl ClusterHandle {
     }
 
     async fn serve_forwarded_write(&self, cmd: Proposal) -> Result<CommandOutcome, ForwardError> {
+        let mut batchable = false;
         match &cmd {
             Proposal::User(c) => {
                 let v = c
@@ -581,6 +591,12 @@ impl ClusterHandle {
                 self.check_signer(&v)
                     .await
                     .map_err(|e| ForwardError::Invalid(e.to_string()))?;
+                batchable = v.body.action.batchable();
+            }
+            Proposal::Users(_) => {
+                return Err(ForwardError::Invalid(
+                    "commands are batched by the leader only; forward each on its own".into(),
+                ))
             }
             Proposal::Passkey(d) => {
                 self.read_state(|s| s.passkey_decision_check(d))
@@ -600,7 +616,7 @@ impl ClusterHandle {
         if let Some(fake) = self.forged_write_outcome(&cmd).await {
             return Ok(fake);
         }
-        match self.write_local(cmd).await {
+        match self.write_local(cmd, batchable).await {
             Ok(Attempt::Done(o)) => Ok(*o),
             Ok(Attempt::NotLeader(l)) => Err(ForwardError::NotLeader(l)),
             Err(e) => Err(ForwardError::Raft(e.to_string())),
@@ -631,6 +647,7 @@ impl ClusterHandle {
             audit_seq: Some(index),
             log_index: index,
             replayed: false,
+            ..Default::default()
         })
     }
 

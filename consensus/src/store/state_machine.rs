@@ -61,13 +61,15 @@ type AppliedBatch = (
 /// Request changes kept for slow subscribers before they must resynchronise from the state.
 const REQUEST_EVENTS: usize = 4096;
 
-/// Outcomes of the most recent entries kept for [`StateMachineStore::applied_outcome`].
+/// Outcomes of the most recent commands kept for [`StateMachineStore::applied_outcome`].
 const RECENT_OUTCOMES: usize = 1024;
 
-/// What this node applied at one log index: the proposal's hash and its outcome.
+/// What this node applied at one log index (and item of a batch entry): the proposal's hash
+/// and its outcome.
 #[derive(Debug, Clone)]
 pub struct AppliedOutcome {
-    /// SHA-256 of the CBOR-encoded [`Proposal`] of the entry ([`proposal_hash`]).
+    /// SHA-256 of the CBOR-encoded [`Proposal`] of the entry ([`proposal_hash`]); for an item of
+    /// a [`Proposal::Users`] batch, of that command as its own `Proposal::User`.
     pub proposal_hash: [u8; 32],
     /// What applying it produced here.
     pub outcome: CommandOutcome,
@@ -84,8 +86,9 @@ pub fn proposal_hash(p: &Proposal) -> [u8; 32] {
 struct Inner {
     state: CustodyState,
     applied: AppliedMeta,
-    /// Outcomes of the last [`RECENT_OUTCOMES`] normal entries applied here, by log index.
-    recent: BTreeMap<u64, AppliedOutcome>,
+    /// Outcomes of the last [`RECENT_OUTCOMES`] commands applied here, by log index and item
+    /// (0 for an entry of its own).
+    recent: BTreeMap<(u64, u32), AppliedOutcome>,
     /// Records changed since the last [`StateMachineStore::take_changes`].
     changes: ChangeFeed,
 }
@@ -226,14 +229,15 @@ impl StateMachineStore {
         self.request_events.subscribe()
     }
 
-    /// What this node itself applied at `log_index`, if it is among the last 1024 normal
-    /// entries applied since this process started. A node answering a client whose write was
-    /// committed by another node (the leader) answers with this, never with the leader's word.
-    pub fn applied_outcome(&self, log_index: u64) -> Option<AppliedOutcome> {
+    /// What this node itself applied at `log_index` (`item` of a batch entry, else 0), if it
+    /// is among the last 1024 commands applied since this process started. A node answering a
+    /// client whose write was committed by another node (the leader) answers with this, never
+    /// with the leader's word.
+    pub fn applied_outcome(&self, log_index: u64, item: u32) -> Option<AppliedOutcome> {
         self.inner
             .read()
             .ok()
-            .and_then(|g| g.recent.get(&log_index).cloned())
+            .and_then(|g| g.recent.get(&(log_index, item)).cloned())
     }
 
     /// TEST BUILDS ONLY (feature `forge-for-tests`): a snapshot of this node's state with
@@ -323,13 +327,28 @@ impl StateMachineStore {
                         },
                         &cmd,
                     );
-                    inner.recent.insert(
-                        entry.log_id.index,
-                        AppliedOutcome {
-                            proposal_hash: proposal_hash(&cmd.proposal),
-                            outcome: outcome.clone(),
-                        },
-                    );
+                    let index = entry.log_id.index;
+                    match &cmd.proposal {
+                        Proposal::Users(cmds) => {
+                            for (o, c) in outcome.items.iter().zip(cmds) {
+                                let one = Proposal::User(c.clone());
+                                inner.recent.insert(
+                                    (index, o.item),
+                                    AppliedOutcome {
+                                        proposal_hash: proposal_hash(&one),
+                                        outcome: o.clone(),
+                                    },
+                                );
+                            }
+                        }
+                        p => {
+                            let applied = AppliedOutcome {
+                                proposal_hash: proposal_hash(p),
+                                outcome: outcome.clone(),
+                            };
+                            inner.recent.insert((index, 0), applied);
+                        }
+                    }
                     while inner.recent.len() > RECENT_OUTCOMES {
                         inner.recent.pop_first();
                     }

@@ -286,7 +286,7 @@ impl CustodyState {
     pub(super) fn index_signing(&mut self, req: &Request) {
         self.index_reservation(req);
         let key = (
-            super::signer_check::log_index_of(&req.request_id),
+            super::requests::log_position(&req.request_id),
             req.request_id.clone(),
         );
         let signing = req.status == RequestStatus::Signing;

@@ -258,6 +258,7 @@ impl CustodyState {
             cmd: &proposer,
             signer: proposer.signer,
             ctx: x.ctx,
+            item: x.item,
             now_ms: x.now_ms,
             adoption: Some(adoption),
         };

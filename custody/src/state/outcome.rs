@@ -127,6 +127,17 @@ pub struct CommandOutcome {
     pub log_index: u64,
     /// True when this is a replay of an already applied command: nothing changed.
     pub replayed: bool,
+    /// The command's place in its entry when the leader proposed it with others
+    /// ([`crate::entry::Proposal::Users`]); 0 for an entry of its own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub item: u32,
+    /// For a [`crate::entry::Proposal::Users`] entry: each command's own outcome, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<CommandOutcome>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What was remembered about an applied command, for replays.

@@ -285,6 +285,7 @@ impl CustodyState {
             audit_seq: Some(seq),
             log_index: ctx.log_index,
             replayed: false,
+            ..Default::default()
         }
     }
 

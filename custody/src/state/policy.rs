@@ -1,7 +1,7 @@
 //! Vault policies: setting one, and the checks a request is held to (spending windows,
 //! auto-approval, valid approvals).
 
-use super::signer_check::log_index_of;
+use super::requests::log_position;
 use super::{ActionResult, CustodyState, Exec, RecordKey};
 use crate::request::Approval;
 use crate::types::{OrgId, Role, UserId, VaultId};
@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 fn reservation(r: &Request) -> Option<super::reservations::Key> {
     let counts = matches!(r.status, RequestStatus::Signing | RequestStatus::Signed);
     let t = r.reserved_at_ms.filter(|_| counts)?;
-    Some((t, log_index_of(&r.request_id), r.request_id.clone()))
+    Some((t, log_position(&r.request_id), r.request_id.clone()))
 }
 
 impl CustodyState {
@@ -109,7 +109,7 @@ impl CustodyState {
         at_ms: u64,
         earlier_only: bool,
     ) -> u128 {
-        let my_index = log_index_of(&req.request_id);
+        let my_index = log_position(&req.request_id);
         self.reservations.sum(
             &req.vault_id,
             asset,

@@ -302,7 +302,7 @@ impl CustodyState {
         requests.sort_by_key(|r| {
             (
                 r.reserved_at_ms,
-                super::signer_check::log_index_of(&r.request_id),
+                super::requests::log_position(&r.request_id),
             )
         });
         for r in &requests {

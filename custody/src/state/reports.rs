@@ -40,6 +40,7 @@ impl CustodyState {
                     audit_seq: Some(seq),
                     log_index: ctx.log_index,
                     replayed: false,
+                    ..Default::default()
                 }
             }
             // Nothing changed (duplicate or late report): no audit entry.

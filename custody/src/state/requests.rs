@@ -8,6 +8,43 @@ use crate::{intent_digest, LimitAction, Member, Request, RequestStatus};
 use mpc_protocol::chain::{self, PayloadExtras};
 use std::collections::BTreeSet;
 
+/// A request's id: `req-<log index>` for the entry's first (or only) command, and
+/// `req-<log index>-<item>` for a later command of a batch entry (decision 0035).
+pub(super) fn request_id_at(log_index: u64, item: u32) -> RequestId {
+    match item {
+        0 => RequestId(format!("req-{log_index}")),
+        n => RequestId(format!("req-{log_index}-{n}")),
+    }
+}
+
+/// The log index in a request id (`req-<index>` or `req-<index>-<item>`).
+pub(super) fn log_index_of(request_id: &str) -> u64 {
+    request_id
+        .trim_start_matches("req-")
+        .split('-')
+        .next()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// A request's place in log order: its entry's log index, then its item in a batch entry, as
+/// one number (`index × 256 + item`; a batch holds at most 64). Orders spend reservations and
+/// the signing queue, so that two requests of one batch entry are never tied: a signer's
+/// re-check counts the earlier one's reservation against the later one's limit exactly as
+/// `apply` did.
+pub(super) fn log_position(request_id: &str) -> u64 {
+    let mut parts = request_id.trim_start_matches("req-").splitn(2, '-');
+    let index = parts
+        .next()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    let item = parts
+        .next()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    index.saturating_mul(256).saturating_add(item.min(255))
+}
+
 pub(super) fn payload_bytes(hex_payload: &str) -> Result<Vec<u8>, String> {
     hex::decode(hex_payload.trim_start_matches("0x")).map_err(|_| "payload is not hex".to_string())
 }
@@ -27,7 +64,7 @@ impl CustodyState {
         wallet.check_intent(&parsed.intent)?;
         let intent = self.resolve_token(org_id, parsed.intent)?;
         Self::call_allowed(&policy.rules, &intent)?;
-        let request_id = RequestId(format!("req-{}", x.ctx.log_index));
+        let request_id = request_id_at(x.ctx.log_index, x.item);
         let digest = intent_digest(
             &self.genesis.cluster_id,
             &request_id,

@@ -15,7 +15,8 @@ use crate::types::{RequestId, VaultId};
 use crate::Request;
 use std::collections::BTreeMap;
 
-/// Where a reservation sits: (log time it was reserved at, log index of the request, request).
+/// Where a reservation sits: (log time it was reserved at, the request's log position
+/// (`requests::log_position`), request).
 pub(super) type Key = (u64, u64, RequestId);
 
 /// Every vault's reservations.

@@ -1,6 +1,7 @@
 //! The signer's own check before it contributes anything (invariant 2):
 //! [`CustodyState::signing_job`] and [`CustodyState::signing_job_at`].
 
+pub(super) use super::requests::log_index_of;
 use super::requests::payload_bytes;
 use super::CustodyState;
 use crate::entry::MAX_CLOCK_SKEW_MS;
@@ -49,14 +50,6 @@ pub struct SigningJob {
     /// Pool presignatures to use, one per message, with their share-store keys (empty:
     /// interactive signing).
     pub presignatures: Vec<(u64, String)>,
-}
-
-/// The log index in a request id (`req-<index>`).
-pub(super) fn log_index_of(request_id: &str) -> u64 {
-    request_id
-        .trim_start_matches("req-")
-        .parse::<u64>()
-        .unwrap_or(0)
 }
 
 impl CustodyState {

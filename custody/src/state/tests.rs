@@ -129,6 +129,7 @@ mod pools;
 mod queue;
 mod reads;
 mod refresh;
+mod user_batches;
 
 #[test]
 fn apply_table() {

@@ -6,7 +6,7 @@
 
 use super::custody::{approve, org, setup, submit, two_of_three};
 use super::*;
-use crate::state::signer_check::log_index_of;
+use crate::state::requests::log_position;
 use crate::{LimitAction, Report, Request, RequestStatus, SpendLimit};
 use mpc_protocol::chain::Amount;
 
@@ -27,7 +27,7 @@ fn per_limit(req: &Request, at_ms: u64, sum: impl Fn(&str, u64) -> u128) -> Vec<
 
 /// The limit check as it was before the index: every request of the network, filtered.
 fn scan(s: &CustodyState, req: &Request, at_ms: u64, earlier_only: bool) -> Vec<u128> {
-    let my_index = log_index_of(&req.request_id);
+    let my_index = log_position(&req.request_id);
     per_limit(req, at_ms, |asset, from| {
         s.requests
             .values()
@@ -37,7 +37,7 @@ fn scan(s: &CustodyState, req: &Request, at_ms: u64, earlier_only: bool) -> Vec<
                 r.reserved_at_ms.is_some_and(|t| {
                     t > from
                         && if earlier_only {
-                            t < at_ms || (t == at_ms && log_index_of(&r.request_id) < my_index)
+                            t < at_ms || (t == at_ms && log_position(&r.request_id) < my_index)
                         } else {
                             t <= at_ms
                         }
