@@ -47,14 +47,12 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         .find(|(ch, _)| *ch == Chain::Ethereum)
         .unwrap()
         .clone();
-    // The burst: every request submitted at once, each approved by the policy on submission.
+    // The burst: every request submitted at once, from one thread each, through all three nodes
+    // (two forward to the leader), each approved by the policy on submission.
     let t0 = Instant::now();
-    let mut ids = Vec::new();
-    for i in 0..BURST {
-        ids.push(submit(&net, &users, Chain::Ethereum, &w, 1_000 + i));
-    }
+    let ids = submit_at_once(&endpoints, &c.cluster_id, &users, &w);
     eprintln!(
-        "--> {BURST} requests submitted in {:.1} s",
+        "--> {BURST} requests submitted in {:.1} s; ids {ids:?}",
         t0.elapsed().as_secs_f64()
     );
     // Every one signs; none fails; some waited for a slot. Each poll is one state snapshot
@@ -125,6 +123,62 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         assert!(hub["inbound_channels"].as_u64().unwrap() <= 8, "{hub}");
     }
     failover_under_load(&mut c, &users, &wallets);
+}
+
+/// [`BURST`] transfers from the Ethereum `wallet`, each submitted at the same moment by its own
+/// thread through node `i % 3`; their request ids. The leader puts commands that arrive while
+/// its proposals wait into one log entry (decision 0035): each caller must still hear its own
+/// command's outcome (the request for its own amount), every id must differ, and some must
+/// come from a shared entry (`req-<index>-<item>`).
+fn submit_at_once(
+    endpoints: &[mpc_testnet::Endpoint],
+    cluster_id: &str,
+    users: &Users,
+    wallet: &serde_json::Value,
+) -> Vec<String> {
+    let start = std::sync::Barrier::new(BURST as usize);
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..BURST)
+            .map(|i| {
+                let start = &start;
+                scope.spawn(move || {
+                    let net = Net::new(endpoints, cluster_id, users.ivan.clone());
+                    let amount = 1_000 + i;
+                    let (payload, extras) =
+                        demo::transfer_for(Chain::Ethereum, wallet, amount).unwrap();
+                    let payload = hex::encode(payload);
+                    let action = Action::RequestSubmit {
+                        org_id: OrgId(ORG.into()),
+                        wallet_id: wallet["wallet_id"].as_str().unwrap().into(),
+                        payload: payload.clone(),
+                        extras,
+                    };
+                    let idem = mpc_cli::sign::random_idempotency_key();
+                    let cmd = mpc_cli::sign::sign_action(&users.ivan, cluster_id, &idem, action)
+                        .unwrap();
+                    start.wait();
+                    let r = net.clients[i as usize % net.clients.len()]
+                        .call("request_submit", json!({ "command": cmd }))
+                        .unwrap();
+                    let req = &r["result"]["request"];
+                    assert_eq!(
+                        req["payload"].as_str(),
+                        Some(payload.as_str()),
+                        "request {i} heard another command's outcome: {r}"
+                    );
+                    req["request_id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+    assert!(
+        ids.iter().any(|id| id.matches('-').count() == 2),
+        "no two of {BURST} simultaneous requests shared a log entry: {ids:?}"
+    );
+    ids
 }
 
 /// A transfer of `amount` from `wallet` submitted by ivan (approved by the policy on
