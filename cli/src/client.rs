@@ -80,6 +80,9 @@ impl Reader {
     }
 }
 
+/// Most pages [`RpcClient::call_all_pages`] reads (500 items each).
+pub const MAX_PAGES: usize = 1000;
+
 /// A client for one node.
 pub struct RpcClient {
     url: String,
@@ -137,6 +140,38 @@ impl RpcClient {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let req = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         self.send_raw(&req.to_string())
+    }
+
+    /// Calls list method `method` page after page (following `next_cursor`) and returns the
+    /// last answer with the `field` arrays of every page joined, so that a list is complete
+    /// whatever its length. Gives up after [`MAX_PAGES`] pages.
+    pub fn call_all_pages(
+        &self,
+        method: &str,
+        params: Value,
+        field: &str,
+    ) -> Result<Value, CallError> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut cursor = Value::Null;
+        for _ in 0..MAX_PAGES {
+            let mut p = params.clone();
+            if !cursor.is_null() {
+                p["cursor"] = cursor.clone();
+            }
+            let mut page = self.call(method, p)?;
+            if let Some(items) = page.get_mut(field).and_then(Value::as_array_mut) {
+                all.append(items);
+            }
+            cursor = page.get("next_cursor").cloned().unwrap_or(Value::Null);
+            if cursor.is_null() {
+                page[field] = Value::Array(all);
+                return Ok(page);
+            }
+        }
+        Err(CallError::Transport(format!(
+            "{method} still had more after {MAX_PAGES} pages; narrow the list (by organisation \
+             or status)"
+        )))
     }
 
     /// Sends a raw request body and interprets the answer (used by tests for malformed input).

@@ -19,9 +19,10 @@ pub(crate) fn is_proposal(out: &Value) -> bool {
 
 pub(crate) fn run(args: &Args, client: &RpcClient, cmd: &ProposalCmd) -> anyhow::Result<Value> {
     Ok(match cmd {
-        ProposalCmd::List { org, status } => client.call(
+        ProposalCmd::List { org, status } => client.call_all_pages(
             "proposal_list",
             json!({ "org_id": org, "status": status.clone().unwrap_or_else(|| "open".into()) }),
+            "proposals",
         )?,
         ProposalCmd::Show { id } => {
             let cluster = crate::cluster_id(args, client)?;

@@ -1,7 +1,7 @@
 //! What `mpc` prints for people (everything but `--json`): per-command summaries and the
 //! intent of a request in human units.
 
-use crate::args::{AuditCmd, Cmd, MemberCmd, OrgCmd, ProposalCmd};
+use crate::args::{AuditCmd, Cmd, MemberCmd, OrgCmd, ProposalCmd, RequestCmd, VaultCmd, WalletCmd};
 use serde_json::Value;
 
 /// The intent in human units (the asset's decimals, base units beside them), each destination
@@ -75,6 +75,110 @@ fn print_proposal_line(p: &Value) {
     );
 }
 
+/// Prints `rows` under `headers`, each column as wide as its widest cell (the last one
+/// unpadded); "(none)" when there are no rows.
+pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    print!("{}", table(headers, rows));
+}
+
+/// [`print_table`]'s text.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return "(none)\n".into();
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let n = cells.len();
+        let text: Vec<String> = cells
+            .into_iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i + 1 == n {
+                    c.to_string()
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(text.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// How long ago `ms` (Unix ms) was, shortly: `42s`, `5m`, `3h`, `2d`.
+pub(crate) fn age(ms: u64, now_ms: u64) -> String {
+    let s = now_ms.saturating_sub(ms) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// A state name from `{"state": "…"}` or a plain string.
+fn state_name(v: &Value) -> String {
+    v.get("state")
+        .and_then(Value::as_str)
+        .or_else(|| v.as_str())
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// One row per request: id, status, amount in the asset's units, destination, age.
+pub(crate) fn request_rows(requests: &[Value], now_ms: u64) -> Vec<Vec<String>> {
+    use mpc_protocol::chain::units::display_intent_amount;
+    requests
+        .iter()
+        .map(|r| {
+            let intent: Option<mpc_protocol::chain::Intent> =
+                serde_json::from_value(r["intent"].clone()).ok();
+            let (amount, to) = match &intent {
+                Some(i) => {
+                    let to = match i.transfers.as_slice() {
+                        [] => "-".to_string(),
+                        [one] => one.to.clone(),
+                        [first, rest @ ..] => format!("{} (+{} more)", first.to, rest.len()),
+                    };
+                    (display_intent_amount(i, i.amount), to)
+                }
+                None => ("?".into(), "?".into()),
+            };
+            vec![
+                r["request_id"].as_str().unwrap_or("?").to_string(),
+                state_name(&r["status"]),
+                amount,
+                to,
+                age(r["created_at_ms"].as_u64().unwrap_or(now_ms), now_ms),
+            ]
+        })
+        .collect()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn items<'a>(v: &'a Value, field: &str) -> &'a [Value] {
+    v.get(field)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
 pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
     let s = |v: &Value, k: &str| {
         v.get(k)
@@ -90,6 +194,50 @@ pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
         return Ok(());
     }
     match cmd {
+        Cmd::Request(RequestCmd::List { .. }) => print_table(
+            &["REQUEST", "STATUS", "AMOUNT", "TO", "AGE"],
+            &request_rows(items(v, "requests"), now_ms()),
+        ),
+        Cmd::Vault(VaultCmd::List { .. }) => {
+            let now = now_ms();
+            let rows: Vec<Vec<String>> = items(v, "vaults")
+                .iter()
+                .map(|x| {
+                    let committee = x["committee"]
+                        .as_array()
+                        .map(|c| c.iter().map(Value::to_string).collect::<Vec<_>>().join(","))
+                        .unwrap_or_default();
+                    vec![
+                        s(x, "vault_id"),
+                        s(x, "org_id"),
+                        s(x, "name"),
+                        state_name(&x["status"]),
+                        format!("{} of [{committee}]", s(x, "threshold")),
+                        s(x, "epoch"),
+                        age(x["created_at_ms"].as_u64().unwrap_or(now), now),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["VAULT", "ORG", "NAME", "STATUS", "SIGNERS", "EPOCH", "AGE"],
+                &rows,
+            );
+        }
+        Cmd::Wallet(WalletCmd::List { .. }) => {
+            let rows: Vec<Vec<String>> = items(v, "wallets")
+                .iter()
+                .map(|w| {
+                    vec![
+                        s(w, "wallet_id"),
+                        s(w, "vault_id"),
+                        format!("{} {}", s(w, "chain"), s(w, "network")),
+                        s(w, "index"),
+                        s(w, "address"),
+                    ]
+                })
+                .collect();
+            print_table(&["WALLET", "VAULT", "CHAIN", "INDEX", "ADDRESS"], &rows);
+        }
         Cmd::Proposal(ProposalCmd::List { .. }) => {
             for p in v
                 .get("proposals")
@@ -236,4 +384,61 @@ pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
         _ => println!("{}", serde_json::to_string_pretty(v)?),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn request(id: &str, state: &str, intent: Value, created_at_ms: u64) -> Value {
+        json!({ "request_id": id, "status": { "state": state }, "intent": intent,
+                "created_at_ms": created_at_ms })
+    }
+
+    /// `mpc request list` for people: amounts in the asset's units, one destination (and how
+    /// many more), the age; a request whose intent cannot be read shows "?" rather than failing.
+    #[test]
+    fn request_list_snapshot() {
+        let sol = json!({
+            "chain": "solana", "network": "testnet", "from": "Fm1x", "asset": "SOL",
+            "transfers": [{ "to": "9xQe", "amount": "1500000000" }],
+            "amount": "1500000000", "fee": "5000", "details": {}
+        });
+        let eth = json!({
+            "chain": "ethereum", "network": "testnet", "from": "0xab", "asset": "ETH",
+            "transfers": [{ "to": "0x11", "amount": "250000000000000000" },
+                          { "to": "0x22", "amount": "1" }],
+            "amount": "250000000000000001", "fee": "21000000000000", "details": {}
+        });
+        let now = 1_000_000_000;
+        let rows = request_rows(
+            &[
+                request("req-12", "signed", sol, now - 42_000),
+                request("req-40-3", "pending", eth, now - 7_200_000),
+                request("req-41", "failed", json!({"bogus": true}), now - 90_000_000),
+            ],
+            now,
+        );
+        let got = table(&["REQUEST", "STATUS", "AMOUNT", "TO", "AGE"], &rows);
+        let want = "\
+REQUEST   STATUS   AMOUNT                                             TO              AGE
+req-12    signed   1.5 SOL (1500000000 lamport)                       9xQe            42s
+req-40-3  pending  0.250000000000000001 ETH (250000000000000001 wei)  0x11 (+1 more)  2h
+req-41    failed   ?                                                  ?               1d
+";
+        assert_eq!(got, want, "\n{got}");
+        assert_eq!(table(&["A"], &[]), "(none)\n");
+    }
+
+    #[test]
+    fn ages_read_shortly() {
+        assert_eq!(age(1_000, 1_000), "0s");
+        assert_eq!(age(0, 59_999), "59s");
+        assert_eq!(age(0, 60_000), "1m");
+        assert_eq!(age(0, 3_600_000), "1h");
+        assert_eq!(age(0, 86_400_000 * 3), "3d");
+        assert_eq!(age(5_000, 1_000), "0s", "a clock behind the log");
+    }
 }

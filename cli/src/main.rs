@@ -113,7 +113,12 @@ fn show_and_confirm(
             .context("reading the vault")?;
     let cluster = cluster_id(args, client)?;
     let checked = mpc_cli::verify::verify_request(&cluster, &r, &wallet, &vault)?;
-    let book = read("addressbook_list", json!({ "org_id": r.org_id }))?;
+    // Every page: a destination on a later page must not show as "NOT in the address book".
+    let book = client.call_all_pages(
+        "addressbook_list",
+        json!({ "org_id": r.org_id, "linearizable": true }),
+        "entries",
+    )?;
     eprintln!("request {request} ({})", r.status.name());
     eprintln!("  parsed HERE from the transaction bytes (the node's intent and digest match):");
     print_intent_summary(&checked.intent, &book);
@@ -361,7 +366,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             json!({ "org_id": org, "linearizable": linearizable }),
         )?,
         Cmd::Org(OrgCmd::List { linearizable }) => {
-            client.call("org_list", json!({ "linearizable": linearizable }))?
+            client.call_all_pages("org_list", json!({ "linearizable": linearizable }), "orgs")?
         }
         Cmd::Member(MemberCmd::Add {
             org,
@@ -409,7 +414,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             },
         )?,
         Cmd::Member(MemberCmd::List { org }) => {
-            client.call("member_list", json!({ "org_id": org }))?
+            client.call_all_pages("member_list", json!({ "org_id": org }), "members")?
         }
         Cmd::Member(MemberCmd::Invite {
             org,
@@ -557,7 +562,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             client.call("vault_get", json!({ "vault_id": vault }))?
         }
         Cmd::Vault(VaultCmd::List { org }) => {
-            client.call("vault_list", json!({ "org_id": org }))?
+            client.call_all_pages("vault_list", json!({ "org_id": org }), "vaults")?
         }
         Cmd::Wallet(WalletCmd::Create {
             signer,
@@ -584,7 +589,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             client.call("wallet_get", json!({ "wallet_id": wallet }))?
         }
         Cmd::Wallet(WalletCmd::List { vault }) => {
-            client.call("wallet_list", json!({ "vault_id": vault }))?
+            client.call_all_pages("wallet_list", json!({ "vault_id": vault }), "wallets")?
         }
         Cmd::Wallet(WalletCmd::Balance { wallet, asset }) => {
             let b = client.call(
@@ -657,7 +662,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             },
         )?,
         Cmd::Asset(AssetCmd::List { org }) => {
-            client.call("asset_list", json!({ "org_id": org }))?
+            client.call_all_pages("asset_list", json!({ "org_id": org }), "assets")?
         }
         Cmd::Addressbook(BookCmd::Add {
             signer,
@@ -696,7 +701,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             },
         )?,
         Cmd::Addressbook(BookCmd::List { org }) => {
-            client.call("addressbook_list", json!({ "org_id": org }))?
+            client.call_all_pages("addressbook_list", json!({ "org_id": org }), "entries")?
         }
         Cmd::Policy(PolicyCmd::Set {
             signer,
@@ -778,9 +783,11 @@ fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
-        Cmd::Request(RequestCmd::List { org, status }) => {
-            client.call("request_list", json!({ "org_id": org, "status": status }))?
-        }
+        Cmd::Request(RequestCmd::List { org, status }) => client.call_all_pages(
+            "request_list",
+            json!({ "org_id": org, "status": status }),
+            "requests",
+        )?,
         Cmd::Request(RequestCmd::Approve {
             signer,
             request,

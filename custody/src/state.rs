@@ -47,6 +47,7 @@ pub use chain::BROADCAST_SLOT_MS;
 pub use nodes::{PinnedNode, RepairJob};
 pub use outcome::{ActionResult, CommandOutcome, IdempotencyRecord};
 pub use records::{RecordKey, RecordValue};
+pub use requests::log_position;
 pub use signer_check::SigningJob;
 
 /// Where in the log a command sits; everything `apply` needs to know about time and position.

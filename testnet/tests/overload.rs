@@ -154,8 +154,8 @@ fn submit_at_once(
                         extras,
                     };
                     let idem = mpc_cli::sign::random_idempotency_key();
-                    let cmd = mpc_cli::sign::sign_action(&users.ivan, cluster_id, &idem, action)
-                        .unwrap();
+                    let cmd =
+                        mpc_cli::sign::sign_action(&users.ivan, cluster_id, &idem, action).unwrap();
                     start.wait();
                     let r = net.clients[i as usize % net.clients.len()]
                         .call("request_submit", json!({ "command": cmd }))

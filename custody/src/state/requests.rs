@@ -32,7 +32,7 @@ pub(super) fn log_index_of(request_id: &str) -> u64 {
 /// the signing queue, so that two requests of one batch entry are never tied: a signer's
 /// re-check counts the earlier one's reservation against the later one's limit exactly as
 /// `apply` did.
-pub(super) fn log_position(request_id: &str) -> u64 {
+pub fn log_position(request_id: &str) -> u64 {
     let mut parts = request_id.trim_start_matches("req-").splitn(2, '-');
     let index = parts
         .next()

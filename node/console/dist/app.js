@@ -1074,6 +1074,17 @@
   async function read(method, params = {}) {
     return call(method, { ...params, ...auth() });
   }
+  async function readAll(method, params, field2) {
+    const all = [];
+    let cursor = null;
+    for (let pages = 0; pages < 200; pages++) {
+      const page = await read(method, cursor === null ? params : { ...params, cursor });
+      all.push(...page[field2]);
+      cursor = page.next_cursor ?? null;
+      if (cursor === null) return all;
+    }
+    throw new Error(`${method}: more than 200 pages`);
+  }
   function signInView() {
     clear(main());
     const org = el("input", { id: "org", name: "org", autocomplete: "organization", required: "true" });
@@ -1206,10 +1217,10 @@
   async function render() {
     if (!session) return;
     document.getElementById("who").textContent = `${session.user} · ${session.org} · node ${session.node}`;
-    const book = await read("addressbook_list", { org_id: session.org }).catch(() => ({ entries: [] }));
+    const book = await readAll("addressbook_list", { org_id: session.org }, "entries").catch(() => []);
     labels.clear();
-    for (const e of book.entries) labels.set(e.address, e.label);
-    const reqs = (await read("request_list", { org_id: session.org })).requests;
+    for (const e of book) labels.set(e.address, e.label);
+    const reqs = await readAll("request_list", { org_id: session.org }, "requests");
     reqs.sort((a, b) => b.created_at_ms - a.created_at_ms);
     const pending = reqs.filter((r) => r.status.state === "pending");
     const pendingRows = await Promise.all(

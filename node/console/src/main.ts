@@ -41,6 +41,19 @@ async function read(method: string, params: Record<string, unknown> = {}): Promi
   return call(method, { ...params, ...auth() });
 }
 
+/** Every page of a list method (following `next_cursor`), its `field` arrays joined. */
+async function readAll(method: string, params: Record<string, unknown>, field: string): Promise<any[]> {
+  const all: any[] = [];
+  let cursor: string | null = null;
+  for (let pages = 0; pages < 200; pages++) {
+    const page: any = await read(method, cursor === null ? params : { ...params, cursor });
+    all.push(...(page[field] as any[]));
+    cursor = page.next_cursor ?? null;
+    if (cursor === null) return all;
+  }
+  throw new Error(`${method}: more than 200 pages`);
+}
+
 // ----- sign-in -----
 
 function signInView(): void {
@@ -206,10 +219,10 @@ async function dashboard(): Promise<void> {
 async function render(): Promise<void> {
   if (!session) return;
   document.getElementById("who")!.textContent = `${session.user} · ${session.org} · node ${session.node}`;
-  const book = await read("addressbook_list", { org_id: session.org }).catch(() => ({ entries: [] }));
+  const book = await readAll("addressbook_list", { org_id: session.org }, "entries").catch(() => [] as any[]);
   labels.clear();
-  for (const e of book.entries) labels.set(e.address, e.label);
-  const reqs = (await read("request_list", { org_id: session.org })).requests as any[];
+  for (const e of book) labels.set(e.address, e.label);
+  const reqs = await readAll("request_list", { org_id: session.org }, "requests");
   reqs.sort((a, b) => b.created_at_ms - a.created_at_ms);
   const pending = reqs.filter((r) => r.status.state === "pending");
   const pendingRows = await Promise.all(

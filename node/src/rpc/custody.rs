@@ -4,6 +4,7 @@
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
 use super::methods::{barrier, node_status, to_value};
+use super::paging::{request_key, Page};
 use crate::cluster::ClusterHandle;
 use crate::runner::Runner;
 use jsonrpsee::types::Params;
@@ -13,9 +14,6 @@ use mpc_custody::types::OrgId;
 use mpc_custody::Request;
 use serde::Deserialize;
 use serde_json::json;
-
-/// Most requests returned by one `request_list` call.
-const MAX_REQUEST_PAGE: usize = 500;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +30,12 @@ struct IdParams {
     status: Option<String>,
     #[serde(default)]
     linearizable: bool,
+    /// Paging (list methods): the previous page's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Paging (list methods): most items to return.
+    #[serde(default)]
+    limit: Option<u64>,
 }
 
 fn need(v: Option<String>, what: &str) -> Result<String, RpcError> {
@@ -69,6 +73,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
     })?;
     m.register_async_method("vault_list", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "vault_list")?;
+        let page = Page::new("vault_list", q.cursor, q.limit)?;
         let o = org(q.org_id)?;
         if let Some(o) = &o {
             authorize(&c, &reader, o, ReadScope::Book)?;
@@ -77,13 +82,16 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         let v = c
             .read_state(|s| {
                 let readable = s.readable_orgs(&reader, ReadScope::Book);
-                s.vaults(o.as_ref())
+                let all = s
+                    .vaults(o.as_ref())
                     .filter(|v| readable.contains(&v.org_id))
-                    .cloned()
-                    .collect::<Vec<_>>()
+                    .map(|v| (v.vault_id.to_string(), v))
+                    .collect();
+                let (items, next) = page.take(all);
+                (items.into_iter().cloned().collect::<Vec<_>>(), next)
             })
             .map_err(RpcError::from)?;
-        to_value(&json!({ "vaults": v }))
+        to_value(&json!({ "vaults": v.0, "next_cursor": v.1 }))
     })?;
     m.register_async_method("wallet_get", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "wallet_get")?;
@@ -132,39 +140,63 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
     })?;
     m.register_async_method("wallet_list", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "wallet_list")?;
+        let page = Page::new("wallet_list", q.cursor, q.limit)?;
         barrier(&c, q.linearizable).await?;
         let v = c
             .read_state(|s| {
                 let readable = s.readable_orgs(&reader, ReadScope::Book);
-                s.wallets(q.vault_id.as_deref())
+                let all = s
+                    .wallets(q.vault_id.as_deref())
                     .filter(|w| readable.contains(&w.org_id))
-                    .cloned()
-                    .collect::<Vec<_>>()
+                    .map(|w| (w.wallet_id.to_string(), w))
+                    .collect();
+                let (items, next) = page.take(all);
+                (items.into_iter().cloned().collect::<Vec<_>>(), next)
             })
             .map_err(RpcError::from)?;
-        to_value(&json!({ "wallets": v }))
+        to_value(&json!({ "wallets": v.0, "next_cursor": v.1 }))
     })?;
     m.register_async_method("addressbook_list", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "addressbook_list")?;
+        let page = Page::new("addressbook_list", q.cursor, q.limit)?;
         let o =
             org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
         authorize(&c, &reader, &o, ReadScope::Book)?;
         barrier(&c, q.linearizable).await?;
         let v = c
-            .read_state(|s| s.address_book(&o).cloned().collect::<Vec<_>>())
+            .read_state(|s| {
+                let all = s
+                    .address_book(&o)
+                    .map(|e| (format!("{:?}/{:?}/{}", e.chain, e.network, e.address), e))
+                    .collect();
+                let (items, next) = page.take(all);
+                (items.into_iter().cloned().collect::<Vec<_>>(), next)
+            })
             .map_err(RpcError::from)?;
-        to_value(&json!({ "org_id": o, "entries": v }))
+        to_value(&json!({ "org_id": o, "entries": v.0, "next_cursor": v.1 }))
     })?;
     m.register_async_method("asset_list", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "asset_list")?;
+        let page = Page::new("asset_list", q.cursor, q.limit)?;
         let o =
             org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
         authorize(&c, &reader, &o, ReadScope::Book)?;
         barrier(&c, q.linearizable).await?;
         let v = c
-            .read_state(|s| s.assets(&o).cloned().collect::<Vec<_>>())
+            .read_state(|s| {
+                let all = s
+                    .assets(&o)
+                    .map(|a| {
+                        let key =
+                            format!("{:?}/{:?}/{}/{}", a.chain, a.network, a.symbol, a.contract);
+                        (key, a)
+                    })
+                    .collect();
+                let (items, next) = page.take(all);
+                (items.into_iter().cloned().collect::<Vec<_>>(), next)
+            })
             .map_err(RpcError::from)?;
-        to_value(&json!({ "org_id": o, "assets": v }))
+        to_value(&json!({ "org_id": o, "assets": v.0, "next_cursor": v.1 }))
     })?;
     m.register_async_method("policy_get", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "policy_get")?;
@@ -199,6 +231,7 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
     })?;
     m.register_async_method("request_list", |p, c, _| async move {
         let (q, reader): (IdParams, _) = authed(&p, &c, "request_list")?;
+        let page = Page::new("request_list", q.cursor, q.limit)?;
         let o = org(q.org_id)?;
         if let Some(o) = &o {
             authorize(&c, &reader, o, ReadScope::Book)?;
@@ -208,15 +241,17 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         let v = c
             .read_state(|s| {
                 let readable = s.readable_orgs(&reader, ReadScope::Book);
-                s.requests(o.as_ref())
+                let all = s
+                    .requests(o.as_ref())
                     .filter(|r| readable.contains(&r.org_id))
                     .filter(|r| status.as_deref().is_none_or(|st| r.status.name() == st))
-                    .take(MAX_REQUEST_PAGE)
-                    .cloned()
-                    .collect::<Vec<_>>()
+                    .map(|r| (request_key(&r.request_id), r))
+                    .collect();
+                let (items, next) = page.take(all);
+                (items.into_iter().cloned().collect::<Vec<_>>(), next)
             })
             .map_err(RpcError::from)?;
-        to_value(&json!({ "requests": v }))
+        to_value(&json!({ "requests": v.0, "next_cursor": v.1 }))
     })?;
     let r = runner.clone();
     m.register_async_method("node_status", move |p, c, _| {

@@ -5,15 +5,13 @@
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
 use super::methods::{barrier, to_value};
+use super::paging::{numbered_key, Page};
 use crate::cluster::ClusterHandle;
 use jsonrpsee::RpcModule;
 use mpc_custody::read_auth::ReadScope;
 use mpc_custody::types::OrgId;
 use serde::Deserialize;
 use serde_json::json;
-
-/// Most proposals returned by one `proposal_list` call.
-const MAX_PROPOSAL_PAGE: usize = 200;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,12 +25,19 @@ struct ProposalParams {
     status: Option<String>,
     #[serde(default)]
     linearizable: bool,
+    /// Paging (`proposal_list`): the previous page's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Paging (`proposal_list`): most proposals to return (default and most 500).
+    #[serde(default)]
+    limit: Option<u64>,
 }
 
 /// Registers the governance reads (the writes are registered from `rpc::WRITE_METHODS`).
 pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
     m.register_async_method("proposal_list", |p, c, _| async move {
         let (q, reader): (ProposalParams, _) = authed(&p, &c, "proposal_list")?;
+        let page = Page::new("proposal_list", q.cursor, q.limit)?;
         let org = OrgId(q.org_id);
         org.validate().map_err(RpcError::InvalidParams)?;
         authorize(&c, &reader, &org, ReadScope::Book)?;
@@ -47,20 +52,24 @@ pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
         let list = c
             .read_state(|s| {
                 s.org(&org).map(|_| {
-                    s.proposals(&org)
+                    let all = s
+                        .proposals(&org)
                         .filter(|p| match filter.as_str() {
                             "open" => p.status.is_open(),
                             "all" => true,
                             name => p.status.name() == name,
                         })
-                        .take(MAX_PROPOSAL_PAGE)
-                        .cloned()
-                        .collect::<Vec<_>>()
+                        .map(|p| (numbered_key(&p.proposal_id, "prop-"), p))
+                        .collect();
+                    let (items, next) = page.take(all);
+                    (items.into_iter().cloned().collect::<Vec<_>>(), next)
                 })
             })
             .map_err(RpcError::from)?;
         match list {
-            Some(l) => to_value(&json!({ "org_id": org, "proposals": l })),
+            Some((l, next)) => {
+                to_value(&json!({ "org_id": org, "proposals": l, "next_cursor": next }))
+            }
             None => Err(RpcError::NotFound(format!("no organisation '{org}'")).into()),
         }
     })?;

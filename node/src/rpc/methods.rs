@@ -2,6 +2,7 @@
 
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
+use super::paging::Page;
 use crate::cluster::ClusterHandle;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
@@ -36,6 +37,27 @@ struct NoParams {}
 struct ReadParams {
     #[serde(default)]
     linearizable: bool,
+    /// Paging: the previous page's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Paging: most items to return (default and most 500).
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberListParams {
+    #[serde(default)]
+    org_id: String,
+    #[serde(default)]
+    linearizable: bool,
+    /// Paging: the previous page's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Paging: most members to return (default and most 500).
+    #[serde(default)]
+    limit: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -343,32 +365,43 @@ async fn org_get(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
 /// admin).
 async fn org_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
     let (params, reader): (ReadParams, _) = authed(p, c, "org_list")?;
+    let page = Page::new("org_list", params.cursor, params.limit)?;
     barrier(c, params.linearizable).await?;
-    let orgs = c
+    let (orgs, next) = c
         .read_state(|s| {
             let readable = s.readable_orgs(&reader, ReadScope::Org);
-            s.orgs()
+            let all = s
+                .orgs()
                 .filter(|o| readable.contains(&o.org_id))
-                .cloned()
-                .collect::<Vec<_>>()
+                .map(|o| (o.org_id.to_string(), o))
+                .collect();
+            let (items, next) = page.take(all);
+            (items.into_iter().cloned().collect::<Vec<_>>(), next)
         })
         .map_err(RpcError::from)?;
-    to_value(&json!({ "orgs": orgs }))
+    to_value(&json!({ "orgs": orgs, "next_cursor": next }))
 }
 
 async fn member_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let (params, reader): (OrgParams, _) = authed(p, c, "member_list")?;
+    let (params, reader): (MemberListParams, _) = authed(p, c, "member_list")?;
+    let page = Page::new("member_list", params.cursor, params.limit)?;
     let id = org_id(params.org_id)?;
     authorize(c, &reader, &id, ReadScope::Book)?;
     barrier(c, params.linearizable).await?;
     let members = c
         .read_state(|s| {
-            s.org(&id)
-                .map(|_| s.org_members(&id).cloned().collect::<Vec<_>>())
+            s.org(&id).map(|_| {
+                let all = s
+                    .org_members(&id)
+                    .map(|m| (m.user_id.to_string(), m))
+                    .collect();
+                let (items, next) = page.take(all);
+                (items.into_iter().cloned().collect::<Vec<_>>(), next)
+            })
         })
         .map_err(RpcError::from)?;
     match members {
-        Some(m) => to_value(&json!({ "org_id": id, "members": m })),
+        Some((m, next)) => to_value(&json!({ "org_id": id, "members": m, "next_cursor": next })),
         None => Err(RpcError::NotFound(format!("no organisation '{id}'")).into()),
     }
 }

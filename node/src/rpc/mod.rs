@@ -10,6 +10,7 @@ mod custody;
 pub mod errors;
 mod governance;
 mod methods;
+mod paging;
 mod passkeys;
 
 use crate::cluster::ClusterHandle;
