@@ -167,6 +167,10 @@ pub struct StartArgs {
     /// Approvers open it in a browser and sign in with a passkey.
     #[arg(long, env = "MPC_CONSOLE_LISTEN")]
     pub console_listen: Option<std::net::SocketAddr>,
+    /// Serve Prometheus `/metrics`, `/health` and `/ready` on this address (plain HTTP; bind
+    /// it where only the monitoring system reaches it), e.g. `127.0.0.1:9101`.
+    #[arg(long, env = "MPC_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// This host replaces the genesis node of its node id (whose host and shares were lost):
     /// its identity card differs from the genesis entry. It waits, refusing to vote, until the
     /// genesis admins' `node_replace` is committed and it has caught up with the log; the
@@ -302,6 +306,7 @@ fn start(a: StartArgs) -> anyhow::Result<()> {
         insecure_test_primes: a.insecure_test_primes,
         chain_providers: a.chain_providers,
         console_addr: a.console_listen,
+        metrics_addr: a.metrics_listen,
         replacement_host: a.replacement_host,
         joining: a.joining,
     };

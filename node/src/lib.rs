@@ -33,6 +33,7 @@ pub mod console;
 pub mod forge;
 pub mod fuzz_targets;
 pub mod heartbeat;
+pub mod metrics;
 pub mod node;
 pub mod p2p;
 pub mod primes;

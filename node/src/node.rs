@@ -49,6 +49,8 @@ pub struct NodeOptions {
     pub chain_providers: Vec<mpc_chains::Provider>,
     /// Where to serve the web console (loopback only), if anywhere.
     pub console_addr: Option<std::net::SocketAddr>,
+    /// Where to serve `/metrics`, `/health` and `/ready` (plain HTTP), if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// This host replaces the genesis node of its node id (first start; a marker in the data
     /// directory remembers it).
     pub replacement_host: bool,
@@ -211,6 +213,13 @@ async fn start_services(
     ));
     let inbound_task = tokio::spawn(cluster.clone().run_inbound_server(inbound_rx, hub));
     let status_task = tokio::spawn(publish_status(cluster.clone()));
+    if let Some(at) = opts.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(at)
+            .await
+            .with_context(|| format!("binding the metrics listener on {at}"))?;
+        tracing::info!(node_id, metrics = %listener.local_addr()?, "metrics, health and readiness at http://{at}/metrics");
+        crate::metrics::serve(listener, cluster.clone());
+    }
     let rpc_addr = me.rpc_addr.parse()?;
     let tls = crate::rpc::tls_config(identity.tls_cert_der(), identity.tls_key_der())
         .context("the JSON-RPC TLS certificate")?;

@@ -654,8 +654,14 @@ impl SessionHub {
         peer_gone: Option<Duration>,
     ) -> Result<S::Output, RunError> {
         let inbox = self.register(sid);
+        let started = Instant::now();
         let result = self.drive(sid, parties, session, rng, idle, peer_gone, &inbox);
         self.unregister(sid);
+        crate::metrics::session_ended(
+            crate::metrics::session_kind(std::any::type_name::<S>()),
+            result.is_ok(),
+            started.elapsed(),
+        );
         result
     }
 

@@ -242,6 +242,7 @@ impl ShareStore {
         kind: RecordKind,
         plaintext: &[u8],
     ) -> Result<(), ShareStoreError> {
+        crate::metrics::share_store_op("put");
         let (k, bytes) = self.seal(key_id, kind, plaintext)?;
         self.records.insert(k, bytes)?;
         self.db.flush()?;
@@ -255,6 +256,7 @@ impl ShareStore {
         kind: RecordKind,
         records: &[(String, Zeroizing<Vec<u8>>)],
     ) -> Result<(), ShareStoreError> {
+        crate::metrics::share_store_op("put_many");
         let mut batch = sled::Batch::default();
         for (key_id, plaintext) in records {
             let (k, bytes) = self.seal(key_id, kind, plaintext)?;
@@ -309,6 +311,7 @@ impl ShareStore {
         key_id: &str,
         kind: RecordKind,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, ShareStoreError> {
+        crate::metrics::share_store_op("get");
         let k = record_key(key_id, kind)?;
         let Some(bytes) = self.records.get(&k)? else {
             return Ok(None);
@@ -348,6 +351,7 @@ impl ShareStore {
         key_id: &str,
         kind: RecordKind,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, ShareStoreError> {
+        crate::metrics::share_store_op("take");
         let Some(bytes) = self.records.remove(record_key(key_id, kind)?)? else {
             return Ok(None);
         };
@@ -357,6 +361,7 @@ impl ShareStore {
 
     /// Deletes a record (flushed before it returns); false if there was none.
     pub fn delete(&self, key_id: &str, kind: RecordKind) -> Result<bool, ShareStoreError> {
+        crate::metrics::share_store_op("delete");
         let existed = self.records.remove(record_key(key_id, kind)?)?.is_some();
         if existed {
             self.db.flush()?;

@@ -311,6 +311,35 @@ impl Cluster {
         Ok(c)
     }
 
+    /// Where node `id` serves `/metrics`, `/health` and `/ready`: port `port_base + 90 + id`.
+    pub fn metrics_addr(&self, id: u64) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port_base + 90 + id as u16))
+    }
+
+    /// `GET path` on node `id`'s metrics listener: the HTTP status and body.
+    pub fn http_get(&self, id: u64, path: &str) -> anyhow::Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let addr = self.metrics_addr(id);
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("not an HTTP answer: {text}"))?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
     /// The node with id `id`.
     pub fn node(&mut self, id: u64) -> &mut NodeProc {
         &mut self.nodes[(id - 1) as usize]
@@ -329,6 +358,7 @@ impl Cluster {
         let extra_env = self.node_env.get(&id).cloned().unwrap_or_default();
         let genesis = self.genesis.clone();
         let pass = self.dir.path().join("pass");
+        let metrics = self.metrics_addr(id);
         let node = self.node(id);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -343,6 +373,7 @@ impl Cluster {
             );
         }
         cmd.arg("start");
+        cmd.args(["--metrics-listen", &metrics.to_string()]);
         if replacement {
             cmd.arg("--replacement-host");
         }

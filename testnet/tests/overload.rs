@@ -55,6 +55,7 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         "--> {BURST} requests submitted in {:.1} s; ids {ids:?}",
         t0.elapsed().as_secs_f64()
     );
+    every_request_once_in_pages_of_five(&net, &ids);
     // Every one signs; none fails; some waited for a slot. Each poll is one state snapshot
     // (`request_list`), so the counts are of one moment.
     let mut most_queued = 0;
@@ -179,6 +180,36 @@ fn submit_at_once(
         "no two of {BURST} simultaneous requests shared a log entry: {ids:?}"
     );
     ids
+}
+
+/// `request_list` in pages of five (issue 16), while the burst's requests are signing (their
+/// records changing): every request of the burst exactly once, in log order.
+fn every_request_once_in_pages_of_five(net: &Net, ids: &[String]) {
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor = serde_json::Value::Null;
+    for _ in 0..100 {
+        let mut params = json!({ "org_id": ORG, "limit": 5 });
+        if !cursor.is_null() {
+            params["cursor"] = cursor.clone();
+        }
+        let page = net.read("request_list", params).unwrap();
+        let items = page["requests"].as_array().unwrap();
+        assert!(items.len() <= 5, "{page}");
+        seen.extend(
+            items
+                .iter()
+                .map(|r| r["request_id"].as_str().unwrap().to_string()),
+        );
+        cursor = page["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "a request on two pages: {seen:?}");
+    for id in ids {
+        assert!(unique.contains(id), "{id} on no page: {seen:?}");
+    }
 }
 
 /// A transfer of `amount` from `wallet` submitted by ivan (approved by the policy on

@@ -176,8 +176,12 @@ impl ClusterHandle {
             proposed_at_ms: now_ms(),
             proposal,
         };
+        let started = std::time::Instant::now();
         match self.inner.raft.client_write(entry).await {
-            Ok(resp) => Ok(Attempt::Done(Box::new(resp.data))),
+            Ok(resp) => {
+                crate::metrics::raft_committed(started.elapsed());
+                Ok(Attempt::Done(Box::new(resp.data)))
+            }
             Err(openraft::error::RaftError::APIError(
                 openraft::error::ClientWriteError::ForwardToLeader(f),
             )) => Ok(Attempt::NotLeader(f.leader_id)),

@@ -89,7 +89,8 @@ struct WriteParams {
     command: SignedCommand,
 }
 
-fn role_name(s: ServerState) -> &'static str {
+/// The name of a Raft role, as `node_status` and `/metrics` show it.
+pub fn role_name(s: ServerState) -> &'static str {
     match s {
         ServerState::Leader => "leader",
         ServerState::Follower => "follower",

@@ -13,7 +13,10 @@ mod methods;
 mod paging;
 mod passkeys;
 
+pub use methods::role_name;
+
 use crate::cluster::ClusterHandle;
+use jsonrpsee::server::middleware::rpc::{Batch, Notification, RpcServiceBuilder, RpcServiceT};
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use mpc_protocol::limits::{MAX_RPC_REQUEST_BYTES, MAX_RPC_RESPONSE_BYTES};
 use std::net::SocketAddr;
@@ -76,8 +79,12 @@ pub async fn start(
     chains::register(&mut module, adapters)?;
     passkeys::register(&mut module)?;
     check_method_classes(&module)?;
+    let _ = KNOWN_METHODS.set(module.method_names().collect());
     let methods: jsonrpsee::Methods = module.into();
-    let builder = Server::builder().set_config(config).to_service_builder();
+    let builder = Server::builder()
+        .set_config(config)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(Timed))
+        .to_service_builder();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -182,6 +189,57 @@ pub async fn start(
 /// Every method served is open (health), an authenticated read, or a signed write (whose
 /// params are a signed command); a method in none of these classes is a bug that would serve
 /// data to anyone, so the node refuses to start with it.
+/// The methods the server registered (set once, at start).
+static KNOWN_METHODS: std::sync::OnceLock<std::collections::BTreeSet<&'static str>> =
+    std::sync::OnceLock::new();
+
+/// Whether `method` is one the server answers (metrics label only those by name).
+pub fn is_known_method(method: &str) -> bool {
+    KNOWN_METHODS.get().is_some_and(|m| m.contains(method))
+}
+
+/// Times every JSON-RPC call by method for `/metrics` (calls inside a batch are not timed one
+/// by one).
+#[derive(Clone)]
+struct Timed<S>(S);
+
+impl<S> RpcServiceT for Timed<S>
+where
+    S: RpcServiceT + Send + Sync + Clone + 'static,
+{
+    type MethodResponse = S::MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(
+        &self,
+        req: jsonrpsee::types::Request<'a>,
+    ) -> impl std::future::Future<Output = Self::MethodResponse> + Send + 'a {
+        let service = self.0.clone();
+        let method = req.method_name().to_string();
+        let started = std::time::Instant::now();
+        async move {
+            let answer = service.call(req).await;
+            crate::metrics::rpc_answered(&method, started.elapsed());
+            answer
+        }
+    }
+
+    fn batch<'a>(
+        &self,
+        requests: Batch<'a>,
+    ) -> impl std::future::Future<Output = Self::BatchResponse> + Send + 'a {
+        self.0.batch(requests)
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl std::future::Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.0.notification(n)
+    }
+}
+
 fn check_method_classes<C>(module: &jsonrpsee::RpcModule<C>) -> anyhow::Result<()> {
     use mpc_custody::read_auth::{needs_auth, OPEN_METHODS};
     for name in module.method_names() {
