@@ -56,12 +56,6 @@ fn recorded() -> &'static Recorded {
     })
 }
 
-/// The short kind of a session type (`mpc_protocol::frost::sign::FrostSign<…>` → `FrostSign`).
-pub fn session_kind(type_name: &str) -> &str {
-    let base = type_name.split('<').next().unwrap_or(type_name);
-    base.rsplit("::").next().unwrap_or(base)
-}
-
 /// A threshold session of `kind` ended (`ok` or not) after `took`.
 pub fn session_ended(kind: &str, ok: bool, took: Duration) {
     let labels = vec![
@@ -363,18 +357,4 @@ pub fn serve(listener: tokio::net::TcpListener, cluster: ClusterHandle) {
             });
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_kinds_are_short() {
-        assert_eq!(
-            session_kind("mpc_protocol::frost::sign::FrostSign<frost_ed25519::Ed25519Sha512>"),
-            "FrostSign"
-        );
-        assert_eq!(session_kind("Plain"), "Plain");
-    }
 }

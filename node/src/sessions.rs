@@ -657,11 +657,7 @@ impl SessionHub {
         let started = Instant::now();
         let result = self.drive(sid, parties, session, rng, idle, peer_gone, &inbox);
         self.unregister(sid);
-        crate::metrics::session_ended(
-            crate::metrics::session_kind(std::any::type_name::<S>()),
-            result.is_ok(),
-            started.elapsed(),
-        );
+        crate::metrics::session_ended(session.kind(), result.is_ok(), started.elapsed());
         result
     }
 

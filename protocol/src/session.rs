@@ -95,6 +95,18 @@ pub trait Session {
         bytes: &[u8],
         rng: &mut R,
     ) -> Result<Step<Self::Output>, SessionError>;
+
+    /// A short name of the session's kind, for metrics and logs: the type's own name
+    /// (`FrostSign`), unless the session says better.
+    fn kind(&self) -> &'static str {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `a::b::Name<T>` → `Name`.
+pub fn short_type_name(full: &'static str) -> &'static str {
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
 }
 
 /// The wire form of every session message.
@@ -157,5 +169,19 @@ impl<B: Serialize + DeserializeOwned> Envelope<B> {
             return Err(reject(format!("unexpected round {}", env.round)));
         }
         Ok(env)
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::short_type_name;
+
+    #[test]
+    fn session_kinds_are_short_type_names() {
+        assert_eq!(
+            short_type_name("mpc_protocol::frost::sign::FrostSign<frost_ed25519::Ed25519Sha512>"),
+            "FrostSign"
+        );
+        assert_eq!(short_type_name("Plain"), "Plain");
     }
 }

@@ -48,6 +48,7 @@ pub struct MachineSession<SM: Machine> {
     next_id: u64,
     started: bool,
     finished: bool,
+    kind: &'static str,
 }
 
 impl<SM: Machine> MachineSession<SM> {
@@ -56,8 +57,10 @@ impl<SM: Machine> MachineSession<SM> {
         session_id: SessionId,
         me: PartyIndex,
         parties: Vec<PartyIndex>,
+        kind: &'static str,
     ) -> Self {
         MachineSession {
+            kind,
             sm,
             session_id,
             me,
@@ -140,6 +143,10 @@ where
     E: std::fmt::Display,
 {
     type Output = O;
+
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
 
     fn start<R: RngCore + CryptoRng>(
         &mut self,

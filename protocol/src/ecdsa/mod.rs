@@ -343,7 +343,7 @@ pub fn aux_info<'r>(
     let builder = cggmp21::aux_info_gen(ExecutionId::new(&sid.0), i, n, primes);
     let sm =
         cggmp21::round_based::state_machine::wrap_protocol(move |party| builder.start(rng, party));
-    Ok(MachineSession::new(sm, *sid, me, parties))
+    Ok(MachineSession::new(sm, *sid, me, parties, "EcdsaAuxInfo"))
 }
 
 /// Threshold key generation (HD-capable) for `me` among `parties` with threshold `t`.
@@ -367,7 +367,7 @@ pub fn keygen<'r>(
         .hd_wallet(true);
     let sm =
         cggmp21::round_based::state_machine::wrap_protocol(move |party| builder.start(rng, party));
-    Ok(MachineSession::new(sm, *sid, me, parties))
+    Ok(MachineSession::new(sm, *sid, me, parties, "EcdsaKeygen"))
 }
 
 /// Completes a key share with the committee's aux info.
@@ -432,7 +432,7 @@ pub fn presign<'r>(
 > {
     let (builder, signers) = signing_builder(sid, me, signers, keygen_indices, share, path)?;
     let sm = builder.generate_presignature_sync(rng);
-    Ok(MachineSession::new(sm, *sid, me, signers))
+    Ok(MachineSession::new(sm, *sid, me, signers, "EcdsaPresign"))
 }
 
 /// Full interactive signing of `digest` at `path` among `signers`.
@@ -454,5 +454,5 @@ pub fn sign<'r>(
 > {
     let (builder, signers) = signing_builder(sid, me, signers, keygen_indices, share, path)?;
     let sm = builder.sign_sync(rng, digest.data_to_sign());
-    Ok(MachineSession::new(sm, *sid, me, signers))
+    Ok(MachineSession::new(sm, *sid, me, signers, "EcdsaSign"))
 }
