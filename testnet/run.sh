@@ -20,6 +20,7 @@ PROFILE=${MPC_PROFILE:-release}
 P2P_BASE=${MPC_P2P_BASE:-9100}
 RPC_BASE=${MPC_RPC_BASE:-8100}
 CONSOLE_BASE=${MPC_CONSOLE_BASE:-8180}
+METRICS_BASE=${MPC_METRICS_BASE:-9200}
 ANVIL_PORT=${MPC_ANVIL_PORT:-8545}
 WITH_ANVIL=${MPC_ANVIL:-1}
 
@@ -85,22 +86,29 @@ HASH=$("$BIN/mpc-node" genesis "${CARDS[@]}" --threshold "$THRESHOLD" \
   --admin-key-file "$RUN/admin.key" --network local-testnet --out "$RUN/genesis.json" 2>/dev/null)
 
 : > "$RUN/chain-pids"
-PROVIDER_ARGS=()
+PROVIDERS=""
 if [ "$WITH_ANVIL" = 1 ]; then
   ANVIL="$ROOT/testnet/.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
   "$ANVIL" --host 127.0.0.1 --port "$ANVIL_PORT" --chain-id 11155111 --block-time 1 --silent \
     > "$RUN/anvil.log" 2>&1 &
   echo $! >> "$RUN/chain-pids"
   echo "http://127.0.0.1:$ANVIL_PORT" > "$RUN/anvil.url"
-  PROVIDER_ARGS=(--chain-provider "ethereum:testnet=http://127.0.0.1:$ANVIL_PORT")
+  PROVIDERS="\"ethereum:testnet=http://127.0.0.1:$ANVIL_PORT\""
   echo "==> local Ethereum chain: anvil (PID $!) at http://127.0.0.1:$ANVIL_PORT, chain id 11155111"
 fi
 
 : > "$RUN/pids"
 for i in $(seq 1 "$N"); do
-  "$BIN/mpc-node" start --data-dir "$RUN/node$i" --genesis "$RUN/genesis.json" \
-    --passphrase-file "$RUN/secrets/node$i.pass" "${PROVIDER_ARGS[@]}" \
-    --console-listen "127.0.0.1:$((CONSOLE_BASE + i))" > "$RUN/node$i.log" 2>&1 &
+  # Each node's settings in its configuration file (docs/operations.md); flags would override.
+  cat > "$RUN/node$i.toml" <<CONFIG
+data_dir = "$RUN/node$i"
+genesis = "$RUN/genesis.json"
+passphrase_file = "$RUN/secrets/node$i.pass"
+console_listen = "127.0.0.1:$((CONSOLE_BASE + i))"
+metrics_listen = "127.0.0.1:$((METRICS_BASE + i))"
+chain_providers = [${PROVIDERS:-}]
+CONFIG
+  "$BIN/mpc-node" start --config "$RUN/node$i.toml" > "$RUN/node$i.log" 2>&1 &
   echo $! >> "$RUN/pids"
 done
 
@@ -124,7 +132,7 @@ echo
 echo "mpc-node testnet is up: $N nodes, threshold $THRESHOLD, leader node $LEADER"
 echo "genesis hash : $HASH"
 for i in $(seq 1 "$N"); do
-  echo "node $i      : https://127.0.0.1:$((RPC_BASE + i))   console http://localhost:$((CONSOLE_BASE + i))/   log $RUN/node$i.log"
+  echo "node $i      : https://127.0.0.1:$((RPC_BASE + i))   console http://localhost:$((CONSOLE_BASE + i))/   metrics http://127.0.0.1:$((METRICS_BASE + i))/metrics   log $RUN/node$i.log"
 done
 if [ "$WITH_ANVIL" = 1 ]; then echo "ethereum     : anvil at http://127.0.0.1:$ANVIL_PORT (every node's provider)"; fi
 echo "admin key    : $RUN/admin.key (passphrase in $RUN/secrets/admin.pass)"

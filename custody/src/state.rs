@@ -305,23 +305,7 @@ impl CustodyState {
                 "a {} command may not share a log entry with others; nothing was applied",
                 verified.body.action.kind()
             );
-            let org = verified.body.action.org_id().cloned();
-            let kind = verified.body.action.kind();
-            let seq = self.append_audit(
-                ctx,
-                now_ms,
-                verified.signer,
-                org,
-                kind,
-                verified.body_hash,
-                &reason,
-            );
-            return CommandOutcome {
-                error: Some(reason),
-                audit_seq: Some(seq),
-                log_index: ctx.log_index,
-                ..Default::default()
-            };
+            return self.refuse_verified(ctx, now_ms, &verified, reason);
         }
         let idem_key = (verified.signer, verified.body.idempotency_key.clone());
         if let Some(rec) = self.idempotency.get(&idem_key) {
@@ -332,25 +316,36 @@ impl CustodyState {
                 };
             }
             let reason = "idempotency key was already used for a different command".to_string();
-            let action = verified.body.action.kind();
-            let org = verified.body.action.org_id().cloned();
-            let seq = self.append_audit(
-                ctx,
-                now_ms,
-                verified.signer,
-                org,
-                action,
-                verified.body_hash,
-                &reason,
-            );
-            return CommandOutcome {
-                error: Some(reason),
-                audit_seq: Some(seq),
-                log_index: ctx.log_index,
-                ..Default::default()
-            };
+            return self.refuse_verified(ctx, now_ms, &verified, reason);
         }
         self.execute_and_record(&verified, ctx, now_ms, batch_item.unwrap_or(0))
+    }
+
+    /// A verified command refused before it ran: audited with `reason`, nothing else changed.
+    fn refuse_verified(
+        &mut self,
+        ctx: EntryContext,
+        now_ms: u64,
+        verified: &VerifiedCommand,
+        reason: String,
+    ) -> CommandOutcome {
+        let action = verified.body.action.kind();
+        let org = verified.body.action.org_id().cloned();
+        let seq = self.append_audit(
+            ctx,
+            now_ms,
+            verified.signer,
+            org,
+            action,
+            verified.body_hash,
+            &reason,
+        );
+        CommandOutcome {
+            error: Some(reason),
+            audit_seq: Some(seq),
+            log_index: ctx.log_index,
+            ..Default::default()
+        }
     }
 
     /// Executes a verified, new command; audits it and records its outcome under its

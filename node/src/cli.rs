@@ -130,22 +130,25 @@ pub struct GenesisArgs {
 /// Arguments of `mpc-node start`.
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
-    /// Data directory made by `init`.
+    /// A TOML file with these settings (docs/operations.md); a flag given here wins over it.
+    #[arg(long, env = "MPC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory made by `init` (or `data_dir` in the config file).
     #[arg(long)]
-    pub data_dir: PathBuf,
-    /// The network's genesis.json.
+    pub data_dir: Option<PathBuf>,
+    /// The network's genesis.json (or `genesis` in the config file).
     #[arg(long)]
-    pub genesis: PathBuf,
+    pub genesis: Option<PathBuf>,
     /// Read the passphrase from this file instead of MPC_PASSPHRASE or a prompt.
     #[arg(long)]
     pub passphrase_file: Option<PathBuf>,
-    /// Raft heartbeat interval, ms.
-    #[arg(long, default_value_t = 100)]
-    pub heartbeat_ms: u64,
+    /// Raft heartbeat interval, ms [default: 100].
+    #[arg(long)]
+    pub heartbeat_ms: Option<u64>,
     /// Raft election timeout lower bound, ms (upper bound is 1.6×, which is also the leader
-    /// lease; decision 0030).
-    #[arg(long, default_value_t = 400)]
-    pub election_timeout_ms: u64,
+    /// lease; decision 0030) [default: 400].
+    #[arg(long)]
+    pub election_timeout_ms: Option<u64>,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
@@ -290,23 +293,39 @@ fn genesis(a: GenesisArgs) -> anyhow::Result<()> {
 /// `mpc-node start`: runs the node until SIGINT / SIGTERM.
 fn start(a: StartArgs) -> anyhow::Result<()> {
     check_test_primes(&a.insecure_test_primes)?;
-    init_tracing(a.log_json);
-    check_private(&a.data_dir)?;
+    let file = match &a.config {
+        Some(path) => crate::config::StartConfig::read(path)?,
+        None => Default::default(),
+    };
+    let flags = crate::config::Flags {
+        data_dir: a.data_dir,
+        genesis: a.genesis,
+        passphrase_file: a.passphrase_file,
+        heartbeat_ms: a.heartbeat_ms,
+        election_timeout_ms: a.election_timeout_ms,
+        log_json: a.log_json,
+        chain_providers: a.chain_providers,
+        console_listen: a.console_listen,
+        metrics_listen: a.metrics_listen,
+    };
+    let s = crate::config::resolve(flags, file)?;
+    init_tracing(s.log_json);
+    check_private(&s.data_dir)?;
     let pass = passphrase::obtain(
-        a.passphrase_file.as_deref(),
+        s.passphrase_file.as_deref(),
         NODE_PASSPHRASE_ENV,
         "Node passphrase: ",
         false,
     )?;
     let opts = NodeOptions {
-        data_dir: a.data_dir,
-        genesis_path: a.genesis,
-        heartbeat_ms: a.heartbeat_ms,
-        election_timeout_ms: a.election_timeout_ms,
+        data_dir: s.data_dir,
+        genesis_path: s.genesis,
+        heartbeat_ms: s.heartbeat_ms,
+        election_timeout_ms: s.election_timeout_ms,
         insecure_test_primes: a.insecure_test_primes,
-        chain_providers: a.chain_providers,
-        console_addr: a.console_listen,
-        metrics_addr: a.metrics_listen,
+        chain_providers: s.chain_providers,
+        console_addr: s.console_listen,
+        metrics_addr: s.metrics_listen,
         replacement_host: a.replacement_host,
         joining: a.joining,
     };

@@ -166,7 +166,7 @@ impl ClusterHandle {
                 console: Default::default(),
                 read_limiter: crate::rate_limit::KeyLimiter::reads(),
                 campaign_now: tokio::sync::Notify::new(),
-                commands: Mutex::default(),
+                commands: Mutex::new(group_commit::command_queue()),
             }),
         }
     }

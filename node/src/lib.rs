@@ -28,10 +28,12 @@ pub mod chain_watch;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod config;
 pub mod console;
 #[cfg(feature = "forge-for-tests")]
 pub mod forge;
 pub mod fuzz_targets;
+mod group_commit;
 pub mod heartbeat;
 pub mod metrics;
 pub mod node;

@@ -16,7 +16,6 @@ use mpc_custody::command::SignedCommand;
 use mpc_custody::entry::{LogCommand, Proposal, MAX_BATCHED_COMMANDS};
 use mpc_custody::state::CommandOutcome;
 use mpc_protocol::limits::MAX_LOG_ENTRY_BYTES;
-use std::collections::VecDeque;
 use tokio::sync::oneshot;
 
 /// Proposals of batchable commands waiting for their commit at once; more commands queue.
@@ -37,45 +36,15 @@ fn command_bytes(cmd: &SignedCommand) -> usize {
 }
 
 /// Batchable commands waiting to be proposed.
-#[derive(Default)]
-pub(super) struct CommandQueue {
-    queued: VecDeque<Waiting>,
-    in_flight: usize,
+pub(super) type CommandQueue = crate::group_commit::GroupQueue<Waiting>;
+
+/// A new, empty queue.
+pub(super) fn command_queue() -> CommandQueue {
+    CommandQueue::new(MAX_PROPOSALS_IN_FLIGHT)
 }
 
-impl CommandQueue {
-    /// Queues a command; true when the caller should start a proposer (fewer than
-    /// [`MAX_PROPOSALS_IN_FLIGHT`] run).
-    fn push(&mut self, w: Waiting) -> bool {
-        self.queued.push_back(w);
-        if self.in_flight < MAX_PROPOSALS_IN_FLIGHT {
-            self.in_flight += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// The next batch: as many queued commands as fit [`MAX_BATCHED_COMMANDS`] and
-    /// [`BATCH_BYTES`] (at least one). Empty when nothing is queued: the proposer stops.
-    fn next_batch(&mut self) -> Vec<Waiting> {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        while let Some(next) = self.queued.front() {
-            let size = command_bytes(&next.cmd);
-            if !batch.is_empty()
-                && (batch.len() >= MAX_BATCHED_COMMANDS || bytes + size > BATCH_BYTES)
-            {
-                break;
-            }
-            bytes += size;
-            batch.extend(self.queued.pop_front());
-        }
-        if batch.is_empty() {
-            self.in_flight = self.in_flight.saturating_sub(1);
-        }
-        batch
-    }
+fn next_commands(q: &mut CommandQueue) -> Vec<Waiting> {
+    q.next_batch(MAX_BATCHED_COMMANDS, BATCH_BYTES, |w| command_bytes(&w.cmd))
 }
 
 /// The proposal for a batch: alone, the plain `User` proposal.
@@ -135,12 +104,13 @@ impl ClusterHandle {
     /// Proposes batches until the queue is empty.
     async fn propose_commands(&self) {
         loop {
-            let batch = self
-                .inner
-                .commands
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .next_batch();
+            let batch = next_commands(
+                &mut self
+                    .inner
+                    .commands
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
             if batch.is_empty() {
                 return;
             }
@@ -214,28 +184,28 @@ mod tests {
     /// the count and byte bounds; a proposer stops when nothing is left.
     #[test]
     fn queued_commands_go_together_within_bounds() {
-        let mut q = CommandQueue::default();
+        let mut q = command_queue();
         assert!(q.push(waiting(0, 500)));
         assert!(q.push(waiting(1, 500)));
         for n in 2..150 {
             assert!(!q.push(waiting(n, 500)), "only two proposers at once");
         }
         let sizes: Vec<usize> = std::iter::from_fn(|| {
-            let b = q.next_batch();
+            let b = next_commands(&mut q);
             (!b.is_empty()).then_some(b.len())
         })
         .collect();
         assert_eq!(sizes, vec![64, 64, 22]);
-        assert_eq!(q.in_flight, 1, "the proposer that found nothing stopped");
+        assert_eq!(q.in_flight(), 1, "the proposer that found nothing stopped");
         // Large commands: never more than BATCH_BYTES together; one larger goes alone.
-        let mut q = CommandQueue::default();
+        let mut q = command_queue();
         for n in 0..6 {
             q.push(waiting(n, 20_000));
         }
         q.push(waiting(6, BATCH_BYTES));
         q.push(waiting(7, 100));
         let sizes: Vec<usize> = std::iter::from_fn(|| {
-            let b = q.next_batch();
+            let b = next_commands(&mut q);
             (!b.is_empty()).then_some(b.len())
         })
         .collect();

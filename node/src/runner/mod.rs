@@ -191,7 +191,7 @@ impl Runner {
                 insecure_primes,
                 signing_sessions: AtomicU64::new(0),
                 stats: Mutex::new(EngineStats::default()),
-                signature_queue: Mutex::new(Default::default()),
+                signature_queue: Mutex::new(report_batch::signature_queue()),
                 frost_keys: Mutex::new(Default::default()),
                 #[cfg(feature = "forge-for-tests")]
                 forged: Mutex::new(Default::default()),

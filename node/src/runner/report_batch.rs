@@ -9,7 +9,6 @@
 use super::Runner;
 use mpc_custody::{Report, SignedAttempt, MAX_SIGNATURE_ITEMS};
 use mpc_engine::Input;
-use std::collections::VecDeque;
 use tokio::sync::mpsc;
 
 /// Proposals of signature reports waiting for their commit at once; more reports queue.
@@ -26,45 +25,16 @@ pub(super) struct Queued {
 }
 
 /// Signature reports waiting to be proposed.
-#[derive(Default)]
-pub(super) struct SignatureQueue {
-    queued: VecDeque<Queued>,
-    in_flight: usize,
+pub(super) type SignatureQueue = crate::group_commit::GroupQueue<Queued>;
+
+/// A new, empty queue.
+pub(super) fn signature_queue() -> SignatureQueue {
+    SignatureQueue::new(MAX_BATCHES_IN_FLIGHT)
 }
 
-impl SignatureQueue {
-    /// Queues a report; true when the caller should start a proposer (fewer than
-    /// [`MAX_BATCHES_IN_FLIGHT`] run).
-    fn push(&mut self, q: Queued) -> bool {
-        self.queued.push_back(q);
-        if self.in_flight < MAX_BATCHES_IN_FLIGHT {
-            self.in_flight += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// The next batch: as many queued reports as fit [`MAX_SIGNATURE_ITEMS`] and
-    /// [`BATCH_BYTES`] (at least one). Empty when nothing is queued: the proposer stops.
-    fn next_batch(&mut self) -> Vec<Queued> {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        while let Some(next) = self.queued.front() {
-            let size = item_bytes(&next.item);
-            if !batch.is_empty()
-                && (batch.len() >= MAX_SIGNATURE_ITEMS || bytes + size > BATCH_BYTES)
-            {
-                break;
-            }
-            bytes += size;
-            batch.extend(self.queued.pop_front());
-        }
-        if batch.is_empty() {
-            self.in_flight = self.in_flight.saturating_sub(1);
-        }
-        batch
-    }
+/// The next batch of reports (at most [`MAX_SIGNATURE_ITEMS`] and [`BATCH_BYTES`]).
+fn next_reports(q: &mut SignatureQueue) -> Vec<Queued> {
+    q.next_batch(MAX_SIGNATURE_ITEMS, BATCH_BYTES, |r| item_bytes(&r.item))
 }
 
 /// An item's size in a report body, near enough (ids and hex need no escaping).
@@ -105,12 +75,13 @@ impl Runner {
     /// Proposes batches until the queue is empty.
     async fn propose_batches(&self) {
         loop {
-            let batch = self
-                .inner
-                .signature_queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .next_batch();
+            let batch = next_reports(
+                &mut self
+                    .inner
+                    .signature_queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
             if batch.is_empty() {
                 return;
             }
@@ -151,27 +122,27 @@ mod tests {
     /// the item and byte bounds; a proposer stops when nothing is left.
     #[test]
     fn queued_reports_go_together_within_bounds() {
-        let mut q = SignatureQueue::default();
+        let mut q = signature_queue();
         assert!(q.push(queued(0, 128)));
         assert!(q.push(queued(1, 128)));
         for n in 2..150 {
             assert!(!q.push(queued(n, 128)), "only two proposers at once");
         }
         let sizes: Vec<usize> = std::iter::from_fn(|| {
-            let b = q.next_batch();
+            let b = next_reports(&mut q);
             (!b.is_empty()).then_some(b.len())
         })
         .collect();
         assert_eq!(sizes, vec![64, 64, 22]);
-        assert_eq!(q.in_flight, 1, "the proposer that found nothing stopped");
+        assert_eq!(q.in_flight(), 1, "the proposer that found nothing stopped");
         // A large item goes in a batch of its own rather than overflowing one (and nothing joins
         // it).
-        let mut q = SignatureQueue::default();
+        let mut q = signature_queue();
         q.push(queued(0, 128));
         q.push(queued(1, BATCH_BYTES));
         q.push(queued(2, 128));
         let sizes: Vec<usize> = std::iter::from_fn(|| {
-            let b = q.next_batch();
+            let b = next_reports(&mut q);
             (!b.is_empty()).then_some(b.len())
         })
         .collect();
