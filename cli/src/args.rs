@@ -41,6 +41,12 @@ pub(crate) struct Args {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Cmd {
+    /// Print a shell completion script, e.g. `mpc completions bash > /etc/bash_completion.d/mpc`
+    /// (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// User keys.
     #[command(subcommand)]
     Key(KeyCmd),
@@ -749,4 +755,26 @@ pub(crate) enum AuditCmd {
         #[arg(long)]
         org: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The command line is consistent (clap's own checks) and the completion scripts name the
+    /// subcommands and their flags.
+    #[test]
+    fn completions_cover_the_command_line() {
+        Args::command().debug_assert();
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Args::command(), "mpc", &mut out);
+            let text = String::from_utf8(out).unwrap();
+            for word in ["request", "approve", "--genesis", "completions", "wallet"] {
+                assert!(text.contains(word), "{shell:?} completions lack {word}");
+            }
+        }
+    }
 }

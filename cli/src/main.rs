@@ -4,6 +4,7 @@ mod args;
 mod governance;
 mod human;
 mod nodes;
+mod progress;
 
 use anyhow::Context;
 use args::{
@@ -51,18 +52,17 @@ fn signed(
 /// failed (with the reason and the nodes blamed) or takes longer than three minutes.
 fn wait_for_refresh(client: &RpcClient, vault: &str, before: &Value) -> anyhow::Result<Value> {
     let started_after = before["last_refresh"]["started_log_index"].as_u64();
-    let t0 = std::time::Instant::now();
+    let mut progress = progress::Progress::start();
     loop {
         let v = client.call("vault_get", json!({ "vault_id": vault }))?;
         let last = &v["last_refresh"];
         if v["refresh"].is_null() && last["started_log_index"].as_u64() != started_after {
             match last["status"]["state"].as_str() {
                 Some("done") => {
-                    eprintln!(
-                        "  refreshed: epoch {}, addresses unchanged ({} s)",
-                        v["epoch"],
-                        t0.elapsed().as_secs()
-                    );
+                    progress.finish(&format!(
+                        "refreshed: epoch {}, addresses unchanged",
+                        v["epoch"]
+                    ));
                     return Ok(v);
                 }
                 _ => anyhow::bail!(
@@ -72,13 +72,13 @@ fn wait_for_refresh(client: &RpcClient, vault: &str, before: &Value) -> anyhow::
                 ),
             }
         }
-        if t0.elapsed() > Duration::from_secs(180) {
-            anyhow::bail!("the refresh is still running after 180 s");
+        if progress.secs() > 180 {
+            anyhow::bail!(
+                "the refresh is still running after 180 s; see `mpc cluster` for a node that is \
+                 down, and `mpc vault get --vault {vault}` for its reports"
+            );
         }
-        eprintln!(
-            "  refresh running on every node… ({} s)",
-            t0.elapsed().as_secs()
-        );
+        progress.update("refresh running on every node");
         std::thread::sleep(Duration::from_millis(1000));
     }
 }
@@ -270,6 +270,11 @@ fn endpoint(args: &Args) -> anyhow::Result<Endpoint> {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    if let Cmd::Completions { shell } = args.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Args::command(), "mpc", &mut std::io::stdout());
+        return Ok(());
+    }
     if matches!(args.command, Cmd::Key(_) | Cmd::Tx(_)) {
         let out = offline(&args)?;
         return print_out(&args, &out);
@@ -514,21 +519,23 @@ fn run(args: Args) -> anyhow::Result<()> {
                 },
             )?;
             if *wait && !governance::is_proposal(&out) {
-                let t0 = std::time::Instant::now();
+                let mut progress = progress::Progress::start();
                 loop {
                     let v = client.call("vault_get", json!({ "vault_id": vault }))?;
                     let st = v["status"]["state"].as_str().unwrap_or("").to_string();
                     if st != "pending" {
+                        progress.finish(&format!("vault {vault} is {st}"));
                         break v;
                     }
-                    if t0.elapsed() > Duration::from_secs(180) {
-                        anyhow::bail!("vault still pending after 180 s");
+                    if progress.secs() > 180 {
+                        anyhow::bail!(
+                            "vault still pending after 180 s ({}); see `mpc cluster` for a node \
+                             that is down, and its log",
+                            progress::dkg_status(&v)
+                        );
                     }
-                    eprintln!(
-                        "  DKG running on every node… ({} s)",
-                        t0.elapsed().as_secs()
-                    );
-                    std::thread::sleep(Duration::from_millis(1000));
+                    progress.update(&progress::dkg_status(&v));
+                    std::thread::sleep(Duration::from_millis(500));
                 }
             } else {
                 out
@@ -875,7 +882,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
-        Cmd::Key(_) | Cmd::Tx(_) => offline(&args)?,
+        Cmd::Key(_) | Cmd::Tx(_) | Cmd::Completions { .. } => offline(&args)?,
     };
     print_out(&args, &out)
 }

@@ -30,7 +30,12 @@ pub const READ_AUTH_WINDOW_MS: u64 = 120_000;
 pub const AUTH_FIELD: &str = "auth";
 
 /// Methods anyone may call without a key: node health for monitoring.
-pub const OPEN_METHODS: &[&str] = &["node_status", "cluster_status", "engine_status"];
+pub const OPEN_METHODS: &[&str] = &[
+    "node_status",
+    "cluster_status",
+    "engine_status",
+    "rpc.discover",
+];
 
 /// Methods that need a member's signed `auth` (see the module documentation).
 pub const AUTHENTICATED_READS: &[&str] = &[

@@ -125,7 +125,8 @@ pub struct Cluster {
     /// The second genesis admin's signing key (a node replacement needs two signatures).
     pub admin2: SigningKey,
     node_bin: PathBuf,
-    /// Ports: node `i` uses p2p `port_base + i` and RPC `port_base + 50 + i`; a replacement host
+    /// Ports: node `i` uses p2p `port_base + i`, RPC `port_base + 50 + i` and metrics
+    /// `port_base + 40 + i`; a replacement host
     /// of node `i`, `port_base + 20 + i` and `port_base + 70 + i`.
     port_base: u16,
     /// Nodes now run by a replacement host (started with `--replacement-host`).
@@ -311,9 +312,9 @@ impl Cluster {
         Ok(c)
     }
 
-    /// Where node `id` serves `/metrics`, `/health` and `/ready`: port `port_base + 90 + id`.
+    /// Where node `id` serves `/metrics`, `/health` and `/ready`: port `port_base + 40 + id`.
     pub fn metrics_addr(&self, id: u64) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port_base + 90 + id as u16))
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port_base + 40 + id as u16))
     }
 
     /// `GET path` on node `id`'s metrics listener: the HTTP status and body.

@@ -331,6 +331,16 @@ pub(super) async fn write(p: &Params<'_>, c: &ClusterHandle, expected_action: &s
         .into());
     }
     let outcome = c.submit(params.command).await.map_err(RpcError::from)?;
+    if let Some(mpc_custody::state::ActionResult::Request { request }) = &outcome.result {
+        tracing::debug!(
+            method = expected_action,
+            request_id = %request.request_id,
+            status = request.status.name(),
+            log_index = outcome.log_index,
+            replayed = outcome.replayed,
+            "request write committed"
+        );
+    }
     outcome_to_result(outcome)
 }
 

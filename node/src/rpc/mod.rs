@@ -10,6 +10,7 @@ mod custody;
 pub mod errors;
 mod governance;
 mod methods;
+pub mod openrpc;
 mod paging;
 mod passkeys;
 
@@ -78,6 +79,10 @@ pub async fn start(
     governance::register(&mut module)?;
     chains::register(&mut module, adapters)?;
     passkeys::register(&mut module)?;
+    let mut names: Vec<&'static str> = module.method_names().collect();
+    names.push("rpc.discover");
+    let discovery = openrpc::document(&names).map_err(anyhow::Error::msg)?;
+    module.register_method("rpc.discover", move |_, _, _| discovery.clone())?;
     check_method_classes(&module)?;
     let _ = KNOWN_METHODS.set(module.method_names().collect());
     let methods: jsonrpsee::Methods = module.into();

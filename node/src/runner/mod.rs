@@ -475,19 +475,39 @@ impl Runner {
                 keygen_indices,
                 aux_attempt,
                 message_sessions,
-            } => match self.sign_blocking(
-                job,
-                parties,
-                keygen_indices,
-                *aux_attempt,
-                message_sessions,
-            ) {
-                Ok(sigs) => SessionOutcome::Signed(sigs.into_iter().map(hex::encode).collect()),
-                Err(e) => SessionOutcome::Failed {
-                    reason: e.reason,
-                    unresponsive: e.unresponsive,
-                },
-            },
+            } => {
+                // The request id links this node's logs from the RPC call that made the request
+                // (`rpc` logs it with the write's log index) to its signing sessions.
+                let started = std::time::Instant::now();
+                let signed = self.sign_blocking(
+                    job,
+                    parties,
+                    keygen_indices,
+                    *aux_attempt,
+                    message_sessions,
+                );
+                let took_ms = started.elapsed().as_millis() as u64;
+                let (request_id, attempt) = (job.request_id.as_str(), job.attempt);
+                match signed {
+                    Ok(sigs) => {
+                        tracing::debug!(
+                            request_id,
+                            attempt,
+                            took_ms,
+                            from_pool = !job.presignatures.is_empty(),
+                            "signed"
+                        );
+                        SessionOutcome::Signed(sigs.into_iter().map(hex::encode).collect())
+                    }
+                    Err(e) => {
+                        tracing::warn!(request_id, attempt, took_ms, reason = %e.reason, "signing attempt failed");
+                        SessionOutcome::Failed {
+                            reason: e.reason,
+                            unresponsive: e.unresponsive,
+                        }
+                    }
+                }
+            }
         }
     }
 
