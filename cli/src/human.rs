@@ -167,6 +167,52 @@ pub(crate) fn request_rows(requests: &[Value], now_ms: u64) -> Vec<Vec<String>> 
         .collect()
 }
 
+fn cell(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => "-".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// One row per vault: id, organisation, name, status, threshold of committee, epoch, age.
+pub(crate) fn vault_rows(vaults: &[Value], now_ms: u64) -> Vec<Vec<String>> {
+    vaults
+        .iter()
+        .map(|x| {
+            let committee = x["committee"]
+                .as_array()
+                .map(|c| c.iter().map(Value::to_string).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            vec![
+                cell(x, "vault_id"),
+                cell(x, "org_id"),
+                cell(x, "name"),
+                state_name(&x["status"]),
+                format!("{} of [{committee}]", cell(x, "threshold")),
+                cell(x, "epoch"),
+                age(x["created_at_ms"].as_u64().unwrap_or(now_ms), now_ms),
+            ]
+        })
+        .collect()
+}
+
+/// One row per wallet: id, vault, chain and network, index, address.
+pub(crate) fn wallet_rows(wallets: &[Value]) -> Vec<Vec<String>> {
+    wallets
+        .iter()
+        .map(|w| {
+            vec![
+                cell(w, "wallet_id"),
+                cell(w, "vault_id"),
+                format!("{} {}", cell(w, "chain"), cell(w, "network")),
+                cell(w, "index"),
+                cell(w, "address"),
+            ]
+        })
+        .collect()
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -180,15 +226,7 @@ fn items<'a>(v: &'a Value, field: &str) -> &'a [Value] {
 }
 
 pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
-    let s = |v: &Value, k: &str| {
-        v.get(k)
-            .map(|x| match x {
-                Value::String(s) => s.clone(),
-                Value::Null => "-".into(),
-                other => other.to_string(),
-            })
-            .unwrap_or_else(|| "-".into())
-    };
+    let s = cell;
     if let Some(p) = governed_result(v) {
         print_proposal_line(p);
         return Ok(());
@@ -198,46 +236,14 @@ pub(crate) fn print_human(cmd: &Cmd, v: &Value) -> anyhow::Result<()> {
             &["REQUEST", "STATUS", "AMOUNT", "TO", "AGE"],
             &request_rows(items(v, "requests"), now_ms()),
         ),
-        Cmd::Vault(VaultCmd::List { .. }) => {
-            let now = now_ms();
-            let rows: Vec<Vec<String>> = items(v, "vaults")
-                .iter()
-                .map(|x| {
-                    let committee = x["committee"]
-                        .as_array()
-                        .map(|c| c.iter().map(Value::to_string).collect::<Vec<_>>().join(","))
-                        .unwrap_or_default();
-                    vec![
-                        s(x, "vault_id"),
-                        s(x, "org_id"),
-                        s(x, "name"),
-                        state_name(&x["status"]),
-                        format!("{} of [{committee}]", s(x, "threshold")),
-                        s(x, "epoch"),
-                        age(x["created_at_ms"].as_u64().unwrap_or(now), now),
-                    ]
-                })
-                .collect();
-            print_table(
-                &["VAULT", "ORG", "NAME", "STATUS", "SIGNERS", "EPOCH", "AGE"],
-                &rows,
-            );
-        }
-        Cmd::Wallet(WalletCmd::List { .. }) => {
-            let rows: Vec<Vec<String>> = items(v, "wallets")
-                .iter()
-                .map(|w| {
-                    vec![
-                        s(w, "wallet_id"),
-                        s(w, "vault_id"),
-                        format!("{} {}", s(w, "chain"), s(w, "network")),
-                        s(w, "index"),
-                        s(w, "address"),
-                    ]
-                })
-                .collect();
-            print_table(&["WALLET", "VAULT", "CHAIN", "INDEX", "ADDRESS"], &rows);
-        }
+        Cmd::Vault(VaultCmd::List { .. }) => print_table(
+            &["VAULT", "ORG", "NAME", "STATUS", "SIGNERS", "EPOCH", "AGE"],
+            &vault_rows(items(v, "vaults"), now_ms()),
+        ),
+        Cmd::Wallet(WalletCmd::List { .. }) => print_table(
+            &["WALLET", "VAULT", "CHAIN", "INDEX", "ADDRESS"],
+            &wallet_rows(items(v, "wallets")),
+        ),
         Cmd::Proposal(ProposalCmd::List { .. }) => {
             for p in v
                 .get("proposals")
@@ -430,6 +436,42 @@ req-41    failed   ?                                                  ?         
 ";
         assert_eq!(got, want, "\n{got}");
         assert_eq!(table(&["A"], &[]), "(none)\n");
+    }
+
+    /// `mpc vault list` and `mpc wallet list` for people.
+    #[test]
+    fn vault_and_wallet_list_snapshots() {
+        let now = 1_000_000_000;
+        let vaults = [json!({
+            "vault_id": "treasury", "org_id": "acme", "name": "Treasury",
+            "status": { "state": "active" }, "threshold": 2, "committee": [1, 2, 3],
+            "epoch": 1, "created_at_ms": now - 300_000
+        })];
+        let got = table(
+            &["VAULT", "ORG", "NAME", "STATUS", "SIGNERS", "EPOCH", "AGE"],
+            &vault_rows(&vaults, now),
+        );
+        assert_eq!(
+            got,
+            "VAULT     ORG   NAME      STATUS  SIGNERS       EPOCH  AGE\n\
+             treasury  acme  Treasury  active  2 of [1,2,3]  1      5m\n"
+        );
+        let wallets = [
+            json!({ "wallet_id": "treasury-solana-testnet-0", "vault_id": "treasury",
+                    "chain": "solana", "network": "testnet", "index": 0, "address": "6Eod" }),
+            json!({ "wallet_id": "treasury-ethereum-mainnet-3", "vault_id": "treasury",
+                    "chain": "ethereum", "network": "mainnet", "index": 3, "address": "0xA5" }),
+        ];
+        let got = table(
+            &["WALLET", "VAULT", "CHAIN", "INDEX", "ADDRESS"],
+            &wallet_rows(&wallets),
+        );
+        assert_eq!(
+            got,
+            "WALLET                       VAULT     CHAIN             INDEX  ADDRESS\n\
+             treasury-solana-testnet-0    treasury  solana testnet    0      6Eod\n\
+             treasury-ethereum-mainnet-3  treasury  ethereum mainnet  3      0xA5\n"
+        );
     }
 
     #[test]

@@ -140,6 +140,21 @@ pub fn render(cluster: &ClusterHandle) -> String {
         "Share-store operations (each put and take flushed to disk)",
         r.share_store.clone(),
     );
+    let (appends, append_secs) = mpc_consensus::store::APPENDS.totals();
+    let c: Counter = Counter::default();
+    c.inc_by(appends);
+    reg.register(
+        "mpc_raft_log_appends",
+        "Raft log appends here (each one sled batch and one flush)",
+        c,
+    );
+    let c: Counter<f64> = Counter::default();
+    c.inc_by(append_secs);
+    reg.register(
+        "mpc_raft_log_append_seconds",
+        "Time spent in Raft log appends, flush included (divide by mpc_raft_log_appends_total for the mean)",
+        c,
+    );
     let m = cluster.raft().metrics().borrow().clone();
     gauge(
         &mut reg,

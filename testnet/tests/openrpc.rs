@@ -6,7 +6,7 @@
 //! rewrites `docs/openrpc.json` (then review the diff).
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use mpc_cli::client::{CallError, RpcClient};
+use mpc_cli::client::{CallError, Reader, RpcClient};
 use mpc_testnet::Cluster;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -50,6 +50,27 @@ fn rpc_discover_serves_the_checked_in_valid_openrpc_document() {
                 assert_eq!(code, -32602, "{name}: {message}")
             }
             _ => {}
+        }
+    }
+    // Every authenticated read refuses an unknown param with -32602 (after checking the
+    // reader's signature, which covers the params).
+    let reader = RpcClient::new(&c.nodes[0].endpoint, Duration::from_secs(10))
+        .with_reader(Reader::new(c.admin.clone(), &c.cluster_id));
+    for m in methods {
+        let name = m["name"].as_str().unwrap();
+        let authenticated = m["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "auth");
+        if !authenticated || name.contains("subscribe") {
+            continue;
+        }
+        match reader.call(name, json!({ "no_such_param": 1 })) {
+            Err(CallError::Rpc { code, message, .. }) => {
+                assert_eq!(code, -32602, "{name}: {message}")
+            }
+            other => panic!("{name} took an unknown param: {other:?}"),
         }
     }
     // A method the node does not serve is not listed.

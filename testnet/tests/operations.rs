@@ -65,6 +65,8 @@ fn metrics_health_and_readiness_on_a_running_network() {
         "mpc_session_duration_seconds_count{",
         "mpc_rpc_duration_seconds_count{method=",
         "mpc_share_store_operations_total{",
+        "mpc_raft_log_appends_total",
+        "mpc_raft_log_append_seconds_total",
     ] {
         assert!(
             before.lines().any(|l| l.starts_with(series)),

@@ -160,6 +160,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let started = std::time::Instant::now();
         let mut batch = sled::Batch::default();
         for entry in entries {
             let bytes = encode(&entry).map_err(|e| io_err(StorageIOError::write_logs, e))?;
@@ -171,6 +172,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let flushed = self.db.flush_async().await;
         match flushed {
             Ok(_) => {
+                APPENDS.record(started.elapsed());
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }
@@ -209,3 +211,33 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.flush().await
     }
 }
+
+/// How long this process's log appends took, from encoding to the flush's end (for metrics).
+pub struct AppendTimings {
+    count: std::sync::atomic::AtomicU64,
+    micros: std::sync::atomic::AtomicU64,
+}
+
+impl AppendTimings {
+    fn record(&self, took: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.count.fetch_add(1, Relaxed);
+        self.micros
+            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Appends made and their total time in seconds.
+    pub fn totals(&self) -> (u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.count.load(Relaxed),
+            self.micros.load(Relaxed) as f64 / 1e6,
+        )
+    }
+}
+
+/// Every log append of this process (each a sled batch and a flush).
+pub static APPENDS: AppendTimings = AppendTimings {
+    count: std::sync::atomic::AtomicU64::new(0),
+    micros: std::sync::atomic::AtomicU64::new(0),
+};

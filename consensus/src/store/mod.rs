@@ -14,7 +14,7 @@
 mod log_store;
 mod state_machine;
 
-pub use log_store::LogStore;
+pub use log_store::{AppendTimings, LogStore, APPENDS};
 pub use state_machine::{
     proposal_hash, AppliedOutcome, Changes, StateMachineStore, StoredSnapshot, MAX_CHANGE_FEED,
 };

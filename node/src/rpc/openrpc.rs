@@ -244,6 +244,50 @@ fn read_params(method: &str) -> Option<(&'static str, Vec<Param>)> {
     }
 }
 
+/// The result's schema: lists and their paging, the key fields of single records; other
+/// results an object (docs/api.md describes each in full).
+fn result_schema(method: &str) -> Value {
+    let list = |field: &str| {
+        json!({
+            "type": "object",
+            "required": [field, "next_cursor"],
+            "properties": {
+                field: { "type": "array", "items": { "type": "object" } },
+                "next_cursor": { "type": ["string", "null"],
+                                 "description": "Pass as cursor for the next page; null on the last" },
+            },
+        })
+    };
+    let record = |required: &[&str]| {
+        let properties: serde_json::Map<String, Value> = required
+            .iter()
+            .map(|f| (f.to_string(), json!({})))
+            .collect();
+        json!({ "type": "object", "required": required, "properties": properties })
+    };
+    match method {
+        "request_list" => list("requests"),
+        "vault_list" => list("vaults"),
+        "wallet_list" => list("wallets"),
+        "addressbook_list" => list("entries"),
+        "asset_list" => list("assets"),
+        "proposal_list" => list("proposals"),
+        "org_list" => list("orgs"),
+        "member_list" => list("members"),
+        "audit_list" => record(&["entries", "total", "offset", "next_offset"]),
+        "request_get" => record(&["request_id", "status", "intent", "intent_digest", "payload"]),
+        "vault_get" => record(&["vault_id", "org_id", "status", "committee", "threshold"]),
+        "wallet_get" => record(&["wallet_id", "vault_id", "chain", "network", "address"]),
+        "proposal_get" => record(&["proposal_id", "org_id", "status"]),
+        "org_get" => record(&["org_id", "name"]),
+        "node_status" => record(&["node_id", "role", "term", "applied_index"]),
+        "cluster_status" => record(&["members"]),
+        "wallet_presignatures" => record(&["wallet_id", "kind", "ready", "target"]),
+        "rpc.discover" => record(&["openrpc", "info", "methods"]),
+        _ => json!({ "type": "object" }),
+    }
+}
+
 fn error(code: i32, message: &str) -> Value {
     json!({ "code": code, "message": message })
 }
@@ -317,7 +361,7 @@ pub fn document(methods: &[&str]) -> Result<Value, String> {
                 "summary": summary,
                 "paramStructure": "by-name",
                 "params": param_values(params),
-                "result": { "name": "result", "schema": { "type": "object" } },
+                "result": { "name": "result", "schema": result_schema(name) },
                 "errors": errors,
             })
         };
