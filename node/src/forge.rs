@@ -42,7 +42,8 @@ pub fn record(outcome: &serde_json::Value) {
 /// enabled): `lead` (become and stay leader), `snapshot` (send a forged InstallSnapshot to every
 /// peer once a request is pending), `impersonate` (send AppendEntries and Vote claiming to come
 /// from another node), `fake-write-outcome` (as leader, acknowledge forwarded `member_remove`
-/// commands without committing them), `flood` (once a request is signed, flood a peer with
+/// commands without committing them), `swap-batch-item` (as leader, answer a forwarded command
+/// batched with others with its neighbour's place in the entry), `flood` (once a request is signed, flood a peer with
 /// session messages), `sign` (forge signing sessions; the default when none is selected).
 pub fn attack(name: &str) -> bool {
     enabled()

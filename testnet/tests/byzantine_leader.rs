@@ -5,6 +5,10 @@
 //! - `fake-write-outcome`: the leader acknowledges a forwarded `member_remove` it never
 //!   proposes. The honest node that the client talks to answers with what *it* applied at that
 //!   index, so the client gets an error, not a false success, and the member is still there.
+//! - `swap-batch-item`: the leader batches forwarded request submissions into shared entries
+//!   and answers each with its *neighbour's* place in the entry. The honest node the client
+//!   talks to finds another command there, so the client gets an error (and, retrying with the
+//!   same idempotency key, its own outcome), never another client's.
 //! - a clock one day behind: every entry it stamps is a day old (apply keeps time monotonic, so
 //!   log time freezes there). An approved request's spend reservation is then a day away from
 //!   the honest signers' clocks: they refuse to sign, and no signature exists.
@@ -129,6 +133,113 @@ fn a_leader_cannot_fake_the_outcome_of_a_forwarded_write() {
             "{url}"
         );
     }
+}
+
+/// Concurrent request submissions forwarded by node 2 share entries at the forger (group
+/// commit); it answers each batched one with the previous item's place. Each submission names its
+/// own (non-existent) wallet, so every outcome is distinguishable: a client must hear its own
+/// refusal or "may not be committed", never another submission's.
+#[test]
+fn a_leader_cannot_hand_a_client_another_command_s_outcome_from_a_batch() {
+    const CLIENTS: usize = 24;
+    let c = forger_cluster(
+        22_500,
+        vec![("MPC_FORGE_ATTACKS", "lead,swap-batch-item".into())],
+    );
+    let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
+    let net = Net::new(&urls[1..2], &c.cluster_id, c.admin.clone());
+    let org = OrgId("acme".into());
+    net.write(
+        &net.admin,
+        "org_create",
+        Action::OrgCreate {
+            org_id: org.clone(),
+            name: "Acme".into(),
+            admin_user_id: UserId("admin".into()),
+            admin_public_key: None,
+        },
+    )
+    .unwrap();
+    let ivan = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    net.write(
+        &net.admin,
+        "member_add",
+        Action::MemberAdd {
+            org_id: org.clone(),
+            user_id: UserId("ivan".into()),
+            public_key: UserKey(ivan.verifying_key().to_bytes()),
+            roles: vec![Role::Initiator],
+        },
+    )
+    .unwrap();
+
+    let submit = |i: usize, idem: &str| -> Result<Value, String> {
+        let cmd = mpc_cli::sign::sign_action(
+            &ivan,
+            &c.cluster_id,
+            idem,
+            Action::RequestSubmit {
+                org_id: org.clone(),
+                wallet_id: format!("w-{i}").as_str().into(),
+                payload: "00".into(),
+                extras: Default::default(),
+            },
+        )
+        .unwrap();
+        mpc_cli::client::RpcClient::new(&urls[1], Duration::from_secs(30))
+            .call("request_submit", json!({ "command": cmd }))
+            .map_err(|e| e.to_string())
+    };
+    let own = |i: usize| format!("no wallet 'w-{i}' in 'acme'");
+    let someone_elses =
+        |i: usize, text: &str| (0..CLIENTS).any(|j| j != i && text.contains(&format!("'w-{j}'")));
+    let mut detected = 0;
+    // A few rounds: batches form when submissions arrive while two proposals wait.
+    for round in 0..5 {
+        let answers: Vec<(usize, String, Result<Value, String>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..CLIENTS)
+                .map(|i| {
+                    s.spawn(move || {
+                        let idem = format!("swap-{round}-{i}");
+                        (i, idem.clone(), submit(i, &idem))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (i, idem, answer) in answers {
+            let text = match &answer {
+                Ok(v) => v.to_string(),
+                Err(e) => e.clone(),
+            };
+            assert!(
+                !someone_elses(i, &text),
+                "client {i} was handed another submission's outcome: {text}"
+            );
+            if text.contains(&own(i)) {
+                continue;
+            }
+            assert!(text.contains("may not be committed"), "client {i}: {text}");
+            detected += 1;
+            // The write did commit: the same command again (same idempotency key) is a replay
+            // answered from the node's own record of it.
+            let again = submit(i, &idem).unwrap_err();
+            assert!(again.contains(&own(i)), "client {i} retrying: {again}");
+        }
+        let swaps = forged_records(&c)
+            .iter()
+            .filter(|r| r["attack"] == "swap-batch-item")
+            .count();
+        eprintln!("--> round {round}: {swaps} answers swapped so far, {detected} caught");
+        if swaps > 0 && detected > 0 {
+            break;
+        }
+    }
+    assert!(
+        detected > 0,
+        "no batched answer was swapped (no batch formed?):\n{}",
+        c.log_of(1)
+    );
 }
 
 #[test]
