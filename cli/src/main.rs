@@ -5,14 +5,15 @@ mod governance;
 mod human;
 mod nodes;
 mod progress;
+mod requests;
+mod vaults;
 
 use anyhow::Context;
 use args::{
-    Args, AssetCmd, AuditCmd, BookCmd, Cmd, KeyCmd, MemberCmd, OrgCmd, PolicyCmd, RequestCmd,
-    Signer, TxCmd, VaultCmd, WalletCmd,
+    Args, AssetCmd, AuditCmd, BookCmd, Cmd, KeyCmd, MemberCmd, OrgCmd, PolicyCmd, Signer, TxCmd,
 };
 use clap::Parser;
-use human::{print_human, print_intent_summary};
+use human::print_human;
 use mpc_bootstrap::genesis::Genesis;
 use mpc_bootstrap::passphrase::{self, KEY_PASSPHRASE_ENV};
 use mpc_bootstrap::sealed::KdfParams;
@@ -22,7 +23,7 @@ use mpc_cli::sign::{random_idempotency_key, sign_action};
 use mpc_cli::tls::Endpoint;
 use mpc_custody::command::Action;
 use mpc_custody::types::{OrgId, Role, UserId, UserKey};
-use mpc_protocol::chain::{Chain, Network, SpentOutput};
+use mpc_protocol::chain::{Chain, Network};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -48,90 +49,8 @@ fn signed(
     submit(args, client, method, &s.idempotency_key, action)
 }
 
-/// Waits until the vault's refresh started after `before` is done or failed; an error if it
-/// failed (with the reason and the nodes blamed) or takes longer than three minutes.
-fn wait_for_refresh(client: &RpcClient, vault: &str, before: &Value) -> anyhow::Result<Value> {
-    let started_after = before["last_refresh"]["started_log_index"].as_u64();
-    let mut progress = progress::Progress::start();
-    loop {
-        let v = client.call("vault_get", json!({ "vault_id": vault }))?;
-        let last = &v["last_refresh"];
-        if v["refresh"].is_null() && last["started_log_index"].as_u64() != started_after {
-            match last["status"]["state"].as_str() {
-                Some("done") => {
-                    progress.finish(&format!(
-                        "refreshed: epoch {}, addresses unchanged",
-                        v["epoch"]
-                    ));
-                    return Ok(v);
-                }
-                _ => anyhow::bail!(
-                    "the refresh failed: {} (blamed nodes: {}); the old shares stay in force",
-                    last["status"]["reason"].as_str().unwrap_or("no reason"),
-                    last["status"]["culprits"]
-                ),
-            }
-        }
-        if progress.secs() > 180 {
-            anyhow::bail!(
-                "the refresh is still running after 180 s; see `mpc cluster` for a node that is \
-                 down, and `mpc vault get --vault {vault}` for its reports"
-            );
-        }
-        progress.update("refresh running on every node");
-        std::thread::sleep(Duration::from_millis(1000));
-    }
-}
-
 fn org_of(s: &Signer) -> OrgId {
     OrgId(s.org.clone())
-}
-
-/// Fetches a request, re-parses its payload here and checks the node's intent and digest
-/// against this parse (refusing on any difference), prints the intent in human units with the
-/// address-book labels, and asks for confirmation. Returns the digest computed here.
-fn show_and_confirm(
-    args: &Args,
-    client: &RpcClient,
-    request: &str,
-    yes: bool,
-    what: &str,
-) -> anyhow::Result<String> {
-    let read = |method: &str, params: Value| -> anyhow::Result<Value> {
-        let mut params = params;
-        params["linearizable"] = json!(true);
-        Ok(client.call(method, params)?)
-    };
-    let r: mpc_custody::Request =
-        serde_json::from_value(read("request_get", json!({ "request_id": request }))?)
-            .context("reading the request")?;
-    let wallet: mpc_custody::Wallet =
-        serde_json::from_value(read("wallet_get", json!({ "wallet_id": r.wallet_id }))?)
-            .context("reading the wallet")?;
-    let vault: mpc_custody::Vault =
-        serde_json::from_value(read("vault_get", json!({ "vault_id": wallet.vault_id }))?)
-            .context("reading the vault")?;
-    let cluster = cluster_id(args, client)?;
-    let checked = mpc_cli::verify::verify_request(&cluster, &r, &wallet, &vault)?;
-    // Every page: a destination on a later page must not show as "NOT in the address book".
-    let book = client.call_all_pages(
-        "addressbook_list",
-        json!({ "org_id": r.org_id, "linearizable": true }),
-        "entries",
-    )?;
-    eprintln!("request {request} ({})", r.status.name());
-    eprintln!("  parsed HERE from the transaction bytes (the node's intent and digest match):");
-    print_intent_summary(&checked.intent, &book);
-    eprintln!("  intent digest {}", checked.digest);
-    if !yes {
-        eprint!("{what} this request? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            anyhow::bail!("not confirmed");
-        }
-    }
-    Ok(checked.digest)
 }
 
 fn main() -> std::process::ExitCode {
@@ -501,142 +420,6 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
             client.call("audit_verify", params)?
         }
-        Cmd::Vault(VaultCmd::Create {
-            signer,
-            vault,
-            name,
-            wait,
-        }) => {
-            let out = signed(
-                &args,
-                &client,
-                "vault_create",
-                signer,
-                Action::VaultCreate {
-                    org_id: org_of(signer),
-                    vault_id: vault.as_str().into(),
-                    name: name.clone(),
-                },
-            )?;
-            if *wait && !governance::is_proposal(&out) {
-                let mut progress = progress::Progress::start();
-                loop {
-                    let v = client.call("vault_get", json!({ "vault_id": vault }))?;
-                    let st = v["status"]["state"].as_str().unwrap_or("").to_string();
-                    if st != "pending" {
-                        progress.finish(&format!("vault {vault} is {st}"));
-                        break v;
-                    }
-                    if progress.secs() > 180 {
-                        anyhow::bail!(
-                            "vault still pending after 180 s ({}); see `mpc cluster` for a node \
-                             that is down, and its log",
-                            progress::dkg_status(&v)
-                        );
-                    }
-                    progress.update(&progress::dkg_status(&v));
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            } else {
-                out
-            }
-        }
-        Cmd::Vault(VaultCmd::Refresh {
-            signer,
-            vault,
-            reason,
-            wait,
-        }) => {
-            let before = client.call("vault_get", json!({ "vault_id": vault }))?;
-            let out = signed(
-                &args,
-                &client,
-                "vault_refresh",
-                signer,
-                Action::VaultRefresh {
-                    org_id: org_of(signer),
-                    vault_id: vault.as_str().into(),
-                    reason: reason.clone(),
-                },
-            )?;
-            if *wait && !governance::is_proposal(&out) {
-                wait_for_refresh(&client, vault, &before)?
-            } else {
-                out
-            }
-        }
-        Cmd::Vault(VaultCmd::Get { vault }) => {
-            client.call("vault_get", json!({ "vault_id": vault }))?
-        }
-        Cmd::Vault(VaultCmd::List { org }) => {
-            client.call_all_pages("vault_list", json!({ "org_id": org }), "vaults")?
-        }
-        Cmd::Wallet(WalletCmd::Create {
-            signer,
-            vault,
-            chain,
-            network,
-            index,
-            chain_id,
-        }) => signed(
-            &args,
-            &client,
-            "wallet_create",
-            signer,
-            Action::WalletCreate {
-                org_id: org_of(signer),
-                vault_id: vault.as_str().into(),
-                chain: chain_arg(chain)?,
-                network: network_arg(network)?,
-                index: *index,
-                chain_id: *chain_id,
-            },
-        )?,
-        Cmd::Wallet(WalletCmd::Get { wallet }) => {
-            client.call("wallet_get", json!({ "wallet_id": wallet }))?
-        }
-        Cmd::Wallet(WalletCmd::List { vault }) => {
-            client.call_all_pages("wallet_list", json!({ "vault_id": vault }), "wallets")?
-        }
-        Cmd::Wallet(WalletCmd::Balance { wallet, asset }) => {
-            let b = client.call(
-                "wallet_balance",
-                json!({ "wallet_id": wallet, "asset": asset }),
-            )?;
-            if !args.json {
-                println!(
-                    "{}: {} (provider: {})",
-                    b["address"].as_str().unwrap_or("?"),
-                    b["display"].as_str().unwrap_or("?"),
-                    b["provider"].as_str().unwrap_or("?")
-                );
-                return Ok(());
-            }
-            b
-        }
-        Cmd::Request(RequestCmd::Build {
-            wallet,
-            to,
-            amount,
-            fee_level,
-            asset,
-            durable_nonce_account,
-        }) => {
-            if !matches!(fee_level.as_str(), "slow" | "normal" | "fast") {
-                anyhow::bail!("--fee-level must be slow, normal or fast");
-            }
-            client.call(
-                "tx_build",
-                json!({
-                    "wallet_id": wallet,
-                    "to": to,
-                    "amount": amount,
-                    "fee_level": fee_level,
-                    "asset": asset,
-                    "durable_nonce_account": durable_nonce_account,
-                }),
-            )?
-        }
         Cmd::Asset(AssetCmd::Add {
             signer,
             symbol,
@@ -733,155 +516,15 @@ fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Policy(PolicyCmd::Get { vault }) => {
             client.call("policy_get", json!({ "vault_id": vault }))?
         }
-        Cmd::Request(RequestCmd::Submit {
-            signer,
-            wallet,
-            payload,
-            spent_outputs,
-        }) => {
-            let spent: Vec<SpentOutput> = match spent_outputs {
-                Some(f) => serde_json::from_str(&std::fs::read_to_string(f)?)
-                    .context("spent outputs file")?,
-                None => vec![],
-            };
-            signed(
-                &args,
-                &client,
-                "request_submit",
-                signer,
-                Action::RequestSubmit {
-                    org_id: org_of(signer),
-                    wallet_id: wallet.as_str().into(),
-                    payload: payload.trim_start_matches("0x").to_string(),
-                    extras: mpc_protocol::chain::PayloadExtras {
-                        spent_outputs: spent,
-                    },
-                },
-            )?
-        }
-        Cmd::Request(RequestCmd::Get { request }) => {
-            client.call("request_get", json!({ "request_id": request }))?
-        }
-        Cmd::Request(RequestCmd::Watch {
-            request,
-            until_final,
-        }) => {
-            let reader = client.reader().context("pass --key FILE")?;
-            let mut watch = mpc_cli::watch::Watch::connect(
-                client.endpoint(),
-                reader,
-                request.as_deref(),
-                Duration::from_secs(30),
-            )?;
-            loop {
-                let change = watch.next(None)?;
-                println!("{change}");
-                let chain_final = matches!(
-                    change["chain"].as_str(),
-                    Some("confirmed" | "failed" | "dropped")
-                );
-                let last = match change["status"].as_str() {
-                    Some("signed") => !*until_final || chain_final,
-                    Some("rejected" | "failed" | "expired" | "cancelled") => true,
-                    _ => false,
-                };
-                if request.is_some() && last {
-                    return Ok(());
-                }
-            }
-        }
-        Cmd::Request(RequestCmd::List { org, status }) => client.call_all_pages(
-            "request_list",
-            json!({ "org_id": org, "status": status }),
-            "requests",
-        )?,
-        Cmd::Request(RequestCmd::Approve {
-            signer,
-            request,
-            yes,
-        }) => {
-            let digest = show_and_confirm(&args, &client, request, *yes, "Approve")?;
-            signed(
-                &args,
-                &client,
-                "request_approve",
-                signer,
-                Action::RequestApprove {
-                    org_id: org_of(signer),
-                    request_id: request.as_str().into(),
-                    intent_digest: digest,
-                },
-            )?
-        }
-        Cmd::Request(RequestCmd::Reject {
-            signer,
-            request,
-            reason,
-        }) => {
-            let digest = show_and_confirm(&args, &client, request, true, "Reject")?;
-            signed(
-                &args,
-                &client,
-                "request_reject",
-                signer,
-                Action::RequestReject {
-                    org_id: org_of(signer),
-                    request_id: request.as_str().into(),
-                    intent_digest: digest,
-                    reason: reason.clone(),
-                },
-            )?
-        }
-        Cmd::Request(RequestCmd::Cancel {
-            signer,
-            request,
-            reason,
-        }) => signed(
-            &args,
-            &client,
-            "request_cancel",
-            signer,
-            Action::RequestCancel {
-                org_id: org_of(signer),
-                request_id: request.as_str().into(),
-                reason: reason.clone(),
-            },
-        )?,
-        Cmd::Request(RequestCmd::AdminApprove {
-            signer,
-            request,
-            yes,
-        }) => {
-            let digest = show_and_confirm(&args, &client, request, *yes, "Admin-approve")?;
-            signed(
-                &args,
-                &client,
-                "request_admin_approve",
-                signer,
-                Action::RequestAdminApprove {
-                    org_id: org_of(signer),
-                    request_id: request.as_str().into(),
-                    intent_digest: digest,
-                },
-            )?
-        }
-        Cmd::Request(RequestCmd::Wait {
-            request,
-            timeout_secs,
-        }) => {
-            let t0 = std::time::Instant::now();
-            loop {
-                let r = client.call("request_get", json!({ "request_id": request }))?;
-                let st = r["status"]["state"].as_str().unwrap_or("").to_string();
-                if matches!(st.as_str(), "signed" | "rejected" | "failed") {
-                    break r;
-                }
-                if t0.elapsed() > Duration::from_secs(*timeout_secs) {
-                    anyhow::bail!("request {request} still {st} after {timeout_secs} s");
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
+        Cmd::Request(r) => match requests::run(&args, &client, r)? {
+            Some(out) => out,
+            None => return Ok(()),
+        },
+        Cmd::Vault(v) => vaults::run_vault(&args, &client, v)?,
+        Cmd::Wallet(w) => match vaults::run_wallet(&args, &client, w)? {
+            Some(out) => out,
+            None => return Ok(()),
+        },
         Cmd::Key(_) | Cmd::Tx(_) | Cmd::Completions { .. } => offline(&args)?,
     };
     print_out(&args, &out)
