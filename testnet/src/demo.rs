@@ -627,3 +627,59 @@ pub fn auto_approve(net: &Net, org: &str, vault: &str, max: &[(&str, u128)]) -> 
     )?;
     Ok(())
 }
+
+/// A running network set up as the demo's organisation (see [`setup`]), for end-to-end tests.
+pub struct Demo {
+    /// One client per node, as the genesis admin.
+    pub net: Net,
+    /// The organisation's users.
+    pub users: Users,
+    /// Each node's RPC endpoint.
+    pub endpoints: Vec<Endpoint>,
+    /// The wallets by chain.
+    pub wallets: Vec<(Chain, Value)>,
+}
+
+impl Demo {
+    /// Sets up organisation `org` and vault `vault` (with its wallets) on cluster `c`, through
+    /// every node; `say` hears the steps.
+    pub fn setup(
+        c: &crate::Cluster,
+        org: &str,
+        vault: &str,
+        say: &dyn Fn(&str),
+    ) -> anyhow::Result<Demo> {
+        let endpoints: Vec<Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
+        let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
+        let users = Users::random();
+        let wallets = setup(&net, &users, org, vault, say)?;
+        Ok(Demo {
+            net,
+            users,
+            endpoints,
+            wallets,
+        })
+    }
+
+    /// As [`Demo::setup`], then a policy that approves requests of up to `max` by itself
+    /// ([`auto_approve`]): for load and operations tests, no human in the loop.
+    pub fn with_auto_approve(
+        c: &crate::Cluster,
+        org: &str,
+        vault: &str,
+        max: &[(&str, u128)],
+    ) -> anyhow::Result<Demo> {
+        let d = Demo::setup(c, org, vault, &|_| {})?;
+        auto_approve(&d.net, org, vault, max)?;
+        Ok(d)
+    }
+
+    /// The wallet on `chain`.
+    pub fn wallet(&self, chain: Chain) -> anyhow::Result<&Value> {
+        self.wallets
+            .iter()
+            .find(|(ch, _)| *ch == chain)
+            .map(|(_, w)| w)
+            .with_context(|| format!("no {} wallet", chain.as_str()))
+    }
+}

@@ -16,17 +16,13 @@ use mpc_custody::command::Action;
 use mpc_custody::types::OrgId;
 use mpc_protocol::chain::{Chain, Network, PayloadExtras};
 use mpc_testnet::chains::{Anvil, LiteSvm};
-use mpc_testnet::demo::{self, Net, Users};
+use mpc_testnet::demo::{self, Demo, Net, Users};
 use mpc_testnet::Cluster;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 const ORG: &str = "chains";
 const VAULT: &str = "chains-vault";
-
-fn wallet_of(wallets: &[(Chain, serde_json::Value)], chain: Chain) -> serde_json::Value {
-    wallets.iter().find(|(c, _)| *c == chain).unwrap().1.clone()
-}
 
 #[test]
 fn approved_transfers_move_funds_on_anvil_and_litesvm() {
@@ -47,13 +43,10 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
         })
         .collect();
     let c = Cluster::start_with_env(3, 21_600, Default::default(), env).unwrap();
-    let endpoints: Vec<mpc_testnet::Endpoint> =
-        c.nodes.iter().map(|n| n.endpoint.clone()).collect();
-    let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
-    let users = Users::random();
     let say = |s: &str| eprintln!("--> {s}");
-    let wallets = demo::setup(&net, &users, ORG, VAULT, &say).unwrap();
-    let wallet = wallet_of(&wallets, Chain::Ethereum);
+    let d = Demo::setup(&c, ORG, VAULT, &say).unwrap();
+    let (net, users) = (&d.net, &d.users);
+    let wallet = d.wallet(Chain::Ethereum).unwrap().clone();
     let wallet_id = wallet["wallet_id"].as_str().unwrap();
     let from = wallet["address"].as_str().unwrap().to_string();
 
@@ -94,16 +87,16 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
 
     // Submit, two approvals, the network signs.
     let req = demo::submit(
-        &net,
-        &users,
+        net,
+        users,
         ORG,
         wallet_id,
         &payload,
         &PayloadExtras::default(),
     )
     .unwrap();
-    demo::approve(&net, &users.alice, ORG, &req).unwrap();
-    demo::approve(&net, &users.bob, ORG, &req).unwrap();
+    demo::approve(net, &users.alice, ORG, &req).unwrap();
+    demo::approve(net, &users.bob, ORG, &req).unwrap();
     let rid = req["request_id"].as_str().unwrap();
     let done = net.wait_request(rid, Duration::from_secs(300)).unwrap();
     assert_eq!(done["status"]["state"], "signed", "{done}");
@@ -169,8 +162,8 @@ fn approved_transfers_move_funds_on_anvil_and_litesvm() {
     assert!(again.is_err() || rpc.nonce(&from).unwrap() == 1);
     assert_eq!(rpc.balance(demo::ETH_TO).unwrap(), to_before + amount);
 
-    erc20_transfer_confirms_on_anvil(&net, &users, &anvil, wallet_id, &from);
-    solana_transfer_executes_on_litesvm(&net, &users, &wallets, &svm);
+    erc20_transfer_confirms_on_anvil(net, users, &anvil, wallet_id, &from);
+    solana_transfer_executes_on_litesvm(&d, &svm);
 }
 
 /// An ERC-20 the test deploys (`testnet/contracts/TestToken.sol`, compiled bytecode beside it,
@@ -303,13 +296,9 @@ fn erc20_transfer_confirms_on_anvil(
 /// blockhash expiry (what waiting hours for approvals does), broadcast by the network and
 /// confirmed; a second transfer over the same nonce is then dropped (t nodes agree); the
 /// runtime refuses a replay and a forged signature.
-fn solana_transfer_executes_on_litesvm(
-    net: &Net,
-    users: &Users,
-    wallets: &[(Chain, serde_json::Value)],
-    svm: &LiteSvm,
-) {
-    let wallet = wallet_of(wallets, Chain::Solana);
+fn solana_transfer_executes_on_litesvm(d: &Demo, svm: &LiteSvm) {
+    let (net, users) = (&d.net, &d.users);
+    let wallet = d.wallet(Chain::Solana).unwrap();
     let wallet_id = wallet["wallet_id"].as_str().unwrap();
     let from = wallet["address"].as_str().unwrap().to_string();
     let to = demo::sol_to();

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use mpc_protocol::chain::Chain;
-use mpc_testnet::demo::{self, Net, Users};
+use mpc_testnet::demo::{self, Demo, Net};
 use mpc_testnet::Cluster;
 use std::time::{Duration, Instant};
 
@@ -29,21 +29,34 @@ fn sum_where(text: &str, name: &str, label: &str) -> f64 {
         .sum()
 }
 
+/// Polls node `id`'s `/ready` every 100 ms until it answers `status`; returns that answer's
+/// body. Fails the test after `limit`.
+fn ready_answer(c: &Cluster, id: u64, status: u16, limit: Duration) -> String {
+    let t0 = Instant::now();
+    loop {
+        let (got, body) = c.http_get(id, "/ready").unwrap();
+        if got == status {
+            return body;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "node {id}'s /ready still {got} after {limit:?}, not {status}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn metrics_health_and_readiness_on_a_running_network() {
     let mut c = Cluster::start(3, 23_600).unwrap();
-    let endpoints: Vec<mpc_testnet::Endpoint> =
-        c.nodes.iter().map(|n| n.endpoint.clone()).collect();
-    let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
-    let users = Users::random();
-    let quiet = |_: &str| {};
-    let wallets = demo::setup(&net, &users, ORG, VAULT, &quiet).unwrap();
-    demo::auto_approve(&net, ORG, VAULT, &[("SOL", 1_000_000_000_000)]).unwrap();
-    let (_, sol) = wallets
-        .iter()
-        .find(|(ch, _)| *ch == Chain::Solana)
-        .unwrap()
-        .clone();
+    let d = Demo::with_auto_approve(&c, ORG, VAULT, &[("SOL", 1_000_000_000_000)]).unwrap();
+    let sol = d.wallet(Chain::Solana).unwrap().clone();
+    let Demo {
+        net,
+        users,
+        endpoints,
+        ..
+    } = d;
 
     for id in 1..=3 {
         assert_eq!(c.http_get(id, "/health").unwrap(), (200, "ok\n".into()));
@@ -122,19 +135,8 @@ fn metrics_health_and_readiness_on_a_running_network() {
     // Cut node 1 off from its quorum: it can no longer confirm it is caught up.
     c.kill_node(2);
     c.kill_node(3);
-    let t0 = Instant::now();
-    loop {
-        let (status, body) = c.http_get(1, "/ready").unwrap();
-        if status == 503 {
-            eprintln!("--> node 1 alone: {}", body.trim());
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "node 1 still ready without a quorum: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let body = ready_answer(&c, 1, 503, Duration::from_secs(20));
+    eprintln!("--> node 1 alone: {}", body.trim());
     assert_eq!(c.http_get(1, "/health").unwrap().0, 200, "alive, not ready");
 
     // Node 2 back: a quorum again; writes go on while node 3 is down.
@@ -160,28 +162,17 @@ fn metrics_health_and_readiness_on_a_running_network() {
     .unwrap();
     // Node 3 restarts behind: whenever it says ready, it has applied at least that much.
     c.start_node(3).unwrap();
-    let t0 = Instant::now();
-    loop {
-        let (status, body) = c.http_get(3, "/ready").unwrap();
-        if status == 200 {
-            // The index it had applied when it answered (`ready: leader L, applied index N`).
-            let applied: f64 = body
-                .trim()
-                .rsplit(' ')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("{body}"));
-            assert!(
-                applied >= committed,
-                "node 3 ready at applied index {applied} < {committed} committed: {body}"
-            );
-            eprintln!("--> node 3 ready after restart: {}", body.trim());
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "node 3 not ready 30 s after restart: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let body = ready_answer(&c, 3, 200, Duration::from_secs(30));
+    // The index it had applied when it answered (`ready: leader L, applied index N`).
+    let applied: f64 = body
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        applied >= committed,
+        "node 3 ready at applied index {applied} < {committed} committed: {body}"
+    );
+    eprintln!("--> node 3 ready after restart: {}", body.trim());
 }

@@ -11,7 +11,7 @@
 use mpc_custody::command::Action;
 use mpc_custody::types::OrgId;
 use mpc_protocol::chain::Chain;
-use mpc_testnet::demo::{self, Net, Users};
+use mpc_testnet::demo::{self, Demo, Net, Users};
 use mpc_testnet::Cluster;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -26,14 +26,8 @@ const BURST: u64 = 32;
 #[test]
 fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
     let mut c = Cluster::start(3, 23_400).unwrap();
-    let endpoints: Vec<mpc_testnet::Endpoint> =
-        c.nodes.iter().map(|n| n.endpoint.clone()).collect();
-    let net = Net::new(&endpoints, &c.cluster_id, c.admin.clone());
-    let users = Users::random();
-    let quiet = |_: &str| {};
-    let wallets = demo::setup(&net, &users, ORG, VAULT, &quiet).unwrap();
-    demo::auto_approve(
-        &net,
+    let d = Demo::with_auto_approve(
+        &c,
         ORG,
         VAULT,
         &[
@@ -42,20 +36,22 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         ],
     )
     .unwrap();
-    let (_, w) = wallets
-        .iter()
-        .find(|(ch, _)| *ch == Chain::Ethereum)
-        .unwrap()
-        .clone();
+    let w = d.wallet(Chain::Ethereum).unwrap().clone();
+    let Demo {
+        net,
+        users,
+        endpoints,
+        ..
+    } = &d;
     // The burst: every request submitted at once, from one thread each, through all three nodes
     // (two forward to the leader), each approved by the policy on submission.
     let t0 = Instant::now();
-    let ids = submit_at_once(&endpoints, &c.cluster_id, &users, &w);
+    let ids = submit_at_once(endpoints, &c.cluster_id, users, &w);
     eprintln!(
         "--> {BURST} requests submitted in {:.1} s; ids {ids:?}",
         t0.elapsed().as_secs_f64()
     );
-    every_request_once_in_pages_of_five(&net, &ids);
+    every_request_once_in_pages_of_five(net, &ids);
     // Every one signs; none fails; some waited for a slot. Each poll is one state snapshot
     // (`request_list`), so the counts are of one moment.
     let mut most_queued = 0;
@@ -123,7 +119,7 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         );
         assert!(hub["inbound_channels"].as_u64().unwrap() <= 8, "{hub}");
     }
-    failover_under_load(&mut c, &users, &wallets);
+    failover_under_load(&mut c, &d);
 }
 
 /// [`BURST`] transfers from the Ethereum `wallet`, each submitted at the same moment by its own
@@ -238,12 +234,9 @@ fn submit(
 /// FROST requests in flight when the leader is killed (issue 15, item 6; decision 0030): the
 /// survivors elect a new leader as soon as the leader's connection closes and its lease has run
 /// out, a write sent at the kill commits within a second, and every request still signs.
-fn failover_under_load(c: &mut Cluster, users: &Users, wallets: &[(Chain, serde_json::Value)]) {
-    let (_, sol) = wallets
-        .iter()
-        .find(|(ch, _)| *ch == Chain::Solana)
-        .unwrap()
-        .clone();
+fn failover_under_load(c: &mut Cluster, d: &Demo) {
+    let users = &d.users;
+    let sol = d.wallet(Chain::Solana).unwrap().clone();
     let leader = c.wait_for_leader(None, Duration::from_secs(10)).unwrap();
     let survivors: Vec<mpc_testnet::Endpoint> = c
         .nodes
