@@ -4,7 +4,7 @@
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
 use super::methods::{barrier, node_status, to_value};
-use super::paging::{request_key, Page};
+use super::paging::{paged_params, request_key};
 use crate::cluster::ClusterHandle;
 use crate::runner::Runner;
 use jsonrpsee::types::Params;
@@ -12,30 +12,17 @@ use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use mpc_custody::read_auth::ReadScope;
 use mpc_custody::types::OrgId;
 use mpc_custody::Request;
-use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdParams {
-    #[serde(default)]
-    vault_id: Option<String>,
-    #[serde(default)]
-    wallet_id: Option<String>,
-    #[serde(default)]
-    request_id: Option<String>,
-    #[serde(default)]
-    org_id: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    linearizable: bool,
-    /// Paging (list methods): the previous page's `next_cursor`.
-    #[serde(default)]
-    cursor: Option<String>,
-    /// Paging (list methods): most items to return.
-    #[serde(default)]
-    limit: Option<u64>,
+paged_params! {
+    struct IdParams {
+        vault_id: Option<String>,
+        wallet_id: Option<String>,
+        request_id: Option<String>,
+        org_id: Option<String>,
+        status: Option<String>,
+        linearizable: bool,
+    }
 }
 
 fn need(v: Option<String>, what: &str) -> Result<String, RpcError> {
@@ -72,8 +59,8 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         }
     })?;
     m.register_async_method("vault_list", |p, c, _| async move {
-        let (q, reader): (IdParams, _) = authed(&p, &c, "vault_list")?;
-        let page = Page::new("vault_list", q.cursor, q.limit)?;
+        let (mut q, reader): (IdParams, _) = authed(&p, &c, "vault_list")?;
+        let page = q.page("vault_list")?;
         let o = org(q.org_id)?;
         if let Some(o) = &o {
             authorize(&c, &reader, o, ReadScope::Book)?;
@@ -139,8 +126,8 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         }
     })?;
     m.register_async_method("wallet_list", |p, c, _| async move {
-        let (q, reader): (IdParams, _) = authed(&p, &c, "wallet_list")?;
-        let page = Page::new("wallet_list", q.cursor, q.limit)?;
+        let (mut q, reader): (IdParams, _) = authed(&p, &c, "wallet_list")?;
+        let page = q.page("wallet_list")?;
         barrier(&c, q.linearizable).await?;
         let v = c
             .read_state(|s| {
@@ -157,8 +144,8 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         to_value(&json!({ "wallets": v.0, "next_cursor": v.1 }))
     })?;
     m.register_async_method("addressbook_list", |p, c, _| async move {
-        let (q, reader): (IdParams, _) = authed(&p, &c, "addressbook_list")?;
-        let page = Page::new("addressbook_list", q.cursor, q.limit)?;
+        let (mut q, reader): (IdParams, _) = authed(&p, &c, "addressbook_list")?;
+        let page = q.page("addressbook_list")?;
         let o =
             org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
         authorize(&c, &reader, &o, ReadScope::Book)?;
@@ -176,8 +163,8 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         to_value(&json!({ "org_id": o, "entries": v.0, "next_cursor": v.1 }))
     })?;
     m.register_async_method("asset_list", |p, c, _| async move {
-        let (q, reader): (IdParams, _) = authed(&p, &c, "asset_list")?;
-        let page = Page::new("asset_list", q.cursor, q.limit)?;
+        let (mut q, reader): (IdParams, _) = authed(&p, &c, "asset_list")?;
+        let page = q.page("asset_list")?;
         let o =
             org(q.org_id)?.ok_or_else(|| RpcError::InvalidParams("org_id is required".into()))?;
         authorize(&c, &reader, &o, ReadScope::Book)?;
@@ -230,8 +217,8 @@ pub fn register(m: &mut RpcModule<ClusterHandle>, runner: Runner) -> anyhow::Res
         }
     })?;
     m.register_async_method("request_list", |p, c, _| async move {
-        let (q, reader): (IdParams, _) = authed(&p, &c, "request_list")?;
-        let page = Page::new("request_list", q.cursor, q.limit)?;
+        let (mut q, reader): (IdParams, _) = authed(&p, &c, "request_list")?;
+        let page = q.page("request_list")?;
         let o = org(q.org_id)?;
         if let Some(o) = &o {
             authorize(&c, &reader, o, ReadScope::Book)?;

@@ -5,39 +5,28 @@
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
 use super::methods::{barrier, to_value};
-use super::paging::{numbered_key, Page};
+use super::paging::{numbered_key, paged_params};
 use crate::cluster::ClusterHandle;
 use jsonrpsee::RpcModule;
 use mpc_custody::read_auth::ReadScope;
 use mpc_custody::types::OrgId;
-use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProposalParams {
-    #[serde(default)]
-    org_id: String,
-    #[serde(default)]
-    proposal_id: String,
-    /// `open` (pending or queued, the default), `all`, or one status name.
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    linearizable: bool,
-    /// Paging (`proposal_list`): the previous page's `next_cursor`.
-    #[serde(default)]
-    cursor: Option<String>,
-    /// Paging (`proposal_list`): most proposals to return (default and most 500).
-    #[serde(default)]
-    limit: Option<u64>,
+paged_params! {
+    struct ProposalParams {
+        org_id: String,
+        proposal_id: String,
+        /// `open` (pending or queued, the default), `all`, or one status name.
+        status: Option<String>,
+        linearizable: bool,
+    }
 }
 
 /// Registers the governance reads (the writes are registered from `rpc::WRITE_METHODS`).
 pub fn register(m: &mut RpcModule<ClusterHandle>) -> anyhow::Result<()> {
     m.register_async_method("proposal_list", |p, c, _| async move {
-        let (q, reader): (ProposalParams, _) = authed(&p, &c, "proposal_list")?;
-        let page = Page::new("proposal_list", q.cursor, q.limit)?;
+        let (mut q, reader): (ProposalParams, _) = authed(&p, &c, "proposal_list")?;
+        let page = q.page("proposal_list")?;
         let org = OrgId(q.org_id);
         org.validate().map_err(RpcError::InvalidParams)?;
         authorize(&c, &reader, &org, ReadScope::Book)?;

@@ -2,7 +2,7 @@
 
 use super::auth::{authed, authorize};
 use super::errors::RpcError;
-use super::paging::Page;
+use super::paging::paged_params;
 use crate::cluster::ClusterHandle;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
@@ -32,32 +32,17 @@ pub(super) fn parse<T: DeserializeOwned + Default>(params: &Params<'_>) -> Resul
 #[serde(deny_unknown_fields)]
 struct NoParams {}
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReadParams {
-    #[serde(default)]
-    linearizable: bool,
-    /// Paging: the previous page's `next_cursor`.
-    #[serde(default)]
-    cursor: Option<String>,
-    /// Paging: most items to return (default and most 500).
-    #[serde(default)]
-    limit: Option<u64>,
+paged_params! {
+    struct ReadParams {
+        linearizable: bool,
+    }
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MemberListParams {
-    #[serde(default)]
-    org_id: String,
-    #[serde(default)]
-    linearizable: bool,
-    /// Paging: the previous page's `next_cursor`.
-    #[serde(default)]
-    cursor: Option<String>,
-    /// Paging: most members to return (default and most 500).
-    #[serde(default)]
-    limit: Option<u64>,
+paged_params! {
+    struct MemberListParams {
+        org_id: String,
+        linearizable: bool,
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -375,8 +360,8 @@ async fn org_get(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
 /// The organisations the reader may see: those it is a member of (every one for a genesis
 /// admin).
 async fn org_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let (params, reader): (ReadParams, _) = authed(p, c, "org_list")?;
-    let page = Page::new("org_list", params.cursor, params.limit)?;
+    let (mut params, reader): (ReadParams, _) = authed(p, c, "org_list")?;
+    let page = params.page("org_list")?;
     barrier(c, params.linearizable).await?;
     let (orgs, next) = c
         .read_state(|s| {
@@ -394,8 +379,8 @@ async fn org_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
 }
 
 async fn member_list(p: &Params<'_>, c: &ClusterHandle) -> RpcResult {
-    let (params, reader): (MemberListParams, _) = authed(p, c, "member_list")?;
-    let page = Page::new("member_list", params.cursor, params.limit)?;
+    let (mut params, reader): (MemberListParams, _) = authed(p, c, "member_list")?;
+    let page = params.page("member_list")?;
     let id = org_id(params.org_id)?;
     authorize(c, &reader, &id, ReadScope::Book)?;
     barrier(c, params.linearizable).await?;

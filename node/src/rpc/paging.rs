@@ -15,6 +15,35 @@ pub(super) const MAX_PAGE: usize = 500;
 /// Longest cursor accepted (hex characters).
 const MAX_CURSOR_CHARS: usize = 1024;
 
+/// Declares the params of a read whose list form pages: the given fields (each
+/// `#[serde(default)]`) plus `cursor` (the previous page's `next_cursor`) and `limit` (1 to
+/// [`MAX_PAGE`]), unknown fields refused. A macro, because serde's `flatten` cannot be combined
+/// with `deny_unknown_fields`.
+macro_rules! paged_params {
+    ($(#[$m:meta])* struct $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty,)* }) => {
+        $(#[$m])*
+        #[derive(Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $($(#[$fm])* #[serde(default)] $f: $t,)*
+            /// Paging: the previous page's `next_cursor`.
+            #[serde(default)]
+            cursor: Option<String>,
+            /// Paging: most items to return (1 to 500, default 500).
+            #[serde(default)]
+            limit: Option<u64>,
+        }
+
+        impl $name {
+            /// The page these params ask for on `method`.
+            fn page(&mut self, method: &'static str) -> Result<$crate::rpc::paging::Page, $crate::rpc::errors::RpcError> {
+                $crate::rpc::paging::Page::new(method, self.cursor.take(), self.limit)
+            }
+        }
+    };
+}
+pub(super) use paged_params;
+
 /// Where a page starts and how long it is.
 #[derive(Debug, Clone)]
 pub(super) struct Page {
