@@ -138,7 +138,7 @@ pub struct Request {
     /// What approvers sign (hex).
     pub intent_digest: String,
     /// Policy in force at submission (checked again by signers).
-    pub policy: Policy,
+    pub policy: std::sync::Arc<Policy>,
     /// Status.
     pub status: RequestStatus,
     /// True when the auto-approve rule applied.

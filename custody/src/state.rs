@@ -142,7 +142,7 @@ pub struct CustodyState {
     /// Each organisation's token registry, by symbol.
     #[serde(default)]
     assets: BTreeMap<(OrgId, String), crate::Asset>,
-    policies: BTreeMap<VaultId, Policy>,
+    policies: BTreeMap<VaultId, std::sync::Arc<Policy>>,
     requests: BTreeMap<RequestId, Request>,
     /// Governance proposals.
     #[serde(default)]

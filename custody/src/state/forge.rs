@@ -58,13 +58,14 @@ impl CustodyState {
                 continue;
             };
             // An auto-approve rule for the request's asset, any amount; whitelisted targets.
-            let mut policy = req.policy.clone();
+            let mut policy = (*req.policy).clone();
             policy.rules.auto_approve = vec![crate::AutoApprove {
                 asset: req.intent.asset.clone(),
                 max_amount: req.intent.amount,
             }];
             policy.rules.limits.clear();
             policy.hash = policy.rules.hash();
+            let policy = std::sync::Arc::new(policy);
             self.policies.insert(req.vault_id.clone(), policy.clone());
             for t in &req.intent.transfers {
                 let key = super::address_book::book_key(

@@ -54,7 +54,8 @@ impl CustodyState {
             adoption: x.adoption.clone().map(Box::new),
         };
         self.dirty.insert(RecordKey::Policy(vault_id.clone()));
-        self.policies.insert(vault_id.clone(), policy.clone());
+        self.policies
+            .insert(vault_id.clone(), std::sync::Arc::new(policy.clone()));
         Ok(ActionResult::PolicySet { policy })
     }
 
@@ -227,6 +228,6 @@ impl CustodyState {
 
     /// A vault's policy.
     pub fn policy(&self, vault_id: &str) -> Option<&Policy> {
-        self.policies.get(vault_id)
+        self.policies.get(vault_id).map(|p| &**p)
     }
 }

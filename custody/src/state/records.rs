@@ -1,12 +1,13 @@
 //! The records the store persists, one per key, and the state rebuilt from them.
 
-use super::{CustodyState, GenesisParams, IdempotencyRecord};
+use super::{ActionResult, CustodyState, GenesisParams, IdempotencyRecord};
 use crate::audit::AuditEntry;
 use crate::org::{Member, Org};
 use crate::types::{OrgId, ProposalId, RequestId, UserId, UserKey, VaultId, WalletId};
 use crate::{AddressBookEntry, Policy, PresigPool, Request, Vault, Wallet};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A record the store persists; [`CustodyState::take_dirty`] lists the changed ones.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,7 +123,10 @@ impl CustodyState {
                 .get(&(o.clone(), c.clone(), n.clone(), a.clone()))
                 .cloned()
                 .map(RecordValue::AddressBook),
-            RecordKey::Policy(id) => self.policies.get(id).cloned().map(RecordValue::Policy),
+            RecordKey::Policy(id) => self
+                .policies
+                .get(id)
+                .map(|p| RecordValue::Policy((**p).clone())),
             RecordKey::Request(id) => self
                 .requests
                 .get(id)
@@ -259,7 +263,7 @@ impl CustodyState {
                     s.address_book.insert((o, c, n, a), e);
                 }
                 (RecordKey::Policy(id), RecordValue::Policy(p)) if id == p.vault_id => {
-                    s.policies.insert(id, p);
+                    s.policies.insert(id, std::sync::Arc::new(p));
                 }
                 (RecordKey::Request(id), RecordValue::Request(r)) if id == r.request_id => {
                     s.index_chain_open(&r);
@@ -314,7 +318,39 @@ impl CustodyState {
             }
             s.audit.push(e);
         }
+        s.share_policies();
         Ok(s)
+    }
+
+    /// One copy in memory of each policy version. A request holds the policy it was submitted
+    /// under (half of its size); applied here, every request of one version shares its `Arc`,
+    /// but requests decoded from their records (and the outcomes kept for replays) each hold
+    /// their own: equal ones share one again.
+    fn share_policies(&mut self) {
+        type Key = (VaultId, u32);
+        let mut seen: HashMap<Key, Arc<Policy>> = self
+            .policies
+            .values()
+            .map(|p| ((p.vault_id.clone(), p.version), p.clone()))
+            .collect();
+        let mut share = |policy: &mut Arc<Policy>| {
+            let key = (policy.vault_id.clone(), policy.version);
+            match seen.get(&key) {
+                Some(known) if **known == **policy => *policy = known.clone(),
+                Some(_) => {}
+                None => {
+                    seen.insert(key, policy.clone());
+                }
+            }
+        };
+        for r in self.requests.values_mut() {
+            share(&mut r.policy);
+        }
+        for rec in self.idempotency.values_mut() {
+            if let Some(ActionResult::Request { request }) = &mut rec.outcome.result {
+                share(&mut request.policy);
+            }
+        }
     }
 
     /// Last timestamp applied (ms).

@@ -121,7 +121,14 @@ impl CustodyState {
         x: &Exec<'_>,
         org_id: &OrgId,
         wallet_id: &WalletId,
-    ) -> Result<(crate::types::UserId, crate::Wallet, crate::Policy), String> {
+    ) -> Result<
+        (
+            crate::types::UserId,
+            crate::Wallet,
+            std::sync::Arc<crate::Policy>,
+        ),
+        String,
+    > {
         if !self.orgs.contains_key(org_id) {
             return Err(format!("no organisation '{org_id}'"));
         }

@@ -178,3 +178,55 @@ fn a_signature_batch_is_bounded() {
     let out = h.report(node, Report::Signatures { items: vec![] });
     assert!(out.error.is_some());
 }
+
+/// The policy a request was submitted under is half its size: requests of one policy version
+/// share one copy in memory, as applied and as rebuilt from their records (a restart); a request
+/// whose copy differs from the others' keeps its own, unchanged.
+#[test]
+fn requests_of_one_policy_version_share_one_copy_of_it() {
+    use std::sync::Arc;
+    let (mut h, reqs, _) = signing_requests(3);
+    let vault = reqs[0].vault_id.clone();
+    let in_force = |s: &crate::state::CustodyState| Arc::as_ptr(&s.policies[&vault]);
+    let held = |s: &crate::state::CustodyState, id: &str| Arc::as_ptr(&s.requests[id].policy);
+    for r in &reqs {
+        assert_eq!(held(&h.s, &r.request_id), in_force(&h.s), "applied");
+    }
+    // One request's copy differs (same version, other content): it must not be replaced.
+    let mut odd = h.request(&reqs[2].request_id);
+    let mut other = (*odd.policy).clone();
+    other.set_at_ms += 1;
+    odd.policy = Arc::new(other.clone());
+    h.s.force_request_for_tests(odd);
+    let records: Vec<_> =
+        h.s.record_keys()
+            .into_iter()
+            .filter_map(|k| h.s.record(&k).map(|v| (k, v)))
+            .collect();
+    let back = crate::state::CustodyState::from_records(
+        h.s.genesis().clone(),
+        h.s.last_timestamp_ms(),
+        records,
+    )
+    .unwrap();
+    assert!(
+        back.requests == h.s.requests,
+        "the requests came back as they were"
+    );
+    for r in &reqs[..2] {
+        assert_eq!(held(&back, &r.request_id), in_force(&back), "rebuilt");
+    }
+    assert_ne!(held(&back, &reqs[2].request_id), in_force(&back));
+    assert_eq!(*back.requests[&reqs[2].request_id].policy, other);
+    // The outcomes kept for replays share it too.
+    let shared = back
+        .idempotency
+        .values()
+        .filter_map(|rec| match &rec.outcome.result {
+            Some(ActionResult::Request { request }) => Some(Arc::as_ptr(&request.policy)),
+            _ => None,
+        })
+        .filter(|p| *p == in_force(&back))
+        .count();
+    assert!(shared >= 2, "{shared} replay outcomes share the policy");
+}

@@ -189,7 +189,7 @@ fn signer_refuses_a_policy_or_approver_without_quorum_evidence() {
 
     // A node's state whose policy carries no evidence.
     let mut forged = h.s.clone();
-    forged.policies.get_mut("v1").unwrap().adoption = None;
+    std::sync::Arc::make_mut(forged.policies.get_mut("v1").unwrap()).adoption = None;
     let e = forged.signing_job(&req.request_id, me).unwrap_err();
     assert!(e.contains("no adoption evidence"), "{e}");
 
@@ -201,12 +201,12 @@ fn signer_refuses_a_policy_or_approver_without_quorum_evidence() {
     // its evidence changed by `edit`: the signer's refusal.
     let with_rules = |edit: &dyn Fn(&mut crate::Adoption)| {
         let mut forged = h.s.clone();
-        let p = forged.policies.get_mut("v1").unwrap();
+        let p = std::sync::Arc::make_mut(forged.policies.get_mut("v1").unwrap());
         edit(p.adoption.as_mut().unwrap());
         p.rules = rules.clone();
         p.hash = rules.hash();
         let mut fr = r.clone();
-        fr.policy = p.clone();
+        fr.policy = std::sync::Arc::new(p.clone());
         forged.force_request_for_tests(fr);
         forged.signing_job(&req.request_id, me).unwrap_err()
     };
