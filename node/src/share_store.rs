@@ -27,6 +27,9 @@ const SESSIONS_TREE: &str = "sessions_joined";
 const STORE_VERSION: u32 = 1;
 const CHECK_PLAINTEXT: &[u8] = b"mpc-node share store check v1";
 const AD_PREFIX: &[u8] = b"mpc-node/v1/share-record\n";
+/// Bytes of the share store's sled page cache: its records are small and each is read once per use;
+/// sled's default (1 GiB) would let memory grow with the pools' history.
+const SHARE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const CHECK_AD: &[u8] = b"mpc-node/v1/share-store-check\n";
 /// Largest record stored, bytes.
 pub const MAX_SHARE_RECORD_BYTES: usize = 4 * 1024 * 1024;
@@ -185,7 +188,10 @@ impl ShareStore {
         passphrase: &[u8],
         kdf_for_new: KdfParams,
     ) -> Result<Self, ShareStoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(SHARE_CACHE_BYTES)
+            .open()?;
         let meta = db.open_tree("share_meta")?;
         let records = db.open_tree("shares")?;
         let (key, header) = match meta.get(HEADER_KEY)? {

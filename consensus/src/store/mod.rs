@@ -24,6 +24,11 @@ use mpc_custody::state::GenesisParams;
 use openraft::{AnyError, StorageError, StorageIOError};
 use std::path::Path;
 
+/// Bytes of sled's page cache. The custody state is held in memory (`CustodyState`) and only
+/// written through sled, and Raft reads back recent entries only, so sled's default (1 GiB) would
+/// only let a node's memory grow with its history (docs/performance.md, "Memory per request").
+pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Opens (or creates) the node's sled database and returns its log and state-machine stores.
 ///
 /// Refuses a database that was created for another genesis.
@@ -34,6 +39,7 @@ pub async fn open(
     let db = sled::Config::new()
         .path(path)
         .mode(sled::Mode::HighThroughput)
+        .cache_capacity(SLED_CACHE_BYTES)
         .open()
         .map_err(|e| io_err(StorageIOError::read, e))?;
     let log = LogStore::new(db.clone())?;
