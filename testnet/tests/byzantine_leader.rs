@@ -62,6 +62,35 @@ fn members(net: &Net, org: &str) -> Vec<String> {
         .collect()
 }
 
+/// Creates organisation `acme` with member `user` (key from `seed`) in `role`.
+fn acme_with(net: &Net, user: &str, seed: u8, role: Role) -> (OrgId, ed25519_dalek::SigningKey) {
+    let org = OrgId("acme".into());
+    net.write(
+        &net.admin,
+        "org_create",
+        Action::OrgCreate {
+            org_id: org.clone(),
+            name: "Acme".into(),
+            admin_user_id: UserId("admin".into()),
+            admin_public_key: None,
+        },
+    )
+    .unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    net.write(
+        &net.admin,
+        "member_add",
+        Action::MemberAdd {
+            org_id: org.clone(),
+            user_id: UserId(user.into()),
+            public_key: UserKey(key.verifying_key().to_bytes()),
+            roles: vec![role],
+        },
+    )
+    .unwrap();
+    (org, key)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -77,30 +106,7 @@ fn a_leader_cannot_fake_the_outcome_of_a_forwarded_write() {
     );
     let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&urls[1..2], &c.cluster_id, c.admin.clone());
-    let org = OrgId("acme".into());
-    net.write(
-        &net.admin,
-        "org_create",
-        Action::OrgCreate {
-            org_id: org.clone(),
-            name: "Acme".into(),
-            admin_user_id: UserId("admin".into()),
-            admin_public_key: None,
-        },
-    )
-    .unwrap();
-    let carol = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    net.write(
-        &net.admin,
-        "member_add",
-        Action::MemberAdd {
-            org_id: org.clone(),
-            user_id: UserId("carol".into()),
-            public_key: UserKey(carol.verifying_key().to_bytes()),
-            roles: vec![Role::Approver],
-        },
-    )
-    .unwrap();
+    let (org, _carol) = acme_with(&net, "carol", 7, Role::Approver);
     assert!(members(&net, "acme").contains(&"carol".to_string()));
 
     // The leader acknowledges the removal without committing it: node 2 must not pass that on.
@@ -148,30 +154,7 @@ fn a_leader_cannot_hand_a_client_another_command_s_outcome_from_a_batch() {
     );
     let urls: Vec<mpc_testnet::Endpoint> = c.nodes.iter().map(|n| n.endpoint.clone()).collect();
     let net = Net::new(&urls[1..2], &c.cluster_id, c.admin.clone());
-    let org = OrgId("acme".into());
-    net.write(
-        &net.admin,
-        "org_create",
-        Action::OrgCreate {
-            org_id: org.clone(),
-            name: "Acme".into(),
-            admin_user_id: UserId("admin".into()),
-            admin_public_key: None,
-        },
-    )
-    .unwrap();
-    let ivan = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-    net.write(
-        &net.admin,
-        "member_add",
-        Action::MemberAdd {
-            org_id: org.clone(),
-            user_id: UserId("ivan".into()),
-            public_key: UserKey(ivan.verifying_key().to_bytes()),
-            roles: vec![Role::Initiator],
-        },
-    )
-    .unwrap();
+    let (org, ivan) = acme_with(&net, "ivan", 9, Role::Initiator);
 
     let submit = |i: usize, idem: &str| -> Result<Value, String> {
         let cmd = mpc_cli::sign::sign_action(
