@@ -35,12 +35,7 @@ pub(crate) fn run(args: &Args, client: &RpcClient, cmd: &ProposalCmd) -> anyhow:
             let (proposal, _) = fetch_checked(client, &cluster, &p.id)?;
             print_change(&proposal);
             if !yes {
-                eprint!("Approve this change? [y/N] ");
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                if !matches!(line.trim(), "y" | "Y" | "yes") {
-                    anyhow::bail!("not confirmed");
-                }
+                crate::confirm("Approve this change?")?;
             }
             let action = Action::ProposalApprove {
                 org_id: OrgId(p.signer.org.clone()),

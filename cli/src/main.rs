@@ -49,6 +49,17 @@ fn signed(
     submit(args, client, method, &s.idempotency_key, action)
 }
 
+/// Asks `question` on the terminal; an error unless the answer is yes.
+fn confirm(question: &str) -> anyhow::Result<()> {
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    if !matches!(line.trim(), "y" | "Y" | "yes") {
+        anyhow::bail!("not confirmed");
+    }
+    Ok(())
+}
+
 fn org_of(s: &Signer) -> OrgId {
     OrgId(s.org.clone())
 }

@@ -231,12 +231,7 @@ fn show_and_confirm(
     print_intent_summary(&checked.intent, &book);
     eprintln!("  intent digest {}", checked.digest);
     if !yes {
-        eprint!("{what} this request? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            anyhow::bail!("not confirmed");
-        }
+        crate::confirm(&format!("{what} this request?"))?;
     }
     Ok(checked.digest)
 }
