@@ -365,6 +365,35 @@ impl ShareStore {
         self.open_record(key_id, kind, &bytes).map(Some)
     }
 
+    /// Takes several records of one kind, each removed atomically as by [`ShareStore::take`],
+    /// with one flush before any plaintext is returned: once this returns, every record it
+    /// handed out is gone even after a crash. One entry per key id, in order: `Ok(None)` if the
+    /// record was not there, an error if it failed authentication (it is gone either way).
+    #[allow(clippy::type_complexity)]
+    pub fn take_many(
+        &self,
+        key_ids: &[&str],
+        kind: RecordKind,
+    ) -> Result<Vec<Result<Option<Zeroizing<Vec<u8>>>, ShareStoreError>>, ShareStoreError> {
+        crate::metrics::share_store_op("take_many");
+        let keys = key_ids
+            .iter()
+            .map(|id| record_key(id, kind))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut removed = Vec::with_capacity(keys.len());
+        for k in keys {
+            removed.push(self.records.remove(k)?);
+        }
+        if removed.iter().any(Option::is_some) {
+            self.db.flush()?;
+        }
+        Ok(key_ids
+            .iter()
+            .zip(removed)
+            .map(|(id, bytes)| bytes.map(|b| self.open_record(id, kind, &b)).transpose())
+            .collect())
+    }
+
     /// Deletes a record (flushed before it returns); false if there was none.
     pub fn delete(&self, key_id: &str, kind: RecordKind) -> Result<bool, ShareStoreError> {
         crate::metrics::share_store_op("delete");
@@ -527,6 +556,51 @@ mod tests {
         ));
         assert!(s.put_many(RecordKind::Nonces, &bad).is_err());
         assert!(s.get("presig/x/0", RecordKind::Nonces).unwrap().is_none());
+    }
+
+    /// A batch session takes all its slots at once (one flush): each slot still leaves once,
+    /// also against concurrent single takes and across a reopen.
+    #[test]
+    fn slots_taken_together_are_each_taken_once_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let slots: Vec<(String, Zeroizing<Vec<u8>>)> = (0..8)
+            .map(|i| (format!("presig/w/{i}"), Zeroizing::new(vec![i as u8; 64])))
+            .collect();
+        let keys: Vec<&str> = slots.iter().map(|(k, _)| k.as_str()).collect();
+        {
+            let s = std::sync::Arc::new(
+                ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap(),
+            );
+            s.put_many(RecordKind::Nonces, &slots).unwrap();
+            // A concurrent single take races the batch for slot 5: exactly one of them wins.
+            let racer = {
+                let s = s.clone();
+                std::thread::spawn(move || s.take("presig/w/5", RecordKind::Nonces).unwrap())
+            };
+            let got = s.take_many(&keys[..6], RecordKind::Nonces).unwrap();
+            let single = racer.join().unwrap();
+            let batch_got_5 = got[5].as_ref().unwrap().is_some();
+            assert!(
+                batch_got_5 != single.is_some(),
+                "slot 5 was handed out twice"
+            );
+            for (i, g) in got.iter().enumerate().take(5) {
+                assert_eq!(
+                    &g.as_ref().unwrap().as_ref().unwrap()[..],
+                    &[i as u8; 64][..]
+                );
+            }
+            // Taken together again: nothing.
+            let again = s.take_many(&keys[..6], RecordKind::Nonces).unwrap();
+            assert!(again.iter().all(|g| g.as_ref().unwrap().is_none()));
+        }
+        let s = ShareStore::open(dir.path(), 1, b"pw", KdfParams::floor()).unwrap();
+        let after = s.take_many(&keys, RecordKind::Nonces).unwrap();
+        assert!(
+            after[..6].iter().all(|g| g.as_ref().unwrap().is_none()),
+            "a restart brought a used nonce slot back"
+        );
+        assert!(after[6..].iter().all(|g| g.as_ref().unwrap().is_some()));
     }
 
     #[test]

@@ -317,6 +317,16 @@ impl Cluster {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.port_base + 40 + id as u16))
     }
 
+    /// Threshold sessions of `kind` (e.g. `FrostSignBatch`) the running nodes finished, as
+    /// their `/metrics` count them (any outcome; a node that does not answer counts 0).
+    pub fn session_count(&self, kind: &str) -> f64 {
+        let label = format!("kind=\"{kind}\"");
+        (1..=self.nodes.len() as u64)
+            .filter_map(|n| self.http_get(n, "/metrics").ok())
+            .map(|(_, text)| metric_sum(&text, "mpc_session_duration_seconds_count", &[&label]))
+            .sum()
+    }
+
     /// `GET path` on node `id`'s metrics listener: the HTTP status and body.
     pub fn http_get(&self, id: u64, path: &str) -> anyhow::Result<(u16, String)> {
         use std::io::{Read, Write};
@@ -557,6 +567,17 @@ impl Drop for Cluster {
             self.kill_node(id);
         }
     }
+}
+
+/// Sum of every sample of metric `name` whose labels contain each of `labels` (for example
+/// `kind="FrostSignBatch"`), in a `/metrics` text.
+pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.starts_with(name))
+        .filter(|l| l[name.len()..].starts_with([' ', '{']))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// Polls `f` every 50 ms until it is true or `timeout` passes.

@@ -21,14 +21,6 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Sum of every sample of `name` whose labels contain `label` (e.g. `kind="FrostSign"`).
-fn sum_where(text: &str, name: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Polls node `id`'s `/ready` every 100 ms until it answers `status`; returns that answer's
 /// body. Fails the test after `limit`.
 fn ready_answer(c: &Cluster, id: u64, status: u16, limit: Duration) -> String {
@@ -87,11 +79,8 @@ fn metrics_health_and_readiness_on_a_running_network() {
         );
     }
     let signed_before = sample(&before, "mpc_signatures").unwrap();
-    let frost_sessions_before = sum_where(
-        &before,
-        "mpc_session_duration_seconds_count",
-        "kind=\"FrostSign\"",
-    );
+    // A pooled first attempt signs in a batch session (decision 0039).
+    let frost_sessions_before = c.session_count("FrostSignBatch");
     let (payload, extras) = demo::transfer_for(Chain::Solana, &sol, 1_000).unwrap();
     let req = demo::submit(
         &net,
@@ -118,15 +107,7 @@ fn metrics_health_and_readiness_on_a_running_network() {
     assert_eq!(sample(&after, "mpc_signatures"), Some(signed_before + 1.0));
     assert!(sample(&after, "mpc_requests{state=\"signed\"}") >= Some(1.0));
     // The signature came from a FROST session on two of the three nodes.
-    let frost_sessions_after: f64 = (1..=3)
-        .map(|n| {
-            sum_where(
-                &c.http_get(n, "/metrics").unwrap().1,
-                "mpc_session_duration_seconds_count",
-                "kind=\"FrostSign\"",
-            )
-        })
-        .sum();
+    let frost_sessions_after = c.session_count("FrostSignBatch");
     assert!(
         frost_sessions_after > frost_sessions_before,
         "{frost_sessions_before} -> {frost_sessions_after}"

@@ -22,6 +22,9 @@ const VAULT: &str = "overload-vault";
 const IN_FLIGHT: u64 = 16;
 /// Requests in the burst: eight times the interactive slots (`MAX_INTERACTIVE_SIGNING` = 4).
 const BURST: u64 = 32;
+/// Solana requests submitted at once to see pooled attempts sign together (fewer than the
+/// pool's first block of 32 slots).
+const FROST_BURST: u64 = 24;
 
 #[test]
 fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
@@ -46,7 +49,7 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
     // The burst: every request submitted at once, from one thread each, through all three nodes
     // (two forward to the leader), each approved by the policy on submission.
     let t0 = Instant::now();
-    let ids = submit_at_once(endpoints, &c.cluster_id, users, &w);
+    let ids = submit_at_once(endpoints, &c.cluster_id, users, Chain::Ethereum, &w, BURST);
     eprintln!(
         "--> {BURST} requests submitted in {:.1} s; ids {ids:?}",
         t0.elapsed().as_secs_f64()
@@ -119,10 +122,79 @@ fn a_burst_of_interactive_ecdsa_requests_far_above_capacity_all_sign() {
         );
         assert!(hub["inbound_channels"].as_u64().unwrap() <= 8, "{hub}");
     }
+    frost_burst_signs_in_shared_sessions(&c, &d);
     failover_under_load(&mut c, &d);
 }
 
-/// [`BURST`] transfers from the Ethereum `wallet`, each submitted at the same moment by its own
+/// A burst of Solana requests (decision 0039): the pooled first attempts one log entry fixes
+/// for the same two signers sign in one batch session — fewer sessions than signed requests on
+/// their signers — and every request still signs (each report's signature is checked against
+/// the wallet's key when it is applied).
+fn frost_burst_signs_in_shared_sessions(c: &Cluster, d: &Demo) {
+    let sol = d.wallet(Chain::Solana).unwrap().clone();
+    let before = c.session_count("FrostSignBatch");
+    let t0 = Instant::now();
+    let ids = submit_at_once(
+        &d.endpoints,
+        &c.cluster_id,
+        &d.users,
+        Chain::Solana,
+        &sol,
+        FROST_BURST,
+    );
+    let pooled = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the Solana burst did not sign in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(list) = d.net.read("request_list", json!({ "org_id": ORG })) else {
+            continue;
+        };
+        let mine: Vec<&serde_json::Value> = list["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| ids.iter().any(|i| r["request_id"] == i.as_str()))
+            .collect();
+        let signed = mine
+            .iter()
+            .filter(|r| r["status"]["state"] == "signed")
+            .count();
+        if signed < ids.len() {
+            continue;
+        }
+        // Signed by their first attempt, from the pool.
+        break mine
+            .iter()
+            .filter(|r| {
+                r["attempts"].as_array().is_some_and(|a| {
+                    a.len() == 1
+                        && a[0]["presignatures"]
+                            .as_array()
+                            .is_some_and(|p| !p.is_empty())
+                })
+            })
+            .count() as f64;
+    };
+    // Both signers' sessions have ended once the report is in; give their scrapes a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let sessions = c.session_count("FrostSignBatch") - before;
+    eprintln!(
+        "--> {FROST_BURST} Solana requests signed in {:.1} s; {pooled} from the pool, in {sessions} batch sessions (both signers counted)",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(
+        pooled >= 2.0,
+        "only {pooled} of the burst signed from the pool"
+    );
+    assert!(
+        sessions >= 2.0 && sessions < 2.0 * pooled,
+        "{sessions} batch sessions for {pooled} pooled signatures: no two shared a session"
+    );
+}
+
+/// `count` transfers on `chain` from `wallet`, each submitted at the same moment by its own
 /// thread through node `i % 3`; their request ids. The leader puts commands that arrive while
 /// its proposals wait into one log entry (decision 0035): each caller must still hear its own
 /// command's outcome (the request for its own amount), every id must differ, and some must
@@ -131,18 +203,19 @@ fn submit_at_once(
     endpoints: &[mpc_testnet::Endpoint],
     cluster_id: &str,
     users: &Users,
+    chain: Chain,
     wallet: &serde_json::Value,
+    count: u64,
 ) -> Vec<String> {
-    let start = std::sync::Barrier::new(BURST as usize);
+    let start = std::sync::Barrier::new(count as usize);
     let ids: Vec<String> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..BURST)
+        let threads: Vec<_> = (0..count)
             .map(|i| {
                 let start = &start;
                 scope.spawn(move || {
                     let net = Net::new(endpoints, cluster_id, users.ivan.clone());
                     let amount = 1_000 + i;
-                    let (payload, extras) =
-                        demo::transfer_for(Chain::Ethereum, wallet, amount).unwrap();
+                    let (payload, extras) = demo::transfer_for(chain, wallet, amount).unwrap();
                     let payload = hex::encode(payload);
                     let action = Action::RequestSubmit {
                         org_id: OrgId(ORG.into()),
@@ -173,7 +246,7 @@ fn submit_at_once(
     assert_eq!(distinct.len(), ids.len(), "{ids:?}");
     assert!(
         ids.iter().any(|id| id.matches('-').count() == 2),
-        "no two of {BURST} simultaneous requests shared a log entry: {ids:?}"
+        "no two of {count} simultaneous requests shared a log entry: {ids:?}"
     );
     ids
 }

@@ -23,6 +23,9 @@ pub struct SigningJob {
     pub attempt: u32,
     /// Session id fixed in the log.
     pub session_id: crate::ids::SessionId,
+    /// Log index of the entry that fixed the attempt: pooled FROST attempts fixed by one entry
+    /// for the same signers sign in one batch session (decision 0039).
+    pub log_index: u64,
     /// Signer node ids (sorted).
     pub signers: Vec<NodeId>,
     /// Vault.
@@ -234,6 +237,7 @@ impl CustodyState {
                 .and_then(|b| b.try_into().ok())
                 .map(crate::ids::SessionId)
                 .ok_or("bad session id")?,
+            log_index: attempt.log_index,
             signers: attempt.signers.clone(),
             vault_id: req.vault_id.clone(),
             key_type: wallet.key_type,

@@ -20,6 +20,7 @@ mod refresh;
 mod repair;
 mod report_batch;
 mod sign;
+mod sign_batch;
 
 use crate::clock::now_ms;
 use crate::cluster::ClusterHandle;
@@ -144,6 +145,9 @@ struct Inner {
     /// generation and wallet (`nonces::Runner::tweaked_frost_keys`). Emptied when replaced
     /// shares are deleted and when it reaches `MAX_CACHED_FROST_KEYS`.
     frost_keys: Mutex<std::collections::HashMap<String, nonces::CachedKeys>>,
+    /// Batch signing sessions running now (`sign_batch`): a second batch with the same id is
+    /// refused rather than run beside the first.
+    running_batches: Mutex<std::collections::BTreeSet<[u8; 32]>>,
     /// TEST BUILDS ONLY: requests the forger already tried.
     #[cfg(feature = "forge-for-tests")]
     forged: Mutex<std::collections::HashSet<mpc_custody::types::RequestId>>,
@@ -193,6 +197,7 @@ impl Runner {
                 stats: Mutex::new(EngineStats::default()),
                 signature_queue: Mutex::new(report_batch::signature_queue()),
                 frost_keys: Mutex::new(Default::default()),
+                running_batches: Mutex::new(Default::default()),
                 #[cfg(feature = "forge-for-tests")]
                 forged: Mutex::new(Default::default()),
             }),
@@ -345,9 +350,14 @@ impl Runner {
             };
         }
         let mut wake_at = None;
+        let mut batches = sign_batch::Batches::default();
         for action in actions {
             match action {
-                Action::Start { job, spec } => self.start(job, spec, tx.clone()),
+                Action::Start { job, spec } => {
+                    if let Some((job, spec)) = batches.add(job, spec) {
+                        self.start(job, spec, tx.clone());
+                    }
+                }
                 Action::DiscardPresignatures { keys } => {
                     // An ECDSA presignature or a FROST nonce slot: whichever is there goes.
                     for key in keys {
@@ -370,6 +380,9 @@ impl Runner {
                 }
                 Action::WakeAt(t) => wake_at = Some(t),
             }
+        }
+        for (key, jobs) in batches.take() {
+            self.start_batch(key, jobs, tx.clone());
         }
         wake_at
     }

@@ -1,14 +1,14 @@
 //! FROST nonce pools (decision 0034): a block of nonce pairs made with the pool's other signers
-//! in one round, each slot stored sealed; and signing from a slot in one online round.
+//! in one round, each slot stored sealed; and the batch items that sign from slots in one online
+//! round (`sign_batch.rs`).
 //!
 //! A slot holds this node's secret nonces and every pool signer's commitment for one pool
-//! sequence number. It is used at most once: [`Runner::take_nonce_slots`] removes it from the
-//! share store (flushed) before any signature share is computed from it (invariant 4), so
+//! sequence number. It is used at most once: the batch session takes it out of the share store
+//! (flushed) before any signature share is computed from it (invariant 4), so
 //! neither a retry, a second attempt naming the same sequence number (which the log never
 //! makes) nor a restart can sign with it again.
 
 use super::{fresh_rng, Runner, SIGN_TIMEOUT};
-use crate::sessions::RunError;
 use crate::share_store::RecordKind;
 use frost_core::keys::{KeyPackage, PublicKeyPackage};
 use frost_core::round1::{SigningCommitments, SigningNonces};
@@ -19,7 +19,7 @@ use mpc_custody::state::SigningJob;
 use mpc_engine::SessionSpec;
 use mpc_protocol::chain::{keys, KeyType};
 use mpc_protocol::frost::preprocess::FrostPreprocess;
-use mpc_protocol::frost::sign::FrostSign;
+use mpc_protocol::frost::sign_batch::BatchItem;
 use mpc_protocol::frost::{Ed25519, Secp256k1Tr};
 use mpc_protocol::session::{PartyIndex, SessionId};
 use serde::{Deserialize, Serialize};
@@ -150,66 +150,53 @@ impl Runner {
             .map_err(|e| e.to_string())
     }
 
-    /// Takes the job's nonce slots out of the share store, each a flushed delete, before any
-    /// signature share exists. A slot that is not there (used, or never made here) fails the
-    /// attempt: the next one signs interactively.
-    pub(super) fn take_nonce_slots(
+    /// The batch items of one pooled job: one per message, each with its taken nonce slot
+    /// (already out of the share store), the wallet's tweaked key and every signer's
+    /// commitment. The slot must belong to this vault and key type and hold a commitment of
+    /// each of the attempt's signers, and nothing else.
+    pub(super) fn pooled_items<C: Ciphersuite>(
         &self,
         job: &SigningJob,
-    ) -> Result<Vec<Zeroizing<Vec<u8>>>, String> {
-        job.presignatures
+        slots: Vec<Zeroizing<Vec<u8>>>,
+        message_sessions: &[SessionId],
+        parties: &BTreeMap<NodeId, PartyIndex>,
+    ) -> Result<Vec<BatchItem<C>>, String> {
+        if slots.len() != job.messages.len() || message_sessions.len() != job.messages.len() {
+            return Err("one nonce slot and one session per message are needed".into());
+        }
+        let (kp, pkp) = self.tweaked_frost_keys::<C>(job)?;
+        job.messages
             .iter()
-            .map(|(seq, key)| {
-                self.inner
-                    .shares
-                    .take(key, RecordKind::Nonces)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!("nonce slot {seq} is not in this node's store (used or never made)")
+            .zip(slots)
+            .zip(message_sessions)
+            .map(|((msg, slot), sid)| {
+                let slot: StoredSlot<C> =
+                    mpc_protocol::decode(&slot, MAX_SLOT_BYTES).map_err(|e| e.to_string())?;
+                if job.vault_id != slot.vault_id || slot.key_type != job.key_type {
+                    return Err("the nonce slot belongs to another key".to_string());
+                }
+                if slot.commitments.len() != parties.len() {
+                    return Err("the nonce slot was made by another signer set".into());
+                }
+                let commitments = parties
+                    .iter()
+                    .map(|(n, p)| {
+                        slot.commitments
+                            .get(n)
+                            .map(|c| (*p, *c))
+                            .ok_or_else(|| format!("the nonce slot has no commitment of node {n}"))
                     })
+                    .collect::<Result<BTreeMap<_, _>, _>>()?;
+                Ok(BatchItem {
+                    id: sid.0,
+                    key_package: kp.clone(),
+                    public_key_package: pkp.clone(),
+                    message: msg.message().to_vec(),
+                    commitments,
+                    nonces: slot.nonces,
+                })
             })
             .collect()
-    }
-
-    /// Signs `message` with a taken nonce slot: one round (each signer sends its share to the
-    /// others; every signer aggregates and verifies).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn sign_frost_pooled<C: Ciphersuite>(
-        &self,
-        job: &SigningJob,
-        slot: &[u8],
-        sid: SessionId,
-        parties: &BTreeMap<NodeId, PartyIndex>,
-        me: PartyIndex,
-        message: &[u8],
-    ) -> Result<Vec<u8>, RunError> {
-        let err = |reason: String| RunError {
-            reason,
-            unresponsive: vec![],
-            culprits: vec![],
-        };
-        let slot: StoredSlot<C> =
-            mpc_protocol::decode(slot, MAX_SLOT_BYTES).map_err(|e| err(e.to_string()))?;
-        if job.vault_id != slot.vault_id || slot.key_type != job.key_type {
-            return Err(err("the nonce slot belongs to another key".into()));
-        }
-        if slot.commitments.len() != parties.len() {
-            return Err(err("the nonce slot was made by another signer set".into()));
-        }
-        let commitments = parties
-            .iter()
-            .map(|(n, p)| {
-                slot.commitments
-                    .get(n)
-                    .map(|c| (*p, *c))
-                    .ok_or_else(|| err(format!("the nonce slot has no commitment of node {n}")))
-            })
-            .collect::<Result<BTreeMap<_, _>, _>>()?;
-        let (kp, pkp) = self.tweaked_frost_keys::<C>(job).map_err(err)?;
-        let mut session = FrostSign::<C>::new(sid, me, kp, pkp, message, &commitments, slot.nonces)
-            .map_err(|e| err(e.to_string()))?;
-        let sig = self.run_signing(sid, parties, &mut session, SIGN_TIMEOUT)?;
-        sig.serialize().map_err(|e| err(e.to_string()))
     }
 
     /// The job's FROST key packages, tweaked to the wallet's key: decoded from the share store

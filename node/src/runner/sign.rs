@@ -1,5 +1,6 @@
-//! Signing one verified attempt: FROST (ed25519, secp256k1-tr), ECDSA from pool presignatures
-//! (one round), or interactive ECDSA.
+//! Signing one verified attempt: interactive FROST (ed25519, secp256k1-tr), ECDSA from pool
+//! presignatures (one round), or interactive ECDSA. Pooled FROST attempts sign in batches
+//! (`sign_batch.rs`).
 
 use super::{fresh_rng, presig_key_id, Runner, ECDSA_SIGN_TIMEOUT, SIGN_TIMEOUT};
 use crate::sessions::RunError;
@@ -39,7 +40,8 @@ impl Runner {
             .ok_or_else(|| err("not a signer".into()))?;
         let ps: Vec<PartyIndex> = parties.values().copied().collect();
         if job.key_type != KeyType::EcdsaSecp256k1 && !job.presignatures.is_empty() {
-            return self.sign_frost_from_pool(job, parties, me, message_sessions);
+            // Pooled FROST attempts sign in batch sessions (`sign_batch.rs`).
+            return Err(err("a pooled FROST job signs in its batch session".into()));
         }
         // This node joins each signing session once, ever: a restart does not re-enter it.
         self.join_once(&job.session_id, "signing").map_err(err)?;
@@ -80,46 +82,6 @@ impl Runner {
                     self.sign_frost::<Secp256k1Tr>(job, sid, parties, me, &ps, &m.message())?
                 }
                 _ => return Err(err("message kind does not match the key type".into())),
-            };
-            out.push(sig);
-        }
-        Ok(out)
-    }
-
-    /// Signs every message of a FROST job from the wallet's nonce pool (decision 0034): each
-    /// slot leaves the share store (flushed) first, then one round per message. No session-join
-    /// record is needed: a slot taken cannot be taken again, so a restart cannot re-enter.
-    fn sign_frost_from_pool(
-        &self,
-        job: &SigningJob,
-        parties: &BTreeMap<NodeId, PartyIndex>,
-        me: PartyIndex,
-        message_sessions: &[SessionId],
-    ) -> Result<Vec<Vec<u8>>, RunError> {
-        let err = |reason: String| RunError {
-            reason,
-            unresponsive: vec![],
-            culprits: vec![],
-        };
-        if job.presignatures.len() != job.messages.len() {
-            return Err(err("one nonce slot per message is needed".into()));
-        }
-        let slots = self.take_nonce_slots(job).map_err(err)?;
-        let mut out = Vec::with_capacity(job.messages.len());
-        for ((msg, slot), sid) in job.messages.iter().zip(&slots).zip(message_sessions) {
-            let sig = match job.key_type {
-                KeyType::Ed25519 => {
-                    self.sign_frost_pooled::<Ed25519>(job, slot, *sid, parties, me, &msg.message())?
-                }
-                KeyType::Secp256k1Tr => self.sign_frost_pooled::<Secp256k1Tr>(
-                    job,
-                    slot,
-                    *sid,
-                    parties,
-                    me,
-                    &msg.message(),
-                )?,
-                KeyType::EcdsaSecp256k1 => return Err(err("not a FROST job".into())),
             };
             out.push(sig);
         }

@@ -14,6 +14,8 @@
 //! - [`sign::FrostSign`]: one signing session among a fixed signer set with pre-published
 //!   commitments (RFC 9591 §5.2), every signer aggregating and verifying; invalid shares name
 //!   their senders.
+//! - [`sign_batch::FrostSignBatch`]: many such signatures (each its own key, message and nonces)
+//!   in one session among the same signers; each item succeeds or fails alone.
 
 pub mod dkg;
 pub mod nonces;
@@ -21,6 +23,7 @@ pub mod online;
 pub mod preprocess;
 pub mod repair;
 pub mod sign;
+pub mod sign_batch;
 pub mod workload;
 
 #[cfg(test)]

@@ -699,6 +699,7 @@ fn refresh_with_a_bad_sub_share_names_the_sender_and_changes_no_share() {
     }
 }
 
+mod batch;
 mod membership;
 mod preprocess;
 mod repair;
