@@ -129,20 +129,27 @@ pub fn sign_message_session(
     )
 }
 
-/// The one session in which the pooled FROST attempts of key type `key_type` that the entry at
-/// `log_index` fixed for the same `signers` (sorted) sign together (decision 0039). Each
-/// message inside it is named by its [`sign_message_session`] id.
+/// The session in which the pooled FROST attempts of key type `key_type` that the entry at
+/// `log_index` fixed for the same `signers` (sorted) sign together — part `part` of them, when
+/// their messages exceed one batch (decision 0039). Each message inside it is named by its
+/// [`sign_message_session`] id.
 pub fn sign_batch_session(
     cluster_id: &str,
     log_index: u64,
     key_type: &str,
     signers: &[NodeId],
+    part: u32,
 ) -> SessionId {
     let signers: Vec<u8> = signers.iter().flat_map(|n| n.to_be_bytes()).collect();
     session_id(
         cluster_id,
         "sign-batch",
-        &[&log_index.to_be_bytes(), key_type.as_bytes(), &signers],
+        &[
+            &log_index.to_be_bytes(),
+            key_type.as_bytes(),
+            &signers,
+            &part.to_be_bytes(),
+        ],
     )
 }
 

@@ -381,8 +381,8 @@ impl Runner {
                 Action::WakeAt(t) => wake_at = Some(t),
             }
         }
-        for (key, jobs) in batches.take() {
-            self.start_batch(key, jobs, tx.clone());
+        for (key, part, jobs) in batches.take() {
+            self.start_batch(key, part, jobs, tx.clone());
         }
         wake_at
     }

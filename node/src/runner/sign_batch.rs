@@ -31,9 +31,12 @@ pub(super) struct BatchKey {
     signers: Vec<NodeId>,
 }
 
+/// Signing starts (job and spec) as the engine emitted them.
+pub(super) type Starts = Vec<(Job, SessionSpec)>;
+
 /// One engine step's pooled FROST signing starts, grouped.
 #[derive(Default)]
-pub(super) struct Batches(BTreeMap<BatchKey, Vec<(Job, SessionSpec)>>);
+pub(super) struct Batches(BTreeMap<BatchKey, Starts>);
 
 impl Batches {
     /// Keeps a pooled FROST signing start for its batch; hands anything else back.
@@ -54,10 +57,34 @@ impl Batches {
         None
     }
 
-    /// The batches, each at most [`MAX_BATCH_ITEMS`] messages (one entry holds far fewer
-    /// requests; a larger group is refused below, not split, so that both signers agree).
-    pub(super) fn take(self) -> BTreeMap<BatchKey, Vec<(Job, SessionSpec)>> {
-        self.0
+    /// The batches: each group in request order, cut greedily into parts of at most
+    /// [`MAX_BATCH_ITEMS`] messages (a `users` entry holds up to 64 requests, a Bitcoin one up
+    /// to 16 inputs). Both signers cut the same group the same way.
+    pub(super) fn take(self) -> Vec<(BatchKey, u32, Starts)> {
+        let mut out = Vec::new();
+        for (key, mut jobs) in self.0 {
+            jobs.sort_by(|(a, _), (b, _)| a.cmp(b));
+            let mut part: Starts = Vec::new();
+            let mut messages = 0;
+            let mut index = 0u32;
+            for (job, spec) in jobs {
+                let n = match &spec {
+                    SessionSpec::Sign { job, .. } => job.messages.len(),
+                    _ => 1,
+                };
+                if !part.is_empty() && messages + n > MAX_BATCH_ITEMS {
+                    out.push((key.clone(), index, std::mem::take(&mut part)));
+                    index += 1;
+                    messages = 0;
+                }
+                messages += n;
+                part.push((job, spec));
+            }
+            if !part.is_empty() {
+                out.push((key, index, part));
+            }
+        }
+        out
     }
 }
 
@@ -72,7 +99,8 @@ impl Runner {
     pub(super) fn start_batch(
         &self,
         key: BatchKey,
-        jobs: Vec<(Job, SessionSpec)>,
+        part: u32,
+        jobs: Starts,
         tx: mpsc::Sender<Input>,
     ) {
         self.inner
@@ -83,6 +111,7 @@ impl Runner {
             key.log_index,
             key.key_type.as_str(),
             &key.signers,
+            part,
         );
         // The engine starts each attempt once; a second group with this id could only come
         // from an entry's attempts reaching the engine in two steps. It is refused (its
@@ -325,5 +354,145 @@ fn failed(reason: String, unresponsive: Vec<NodeId>) -> SessionOutcome {
     SessionOutcome::Failed {
         reason,
         unresponsive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpc_custody::ids::SessionId;
+    use mpc_protocol::chain::keys::VaultPublicKeys;
+    use mpc_protocol::chain::{Chain, Network, ToSign, WalletKey};
+
+    /// A signing start for `request` fixed at `log_index`, with `messages` messages.
+    fn start(
+        request: &str,
+        log_index: u64,
+        key_type: KeyType,
+        pooled: bool,
+        messages: usize,
+    ) -> (Job, SessionSpec) {
+        let signers = vec![1, 3];
+        let job = SigningJob {
+            request_id: request.into(),
+            attempt: 1,
+            session_id: SessionId([7; 32]),
+            log_index,
+            signers: signers.clone(),
+            vault_id: "v".into(),
+            key_type,
+            key_epoch: 0,
+            share_generation: 1,
+            committee: vec![1, 2, 3],
+            chain: Chain::Solana,
+            network: Network::Testnet,
+            index: 0,
+            vault_keys: VaultPublicKeys {
+                ecdsa_public_key: String::new(),
+                ecdsa_chain_code: String::new(),
+                ed25519_public_key: String::new(),
+                secp256k1_tr_public_key: String::new(),
+            },
+            wallet: WalletKey {
+                chain: Chain::Solana,
+                network: Network::Testnet,
+                public_key: vec![],
+                address: String::new(),
+            },
+            messages: vec![ToSign::Ed25519(vec![1]); messages],
+            presignatures: if pooled {
+                (0..messages as u64).map(|s| (s, format!("k{s}"))).collect()
+            } else {
+                vec![]
+            },
+        };
+        (
+            Job::Sign {
+                request_id: request.into(),
+                attempt: 1,
+            },
+            SessionSpec::Sign {
+                parties: signers
+                    .iter()
+                    .map(|n| (*n, mpc_engine::party(*n)))
+                    .collect(),
+                keygen_indices: vec![0, 2],
+                aux_attempt: 0,
+                message_sessions: (0..messages as u8).map(|i| SessionId([i; 32])).collect(),
+                job: Box::new(job),
+            },
+        )
+    }
+
+    fn add(b: &mut Batches, (job, spec): (Job, SessionSpec)) -> Option<(Job, SessionSpec)> {
+        b.add(job, spec)
+    }
+
+    /// Pooled FROST starts group by entry and key type, in request order whatever order the
+    /// engine emitted them in; interactive and ECDSA starts are handed back; a group whose
+    /// messages exceed one batch is cut the same way on every signer.
+    #[test]
+    fn pooled_starts_group_by_entry_and_cut_at_the_batch_bound() {
+        let mut b = Batches::default();
+        assert!(add(&mut b, start("req-9-2", 9, KeyType::Ed25519, true, 1)).is_none());
+        assert!(add(&mut b, start("req-9-1", 9, KeyType::Ed25519, true, 1)).is_none());
+        assert!(add(&mut b, start("req-9-3", 9, KeyType::Secp256k1Tr, true, 1)).is_none());
+        assert!(add(&mut b, start("req-10", 10, KeyType::Ed25519, true, 1)).is_none());
+        assert!(add(&mut b, start("req-9-4", 9, KeyType::Ed25519, false, 1)).is_some());
+        assert!(add(
+            &mut b,
+            start("req-9-5", 9, KeyType::EcdsaSecp256k1, true, 1)
+        )
+        .is_some());
+        let batches = b.take();
+        let names: Vec<(u64, KeyType, u32, Vec<String>)> = batches
+            .iter()
+            .map(|(k, part, jobs)| {
+                let ids = jobs
+                    .iter()
+                    .map(|(j, _)| match j {
+                        Job::Sign { request_id, .. } => request_id.as_str().to_string(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                (k.log_index, k.key_type, *part, ids)
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (
+                    9,
+                    KeyType::Ed25519,
+                    0,
+                    vec!["req-9-1".into(), "req-9-2".into()]
+                ),
+                (9, KeyType::Secp256k1Tr, 0, vec!["req-9-3".into()]),
+                (10, KeyType::Ed25519, 0, vec!["req-10".into()]),
+            ]
+        );
+        // 20 Bitcoin requests of 16 inputs: 320 messages, cut after 16 requests (256).
+        let mut b = Batches::default();
+        for i in (0..20).rev() {
+            add(
+                &mut b,
+                start(&format!("req-5-{i:02}"), 5, KeyType::Secp256k1Tr, true, 16),
+            );
+        }
+        let parts: Vec<(u32, usize, String)> = b
+            .take()
+            .into_iter()
+            .map(|(_, part, jobs)| {
+                let first = match &jobs[0].0 {
+                    Job::Sign { request_id, .. } => request_id.as_str().to_string(),
+                    _ => String::new(),
+                };
+                (part, jobs.len(), first)
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(0, 16, "req-5-00".into()), (1, 4, "req-5-16".into())]
+        );
     }
 }
