@@ -107,17 +107,13 @@ impl Session for EcdsaPresigSign {
             .issue(&self.key_id, &self.path, &self.digest)
             .map_err(|e| SessionError::Bug(e.to_string()))?;
         self.partials.insert(self.me, partial.clone());
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round: ROUND_PARTIAL,
-            sender: self.me,
-            body: partial,
-        }
-        .encode()?;
-        Ok(vec![Outgoing {
-            to: Recipient::All,
-            bytes,
-        }])
+        Ok(vec![Envelope::outgoing(
+            self.session_id,
+            ROUND_PARTIAL,
+            self.me,
+            partial,
+            Recipient::All,
+        )?])
     }
 
     fn handle<R: RngCore + CryptoRng>(

@@ -123,17 +123,13 @@ impl<C: Ciphersuite> Session for FrostSignOnline<C> {
         let (nonces, commitments) = round1::commit(kp.signing_share(), rng);
         self.nonces = Some(nonces);
         self.commitments.insert(self.me, commitments);
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round: ROUND_COMMIT,
-            sender: self.me,
-            body: commitments,
-        }
-        .encode()?;
-        Ok(vec![Outgoing {
-            to: Recipient::All,
-            bytes,
-        }])
+        Ok(vec![Envelope::outgoing(
+            self.session_id,
+            ROUND_COMMIT,
+            self.me,
+            commitments,
+            Recipient::All,
+        )?])
     }
 
     fn handle<R: RngCore + CryptoRng>(

@@ -120,17 +120,13 @@ impl<C: Ciphersuite> Session for FrostPreprocess<C> {
             .unzip();
         self.nonces = Some(nonces);
         self.commitments.insert(self.me, commitments.clone());
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round: ROUND_COMMITMENTS,
-            sender: self.me,
-            body: commitments,
-        }
-        .encode()?;
-        Ok(vec![Outgoing {
-            to: Recipient::All,
-            bytes,
-        }])
+        Ok(vec![Envelope::outgoing(
+            self.session_id,
+            ROUND_COMMITMENTS,
+            self.me,
+            commitments,
+            Recipient::All,
+        )?])
     }
 
     fn handle<R: RngCore + CryptoRng>(

@@ -113,17 +113,13 @@ impl<C: Ciphersuite> Session for FrostSign<C> {
             .map_err(|e| SessionError::Bug(format!("computing own share: {e}")))?;
         drop(nonces);
         self.shares.insert(self.me, share);
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round: ROUND_SHARE,
-            sender: self.me,
-            body: share,
-        }
-        .encode()?;
-        Ok(vec![Outgoing {
-            to: Recipient::All,
-            bytes,
-        }])
+        Ok(vec![Envelope::outgoing(
+            self.session_id,
+            ROUND_SHARE,
+            self.me,
+            share,
+            Recipient::All,
+        )?])
     }
 
     fn handle<R: RngCore + CryptoRng>(

@@ -218,17 +218,13 @@ impl<C: Ciphersuite> Session for FrostSignBatch<C> {
         let body: Vec<([u8; 32], SignatureShare<C>)> =
             mine.iter().map(|(id, s)| (*id, *s)).collect();
         self.shares.insert(self.me, mine);
-        let bytes = Envelope {
-            session_id: self.session_id,
-            round: ROUND_SHARES,
-            sender: self.me,
+        Ok(vec![Envelope::outgoing(
+            self.session_id,
+            ROUND_SHARES,
+            self.me,
             body,
-        }
-        .encode()?;
-        Ok(vec![Outgoing {
-            to: Recipient::All,
-            bytes,
-        }])
+            Recipient::All,
+        )?])
     }
 
     fn handle<R: RngCore + CryptoRng>(
