@@ -176,3 +176,29 @@ pub fn subsets(nodes: &[NodeId], t: usize) -> Vec<Vec<NodeId>> {
     go(nodes, t, 0, &mut Vec::new(), &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Invariant 3 for batch sessions (decision 0039): every input of the derivation changes
+    /// the id — the entry, the key type, the signers and the part — and no batch id is a
+    /// per-attempt or per-message id.
+    #[test]
+    fn batch_session_ids_differ_in_each_input_and_from_other_sessions() {
+        let base = sign_batch_session("c", 9, "ed25519", &[1, 3], 0);
+        let others = [
+            sign_batch_session("c2", 9, "ed25519", &[1, 3], 0),
+            sign_batch_session("c", 10, "ed25519", &[1, 3], 0),
+            sign_batch_session("c", 9, "secp256k1_tr", &[1, 3], 0),
+            sign_batch_session("c", 9, "ed25519", &[1, 2], 0),
+            sign_batch_session("c", 9, "ed25519", &[1, 3], 1),
+            sign_attempt_session("c", "req-9", 1, 9),
+            sign_message_session("c", &sign_attempt_session("c", "req-9", 1, 9), 0),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(&base, other, "input {i} does not change the batch id");
+        }
+        assert_eq!(base, sign_batch_session("c", 9, "ed25519", &[1, 3], 0));
+    }
+}
